@@ -1,0 +1,86 @@
+"""The ``directorsync`` command line.
+
+Commands are loaded lazily (``module:attribute``) so that ``directorsync --help`` stays fast and a
+command's heavy imports (pandas, papermill, dask) are only paid when it runs. Every expected
+failure (a :class:`~directorsync.errors.DirectorSyncError`) is printed as one clear message and
+exits with the error's ``exit_code``: no traceback.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+import click
+
+from directorsync.errors import DirectorSyncError
+
+#: command name -> "module:attribute" of a click.Command
+COMMANDS: dict[str, str] = {
+    "demo": "directorsync.demo:demo_command",
+    "plan": "directorsync.commands:plan_command",
+    "apply": "directorsync.commands:apply_command",
+    "lint": "directorsync.commands:lint_command",
+    "run": "directorsync.runs:run_command",
+    "simulator": "directorsync.simulator.cli:simulator_command",
+    "make-workbook": "directorsync.synth:make_workbook_command",
+    "import-repos": "directorsync.commands:import_repos",
+    "import-normalization-policies": "directorsync.commands:import_normalization_policies",
+    "import-enrichment-policies": "directorsync.commands:import_enrichment_policies",
+    "import-routing-policies": "directorsync.commands:import_routing_policies",
+    "import-processing-policies": "directorsync.commands:import_processing_policies",
+    "import-device-groups": "directorsync.commands:import_device_groups",
+    "import-devices": "directorsync.commands:import_devices",
+    "import-syslog-collectors": "directorsync.commands:import_syslog_collectors",
+    "import-alert-rules": "directorsync.commands:import_alert_rules",
+    "import-user-lists": "directorsync.commands:import_user_lists",
+}
+
+
+class LazyGroup(click.Group):
+    """A click group whose sub-commands are imported on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        target = COMMANDS.get(cmd_name)
+        if target is None:
+            return None
+        module_name, attr = target.split(":")
+        module = importlib.import_module(module_name)
+        return getattr(module, attr)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="directorsync")
+def cli() -> None:
+    """DirectorSync: keep Logpoint Director in line with tenant workbooks.
+
+    Plan a workbook against Director, review the diff, apply it safely and report on it.
+    `directorsync demo` runs the whole flow against the embedded Director simulator.
+    """
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console entry point: run the CLI and turn expected errors into messages and exit codes."""
+    try:
+        rv = cli.main(args=argv, prog_name="directorsync", standalone_mode=False)
+    except DirectorSyncError as exc:
+        click.secho(f"error: {exc.message}", fg="red", err=True)
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        sys.exit(130)
+    # Commands return their exit code (click returns it as-is in non-standalone mode).
+    sys.exit(rv if isinstance(rv, int) else 0)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
