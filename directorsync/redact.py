@@ -1,0 +1,182 @@
+"""Mask secrets in text, nested objects and log records.
+
+Everything DirectorSync writes (console, log files, reports, exception messages) passes through
+here. Three kinds of secret are masked as ``***REDACTED***``:
+
+* values of secret-like keys (``token``, ``authorization``, ``password``, ``passwd``, ``secret``,
+  ``api_key``/``apikey``/``x-api-key``, ``client_secret``, ``CSRFToken`` …, case-insensitive,
+  also as part of a longer name such as ``LP_DIRECTOR_API_TOKEN``), in ``key: value``,
+  ``key=value`` and JSON ``"key": "value"`` text and as dict keys;
+* credentials by shape: ``Bearer <token>`` and JWT-shaped strings (``eyJ….….…``);
+* any value registered with :func:`register_secret` (the configured Director token) or passed
+  as ``secrets=``, wherever it appears.
+
+Registered values shorter than :data:`MIN_SECRET_LENGTH` characters are ignored: masking every
+``t`` in a log line would hide the log, not the secret.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from collections.abc import Iterable
+from typing import Any
+
+__all__ = [
+    "MASK",
+    "MIN_SECRET_LENGTH",
+    "RedactingFilter",
+    "clear_secrets",
+    "is_secret_key",
+    "redact_obj",
+    "redact_text",
+    "register_secret",
+]
+
+MASK = "***REDACTED***"
+MIN_SECRET_LENGTH = 6
+
+_SECRET_WORDS = ("token", "authorization", "password", "passwd", "secret", "apikey")
+_KEY = r"[A-Za-z0-9_.-]*(?:token|authorization|password|passwd|secret|api[_-]?key)[A-Za-z0-9_.-]*"
+_VALUE = (
+    r"(?:(?:bearer|basic|token)[ \t]+[^\s\"',;&}\]]+"  # scheme + credential
+    r'|"(?:[^"\\]|\\.)*"'  # JSON string
+    r"|'[^']*'"  # quoted string
+    r"|[^\s\"',;&}\]]+)"  # bare word
+)
+_KEY_VALUE_RE = re.compile(rf"(?i)(\b{_KEY}[\"']?[ \t]*[:=][ \t]*)({_VALUE})")
+_BEARER_RE = re.compile(r"(?i)\b(bearer)[ \t]+(?!\*\*\*)[A-Za-z0-9\-._~+/]+=*")
+_JWT_RE = re.compile(r"\beyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]*)?")
+_TRIGGERS = ("bearer", "eyj", "token", "authorization", "password", "passwd", "secret", "key")
+
+_registry: set[str] = set()
+_registry_lock = threading.Lock()
+
+
+def register_secret(value: str | None) -> None:
+    """Mask ``value`` everywhere from now on (process-wide).
+
+    Args:
+        value: a secret such as the Director API token. ``None``, empty and short values
+            (under :data:`MIN_SECRET_LENGTH` characters) are ignored.
+    """
+    if value and len(value) >= MIN_SECRET_LENGTH:
+        with _registry_lock:
+            _registry.add(value)
+
+
+def clear_secrets() -> None:
+    """Forget every registered secret (for tests)."""
+    with _registry_lock:
+        _registry.clear()
+
+
+def is_secret_key(key: object) -> bool:
+    """Tell whether a mapping key names a secret (``api_key``, ``X-Api-Key``, ``CSRFToken`` …)."""
+    if not isinstance(key, str):
+        return False
+    squashed = re.sub(r"[^a-z0-9]", "", key.lower())
+    return any(word in squashed for word in _SECRET_WORDS)
+
+
+def _mask_value(match: re.Match[str]) -> str:
+    value = match.group(2)
+    if value.startswith('"'):
+        return f'{match.group(1)}"{MASK}"'
+    if value.startswith("'"):
+        return f"{match.group(1)}'{MASK}'"
+    return match.group(1) + MASK
+
+
+def _literal_secrets(secrets: Iterable[str]) -> list[str]:
+    with _registry_lock:
+        values = set(_registry)
+    values.update(s for s in secrets if s and len(s) >= MIN_SECRET_LENGTH)
+    return sorted(values, key=len, reverse=True)
+
+
+def redact_text(text: str, secrets: Iterable[str] = ()) -> str:
+    """Return ``text`` with every secret masked.
+
+    Args:
+        text: any text (log message, response body, exception message).
+        secrets: extra literal values to mask, on top of the registered ones.
+
+    Returns:
+        The masked text (the same object when nothing needed masking).
+    """
+    if not text:
+        return text
+    for value in _literal_secrets(secrets):
+        if value in text:
+            text = text.replace(value, MASK)
+    lowered = text.lower()
+    if not any(trigger in lowered for trigger in _TRIGGERS):
+        return text
+    if "bearer" in lowered:
+        text = _BEARER_RE.sub(lambda m: f"{m.group(1)} {MASK}", text)
+    if "eyj" in lowered:
+        text = _JWT_RE.sub(MASK, text)
+    return _KEY_VALUE_RE.sub(_mask_value, text)
+
+
+def redact_obj(obj: Any, secrets: Iterable[str] = ()) -> Any:
+    """Return a masked copy of a nested structure (dicts, lists, tuples, sets, strings).
+
+    Values under secret-like keys are replaced whole (unless ``None`` or empty); every string is
+    passed through :func:`redact_text`. Other values are returned unchanged.
+
+    Args:
+        obj: the structure to copy (a request body, a report row, a settings dict).
+        secrets: extra literal values to mask.
+
+    Returns:
+        A new structure; ``obj`` is not modified.
+    """
+    extra = tuple(secrets)
+    return _redact(obj, extra)
+
+
+def _redact(obj: Any, secrets: tuple[str, ...]) -> Any:
+    if isinstance(obj, str):
+        return redact_text(obj, secrets)
+    if isinstance(obj, dict):
+        return {
+            key: MASK if is_secret_key(key) and value not in (None, "") else _redact(value, secrets)
+            for key, value in obj.items()
+        }
+    if isinstance(obj, list | tuple | set | frozenset):
+        return type(obj)(_redact(item, secrets) for item in obj)
+    return obj
+
+
+class RedactingFilter(logging.Filter):
+    """A logging filter that masks secrets in a record's message, arguments and traceback.
+
+    The record's message is formatted once (``msg % args``), masked and stored back with
+    ``args`` cleared, so every handler downstream sees the masked text. Attach it to handlers
+    (filters on a logger do not see records propagated from child loggers).
+
+    Args:
+        secrets: extra literal values to mask, on top of the registered ones.
+    """
+
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
+        super().__init__()
+        self.secrets = tuple(s for s in secrets if s)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # a broken format string must not hide the line
+            message = f"{record.msg!s} {record.args!r}"
+        record.msg = redact_text(message, self.secrets)
+        record.args = None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = redact_text(record.exc_text, self.secrets)
+        if record.stack_info:
+            record.stack_info = redact_text(record.stack_info, self.secrets)
+        return True
