@@ -1,0 +1,353 @@
+"""Reports on plans and results: summaries, the console view and the JSON artifact.
+
+Three readers, three outputs:
+
+* the operator at the terminal: :func:`print_plan` and :func:`print_result` (rich tables, bounded);
+* a program or a support engineer: :func:`write_result_json` writes ``result.json``
+  (``directorsync/result@1``, documented by :func:`result_json_schema`);
+* the customer: the self-contained HTML report and the fleet page, in
+  :mod:`directorsync.htmlreport` (re-exported here: ``render_html``, ``write_html``,
+  ``render_fleet_index``, ``write_fleet_index``).
+
+See ``docs/reports.md``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from directorsync.errors import DirectorSyncError
+
+RESULT_SCHEMA = "directorsync/result@1"
+
+#: every row status, in display order (PLANNED_* only occur in dry-run results)
+STATUSES = (
+    "CREATED",
+    "UPDATED",
+    "PLANNED_CREATE",
+    "PLANNED_UPDATE",
+    "UNCHANGED",
+    "SKIP",
+    "ERROR",
+    "EXCEPTION",
+)
+#: plan actions, in display order
+ACTIONS = ("create", "update", "unchanged", "skip", "error")
+#: statuses that need a reader's attention
+NOT_OK = ("SKIP", "ERROR", "EXCEPTION")
+#: detail rows are listed in this order (UNCHANGED and unknown statuses last)
+DETAIL_PRIORITY = {s: i for i, s in enumerate(("ERROR", "EXCEPTION", "SKIP", *STATUSES[:4]))}
+
+CONSOLE_DETAIL_ROWS = 50
+CONSOLE_FIELDS_PER_ROW = 4
+CONSOLE_VALUE_CHARS = 40
+
+_HTML_NAMES = ("render_html", "write_html", "render_fleet_index", "write_fleet_index")
+
+
+def __getattr__(name: str) -> Any:
+    # re-export the HTML writers lazily (htmlreport imports this module)
+    if name in _HTML_NAMES:
+        from directorsync import htmlreport
+
+        return getattr(htmlreport, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+# --- summaries ------------------------------------------------------------------------------
+
+
+def _count(rows: Iterable[Mapping[str, Any]], field: str, top: str, missing: str) -> dict:
+    total: Counter[str] = Counter()
+    by_resource: dict[str, Counter[str]] = defaultdict(Counter)
+    by_node: dict[str, Counter[str]] = defaultdict(Counter)
+    for row in rows:
+        value = str(row.get(field) or missing)
+        total[value] += 1
+        by_resource[str(row.get("resource") or "?")][value] += 1
+        by_node[node_label(row)][value] += 1
+    return {
+        top: dict(total),
+        "by_resource": {k: dict(v) for k, v in by_resource.items()},
+        "by_node": {k: dict(v) for k, v in by_node.items()},
+    }
+
+
+def summarize(rows: Iterable[Mapping[str, Any]]) -> dict[str, dict]:
+    """Counts result rows by ``status``: overall, per resource and per node.
+
+    Args:
+        rows: result rows (``directorsync/result@1``); a row without status counts as UNKNOWN.
+
+    Returns:
+        ``{"by_status": {STATUS: n}, "by_resource": {resource: {STATUS: n}},
+        "by_node": {node: {STATUS: n}}}``, resources and nodes in order of first appearance.
+    """
+    return _count(rows, "status", "by_status", "UNKNOWN")
+
+
+def summarize_plan(rows: Iterable[Mapping[str, Any]]) -> dict[str, dict]:
+    """Counts plan rows by ``action``, like :func:`summarize` (top key ``by_action``)."""
+    return _count(rows, "action", "by_action", "unknown")
+
+
+def node_label(row: Mapping[str, Any]) -> str:
+    """The node a row targets, by name when known."""
+    return str(row.get("node_name") or row.get("node_id") or "?")
+
+
+def ordered(present: Iterable[str], canonical: Iterable[str]) -> list[str]:
+    """The canonical names first (in order), then any other name present, sorted."""
+    present = set(present)
+    canonical = list(canonical)
+    return [s for s in canonical if s in present] + sorted(present - set(canonical))
+
+
+def status_columns(by_status: Mapping[str, int], dry_run: bool = False) -> list[str]:
+    """Statuses to show as columns: the usual ones for the run's mode plus any other present."""
+    usual = ["UNCHANGED", "SKIP", "ERROR", "EXCEPTION"]
+    usual[:0] = ["PLANNED_CREATE", "PLANNED_UPDATE"] if dry_run else ["CREATED", "UPDATED"]
+    return ordered(set(usual) | {s for s, n in by_status.items() if n}, STATUSES)
+
+
+def compact(value: Any, limit: int | None = None) -> str:
+    """A value as a reader should see it: strings bare, the rest compact JSON, cut at ``limit``."""
+    if value is None:
+        text = "null"
+    elif isinstance(value, str):
+        text = value
+    else:
+        text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
+    if limit is not None and len(text) > limit:
+        text = text[: limit - 1] + "…"
+    return text
+
+
+# --- console --------------------------------------------------------------------------------
+
+
+def _counts_table(title: str, by_resource: Mapping[str, Mapping[str, int]], cols: list[str]):
+    table = Table(title=title, title_justify="left", show_footer=True)
+    table.add_column("resource", footer="total")
+    for col in cols:
+        n = sum(counts.get(col, 0) for counts in by_resource.values())
+        table.add_column(col, justify="right", footer=str(n))
+    for resource, counts in by_resource.items():
+        table.add_row(Text(resource), *(str(counts.get(c, 0) or "") for c in cols))
+    return table
+
+
+def _changes_text(changes: list[Mapping[str, Any]] | None) -> Text:
+    lines = [
+        f"{c.get('field')}: {compact(c.get('before'), CONSOLE_VALUE_CHARS)} → "
+        f"{compact(c.get('after'), CONSOLE_VALUE_CHARS)}"
+        for c in (changes or [])[:CONSOLE_FIELDS_PER_ROW]
+    ]
+    extra = len(changes or []) - CONSOLE_FIELDS_PER_ROW
+    if extra > 0:
+        lines.append(f"… +{extra} more fields")
+    return Text("\n".join(lines))
+
+
+def _print_more(console: Console, shown: int, total: int, where: str) -> None:
+    if total > shown:
+        console.print(Text(f"… and {total - shown} more, see {where}", style="dim"))
+
+
+def print_plan(plan: Mapping[str, Any], console: Console | None = None, *, limit: int = 50) -> None:
+    """Prints a plan: counts per resource × action, then the rows that change something.
+
+    Args:
+        plan: a ``directorsync/plan@1`` dict.
+        console: where to print (a new :class:`rich.console.Console` by default).
+        limit: at most this many detail rows (errors and skips first).
+    """
+    console = console or Console()
+    rows = plan.get("rows") or []
+    summary = summarize_plan(rows)
+    cols = ordered(summary["by_action"], ACTIONS)
+    title = f"Plan for {plan.get('tenant', '?')} ({len(rows)} rows)"
+    console.print(_counts_table(title, summary["by_resource"], cols))
+    rank = {a: i for i, a in enumerate(("error", "skip", "create", "update"))}
+    todo = [r for r in rows if r.get("action") != "unchanged"]
+    todo.sort(key=lambda r: rank.get(str(r.get("action")), len(rank)))
+    if not todo:
+        console.print(Text("Nothing to change.", style="green"))
+        return
+    table = Table(title="Rows to change", title_justify="left", show_lines=True)
+    for col in ("resource", "node", "key", "action", "reason", "changes"):
+        table.add_column(col, overflow="fold")
+    for row in todo[:limit]:
+        cells = (row.get("resource"), node_label(row), row.get("key"), row.get("action"))
+        cells += (row.get("reason") or "",)
+        table.add_row(*(Text(compact(c)) for c in cells), _changes_text(row.get("changes")))
+    console.print(table)
+    _print_more(console, min(limit, len(todo)), len(todo), "plan.json")
+
+
+def print_result(
+    result: Mapping[str, Any], console: Console | None = None, *, limit: int = 50
+) -> None:
+    """Prints a result: counts per resource × status, then the SKIP / ERROR / EXCEPTION rows.
+
+    Args:
+        result: a ``directorsync/result@1`` dict.
+        console: where to print (a new :class:`rich.console.Console` by default).
+        limit: at most this many detail rows (errors first), then "… and N more".
+    """
+    console = console or Console()
+    rows = result.get("rows") or []
+    summary = summarize(rows)
+    cols = status_columns(summary["by_status"], bool(result.get("dry_run")))
+    mode = "dry run" if result.get("dry_run") else "apply"
+    title = f"{result.get('tenant', '?')} · run {result.get('run_id', '?')} · {mode}"
+    console.print(_counts_table(title, summary["by_resource"], cols))
+    bad = [r for r in rows if r.get("status") in NOT_OK]
+    bad.sort(key=lambda r: DETAIL_PRIORITY[r["status"]])
+    if not bad:
+        console.print(Text(f"All {len(rows)} rows OK.", style="green"))
+        return
+    table = Table(title="Rows needing attention", title_justify="left")
+    for col in ("resource", "node", "key", "status", "reason / Director's message"):
+        table.add_column(col, overflow="fold")
+    for row in bad[:limit]:
+        status = row["status"]
+        message = row.get("error") or row.get("reason") or ""
+        style = "yellow" if status == "SKIP" else "red"
+        cells = (row.get("resource"), node_label(row), row.get("key"))
+        table.add_row(*(Text(compact(c)) for c in cells), Text(status, style), Text(message))
+    console.print(table)
+    _print_more(console, min(limit, len(bad)), len(bad), "report.html")
+    failed = sum(summary["by_status"].get(s, 0) for s in ("ERROR", "EXCEPTION"))
+    if failed:
+        console.print(Text(f"{failed} rows failed.", style="bold red"))
+
+
+# --- JSON artifact --------------------------------------------------------------------------
+
+
+def check_result(result: Mapping[str, Any]) -> None:
+    """Raises :class:`DirectorSyncError` unless ``result`` is a ``directorsync/result@1`` dict."""
+    schema = result.get("schema") if isinstance(result, Mapping) else None
+    if schema != RESULT_SCHEMA:
+        raise DirectorSyncError(
+            f"not a result: schema is {schema!r}, expected {RESULT_SCHEMA!r}. "
+            "Pass the dict the apply engine returns (a plan is not a result).",
+            schema=schema,
+        )
+
+
+def write_result_json(result: Mapping[str, Any], path: str | Path) -> Path:
+    """Writes the versioned JSON artifact (UTF-8; non-JSON values such as datetimes as text).
+
+    The ``summary`` is computed from the rows when the result has none.
+
+    Args:
+        result: a ``directorsync/result@1`` dict.
+        path: the file to write (``reports/<tenant>/<run_id>/result.json``); parents are created.
+
+    Returns:
+        The path written.
+
+    Raises:
+        DirectorSyncError: ``result`` is not a ``directorsync/result@1`` dict.
+    """
+    check_result(result)
+    if not result.get("summary"):
+        result = {**result, "summary": summarize(result.get("rows") or [])}
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", encoding="utf-8") as fh:
+        json.dump(result, fh, ensure_ascii=False, default=str)
+        fh.write("\n")
+    return path
+
+
+def _t(kind: str | list[str] | None, description: str, **extra: Any) -> dict[str, Any]:
+    return {**({"type": kind} if kind else {}), "description": description, **extra}
+
+
+def _array(description: str, items: dict[str, Any]) -> dict[str, Any]:
+    return _t("array", description, items=items)
+
+
+_STR, _NSTR, _NUM, _NINT = "string", ["string", "null"], ["number", "null"], ["integer", "null"]
+_COUNTS = {"type": "object", "additionalProperties": {"type": "integer"}}
+_CHANGE = {"type": "object", "required": ["field"], "properties": {"field": {"type": _STR}}}
+_ROW = {
+    "resource": _t(_STR, "profile name (repos, routing_policies, …)"),
+    "node_id": _t(_NSTR, "target node's logpoint identifier"),
+    "node_name": _t(_NSTR, "target node's name"),
+    "key": _t(_STR, "natural key (composite keys joined with /)"),
+    "action": _t(_STR, "planned action", enum=list(ACTIONS)),
+    "status": _t(_STR, "outcome (PLANNED_* in dry runs)", enum=list(STATUSES)),
+    "reason": _t(_NSTR, "why the row was skipped, failed or changes"),
+    "error": _t(_NSTR, "Director's message (ERROR) or the exception text (EXCEPTION)"),
+    "changes": _array("every differing field: {field, before, after}", _CHANGE),
+    "payload": _t(["object", "null"], "request body (create/update)"),
+    "method": _t(_NSTR, "POST or PUT"),
+    "path": _t(_NSTR, "configapi path relative to configapi/{pool}/{node}/"),
+    "remote_id": _t(_NSTR, "id of the existing object"),
+    "remote_hash": _t(_NSTR, "hash of the remote object when planned"),
+    "depends_on": _array("<resource>:<key> objects the same plan creates", {"type": _STR}),
+    "sheet": _t(_NSTR, "workbook sheet"),
+    "excel_rows": _array("Excel row numbers", {"type": "integer"}),
+    "source": _t(_NSTR, "provenance: workbook › sheet › row"),
+    "order_id": _t(_NSTR, "monitorapi order id"),
+    "duration_ms": _t(_NUM, "time spent on the row, milliseconds"),
+    "attempts": _t(_NINT, "requests sent for the row (retries included)"),
+}
+_FINDING = {
+    "resource": _t(_NSTR, "profile name"),
+    "sheet": _t(_NSTR, "workbook sheet"),
+    "row": _t(_NINT, "Excel row number"),
+    "column": _t(_NSTR, "column header"),
+    "check": _t(_NSTR, "the precheck or resolve check that failed"),
+    "severity": _t(_NSTR, "error or warning"),
+    "message": _t(_STR, "what is wrong"),
+    "value": _t(None, "the offending cell value"),
+}
+_SUMMARY = {"by_status": _COUNTS, "by_resource": {"additionalProperties": _COUNTS}}
+_TOP = {
+    "schema": _t(_STR, "format and version", const=RESULT_SCHEMA),
+    "run_id": _t(_STR, "run identifier"),
+    "tenant": _t(_STR, "tenant name"),
+    "pool_uuid": _t(_NSTR, "Director pool"),
+    "workbook": _t(_NSTR, "workbook file"),
+    "dry_run": _t("boolean", "true: nothing was written"),
+    "started_at": _t(_NSTR, "UTC ISO-8601"),
+    "finished_at": _t(_NSTR, "UTC ISO-8601"),
+    "phases": _t(
+        "object", "seconds per phase (load, plan, apply)", additionalProperties={"type": _NUM}
+    ),
+    "plan_hash": _t(_NSTR, "hash of the applied plan"),
+    "summary": _t("object", "counts by status, per resource (and per node)", properties=_SUMMARY),
+    "findings": _array("precheck and resolve findings", {"properties": _FINDING}),
+    "rows": _array(
+        "one per plan row", {"required": ["resource", "key", "status"], "properties": _ROW}
+    ),
+}
+
+
+def result_json_schema() -> dict[str, Any]:
+    """The JSON Schema (2020-12) of ``result.json``, as printed in ``docs/reports.md``.
+
+    Objects allow extra properties: a reader of ``@1`` ignores fields it does not know.
+    """
+    schema = {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": RESULT_SCHEMA,
+        "title": "DirectorSync result",
+        "type": "object",
+        "required": ["schema", "run_id", "tenant", "rows"],
+        "properties": _TOP,
+    }
+    return json.loads(json.dumps(schema))  # a fresh copy: callers may mutate it

@@ -1,0 +1,210 @@
+"""The HTML report as a reader sees it: rendered by headless Chromium.
+
+Run ``python tests/test_report_browser.py`` to regenerate ``docs/img/report.png``.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import zlib
+from html import unescape
+from pathlib import Path
+
+import pytest
+
+from directorsync.htmlreport import render_fleet_index, write_html
+
+CHROMIUM = Path("/usr/bin/chromium")
+SCRIPT = "<script>alert(1)</script>"
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs /usr/bin/chromium"),
+]
+
+
+def _row(resource, key, status, node="lp-core-01", **extra):
+    action = {
+        "CREATED": "create",
+        "UPDATED": "update",
+        "UNCHANGED": "unchanged",
+        "SKIP": "skip",
+    }.get(status, "update")
+    row = {
+        "resource": resource,
+        "node_id": node.upper().replace("-", ""),
+        "node_name": node,
+        "key": key,
+        "action": action,
+        "status": status,
+        "reason": None,
+        "error": None,
+        "changes": [],
+        "order_id": None,
+        "duration_ms": None,
+        "attempts": 1 if status in ("CREATED", "UPDATED", "ERROR", "EXCEPTION") else 0,
+        "source": f"core_config.xlsx › {resource} › row {zlib.crc32(key.encode()) % 400 + 2}",
+    }
+    return row | extra
+
+
+def realistic_result() -> dict:
+    """A tenant's apply: a bit of everything, as a customer would receive it."""
+    rows = [
+        _row("repos", "Repo_fw", "CREATED", order_id="a81f3c02", duration_ms=412,
+             changes=[{"field": "name", "before": None, "after": "Repo_fw"},
+                      {"field": "hiddenrepopath", "before": None,
+                       "after": [{"path": "/opt/immune/storage/", "retention": 365}]}]),
+        _row("repos", "Repo_win", "UPDATED", order_id="a81f3c07", duration_ms=388,
+             reason="1 field differs",
+             changes=[{"field": "hiddenrepopath",
+                       "before": [{"path": "/opt/immune/storage/", "retention": 90}],
+                       "after": [{"path": "/opt/immune/storage/", "retention": 180}]}]),
+        _row("repos", "Repo_linux", "UNCHANGED"),
+        _row("repos", "Repo_audit", "UNCHANGED"),
+        _row("routing_policies", "RP_windows", "UPDATED", order_id="b2201e9d", duration_ms=655,
+             reason="2 fields differ",
+             changes=[{"field": "catch_all", "before": "Repo_default", "after": "Repo_win"},
+                      {"field": "routing_criteria",
+                       "before": [{"key": "EventID", "value": "4624", "repo": "Repo_win"}],
+                       "after": [{"key": "EventID", "value": "4624", "repo": "Repo_win"},
+                                 {"key": "EventID", "value": "4625", "repo": "Repo_audit"}]}]),
+        _row("routing_policies", "RP_firewall", "ERROR", order_id="b2201ea1", duration_ms=1840,
+             attempts=3, error="Repo 'Repo_fw_old' does not exist on lp-core-01."),
+        _row("routing_policies", "RP_linux", "UNCHANGED"),
+        _row("normalization_policies", "NP_Windows", "CREATED", order_id="c0de7710",
+             duration_ms=297,
+             changes=[{"field": "name", "before": None, "after": "NP_Windows"},
+                      {"field": "normalization_packages",
+                       "before": None, "after": ["LP_Windows", "LP_Windows_Sysmon"]},
+                      {"field": "compiled_normalizer", "before": None, "after": "WinCompiled"}]),
+        _row("normalization_policies", "NP_Überwachung", "SKIP",
+             reason="normalization package 'LP_Legacy' is not installed on this node"),
+        _row("device_groups", "DG_DMZ", "CREATED", order_id="d9310b55", duration_ms=233,
+             changes=[{"field": "name", "before": None, "after": "DG_DMZ"},
+                      {"field": "description", "before": None, "after": "Firewalls in the DMZ"}]),
+        _row("devices", "fw-dmz-01", "UPDATED", order_id="e77c1a02", duration_ms=501,
+             reason="1 field differs",
+             changes=[{"field": "ip", "before": ["10.0.8.1"], "after": ["10.0.8.1", "10.0.8.2"]}]),
+        _row("devices", SCRIPT, "EXCEPTION", duration_ms=12,
+             error="TypeError: ip address list is empty"),
+        _row("devices", "fw-dmz-02", "SKIP", reason="device group 'DG_Legacy' not found"),
+    ]
+    rows += [_row("devices", f"srv-{i:03d}", "UNCHANGED", node="lp-core-02") for i in range(40)]
+    return {
+        "schema": "directorsync/result@1",
+        "run_id": "20240611T091502Z-7f3a",
+        "tenant": "core",
+        "pool_uuid": "a0b1c2d3e4f5a6b7c8d9e0f1a2b3c4d5",
+        "workbook": "core_config.xlsx",
+        "dry_run": False,
+        "started_at": "2024-06-11T09:15:02+00:00",
+        "finished_at": "2024-06-11T09:15:21+00:00",
+        "phases": {"load": 1.84, "plan": 4.2, "apply": 12.97},
+        "plan_hash": "sha256:9f2c1e7b44d0",
+        "findings": [
+            {"resource": "devices", "sheet": "Devices", "row": 14, "column": "IP",
+             "check": "ip_address", "severity": "error", "message": "not an IP address",
+             "value": "10.0.300.1"},
+            {"resource": "repos", "sheet": "Repo", "row": 9, "column": "Retention",
+             "check": "in_range(1, 3650)", "severity": "error", "message": "out of range",
+             "value": 0},
+        ],
+        "rows": rows,
+    }  # fmt: skip
+
+
+def chromium(*args: str, profile: Path, timeout: float = 60) -> str:
+    """Runs headless Chromium with networking features off; returns stdout."""
+    cmd = [
+        str(CHROMIUM), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+        "--no-first-run", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync", f"--user-data-dir={profile}", *args,
+    ]  # fmt: skip
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=True)
+    return done.stdout
+
+
+def visible_text(dom: str) -> str:
+    """The text of a dumped DOM: no style/script, no tags, entities decoded, spaces collapsed."""
+    dom = re.sub(r"<(style|script)\b.*?</\1>", " ", dom, flags=re.S | re.I)
+    return re.sub(r"\s+", " ", unescape(re.sub(r"<[^>]+>", " ", dom)))
+
+
+def screenshot(html: Path, png: Path, profile: Path) -> None:
+    chromium(f"--screenshot={png}", "--window-size=1280,2000", "--hide-scrollbars",
+             html.as_uri(), profile=profile)  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory) -> Path:
+    return write_html(realistic_result(), tmp_path_factory.mktemp("report") / "report.html")
+
+
+def test_reader_sees_tenant_counts_and_errors(report, tmp_path):
+    dom = chromium("--dump-dom", report.as_uri(), profile=tmp_path / "profile")
+    text = visible_text(dom)
+    assert "DirectorSync report · core" in text
+    assert "20240611T091502Z-7f3a" in text
+    assert "Rows in total" in text and "53" in text
+    assert "Repo 'Repo_fw_old' does not exist on lp-core-01." in text
+    assert "normalization package 'LP_Legacy' is not installed on this node" in text
+    assert "NP_Überwachung" in text
+
+
+def test_script_payload_is_text_and_never_runs(report, tmp_path):
+    dom = chromium("--dump-dom", report.as_uri(), profile=tmp_path / "profile")
+    assert SCRIPT in visible_text(dom)
+    assert "<script" not in dom.lower()  # the DOM holds it only as text (&lt;script&gt;)
+
+
+def test_playwright_inner_text_and_no_dialog(report):
+    sync_api = pytest.importorskip("playwright.sync_api")
+    dialogs = []
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
+        try:
+            page = browser.new_page(java_script_enabled=True)
+            page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+            page.goto(report.as_uri())
+            text = page.inner_text("body")
+        finally:
+            browser.close()
+    assert dialogs == []
+    assert SCRIPT in text
+    assert "core" in text and "Would create" not in text
+
+
+def test_screenshot_renders(report, tmp_path):
+    png = tmp_path / "report.png"
+    screenshot(report, png, tmp_path / "profile")
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert png.stat().st_size > 20_000  # something was drawn, not a blank page
+
+
+def test_fleet_page_links_and_states(tmp_path):
+    good = realistic_result()
+    tenants = [
+        {"tenant": "core", "ok": True, "error": None, "result": good,
+         "report_href": "../core/r1/report.html", "notebook_href": "../core/r1/tenant_sync.ipynb"},
+        {"tenant": "esait", "ok": False, "error": "PapermillExecutionError: KeyError 'Repo'",
+         "result": None, "report_href": None, "notebook_href": "../esait/r1/tenant_sync.ipynb"},
+    ]  # fmt: skip
+    page = tmp_path / "index.html"
+    page.write_text(render_fleet_index("r1", tenants), encoding="utf-8")
+    text = visible_text(chromium("--dump-dom", page.as_uri(), profile=tmp_path / "profile"))
+    assert "PapermillExecutionError: KeyError 'Repo'" in text
+    assert "rows failed" in text and "failed" in text
+
+
+if __name__ == "__main__":  # regenerate the screenshot in the docs
+    import tempfile
+
+    out = Path(__file__).resolve().parents[1] / "docs" / "img" / "report.png"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        html = write_html(realistic_result(), Path(tmp) / "report.html")
+        screenshot(html, out, Path(tmp) / "profile")
+    sys.exit(print(f"wrote {out} ({out.stat().st_size:,} bytes)"))
