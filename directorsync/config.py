@@ -1,0 +1,257 @@
+"""Typed settings: CLI > environment > YAML > defaults.
+
+Environment variables use the prefix ``DSYNC_`` and ``__`` for nesting
+(``DSYNC_DIRECTOR__BASE_URL`` → ``director.base_url``). The current tool's names are understood
+too: ``LP_DIRECTOR_URL``, ``LP_DIRECTOR_API_TOKEN``, ``LP_TENANTS_FILE``.
+
+The YAML file is ``--config PATH``, else the first of ``./directorsync.yml``,
+``~/.config/directorsync/config.yml``, ``/etc/directorsync/config.yml``. String values may use
+``${ENV_VAR}`` interpolation. Unknown keys are a warning, or an error in strict mode.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+import secrets
+import warnings
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+
+from directorsync.errors import ConfigError
+
+ENV_PREFIX = "DSYNC_"
+LEGACY_ENV = {
+    "LP_DIRECTOR_URL": ("director", "base_url"),
+    "LP_DIRECTOR_API_TOKEN": ("director", "token"),
+    "LP_TENANTS_FILE": ("inputs", "tenants_file"),
+}
+SEARCH_PATHS = (
+    Path("directorsync.yml"),
+    Path("~/.config/directorsync/config.yml"),
+    Path("/etc/directorsync/config.yml"),
+)
+_INTERPOLATION = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="ignore", validate_assignment=True)
+
+
+class AppSettings(_Section):
+    """General behaviour."""
+
+    concurrency: int = Field(8, ge=1, le=256, description="in-flight orders per node")
+    reports_dir: Path = Path("reports")
+    strict: bool = False
+    run_id: str = ""
+
+
+class DirectorSettings(_Section):
+    """How to reach Director."""
+
+    base_url: str = ""
+    token: SecretStr = SecretStr("")
+    verify_tls: bool = True
+    ca_bundle: str | None = None
+    timeout_sec: float = Field(60.0, gt=0)
+    connect_timeout_sec: float = Field(5.0, gt=0)
+    retries: int = Field(3, ge=0, le=20)
+    order_timeout_sec: float = Field(180.0, gt=0)
+
+
+class ProfilesSettings(_Section):
+    """Where profiles are found (the built-in ``profiles/`` folder is always last)."""
+
+    search_paths: list[Path] = Field(default_factory=list)
+
+
+class LoggingSettings(_Section):
+    """Logging levels and files."""
+
+    level: str = "INFO"
+    app_log: Path | None = Path("logs/directorsync.log")
+
+
+class InputsSettings(_Section):
+    """Where inputs are found."""
+
+    tenants_file: Path | None = None
+    xlsx_dir: Path | None = None
+    workbooks: dict[str, Path] = Field(default_factory=dict)
+
+
+class ContextSettings(_Section):
+    """The tenant being worked on."""
+
+    tenant: str | None = None
+    pool_uuid: str | None = None
+
+
+class Settings(_Section):
+    """All settings, one typed object."""
+
+    app: AppSettings = Field(default_factory=AppSettings)
+    director: DirectorSettings = Field(default_factory=DirectorSettings)
+    profiles: ProfilesSettings = Field(default_factory=ProfilesSettings)
+    logging: LoggingSettings = Field(default_factory=LoggingSettings)
+    inputs: InputsSettings = Field(default_factory=InputsSettings)
+    context: ContextSettings = Field(default_factory=ContextSettings)
+
+    @property
+    def run_id(self) -> str:
+        """The run id (always set)."""
+        return self.app.run_id
+
+    @property
+    def token(self) -> str:
+        """The Director token in clear (never log it)."""
+        return self.director.token.get_secret_value()
+
+
+def new_run_id() -> str:
+    """A sortable, unique run id: ``20261121T232359Z-1a2b3c``."""
+    now = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+    return f"{now}-{secrets.token_hex(3)}"
+
+
+def load_settings(
+    config_file: str | Path | None = None,
+    *,
+    overrides: Mapping[str, Any] | None = None,
+    env: Mapping[str, str] | None = None,
+    strict: bool | None = None,
+) -> Settings:
+    """Build the settings from every source, highest precedence last.
+
+    Args:
+        config_file: explicit YAML file (``--config``); else the search paths are tried.
+        overrides: CLI values as dotted keys (``{"director.base_url": "http://…"}``); ``None``
+            values are ignored.
+        env: the environment (default ``os.environ``).
+        strict: reject unknown keys (default: the ``app.strict`` setting, else warn).
+
+    Raises:
+        ConfigError: unreadable YAML, unknown keys in strict mode, or invalid values.
+    """
+    env = os.environ if env is None else env
+    data: dict[str, Any] = {}
+    path = _find_config_file(config_file)
+    if path is not None:
+        _deep_update(data, _read_yaml(path, env))
+    _deep_update(data, _from_env(env))
+    for dotted, value in (overrides or {}).items():
+        if value is not None:
+            _set_dotted(data, dotted, value)
+    strict = bool(data.get("app", {}).get("strict", False)) if strict is None else strict
+    _check_unknown_keys(data, Settings, "", strict, source=str(path or "environment"))
+    try:
+        settings = Settings.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_validation_message(exc, path), file=str(path) if path else None) from exc
+    if not settings.app.run_id:
+        settings.app.run_id = new_run_id()
+    return settings
+
+
+def _find_config_file(explicit: str | Path | None) -> Path | None:
+    if explicit is not None:
+        path = Path(explicit).expanduser()
+        if not path.is_file():
+            raise ConfigError(f"config file {path} does not exist", file=str(path))
+        return path
+    for candidate in SEARCH_PATHS:
+        candidate = candidate.expanduser()
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _read_yaml(path: Path, env: Mapping[str, str]) -> dict[str, Any]:
+    try:
+        loaded = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc}", file=str(path)) from exc
+    if not isinstance(loaded, dict):
+        raise ConfigError(f"config file {path} must hold a mapping at the top", file=str(path))
+    return _interpolate(loaded, env, path)
+
+
+def _interpolate(value: Any, env: Mapping[str, str], path: Path) -> Any:
+    if isinstance(value, dict):
+        return {k: _interpolate(v, env, path) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_interpolate(v, env, path) for v in value]
+    if isinstance(value, str):
+
+        def sub(match: re.Match[str]) -> str:
+            name = match.group(1)
+            if name not in env:
+                raise ConfigError(
+                    f"{path}: ${{{name}}} is used but the environment variable {name} is not set",
+                    file=str(path),
+                )
+            return env[name]
+
+        return _INTERPOLATION.sub(sub, value)
+    return value
+
+
+def _from_env(env: Mapping[str, str]) -> dict[str, Any]:
+    data: dict[str, Any] = {}
+    for name, (section, key) in LEGACY_ENV.items():
+        if env.get(name):
+            data.setdefault(section, {})[key] = env[name]
+    for name, value in env.items():
+        if name.startswith(ENV_PREFIX) and "__" in name:
+            parts = name[len(ENV_PREFIX) :].lower().split("__")
+            _set_dotted(data, ".".join(parts), value)
+    return data
+
+
+def _set_dotted(data: dict[str, Any], dotted: str, value: Any) -> None:
+    *parents, last = dotted.split(".")
+    node = data
+    for part in parents:
+        node = node.setdefault(part, {})
+    node[last] = value
+
+
+def _deep_update(base: dict[str, Any], new: Mapping[str, Any]) -> None:
+    for key, value in new.items():
+        if isinstance(value, Mapping) and isinstance(base.get(key), dict):
+            _deep_update(base[key], value)
+        else:
+            base[key] = value
+
+
+def _check_unknown_keys(
+    data: Mapping[str, Any], model: type[BaseModel], prefix: str, strict: bool, source: str
+) -> None:
+    for key, value in data.items():
+        field = model.model_fields.get(key)
+        dotted = f"{prefix}{key}"
+        if field is None:
+            message = f"unknown setting '{dotted}' (from {source})"
+            if strict:
+                raise ConfigError(message + "; remove it or fix its spelling", key=dotted)
+            warnings.warn(message, UserWarning, stacklevel=4)
+            continue
+        annotation = field.annotation
+        if isinstance(value, Mapping) and isinstance(annotation, type):
+            if issubclass(annotation, BaseModel):
+                _check_unknown_keys(value, annotation, f"{dotted}.", strict, source)
+
+
+def _validation_message(exc: ValidationError, path: Path | None) -> str:
+    where = f" in {path}" if path else ""
+    parts = []
+    for err in exc.errors():
+        loc = ".".join(str(p) for p in err["loc"])
+        parts.append(f"{loc}: {err['msg']} (got {err.get('input')!r})")
+    return f"invalid settings{where}: " + "; ".join(parts)

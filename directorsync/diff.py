@@ -1,0 +1,198 @@
+"""Diff: desired frame ⋈ remote frame on (node, natural key) → action and field-level changes.
+
+``diff:`` in a profile says how to compare:
+
+- ``compare``: the fields compared (default: the fields of the create payload template);
+- ``list_as_sets``: list fields compared regardless of order (``deep_sets``: at every level);
+- ``ignore_fields``: never compared;
+- ``write_only``: fields Director does not return on read — never compared, so they can never
+  cause an update that cannot converge;
+- ``write_only_if_absent``: compared only when Director's listing has the field at all;
+- ``case_insensitive``: text fields compared ignoring case.
+
+Values are compared in a canonical form: empty values (null, "", [], {}) are equal, whole floats
+equal ints, dict keys are sorted, ``None`` entries dropped. Every differing field is reported as
+``{field, before, after}``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import re
+from typing import Any
+
+import pandas as pd
+
+from directorsync.inventory import NODE, PLANNED
+from directorsync.prechecks import REASON, STATUS
+from directorsync.profile import Profile
+
+KEY = "_key"
+_TEMPLATE_FIELD = re.compile(r"\$\{([A-Za-z0-9_.]+)\}")
+
+
+def canonical(value: Any, as_set: bool = False, deep: bool = False, fold: bool = False) -> Any:
+    """The comparable form of a value (see module docstring)."""
+    if value is None or value is pd.NA:
+        return None
+    if isinstance(value, float):
+        if math.isnan(value):
+            return None
+        return int(value) if value.is_integer() else value
+    if isinstance(value, str):
+        text = value.strip()
+        return (text.lower() if fold else text) or None
+    if isinstance(value, dict):
+        items = {str(k): canonical(v, deep and as_set, deep, fold) for k, v in value.items()}
+        items = {k: v for k, v in sorted(items.items()) if v is not None}
+        return items or None
+    if isinstance(value, (list, tuple, set)):
+        items = [canonical(v, deep and as_set, deep, fold) for v in value]
+        items = [i for i in items if i is not None]
+        if as_set or isinstance(value, set):
+            items = sorted({_dump(i): i for i in items}.values(), key=_dump)
+        return items or None
+    if hasattr(value, "item"):  # numpy scalars
+        return canonical(value.item(), as_set, deep, fold)
+    return value
+
+
+def _dump(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, default=str, ensure_ascii=False)
+
+
+def compare_fields(profile: Profile) -> list[str]:
+    """Fields the diff compares for a profile."""
+    spec = profile.diff
+    fields = spec.get("compare")
+    if not fields:
+        template = profile.payload.get("create") or {}
+        fields = list(dict.fromkeys(_TEMPLATE_FIELD.findall(_dump(template))))
+    skip = set(spec.get("ignore_fields") or []) | set(spec.get("write_only") or [])
+    skip |= {profile.id_field}
+    return [f for f in fields if f not in skip]
+
+
+def canonical_series(series: pd.Series, field: str, profile: Profile) -> pd.Series:
+    """A column in canonical JSON text form, ready for vectorised comparison."""
+    spec = profile.diff
+    as_set = field in (spec.get("list_as_sets") or []) or field in (spec.get("deep_sets") or [])
+    deep = field in (spec.get("deep_sets") or [])
+    fold = field in (spec.get("case_insensitive") or [])
+    return series.map(lambda v: _dump(canonical(v, as_set, deep, fold)))
+
+
+def key_series(frame: pd.DataFrame, fields: list[str]) -> pd.Series:
+    """The natural key as one text column (composite keys joined with ``/``)."""
+    parts = [
+        frame[f].map(
+            lambda v: "" if v is None or (isinstance(v, float) and math.isnan(v)) else str(v)
+        )
+        for f in fields
+    ]
+    key = parts[0]
+    for part in parts[1:]:
+        key = key + "/" + part
+    return key
+
+
+def remote_hash(remote: pd.DataFrame, profile: Profile) -> pd.Series:
+    """A short hash of each remote object's compared fields (stale-plan detection)."""
+    fields = [f for f in compare_fields(profile) if f in remote]
+    if remote.empty:
+        return pd.Series(dtype=object)
+    text = pd.Series("", index=remote.index)
+    for field in fields:
+        text = text + field + "=" + canonical_series(remote[field], field, profile) + ";"
+    return text.map(lambda t: hashlib.sha256(t.encode()).hexdigest()[:16])
+
+
+def diff_frame(desired: pd.DataFrame, remote: pd.DataFrame, profile: Profile) -> pd.DataFrame:
+    """Compute actions and changes.
+
+    Args:
+        desired: one row per (node, object), with ``_node_id``, ``_status``, ``_reason``.
+        remote: the inventory of the target nodes (``_node_id`` column), write shape.
+
+    Returns:
+        ``desired`` plus ``action``, ``reason``, ``changes``, ``remote_id``, ``remote_hash``.
+    """
+    out = desired.copy()
+    out[KEY] = key_series(out, profile.natural_key)
+    remote = remote[~remote[PLANNED].fillna(False).astype(bool)] if PLANNED in remote else remote
+    remote = remote.copy()
+    remote[KEY] = key_series(remote, profile.remote_key)
+    remote["_hash"] = remote_hash(remote, profile)
+    absent = set(profile.diff.get("write_only_if_absent") or []) - set(remote.columns)
+    fields = [f for f in compare_fields(profile) if f not in absent]
+    right = remote.drop_duplicates([NODE, KEY])[
+        [NODE, KEY, profile.id_field, "_hash"]
+        + [f for f in fields if f in remote and f != profile.id_field]
+    ]
+    right = right.rename(columns={c: f"r.{c}" for c in right.columns if c not in (NODE, KEY)})
+    merged = out.reset_index().merge(right, on=[NODE, KEY], how="left").set_index("index")
+    exists = merged[f"r.{profile.id_field}"].notna()
+    changes = _changes(merged, fields, profile, exists)
+    status = merged[STATUS] if STATUS in merged else pd.Series("ok", index=merged.index)
+    out["remote_id"] = merged[f"r.{profile.id_field}"].where(exists, None)
+    out["remote_hash"] = merged["r._hash"].where(exists, None)
+    out["changes"] = changes.reindex(out.index).map(lambda v: v if isinstance(v, list) else [])
+    out["action"] = "unchanged"
+    out.loc[~exists, "action"] = "create"
+    n_changed = out["changes"].map(len)
+    out.loc[exists & n_changed.gt(0), "action"] = "update"
+    out.loc[status.eq("skip"), "action"] = "skip"
+    out.loc[status.eq("error"), "action"] = "error"
+    out["reason"] = merged[REASON] if REASON in merged else None
+    ok = out["action"].isin(["create", "update", "unchanged"])
+    out.loc[ok & out["action"].eq("create"), "reason"] = "not on node"
+    upd = ok & out["action"].eq("update")
+    out.loc[upd, "reason"] = out.loc[upd, "changes"].map(
+        lambda c: "differs: " + ", ".join(ch["field"] for ch in c)
+    )
+    out.loc[ok & out["action"].eq("unchanged"), "reason"] = None
+    out.loc[~ok, "changes"] = out.loc[~ok, "changes"].map(lambda _: [])
+    return out
+
+
+def _changes(
+    merged: pd.DataFrame, fields: list[str], profile: Profile, exists: pd.Series
+) -> pd.Series:
+    """Long frame of differing cells → list of {field, before, after} per row."""
+    parts = []
+    rows = merged[exists]
+    for field in fields:
+        if field not in rows:
+            continue
+        before = rows[f"r.{field}"] if f"r.{field}" in rows else pd.Series(None, index=rows.index)
+        after = rows[field]
+        differs = canonical_series(after, field, profile) != canonical_series(
+            before, field, profile
+        )
+        if differs.any():
+            parts.append(
+                pd.DataFrame(
+                    {
+                        "field": field,
+                        "before": before[differs].map(_plain),
+                        "after": after[differs].map(_plain),
+                    },
+                    index=rows.index[differs],
+                )
+            )
+    if not parts:
+        return pd.Series(dtype=object)
+    long = pd.concat(parts)
+    records = pd.Series(long.to_dict("records"), index=long.index)
+    return records.groupby(level=0, sort=False).agg(list)
+
+
+def _plain(value: Any) -> Any:
+    """JSON-friendly value for reports (NaN → None, numpy → Python)."""
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if hasattr(value, "item") and not isinstance(value, (list, dict, str)):
+        return value.item()
+    return value

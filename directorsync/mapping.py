@@ -1,0 +1,254 @@
+"""Mapping: a sheet frame → the desired frame, one column per mapped field.
+
+``xlsx.mapping`` is an ordered mapping of field → spec; a spec takes its value from exactly one of
+
+- ``col``: a sheet column (found by exact name, then ``xlsx.aliases``, then case-insensitively);
+- ``expr``: a pandas ``DataFrame.eval`` expression over the sheet's columns;
+- ``from``: a field mapped earlier;
+- ``const``: a constant;
+- ``zip``: ``{sub: field}`` parallel list fields zipped into a list of objects (lengths must match);
+- ``object``: ``{sub: field}`` one object per row (``when_any`` lists sub-fields of which one must
+  be set, else the row has no object);
+
+then applies its ``transforms``. With ``xlsx.group_by`` rows sharing the key merge into one
+object; each field says how with ``aggregate`` (``first`` — the default —, ``list``, ``union``).
+Every step is a column operation.
+"""
+
+from __future__ import annotations
+
+import difflib
+from typing import Any
+
+import pandas as pd
+
+from directorsync.errors import ProfileError, WorkbookError
+from directorsync.profile import Profile
+from directorsync.transforms import Context, Invalid, apply_transforms, is_empty
+from directorsync.workbook import ROW
+
+ROWS = "_rows"
+SHEET = "_sheet"
+SOURCES = ("col", "expr", "from", "const", "zip", "object")
+
+
+def resolve_columns(frame: pd.DataFrame, profile: Profile, workbook: str) -> dict[str, str]:
+    """Map every column the profile names to the sheet's actual header.
+
+    Raises:
+        WorkbookError: a required column is missing (naming file, sheet, column and close names).
+    """
+    aliases = profile.xlsx.get("aliases") or {}
+    lower = {c.lower(): c for c in frame.columns}
+    wanted = set(profile.xlsx.get("required_columns") or [])
+    wanted |= {spec["col"] for spec in _specs(profile) if "col" in spec}
+    found: dict[str, str] = {}
+    for name in wanted:
+        for candidate in [name, *(aliases.get(name) or [])]:
+            actual = candidate if candidate in frame.columns else lower.get(candidate.lower())
+            if actual is not None:
+                found[name] = actual
+                break
+    missing = sorted(set(profile.xlsx.get("required_columns") or []) - set(found))
+    if missing:
+        raise WorkbookError(
+            _missing_columns_message(missing, frame, profile, workbook),
+            file=workbook,
+            sheet=profile.sheet,
+            column=missing[0],
+        )
+    return found
+
+
+def _missing_columns_message(
+    missing: list[str], frame: pd.DataFrame, profile: Profile, workbook: str
+) -> str:
+    columns = [c for c in frame.columns if c != ROW]
+    parts = []
+    for name in missing:
+        close = difflib.get_close_matches(name, columns, n=1, cutoff=0.5)
+        hint = f" (did you mean '{close[0]}'?)" if close else ""
+        parts.append(f"'{name}'{hint}")
+    return (
+        f"{workbook} › {profile.sheet}: required column {', '.join(parts)} is missing. "
+        f"The sheet has: {', '.join(columns)}"
+    )
+
+
+def _specs(profile: Profile) -> list[dict[str, Any]]:
+    out = []
+    for spec in profile.mapping.values():
+        spec = _normalise_spec(spec)
+        out.append(spec)
+        for sub in ("zip", "object"):
+            for inner in (spec.get(sub) or {}).values():
+                if isinstance(inner, dict):
+                    out.append(inner)
+    return out
+
+
+def _normalise_spec(spec: Any) -> dict[str, Any]:
+    if isinstance(spec, str):
+        return {"col": spec}
+    if not isinstance(spec, dict):
+        raise ProfileError(f"a mapping entry must be a column name or a mapping, not {spec!r}")
+    return spec
+
+
+def map_sheet(frame: pd.DataFrame, profile: Profile, ctx: Context, workbook: str) -> pd.DataFrame:
+    """Build the desired frame of a profile from its (already loaded) main sheet.
+
+    Returns:
+        One row per object with a column per mapped field plus ``_row`` (first Excel row),
+        ``_rows`` (all Excel rows) and ``_sheet``.
+    """
+    columns = resolve_columns(frame, profile, workbook)
+    if profile.xlsx.get("filter"):
+        frame = frame.query(profile.xlsx["filter"], engine="python")
+    out = pd.DataFrame(index=frame.index)
+    for field, spec in profile.mapping.items():
+        out[field] = _map_field(field, _normalise_spec(spec), frame, out, columns, ctx)
+    out[ROW] = frame[ROW]
+    out[SHEET] = profile.sheet
+    group_by = profile.xlsx.get("group_by")
+    if group_by:
+        return _group(out, profile, [group_by] if isinstance(group_by, str) else list(group_by))
+    out[ROWS] = out[ROW].map(lambda r: [r])
+    return out.reset_index(drop=True)
+
+
+def _map_field(
+    field: str,
+    spec: dict[str, Any],
+    frame: pd.DataFrame,
+    mapped: pd.DataFrame,
+    columns: dict[str, str],
+    ctx: Context,
+) -> pd.Series:
+    kinds = [k for k in SOURCES if k in spec]
+    if len(kinds) != 1:
+        raise ProfileError(f"mapping '{field}' needs exactly one of {', '.join(SOURCES)}")
+    kind = kinds[0]
+    source_column = None
+    if kind == "col":
+        source_column = columns.get(spec["col"])
+        if source_column is None:
+            series = pd.Series(None, index=frame.index, dtype=object)
+        else:
+            series = frame[source_column].astype(object)
+    elif kind == "expr":
+        series = frame.eval(spec["expr"], engine="python").astype(object)
+    elif kind == "from":
+        series = mapped[spec["from"]].copy()
+    elif kind == "const":
+        series = pd.Series([spec["const"]] * len(frame), index=frame.index, dtype=object)
+    elif kind == "zip":
+        series = _zip(field, spec["zip"], frame, mapped, columns, ctx)
+    else:
+        series = _object(field, spec, frame, mapped, columns, ctx)
+    series = apply_transforms(series, spec.get("transforms") or [], ctx)
+    return _tag_invalid(series, source_column or spec.get("col") or field)
+
+
+def _sub_series(name: str, sub: Any, frame, mapped, columns, ctx) -> pd.Series:
+    if isinstance(sub, str):
+        if sub not in mapped:
+            raise ProfileError(f"'{sub}' is used before it is mapped (map it earlier)")
+        return mapped[sub]
+    return _map_field(name, _normalise_spec(sub), frame, mapped, columns, ctx)
+
+
+def _zip(field: str, parts: dict[str, Any], frame, mapped, columns, ctx) -> pd.Series:
+    subs = pd.DataFrame(
+        {k: _sub_series(k, v, frame, mapped, columns, ctx) for k, v in parts.items()}
+    )
+    subs = subs.map(lambda v: v if isinstance(v, list) else ([] if _empty(v) else [v]))
+    lengths = subs.map(len)
+    same = lengths.nunique(axis=1).eq(1)
+    out = pd.Series([[] for _ in range(len(subs))], index=subs.index, dtype=object)
+    ok = same & lengths.iloc[:, 0].gt(0)
+    if ok.any():
+        exploded = subs[ok].explode(list(parts))
+        records = pd.Series(exploded.to_dict("records"), index=exploded.index)
+        out[ok] = records.groupby(level=0, sort=False).agg(list)
+    bad = ~same
+    if bad.any():
+        names = " and ".join(parts)
+        counts = lengths[bad].astype(str).agg(" vs ".join, axis=1)
+        out[bad] = [Invalid(c, f"{names} must have as many items each") for c in counts]
+    return out
+
+
+def _object(field: str, spec: dict[str, Any], frame, mapped, columns, ctx) -> pd.Series:
+    parts = spec["object"]
+    subs = pd.DataFrame(
+        {k: _sub_series(k, v, frame, mapped, columns, ctx) for k, v in parts.items()}
+    )
+    empty = subs.apply(is_empty)
+    when_any = spec.get("when_any") or list(parts)
+    present = ~empty[when_any].all(axis=1)
+    cleaned = subs.astype(object).where(~empty, None)
+    records = pd.Series(cleaned.to_dict("records"), index=subs.index, dtype=object)
+    return records.where(present, None)
+
+
+def _empty(v: Any) -> bool:
+    return v is None or (isinstance(v, float) and v != v) or (isinstance(v, str) and not v.strip())
+
+
+def _tag_invalid(series: pd.Series, column: str) -> pd.Series:
+    """Record the source column on Invalid markers that do not have one yet."""
+    mask = series.map(lambda v: isinstance(v, Invalid) and v.column is None)
+    if mask.any():
+        series = series.copy()
+        series[mask] = series[mask].map(lambda v: Invalid(v.value, v.reason, column))
+    return series
+
+
+def _group(out: pd.DataFrame, profile: Profile, keys: list[str]) -> pd.DataFrame:
+    aggs: dict[str, Any] = {}
+    for field, spec in profile.mapping.items():
+        if field in keys:
+            continue
+        how = _normalise_spec(spec).get("aggregate", "first")
+        aggs[field] = _AGGREGATES[how] if how in _AGGREGATES else _bad_aggregate(field, how)
+    aggs[ROW] = "min"
+    aggs[ROWS] = ("_row_copy", list)
+    aggs[SHEET] = "first"
+    grouped_input = out.assign(_row_copy=out[ROW])
+    # keys that are empty would vanish in groupby: keep them as their own groups
+    key_frame = grouped_input[keys].astype(object).where(~grouped_input[keys].isna(), "\x00empty")
+    grouped_input[keys] = key_frame
+    named = {
+        f: (f if not isinstance(a, tuple) else a[0], a if not isinstance(a, tuple) else a[1])
+        for f, a in aggs.items()
+    }
+    result = grouped_input.groupby(keys, sort=False, dropna=False).agg(**named).reset_index()
+    result[keys] = result[keys].where(result[keys] != "\x00empty", None)
+    return result
+
+
+def _agg_first(s: pd.Series) -> Any:
+    nonempty = s[~is_empty(s)]
+    return nonempty.iloc[0] if len(nonempty) else None
+
+
+def _agg_list(s: pd.Series) -> list[Any]:
+    return [v for v in s if v is not None and not (isinstance(v, float) and v != v)]
+
+
+def _agg_union(s: pd.Series) -> list[Any]:
+    items: list[Any] = []
+    for v in s:
+        if isinstance(v, list):
+            items.extend(i for i in v if i not in items)
+    return items
+
+
+_AGGREGATES = {"first": _agg_first, "list": _agg_list, "union": _agg_union}
+
+
+def _bad_aggregate(field: str, how: str) -> Any:
+    raise ProfileError(
+        f"mapping '{field}': unknown aggregate '{how}' (known: {', '.join(_AGGREGATES)})"
+    )

@@ -1,0 +1,352 @@
+"""Planning: workbook + profiles + live inventory → a :class:`Plan` value.
+
+For each resource, in dependency order: read its sheet(s), map, precheck, fan out to the target
+nodes, resolve names, list the inventory once per node, diff, template requests. Objects planned
+for creation are added to the inventory so that later resources resolve them.
+
+The plan is a value: :meth:`Plan.to_dict` is the documented ``directorsync/plan@1`` JSON (with a
+content hash), :func:`load_plan` reads it back, :meth:`Plan.summary` counts rows per resource,
+node and action.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from directorsync.config import new_run_id
+from directorsync.diff import KEY, _dump, diff_frame
+from directorsync.errors import PlanError, WorkbookError
+from directorsync.hooks import HOOKS
+from directorsync.inventory import NODE, Inventory, ref
+from directorsync.mapping import ROWS, SHEET, map_sheet
+from directorsync.payload import build_requests
+from directorsync.prechecks import FINDING_COLUMNS, run_prechecks
+from directorsync.profile import Profile, dependency_order
+from directorsync.resolve import DEPENDS, resolve_frame
+from directorsync.topology import Tenant
+from directorsync.transforms import Context
+from directorsync.workbook import ROW, Workbook, source_label
+
+SCHEMA = "directorsync/plan@1"
+ACTIONS = ("create", "update", "unchanged", "skip", "error")
+PLAN_COLUMNS = [
+    "resource",
+    "node_id",
+    "node_name",
+    "key",
+    "action",
+    "reason",
+    "changes",
+    "payload",
+    "method",
+    "path",
+    "remote_id",
+    "remote_hash",
+    "depends_on",
+    "sheet",
+    "excel_rows",
+    "source",
+]
+NODE_NAME = "_node_name"
+Progress = Callable[[str], None]
+
+
+@dataclass
+class Plan:
+    """A plan: what would change on Director, row by row."""
+
+    tenant: str
+    pool_uuid: str
+    workbook: str
+    resources: list[str]
+    rows: pd.DataFrame
+    findings: pd.DataFrame
+    notes: list[dict[str, str]] = field(default_factory=list)
+    run_id: str = field(default_factory=new_run_id)
+    created_at: str = field(
+        default_factory=lambda: dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    )
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def hash(self) -> str:
+        """Content hash of the rows (what would be sent and why)."""
+        cols = ["resource", "node_id", "key", "action", "payload", "remote_hash", "path"]
+        records = self.rows[cols].to_dict("records") if len(self.rows) else []
+        text = _dump(sorted(records, key=_dump))
+        return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
+
+    def summary(self) -> pd.DataFrame:
+        """Rows per resource, node and action."""
+        if self.rows.empty:
+            return pd.DataFrame(columns=["resource", "node", "action", "count"])
+        counts = self.rows.groupby(["resource", "node_name", "action"], sort=False).size()
+        return counts.rename("count").reset_index().rename(columns={"node_name": "node"})
+
+    def counts(self) -> dict[str, int]:
+        """Rows per action over the whole plan."""
+        got = self.rows["action"].value_counts().to_dict() if len(self.rows) else {}
+        return {a: int(got.get(a, 0)) for a in ACTIONS}
+
+    @property
+    def has_errors(self) -> bool:
+        return bool((self.rows["action"] == "error").any()) or any(
+            n["level"] == "error" for n in self.notes
+        )
+
+    @property
+    def has_changes(self) -> bool:
+        return bool(self.rows["action"].isin(["create", "update"]).any())
+
+    def changed(self) -> pd.DataFrame:
+        """Rows that would be sent."""
+        return self.rows[self.rows["action"].isin(["create", "update"])]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``directorsync/plan@1`` JSON value."""
+        return {
+            "schema": SCHEMA,
+            "run_id": self.run_id,
+            "created_at": self.created_at,
+            "tenant": self.tenant,
+            "pool_uuid": self.pool_uuid,
+            "workbook": self.workbook,
+            "resources": self.resources,
+            "hash": self.hash,
+            "counts": self.counts(),
+            "summary": self.summary().to_dict("records"),
+            "notes": self.notes,
+            "timings": self.timings,
+            "findings": _records(self.findings),
+            "rows": _records(self.rows),
+        }
+
+    def save(self, path: str | Path) -> Path:
+        """Write the plan JSON."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(
+            json.dumps(self.to_dict(), indent=1, default=str, ensure_ascii=False), encoding="utf-8"
+        )
+        return path
+
+
+def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    if frame is None or frame.empty:
+        return []
+    clean = frame.astype(object).where(frame.notna(), None)
+    return json.loads(json.dumps(clean.to_dict("records"), default=str))
+
+
+def plan_from_dict(data: Mapping[str, Any]) -> Plan:
+    """Rebuild a plan from its JSON value.
+
+    Raises:
+        PlanError: wrong schema, or the rows do not match the recorded hash.
+    """
+    if data.get("schema") != SCHEMA:
+        raise PlanError(
+            f"not a DirectorSync plan (schema {data.get('schema')!r}, expected {SCHEMA})"
+        )
+    rows = pd.DataFrame(data.get("rows") or [], columns=PLAN_COLUMNS)
+    plan = Plan(
+        tenant=data["tenant"],
+        pool_uuid=data["pool_uuid"],
+        workbook=data.get("workbook", ""),
+        resources=list(data.get("resources") or []),
+        rows=rows,
+        findings=pd.DataFrame(data.get("findings") or [], columns=FINDING_COLUMNS),
+        notes=list(data.get("notes") or []),
+        run_id=data.get("run_id") or new_run_id(),
+        created_at=data.get("created_at", ""),
+        timings=dict(data.get("timings") or {}),
+    )
+    if data.get("hash") and plan.hash != data["hash"]:
+        raise PlanError("the plan file was modified after it was made (its hash does not match)")
+    return plan
+
+
+def load_plan(path: str | Path) -> Plan:
+    """Read a plan JSON file."""
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise PlanError(f"cannot read plan {path}: {exc}", file=str(path)) from exc
+    return plan_from_dict(data)
+
+
+class _LazySheets(Mapping):
+    """Sheets of a workbook loaded on first access; absent sheets read as missing."""
+
+    def __init__(self, workbook: Workbook) -> None:
+        self._wb = workbook
+
+    def __getitem__(self, name: str) -> pd.DataFrame:
+        if not self._wb.has_sheet(name):
+            raise KeyError(name)
+        return self._wb.sheet(name)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._wb.sheet_names)
+
+    def __len__(self) -> int:
+        return len(self._wb.sheet_names)
+
+
+def build_plan(
+    tenant: Tenant,
+    workbook: Workbook,
+    profiles: dict[str, Profile],
+    inventory: Inventory,
+    *,
+    run_id: str | None = None,
+    options: dict[str, Any] | None = None,
+    progress: Progress | None = None,
+) -> Plan:
+    """Plan every profile (dependency order) for one tenant and workbook."""
+    started = time.perf_counter()
+    ctx = Context(sheets=_LazySheets(workbook), tenant=tenant, options=options or {})
+    rows, findings, notes = [], [], []
+    for name in dependency_order(profiles):
+        profile = profiles[name]
+        if progress:
+            progress(f"planning {name}")
+        try:
+            planned, found = plan_resource(profile, workbook, tenant, inventory, ctx)
+        except WorkbookError as exc:
+            level = "info" if exc.context.get("absent") else "error"
+            notes.append({"resource": name, "level": level, "message": exc.message})
+            continue
+        rows.append(planned)
+        findings.append(found)
+    plan = Plan(
+        tenant=tenant.name,
+        pool_uuid=tenant.pool_uuid,
+        workbook=workbook.name,
+        resources=list(dependency_order(profiles)),
+        rows=pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(columns=PLAN_COLUMNS),
+        findings=_concat_findings(findings),
+        notes=notes,
+        run_id=run_id or new_run_id(),
+    )
+    plan.timings["plan"] = round(time.perf_counter() - started, 3)
+    return plan
+
+
+def _concat_findings(parts: list[pd.DataFrame]) -> pd.DataFrame:
+    parts = [p for p in parts if p is not None and not p.empty]
+    if not parts:
+        return pd.DataFrame(columns=[*FINDING_COLUMNS, "node"])
+    out = pd.concat(parts, ignore_index=True)
+    out = out.drop(columns=["_index"], errors="ignore")
+    if "node" not in out:
+        out["node"] = None
+    return out[[*FINDING_COLUMNS, "node"]]
+
+
+def desired_frame(profile: Profile, workbook: Workbook, ctx: Context) -> pd.DataFrame:
+    """The mapped frame of one profile (before prechecks).
+
+    Raises:
+        WorkbookError: the sheet is absent (``absent=True`` in the context) or lacks columns.
+    """
+    for sheet in profile.sheets:
+        if not workbook.has_sheet(sheet):
+            raise WorkbookError(
+                f"{workbook.name}: sheet '{sheet}' is absent; {profile.name} not planned",
+                file=workbook.name,
+                sheet=sheet,
+                absent=True,
+            )
+    build = profile.hooks.get("build")
+    if build:
+        return HOOKS.get(build, "build")(ctx.sheets, profile, ctx)
+    return map_sheet(workbook.sheet(profile.sheet), profile, ctx, workbook.name)
+
+
+def plan_resource(
+    profile: Profile, workbook: Workbook, tenant: Tenant, inventory: Inventory, ctx: Context
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Plan one resource: rows in ``PLAN_COLUMNS`` and its findings."""
+    frame = desired_frame(profile, workbook, ctx)
+    frame, findings = run_prechecks(frame, profile, workbook.name)
+    nodes = tenant.nodes_for(profile.name, profile.targets)
+    if not nodes:
+        raise WorkbookError(
+            f"tenant {tenant.name} has no node for {profile.name} "
+            f"(roles {profile.targets or tenant.targets.get(profile.name)})"
+        )
+    node_frame = pd.DataFrame({NODE: [n.id for n in nodes], NODE_NAME: [n.name for n in nodes]})
+    fanned = frame.merge(node_frame, how="cross")
+    fanned, unresolved = resolve_frame(fanned, profile, inventory, nodes)
+    hook = profile.hooks.get("desired")
+    if hook:
+        fanned = HOOKS.get(hook, "desired")(
+            fanned, profile, {"inventory": inventory, "tenant": tenant}
+        )
+    remote = inventory.frames(profile.name, nodes)
+    diffed = build_requests(diff_frame(fanned, remote, profile), profile)
+    _register_creates(diffed, profile, inventory, nodes)
+    return _plan_rows(diffed, profile, workbook.name), _concat_findings([findings, unresolved])
+
+
+def _register_creates(frame: pd.DataFrame, profile: Profile, inventory: Inventory, nodes) -> None:
+    creates = frame[frame["action"] == "create"]
+    for node in nodes:
+        on_node = creates[creates[NODE] == node.id]
+        if on_node.empty:
+            continue
+        rows = pd.DataFrame(
+            {
+                remote: on_node[local].to_numpy()
+                for local, remote in zip(profile.natural_key, profile.remote_key)
+            }
+        )
+        rows[profile.id_field] = [ref(profile.name, k) for k in on_node[KEY]]
+        inventory.add_planned(profile.name, node, rows)
+
+
+def _plan_rows(frame: pd.DataFrame, profile: Profile, workbook: str) -> pd.DataFrame:
+    rows_col = frame[ROWS] if ROWS in frame else frame[ROW].map(lambda r: [r])
+    sheet = frame[SHEET] if SHEET in frame else profile.sheet
+    out = pd.DataFrame(
+        {
+            "resource": profile.name,
+            "node_id": frame[NODE],
+            "node_name": frame[NODE_NAME],
+            "key": frame[KEY],
+            "action": frame["action"],
+            "reason": frame["reason"],
+            "changes": frame["changes"],
+            "payload": frame["payload"],
+            "method": frame["method"],
+            "path": frame["path"],
+            "remote_id": frame["remote_id"],
+            "remote_hash": frame["remote_hash"],
+            "depends_on": frame[DEPENDS].map(lambda refs: [r.split(":", 1)[1] for r in refs]),
+            "sheet": sheet,
+            "excel_rows": rows_col.map(lambda rs: [int(r) for r in rs]),
+        },
+        index=frame.index,
+    )
+    out["source"] = [
+        source_label(workbook, s, None) + " › " + _rows_label(rs)
+        for s, rs in zip(out["sheet"], out["excel_rows"])
+    ]
+    return out.reset_index(drop=True)
+
+
+def _rows_label(rows: list[int]) -> str:
+    if len(rows) == 1:
+        return f"row {rows[0]}"
+    return "rows " + ", ".join(map(str, rows))

@@ -1,0 +1,334 @@
+"""Prechecks: the profile's checks compiled to a pandera schema and validated lazily.
+
+Every failure is collected (``lazy=True``), mapped back to sheet, Excel row and column, and turned
+into a finding with a human message. Each row's worst finding decides its fate: ``skip`` (the row
+is reported and not sent), ``error`` (the row is an error) or ``warn`` (reported only).
+
+Checks (``prechecks:`` list items, each with ``severity: skip|error|warn``, default ``skip``):
+
+- ``non_empty: FIELD`` — the value is set;
+- ``unique_in_sheet: FIELD`` — no two rows share the value (the first one is kept);
+- ``one_of: {field, values}`` — the value is one of a list (case-sensitive);
+- ``matches: {field, pattern, message?}`` — text matches a regular expression;
+- ``length: {field, min?, max?}`` — text or list length bounds;
+- ``required_when: {field, when: {other: value|[values]}}`` — set when another field has a value;
+- ``forbidden_when: {field, when: {...}}`` — empty when another field has a value;
+- ``any_non_empty: [FIELD, …]`` — at least one of the fields is set.
+
+Values a transform could not convert (``Invalid`` markers) always fail the implicit ``valid``
+check with the transform's reason. Checks against Director's inventories (``must_exist``,
+``must_exist_many``) run per node in :mod:`directorsync.resolve`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+import pandera.pandas as pa
+from pandera.errors import SchemaErrors
+
+from directorsync.errors import ProfileError
+from directorsync.mapping import ROWS
+from directorsync.profile import Profile
+from directorsync.transforms import Invalid, is_empty
+from directorsync.workbook import ROW
+
+SEVERITIES = ("skip", "error", "warn")
+FINDING_COLUMNS = ["resource", "sheet", "row", "column", "check", "severity", "message", "value"]
+STATUS = "_status"
+REASON = "_reason"
+
+
+@dataclass
+class CompiledCheck:
+    """One precheck ready for pandera, plus how to word its failures."""
+
+    name: str
+    field: str | None
+    severity: str
+    check: pa.Check
+    message: Callable[[Any, int], str]
+
+
+def _field_mask(fn: Callable[[pd.Series], pd.Series]) -> Callable[[pd.Series], pd.Series]:
+    return lambda s: fn(s) | s.map(lambda v: isinstance(v, Invalid))
+
+
+def compile_checks(profile: Profile, frame: pd.DataFrame) -> list[CompiledCheck]:
+    """Compile ``profile.prechecks`` (plus the implicit ``valid`` checks) for a desired frame."""
+    compiled = []
+    for i, item in enumerate(profile.prechecks):
+        compiled.append(_compile_one(i, item, profile, frame))
+    for field in profile.mapping:
+        compiled.append(
+            CompiledCheck(
+                name=f"valid:{field}",
+                field=field,
+                severity=str(profile.xlsx.get("invalid_severity", "skip")),
+                check=pa.Check(lambda s: ~s.map(_has_invalid).astype(bool), name=f"valid:{field}"),
+                message=lambda v, row: _invalid_message(v),
+            )
+        )
+    return compiled
+
+
+def _compile_one(
+    i: int, item: dict[str, Any], profile: Profile, frame: pd.DataFrame
+) -> CompiledCheck:
+    item = dict(item)
+    severity = item.pop("severity", "skip")
+    if severity not in SEVERITIES:
+        raise ProfileError(
+            f"{profile.path}: precheck {i + 1}: severity must be one of {SEVERITIES}"
+        )
+    if len(item) != 1:
+        raise ProfileError(f"{profile.path}: precheck {i + 1} must name exactly one check: {item}")
+    ((kind, arg),) = item.items()
+    builder = _BUILDERS.get(kind)
+    if builder is None:
+        raise ProfileError(
+            f"{profile.path}: unknown precheck '{kind}' (known: {', '.join(sorted(_BUILDERS))}; "
+            "must_exist/must_exist_many belong under resolve)"
+        )
+    field, fn, message = builder(arg, frame)
+    name = f"{i}:{kind}"
+    return CompiledCheck(name, field, severity, pa.Check(fn, name=name), message)
+
+
+def _non_empty(arg: str, frame: pd.DataFrame):
+    return arg, _field_mask(lambda s: ~is_empty(s)), lambda v, row: f"{arg} is empty"
+
+
+def _unique(arg: str, frame: pd.DataFrame):
+    first_rows = (
+        frame.loc[~frame[arg].duplicated() & ~is_empty(frame[arg])].set_index(arg)[ROW]
+        if arg in frame
+        else pd.Series(dtype=object)
+    )
+
+    def fn(s: pd.Series) -> pd.Series:
+        return ~s.duplicated(keep="first") | is_empty(s)
+
+    def message(value: Any, row: int) -> str:
+        first = first_rows.get(value)
+        return f"duplicate {arg} '{value}' (first defined at row {first})"
+
+    return arg, fn, message
+
+
+def _one_of(arg: dict[str, Any], frame: pd.DataFrame):
+    values = list(arg["values"])
+    return (
+        arg["field"],
+        _field_mask(lambda s: s.isin(values) | is_empty(s)),
+        (lambda v, row: f"{arg['field']} '{v}' is not one of {', '.join(map(str, values))}"),
+    )
+
+
+def _matches(arg: dict[str, Any], frame: pd.DataFrame):
+    pattern = re.compile(arg["pattern"])
+
+    def fn(s: pd.Series) -> pd.Series:
+        text = s.map(lambda v: v if isinstance(v, str) else "")
+        return text.str.fullmatch(pattern).fillna(False).astype(bool) | is_empty(s)
+
+    default = f"{arg['field']} '{{value}}' does not match {arg['pattern']}"
+    return (
+        arg["field"],
+        _field_mask(fn),
+        (lambda v, row: arg.get("message", default).format(value=v)),
+    )
+
+
+def _length(arg: dict[str, Any], frame: pd.DataFrame):
+    lo, hi = arg.get("min", 0), arg.get("max", 10**9)
+
+    def fn(s: pd.Series) -> pd.Series:
+        n = s.map(lambda v: len(v) if isinstance(v, (str, list)) else 0)
+        return n.between(lo, hi) | is_empty(s)
+
+    return (
+        arg["field"],
+        _field_mask(fn),
+        (lambda v, row: f"{arg['field']} '{v}' must have between {lo} and {hi} characters/items"),
+    )
+
+
+def _when_mask(frame: pd.DataFrame, when: dict[str, Any]) -> pd.Series:
+    mask = pd.Series(True, index=frame.index)
+    for other, values in when.items():
+        values = values if isinstance(values, list) else [values]
+        mask &= frame[other].isin(values)
+    return mask
+
+
+def _required_when(arg: dict[str, Any], frame: pd.DataFrame):
+    field, when = arg["field"], arg["when"]
+    cond = ", ".join(f"{k} is {v}" for k, v in when.items())
+
+    def fn(df: pd.DataFrame) -> pd.Series:
+        return ~(_when_mask(df, when) & is_empty(df[field]))
+
+    return None, fn, (lambda v, row: f"{field} is required when {cond}")
+
+
+def _forbidden_when(arg: dict[str, Any], frame: pd.DataFrame):
+    field, when = arg["field"], arg["when"]
+    cond = ", ".join(f"{k} is {v}" for k, v in when.items())
+
+    def fn(df: pd.DataFrame) -> pd.Series:
+        return ~(_when_mask(df, when) & ~is_empty(df[field]))
+
+    return None, fn, (lambda v, row: f"{field} must be empty when {cond}")
+
+
+def _any_non_empty(arg: list[str], frame: pd.DataFrame):
+    fields = list(arg)
+
+    def fn(df: pd.DataFrame) -> pd.Series:
+        empty = pd.concat([is_empty(df[f]) for f in fields if f in df], axis=1)
+        return ~empty.all(axis=1)
+
+    return None, fn, (lambda v, row: f"at least one of {', '.join(fields)} must be set")
+
+
+_BUILDERS = {
+    "non_empty": _non_empty,
+    "unique_in_sheet": _unique,
+    "one_of": _one_of,
+    "matches": _matches,
+    "length": _length,
+    "required_when": _required_when,
+    "forbidden_when": _forbidden_when,
+    "any_non_empty": _any_non_empty,
+}
+
+
+def _has_invalid(v: Any) -> bool:
+    if isinstance(v, Invalid):
+        return True
+    if isinstance(v, list):
+        return any(_has_invalid(i) for i in v)
+    if isinstance(v, dict):
+        return any(isinstance(i, Invalid) for i in v.values())
+    return False
+
+
+def _first_invalid(v: Any) -> Invalid | None:
+    if isinstance(v, Invalid):
+        return v
+    items = v if isinstance(v, list) else list(v.values()) if isinstance(v, dict) else []
+    for item in items:
+        found = _first_invalid(item)
+        if found is not None:
+            return found
+    return None
+
+
+def _invalid_message(v: Any) -> str:
+    bad = _first_invalid(v)
+    return f"'{bad.value}' is {bad.reason}" if bad else "invalid value"
+
+
+def build_schema(checks: list[CompiledCheck], frame: pd.DataFrame) -> pa.DataFrameSchema:
+    """The pandera schema of a desired frame."""
+    columns: dict[str, pa.Column] = {}
+    frame_checks = []
+    for c in checks:
+        if c.field is None:
+            frame_checks.append(c.check)
+        elif c.field in frame:
+            col = columns.setdefault(
+                c.field, pa.Column(object, nullable=True, required=False, coerce=False)
+            )
+            col.checks.append(c.check)
+    return pa.DataFrameSchema(columns, checks=frame_checks, strict=False)
+
+
+def run_prechecks(
+    frame: pd.DataFrame, profile: Profile, workbook: str
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Validate a desired frame lazily.
+
+    Returns:
+        ``(frame, findings)``: the frame with ``_status`` (``ok``/``skip``/``error``) and
+        ``_reason`` columns added (a new frame), and the findings table (``FINDING_COLUMNS``).
+    """
+    checks = compile_checks(profile, frame)
+    schema = build_schema(checks, frame)
+    data = frame.drop(columns=[ROWS], errors="ignore").astype(object)
+    try:
+        schema.validate(data, lazy=True)
+        failures = pd.DataFrame(columns=["column", "check", "index", "failure_case"])
+    except SchemaErrors as exc:
+        failures = exc.failure_cases
+    findings = _findings(failures, checks, frame, profile, workbook)
+    return _verdicts(frame, findings), findings
+
+
+def _findings(
+    failures: pd.DataFrame,
+    checks: list[CompiledCheck],
+    frame: pd.DataFrame,
+    profile: Profile,
+    workbook: str,
+) -> pd.DataFrame:
+    by_name = {c.name: c for c in checks}
+    failures = failures[failures["index"].notna() & failures["check"].isin(by_name)]
+    if failures.empty:
+        return pd.DataFrame(columns=[*FINDING_COLUMNS, "_index"])
+    idx = failures["index"].astype(int)
+    compiled = failures["check"].map(by_name)
+    values = [frame.at[i, c.field] if c.field else None for i, c in zip(idx, compiled)]
+    out = pd.DataFrame(
+        {
+            "resource": profile.name,
+            "sheet": frame.loc[idx, "_sheet"].to_numpy() if "_sheet" in frame else profile.sheet,
+            "row": frame.loc[idx, ROW].to_numpy(),
+            "column": [_column_for(c, v, profile) for c, v in zip(compiled, values)],
+            "check": [c.name.split(":", 1)[1] if ":" in c.name else c.name for c in compiled],
+            "severity": [c.severity for c in compiled],
+            "message": [c.message(v, r) for c, v, r in zip(compiled, values, frame.loc[idx, ROW])],
+            "value": [_display(v) for v in values],
+            "_index": idx.to_numpy(),
+        }
+    )
+    return out.drop_duplicates(["_index", "check", "message"]).reset_index(drop=True)
+
+
+def _column_for(check: CompiledCheck, value: Any, profile: Profile) -> str | None:
+    bad = _first_invalid(value)
+    if bad is not None and bad.column:
+        return bad.column
+    field = check.field
+    if field is None:
+        return None
+    spec = profile.mapping.get(field)
+    if isinstance(spec, dict) and "col" in spec:
+        return spec["col"]
+    return spec if isinstance(spec, str) else field
+
+
+def _display(v: Any) -> Any:
+    bad = _first_invalid(v)
+    if bad is not None:
+        return bad.value
+    return v if isinstance(v, (str, int, float, bool)) or v is None else str(v)
+
+
+def _verdicts(frame: pd.DataFrame, findings: pd.DataFrame) -> pd.DataFrame:
+    out = frame.copy()
+    out[STATUS] = "ok"
+    out[REASON] = None
+    if findings.empty:
+        return out
+    blocking = findings[findings["severity"].isin(["skip", "error"])]
+    reasons = blocking.groupby("_index")["message"].agg("; ".join)
+    worst = blocking.assign(err=blocking["severity"].eq("error")).groupby("_index")["err"].any()
+    out.loc[reasons.index, REASON] = reasons
+    out.loc[worst.index, STATUS] = worst.map({True: "error", False: "skip"})
+    return out

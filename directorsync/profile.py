@@ -1,0 +1,267 @@
+"""Profiles: declarative YAML saying how a sheet becomes Director objects.
+
+One file per resource in ``profiles/`` (``version: 1``). ``extends`` names another profile file
+(relative to the profile) whose content is deep-merged under this one: maps merge, lists and
+scalars override; cycles are rejected. ``_defaults.yml`` is extended implicitly unless the
+profile says ``extends: null``. The DSL is documented in ``docs/profiles.md``.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from directorsync.errors import ProfileError
+
+BUILTIN_DIR = Path(__file__).resolve().parent.parent / "profiles"
+DEFAULTS_FILE = "_defaults.yml"
+
+
+@dataclass
+class Profile:
+    """A loaded, merged profile.
+
+    Attributes:
+        name: the resource name (``repos``); also the file stem.
+        path: the profile file.
+        raw: the merged YAML mapping.
+    """
+
+    name: str
+    path: Path
+    raw: dict[str, Any] = field(repr=False)
+
+    def section(self, key: str) -> dict[str, Any]:
+        """A mapping section (empty when absent)."""
+        value = self.raw.get(key) or {}
+        return value if isinstance(value, dict) else {}
+
+    @property
+    def title(self) -> str:
+        return str(self.raw.get("title") or self.name)
+
+    @property
+    def depends_on(self) -> list[str]:
+        return list(self.raw.get("depends_on") or [])
+
+    @property
+    def endpoint(self) -> dict[str, Any]:
+        return self.section("endpoint")
+
+    @property
+    def identity(self) -> dict[str, Any]:
+        return self.section("identity")
+
+    @property
+    def natural_key(self) -> list[str]:
+        key = self.identity.get("natural_key") or [self.identity.get("name_field", "name")]
+        return [key] if isinstance(key, str) else list(key)
+
+    @property
+    def name_field(self) -> str:
+        return str(self.identity.get("name_field") or self.natural_key[0])
+
+    @property
+    def remote_key(self) -> list[str]:
+        """Key fields on the remote (inventory) side; default: the natural key."""
+        key = self.identity.get("remote_key") or self.natural_key
+        return [key] if isinstance(key, str) else list(key)
+
+    @property
+    def id_field(self) -> str:
+        return str(self.identity.get("id_field") or "id")
+
+    @property
+    def targets(self) -> list[str] | None:
+        targets = self.raw.get("targets")
+        return list(targets) if targets else None
+
+    @property
+    def xlsx(self) -> dict[str, Any]:
+        return self.section("xlsx")
+
+    @property
+    def sheet(self) -> str | None:
+        return self.xlsx.get("sheet")
+
+    @property
+    def sheets(self) -> list[str]:
+        """Every sheet this profile reads (main sheet first)."""
+        names = [self.sheet] if self.sheet else []
+        names += [s for s in self.xlsx.get("extra_sheets") or [] if s not in names]
+        return names
+
+    @cached_property
+    def mapping(self) -> dict[str, Any]:
+        return dict(self.xlsx.get("mapping") or {})
+
+    @property
+    def prechecks(self) -> list[dict[str, Any]]:
+        return list(self.raw.get("prechecks") or [])
+
+    @property
+    def resolve(self) -> dict[str, Any]:
+        return self.section("resolve")
+
+    @property
+    def inventory(self) -> dict[str, Any]:
+        return self.section("inventory")
+
+    @property
+    def diff(self) -> dict[str, Any]:
+        return self.section("diff")
+
+    @property
+    def payload(self) -> dict[str, Any]:
+        return self.section("payload")
+
+    @property
+    def hooks(self) -> dict[str, Any]:
+        return self.section("hooks")
+
+    @property
+    def actions(self) -> dict[str, Any]:
+        return self.section("actions")
+
+
+def load_profile(path: str | Path) -> Profile:
+    """Load one profile file, resolving ``extends``.
+
+    Raises:
+        ProfileError: unreadable YAML, a missing or cyclic ``extends``, a wrong ``version``.
+    """
+    path = Path(path).resolve()
+    raw = _load_merged(path, chain=())
+    version = raw.get("version")
+    if version != 1:
+        raise ProfileError(f"{path}: 'version: 1' is required (found {version!r})", file=str(path))
+    name = str(raw.get("resource") or path.stem)
+    return Profile(name=name, path=path, raw=raw)
+
+
+def _load_merged(path: Path, chain: tuple[Path, ...]) -> dict[str, Any]:
+    if path in chain:
+        cycle = " -> ".join(p.name for p in (*chain, path))
+        raise ProfileError(f"profile 'extends' cycle: {cycle}", file=str(path))
+    data = read_yaml(path)
+    parent_name = data.pop("extends", _implicit_parent(path))
+    if not parent_name:
+        return data
+    parent_path = (path.parent / parent_name).resolve()
+    if not parent_path.is_file():
+        raise ProfileError(
+            f"{path}: extends '{parent_name}' but {parent_path} does not exist", file=str(path)
+        )
+    return deep_merge(_load_merged(parent_path, (*chain, path)), data)
+
+
+def _implicit_parent(path: Path) -> str | None:
+    defaults = path.parent / DEFAULTS_FILE
+    if path.name == DEFAULTS_FILE or not defaults.is_file():
+        return None
+    return DEFAULTS_FILE
+
+
+def read_yaml(path: Path) -> dict[str, Any]:
+    """Read a YAML mapping, with a ProfileError naming the file on failure."""
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise ProfileError(f"profile {path} does not exist", file=str(path)) from exc
+    except (OSError, yaml.YAMLError) as exc:
+        raise ProfileError(f"cannot read profile {path}: {exc}", file=str(path)) from exc
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ProfileError(f"profile {path} must hold a mapping", file=str(path))
+    return data
+
+
+def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    """Maps merge recursively; lists and scalars in ``override`` replace ``base``'s."""
+    out = copy.deepcopy(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = deep_merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def profile_files(search_paths: list[Path] | None = None) -> dict[str, Path]:
+    """Profile files by resource name; earlier search paths win, built-ins come last."""
+    found: dict[str, Path] = {}
+    for folder in [*(search_paths or []), BUILTIN_DIR]:
+        folder = Path(folder)
+        if not folder.is_dir():
+            continue
+        for path in sorted(folder.glob("*.yml")):
+            if path.name.startswith("_"):
+                continue
+            found.setdefault(path.stem, path)
+    return found
+
+
+def load_profiles(
+    names: list[str] | None = None, search_paths: list[Path] | None = None
+) -> dict[str, Profile]:
+    """Load profiles by resource name (all when ``names`` is None).
+
+    Raises:
+        ProfileError: an unknown resource name (the message lists the known ones).
+    """
+    files = profile_files(search_paths)
+    names = list(files) if names is None else names
+    unknown = [n for n in names if n not in files]
+    if unknown:
+        raise ProfileError(
+            f"unknown resource(s): {', '.join(unknown)} (known: {', '.join(sorted(files))})"
+        )
+    return {n: load_profile(files[n]) for n in names}
+
+
+#: The migration plan's order; the topological sort keeps it where dependencies allow.
+RESOURCE_ORDER = [
+    "repos",
+    "normalization_policies",
+    "enrichment_policies",
+    "routing_policies",
+    "processing_policies",
+    "device_groups",
+    "devices",
+    "syslog_collectors",
+    "alert_rules",
+    "user_defined_lists",
+]
+
+
+def dependency_order(profiles: dict[str, Profile]) -> list[str]:
+    """Resource names so that every profile comes after what it depends on.
+
+    Dependencies outside ``profiles`` are ignored (their objects are looked up remotely).
+    Ties follow :data:`RESOURCE_ORDER`, then the name.
+    """
+    order: list[str] = []
+    state: dict[str, str] = {}
+
+    def visit(name: str, trail: tuple[str, ...]) -> None:
+        if state.get(name) == "done":
+            return
+        if state.get(name) == "visiting":
+            raise ProfileError(f"dependency cycle: {' -> '.join((*trail, name))}")
+        state[name] = "visiting"
+        for dep in profiles[name].depends_on:
+            if dep in profiles:
+                visit(dep, (*trail, name))
+        state[name] = "done"
+        order.append(name)
+
+    rank = {n: i for i, n in enumerate(RESOURCE_ORDER)}
+    for name in sorted(profiles, key=lambda n: (rank.get(n, len(rank)), n)):
+        visit(name, ())
+    return order

@@ -1,0 +1,190 @@
+"""Name → id resolution against inventories, per node.
+
+``resolve:`` maps a target field to a lookup::
+
+    routing_policy:                 # field written (ids)
+      from: routing_policies        # a resource profile or a catalog (see inventory.CATALOGS)
+      lookup: routing_policy_name   # field holding the name (``lookup_many`` for a list of names)
+      match: policy_name            # inventory column compared with the name (default: name)
+      return: id                    # inventory column written (default: id; null = check only)
+      none_value: "None"            # written when the name is empty (default: null)
+      label: routing policy         # how messages name the thing
+      severity: skip                # skip | error | warn
+
+Names are compared exactly. An unresolved name gives a finding (and the row's SKIP/ERROR) naming
+the node and, where a close match exists, "did you mean …". A name that the same plan creates
+resolves to a ``$ref:`` placeholder and the row records the dependency in ``_depends``.
+"""
+
+from __future__ import annotations
+
+import difflib
+from typing import Any
+
+import pandas as pd
+
+from directorsync.inventory import NODE, Inventory, is_ref
+from directorsync.prechecks import REASON, STATUS
+from directorsync.profile import Profile
+from directorsync.topology import Node
+from directorsync.transforms import is_empty
+from directorsync.workbook import ROW
+
+DEPENDS = "_depends"
+
+
+def resolve_frame(
+    frame: pd.DataFrame, profile: Profile, inventory: Inventory, nodes: list[Node]
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Resolve every ``resolve:`` entry of a profile on a desired frame (one row per node/object).
+
+    Returns:
+        ``(frame, findings)``: a new frame with resolved fields, ``_depends`` and updated
+        ``_status``/``_reason``; the findings of unresolved names.
+    """
+    out = frame.copy()
+    if DEPENDS not in out:
+        out[DEPENDS] = [[] for _ in range(len(out))]
+    all_findings = []
+    names = {n.id: n.name for n in nodes}
+    for target, spec in profile.resolve.items():
+        spec = dict(spec)
+        source = spec["from"]
+        match = spec.get("match") or _default_match(source, inventory)
+        ret = spec.get("return", "id")
+        inv = inventory.frames(source, nodes)
+        lookup_field = spec.get("lookup") or spec.get("lookup_many")
+        many = "lookup_many" in spec
+        active = out[STATUS].eq("ok") if STATUS in out else pd.Series(True, index=out.index)
+        values, unresolved, refs = _lookup(out.loc[active], lookup_field, inv, match, ret, many)
+        if ret is not None:
+            empty = is_empty(out[lookup_field]) & active
+            out[target] = out[target] if target in out else None
+            out.loc[values.index, target] = values
+            out.loc[empty[empty].index, target] = spec.get("none_value")
+        for idx, ref_list in refs.items():
+            out.at[idx, DEPENDS] = sorted(set(out.at[idx, DEPENDS]) | set(ref_list))
+        findings = _unresolved_findings(out, unresolved, inv, match, spec, profile, names)
+        all_findings.append(findings)
+        _mark(out, findings, spec.get("severity", "skip"))
+    findings = pd.concat(all_findings, ignore_index=True) if all_findings else pd.DataFrame()
+    return out, findings
+
+
+def _default_match(source: str, inventory: Inventory) -> str:
+    profile = inventory.profiles.get(source)
+    return profile.remote_key[0] if profile else "name"
+
+
+def _lookup(
+    frame: pd.DataFrame, field: str, inv: pd.DataFrame, match: str, ret: str | None, many: bool
+) -> tuple[pd.Series, pd.DataFrame, dict[Any, list[str]]]:
+    """Merge names with the inventory; return values, unresolved (index, node, name), refs."""
+    ret_col = ret or match
+    if match in inv and ret_col in inv:
+        ids = inv["id"] if "id" in inv else pd.Series(None, index=inv.index, dtype=object)
+        table = pd.DataFrame(
+            {NODE: inv[NODE], "_name": inv[match], "_value": inv[ret_col], "_id": ids}
+        )
+    else:
+        table = pd.DataFrame({NODE: [], "_name": [], "_value": [], "_id": []}, dtype=object)
+    table = table.dropna(subset=["_name"]).drop_duplicates([NODE, "_name"], keep="first")
+    left = frame[[NODE, field]].rename(columns={field: "_name"})
+    if many:
+        left = left.explode("_name")
+    left = left[~is_empty(left["_name"])]
+    merged = left.reset_index().merge(table, on=[NODE, "_name"], how="left").set_index("index")
+    found = merged[merged["_value"].notna()]
+    unresolved = merged[merged["_value"].isna()][[NODE, "_name"]]
+    is_planned = found["_id"].map(is_ref).astype(bool)
+    refs = found.loc[is_planned, "_id"].groupby(level=0).agg(list).to_dict()
+    if many:
+        values = found["_value"].groupby(level=0, sort=False).agg(list)
+        values = values.reindex(frame.index[~is_empty(frame[field])])
+        values = values.map(lambda v: v if isinstance(v, list) else [])
+    else:
+        values = found["_value"]
+    return values, unresolved, refs
+
+
+def _unresolved_findings(
+    frame: pd.DataFrame,
+    unresolved: pd.DataFrame,
+    inv: pd.DataFrame,
+    match: str,
+    spec: dict[str, Any],
+    profile: Profile,
+    node_names: dict[str, str],
+) -> pd.DataFrame:
+    if unresolved.empty:
+        return pd.DataFrame()
+    label = spec.get("label") or spec["from"].rstrip("s").replace("_", " ")
+    hints = _did_you_mean(unresolved, inv, match)
+    grouped = unresolved.assign(_hint=hints).groupby(level=0)
+    messages = grouped.apply(lambda g: _message(g, label, node_names)).rename("message")
+    idx = messages.index
+    field = spec.get("lookup") or spec.get("lookup_many")
+    return pd.DataFrame(
+        {
+            "resource": profile.name,
+            "sheet": frame.loc[idx, "_sheet"].to_numpy() if "_sheet" in frame else profile.sheet,
+            "row": frame.loc[idx, ROW].to_numpy() if ROW in frame else None,
+            "column": _source_column(profile, field),
+            "check": "resolve",
+            "severity": spec.get("severity", "skip"),
+            "message": messages.to_numpy(),
+            "value": grouped["_name"].agg(lambda s: ", ".join(map(str, s))).to_numpy(),
+            "node": frame.loc[idx, NODE].map(node_names).to_numpy(),
+            "_index": idx.to_numpy(),
+        }
+    )
+
+
+def _did_you_mean(unresolved: pd.DataFrame, inv: pd.DataFrame, match: str) -> pd.Series:
+    """A close existing name per unresolved (node, name), computed once per distinct pair."""
+    if match not in inv:
+        return pd.Series(None, index=unresolved.index, dtype=object)
+    choices = inv.dropna(subset=[match]).groupby(NODE)[match].agg(lambda s: list(map(str, s)))
+    pairs = unresolved.drop_duplicates()
+    hint = {}
+    for node, name in zip(pairs[NODE], pairs["_name"]):
+        options = choices.get(node, [])
+        lower = {o.lower(): o for o in options}
+        close = (
+            [lower[str(name).lower()]]
+            if str(name).lower() in lower
+            else difflib.get_close_matches(str(name), options, n=1, cutoff=0.6)
+        )
+        hint[(node, name)] = close[0] if close else None
+    keys = pd.Series(list(zip(unresolved[NODE], unresolved["_name"])), index=unresolved.index)
+    return keys.map(hint)
+
+
+def _message(group: pd.DataFrame, label: str, node_names: dict[str, str]) -> str:
+    node = node_names.get(group[NODE].iloc[0], group[NODE].iloc[0])
+    parts = []
+    for name, hint in zip(group["_name"], group["_hint"]):
+        parts.append(f"'{name}'" + (f" (did you mean '{hint}'?)" if isinstance(hint, str) else ""))
+    noun = label if len(parts) == 1 else f"{label}s"
+    return f"unknown {noun} {', '.join(parts)} on node {node}"
+
+
+def _source_column(profile: Profile, field: str) -> str:
+    spec = profile.mapping.get(field)
+    if isinstance(spec, dict) and "col" in spec:
+        return spec["col"]
+    return spec if isinstance(spec, str) else field
+
+
+def _mark(frame: pd.DataFrame, findings: pd.DataFrame, severity: str) -> None:
+    """Downgrade rows with blocking findings (in place on the frame built by resolve_frame)."""
+    if findings.empty or severity == "warn":
+        return
+    reasons = findings.groupby("_index")["message"].agg("; ".join)
+    idx = reasons.index
+    current = frame.loc[idx, REASON]
+    frame.loc[idx, REASON] = [
+        f"{c}; {r}" if isinstance(c, str) and c else r for c, r in zip(current, reasons)
+    ]
+    keep_error = frame.loc[idx, STATUS].eq("error")
+    frame.loc[idx[~keep_error.to_numpy()], STATUS] = severity

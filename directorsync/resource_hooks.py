@@ -1,0 +1,112 @@
+"""Built-in hooks for the resources whose shape a column mapping cannot say.
+
+Each hook is a pure function over DataFrames, registered in :data:`directorsync.hooks.HOOKS` and
+named by a profile's ``hooks:`` section. Profiles say why they need one.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+from directorsync.hooks import HOOKS
+from directorsync.mapping import ROWS, SHEET
+from directorsync.transforms import Context, Invalid, apply_transforms, is_empty
+from directorsync.workbook import ROW
+
+RULE_KEYS = ["category", "source_key", "prefix", "operation", "type", "event_key"]
+CRITERIA_KEYS = ["type", "key", "value"]
+
+
+def _norm(frame: pd.DataFrame, cols: list[str], ctx: Context) -> pd.DataFrame:
+    out = frame.copy()
+    for col in cols:
+        if col not in out:
+            out[col] = None
+        out[col] = apply_transforms(out[col].astype(object), ["norm_str"], ctx)
+    return out
+
+
+def _objects(frame: pd.DataFrame, keys: list[str], by: list[str]) -> pd.Series:
+    """One list of unique objects per group (dict records; empty values left out)."""
+    if frame.empty:
+        return pd.Series(dtype=object)
+    body = frame[keys].astype(object).where(~frame[keys].apply(is_empty), None)
+    records = pd.Series(body.to_dict("records"), index=frame.index)
+    records = records.map(lambda r: {k: v for k, v in r.items() if v is not None})
+    grouped = pd.DataFrame({**{b: frame[b] for b in by}, "_obj": records})
+    grouped["_k"] = grouped["_obj"].map(lambda r: tuple(sorted(r.items())))
+    grouped = grouped.drop_duplicates([*by, "_k"])
+    return grouped.groupby(by, sort=False)["_obj"].agg(list)
+
+
+@HOOKS.register("enrichment_build", "build")
+def enrichment_build(sheets: Any, profile: Any, ctx: Context) -> pd.DataFrame:
+    """EnrichmentPolicy + EnrichmentRules + EnrichmentCriteria → one row per policy.
+
+    Specifications are one per distinct ``source`` of a policy; its rules and criteria are the
+    union of those of the policy's ``spec_index`` rows with that source. A specification without
+    rules makes the policy invalid (Director needs at least one rule per specification).
+    """
+    policies = _norm(
+        sheets["EnrichmentPolicy"], ["policy_name", "source", "description", "spec_index"], ctx
+    )
+    policies = policies[~is_empty(policies["policy_name"])]
+    rules = _norm(
+        sheets.get("EnrichmentRules", pd.DataFrame()),
+        ["policy_name", "spec_index", *RULE_KEYS],
+        ctx,
+    )
+    crit = _norm(
+        sheets.get("EnrichmentCriteria", pd.DataFrame()),
+        ["policy_name", "spec_index", *CRITERIA_KEYS],
+        ctx,
+    )
+    rules["prefix"] = apply_transforms(rules["prefix"], ["to_bool", {"default": False}], ctx)
+    rules["operation"] = apply_transforms(rules["operation"], [{"default": "Equals"}], ctx)
+    crit["value"] = crit["value"].where(crit["value"].notna(), "")
+    spec_of = policies[["policy_name", "spec_index", "source"]].drop_duplicates()
+    # the rules/criteria sheets' own `source` column is ignored: the policy sheet decides
+    rules = rules.drop(columns=["source"], errors="ignore").merge(
+        spec_of, on=["policy_name", "spec_index"]
+    )
+    crit = crit.drop(columns=["source"], errors="ignore").merge(
+        spec_of, on=["policy_name", "spec_index"]
+    )
+    by = ["policy_name", "source"]
+    specs = policies.groupby(by, sort=False).agg(_row=(ROW, "min")).reset_index()
+    specs = specs.join(_objects(rules, RULE_KEYS, by).rename("rules"), on=by)
+    specs = specs.join(_objects(crit, CRITERIA_KEYS, by).rename("criteria"), on=by)
+    for col in ("rules", "criteria"):
+        specs[col] = specs[col].map(lambda v: v if isinstance(v, list) else [])
+    specs["spec"] = pd.Series(
+        specs[["source", "rules", "criteria"]].to_dict("records"), index=specs.index
+    )
+    out = (
+        policies.groupby("policy_name", sort=False)
+        .agg(
+            _row=(ROW, "min"),
+            _rows=(ROW, list),
+            description=("description", lambda s: next((v for v in s if v), None)),
+        )
+        .reset_index()
+        .rename(columns={"policy_name": "name"})
+    )
+    per_policy = specs.groupby("policy_name", sort=False)
+    out["specifications"] = out["name"].map(per_policy["spec"].agg(list))
+    out["sources"] = out["name"].map(per_policy["source"].agg(list))
+    missing = out["name"].map(
+        specs[specs["rules"].map(len).eq(0)].groupby("policy_name")["source"].agg(list)
+    )
+    bad = missing.map(lambda v: isinstance(v, list) and len(v) > 0)
+    out.loc[bad, "specifications"] = [
+        Invalid(
+            ", ".join(m),
+            "a source with no enrichment rules (each specification needs one)",
+            "EnrichmentRules",
+        )
+        for m in missing[bad]
+    ]
+    out[SHEET] = "EnrichmentPolicy"
+    return out[["name", "description", "specifications", "sources", ROW, ROWS, SHEET]]

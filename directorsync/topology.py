@@ -1,0 +1,135 @@
+"""Tenant topology: which Director nodes each resource goes to.
+
+Reads a tenants file in the format the current tool uses (``tenants.yml``): per tenant a
+``pool_uuid`` and ``siems`` with ``search_heads``, ``backends`` and ``all_in_one`` nodes, plus
+``defaults.target`` mapping each resource to node roles.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from directorsync.errors import ConfigError
+
+ROLES = ("search_heads", "backends", "all_in_one")
+
+#: Where resources go when the tenants file does not say (contract §4.2).
+DEFAULT_TARGETS: dict[str, list[str]] = {
+    "repos": ["backends", "all_in_one"],
+    "routing_policies": ["backends", "all_in_one"],
+    "normalization_policies": ["backends", "all_in_one"],
+    "processing_policies": ["backends", "all_in_one"],
+    "enrichment_policies": ["backends", "all_in_one"],
+    "device_groups": ["backends", "all_in_one"],
+    "devices": ["backends", "all_in_one"],
+    "syslog_collectors": ["backends", "all_in_one"],
+    "alert_rules": ["search_heads"],
+    "user_defined_lists": ["search_heads"],
+}
+
+
+@dataclass(frozen=True)
+class Node:
+    """One Director node (a Logpoint identified by ``id`` in a pool)."""
+
+    id: str
+    name: str
+    role: str
+    ip: str | None = None
+    ip_private: str | None = None
+
+
+@dataclass
+class Tenant:
+    """A tenant: its pool and nodes, and the role targets per resource."""
+
+    name: str
+    pool_uuid: str
+    nodes: list[Node]
+    targets: dict[str, list[str]] = field(default_factory=dict)
+
+    def nodes_for(self, resource: str, roles: list[str] | None = None) -> list[Node]:
+        """Nodes a resource goes to: union of the roles, role order then file order."""
+        roles = roles or self.targets.get(resource) or DEFAULT_TARGETS.get(resource, [])
+        seen: set[str] = set()
+        out = []
+        for role in roles:
+            for node in self.nodes:
+                if node.role == role and node.id not in seen:
+                    seen.add(node.id)
+                    out.append(node)
+        return out
+
+    def by_role(self, *roles: str) -> list[Node]:
+        """Nodes having one of the roles."""
+        return [n for n in self.nodes if n.role in roles]
+
+
+def load_tenants(path: str | Path) -> dict[str, Tenant]:
+    """Read every tenant of a tenants file.
+
+    Raises:
+        ConfigError: the file is missing, not YAML, or a tenant lacks ``pool_uuid`` or node ids.
+    """
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except FileNotFoundError as exc:
+        raise ConfigError(
+            f"tenants file {path} does not exist; pass --tenants-file or set LP_TENANTS_FILE",
+            file=str(path),
+        ) from exc
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigError(f"cannot read tenants file {path}: {exc}", file=str(path)) from exc
+    return parse_tenants(data, source=str(path))
+
+
+def parse_tenants(data: dict[str, Any], source: str = "tenants file") -> dict[str, Tenant]:
+    """Parse the tenants mapping (already loaded from YAML)."""
+    if not isinstance(data, dict) or not isinstance(data.get("tenants"), dict):
+        raise ConfigError(f"{source}: expected a top-level 'tenants' mapping")
+    targets = dict(DEFAULT_TARGETS)
+    targets.update((data.get("defaults") or {}).get("target") or {})
+    tenants = {}
+    for name, spec in data["tenants"].items():
+        spec = spec or {}
+        pool = spec.get("pool_uuid")
+        if not pool:
+            raise ConfigError(f"{source}: tenant '{name}' has no pool_uuid", tenant=name)
+        tenants[name] = Tenant(str(name), str(pool), _nodes(name, spec, source), dict(targets))
+    return tenants
+
+
+def _nodes(tenant: str, spec: dict[str, Any], source: str) -> list[Node]:
+    nodes = []
+    siems = spec.get("siems") or {}
+    for role in ROLES:
+        for i, item in enumerate(siems.get(role) or []):
+            if not item or not item.get("id") or not item.get("name"):
+                raise ConfigError(
+                    f"{source}: tenant '{tenant}' {role}[{i}] needs both 'id' and 'name'",
+                    tenant=tenant,
+                )
+            nodes.append(
+                Node(
+                    id=str(item["id"]),
+                    name=str(item["name"]),
+                    role=role,
+                    ip=item.get("ip"),
+                    ip_private=item.get("ip_private"),
+                )
+            )
+    return nodes
+
+
+def get_tenant(tenants: dict[str, Tenant], name: str) -> Tenant:
+    """One tenant by name, with a helpful error listing the known ones."""
+    try:
+        return tenants[name]
+    except KeyError:
+        known = ", ".join(sorted(tenants)) or "none"
+        raise ConfigError(f"unknown tenant '{name}' (known: {known})", tenant=name) from None
