@@ -285,7 +285,8 @@ def _errors(rows: list[Mapping[str, Any]], limit: int) -> str:
         return ""
     body = [
         _tr(
-            *(_td(_e(r.get(k))) for k in ("resource", "key")),
+            _td(_e(r.get("resource"))),
+            _td(_e(r.get("key")), "key"),
             _td(_e(node_label(r))),
             _td(_badge(r["status"])),
             _td(f'<p class="err">{_e(r.get("error") or r.get("reason"))}</p>', "details"),

@@ -25,13 +25,9 @@ pytestmark = [
 ]
 
 
-def _row(resource, key, status, node="lp-core-01", **extra):
-    action = {
-        "CREATED": "create",
-        "UPDATED": "update",
-        "UNCHANGED": "unchanged",
-        "SKIP": "skip",
-    }.get(status, "update")
+def _row(resource, key, status, node="lp-core-01", changes=(), **extra):
+    """A result row; ``changes`` as (field, before, after) triples."""
+    action = {"CREATED": "create", "UNCHANGED": "unchanged", "SKIP": "skip"}.get(status, "update")
     row = {
         "resource": resource,
         "node_id": node.upper().replace("-", ""),
@@ -41,7 +37,7 @@ def _row(resource, key, status, node="lp-core-01", **extra):
         "status": status,
         "reason": None,
         "error": None,
-        "changes": [],
+        "changes": [{"field": f, "before": b, "after": a} for f, b, a in changes],
         "order_id": None,
         "duration_ms": None,
         "attempts": 1 if status in ("CREATED", "UPDATED", "ERROR", "EXCEPTION") else 0,
@@ -50,49 +46,47 @@ def _row(resource, key, status, node="lp-core-01", **extra):
     return row | extra
 
 
+STORE = "/opt/immune/storage/"
+RULE = {"key": "EventID", "value": "4624", "repo": "Repo_win"}
+
+
 def realistic_result() -> dict:
     """A tenant's apply: a bit of everything, as a customer would receive it."""
     rows = [
-        _row("repos", "Repo_fw", "CREATED", order_id="a81f3c02", duration_ms=412,
-             changes=[{"field": "name", "before": None, "after": "Repo_fw"},
-                      {"field": "hiddenrepopath", "before": None,
-                       "after": [{"path": "/opt/immune/storage/", "retention": 365}]}]),
+        _row("repos", "Repo_fw", "CREATED", order_id="a81f3c02", duration_ms=412, changes=[
+            ("name", None, "Repo_fw"),
+            ("hiddenrepopath", None, [{"path": STORE, "retention": 365}])]),
         _row("repos", "Repo_win", "UPDATED", order_id="a81f3c07", duration_ms=388,
-             reason="1 field differs",
-             changes=[{"field": "hiddenrepopath",
-                       "before": [{"path": "/opt/immune/storage/", "retention": 90}],
-                       "after": [{"path": "/opt/immune/storage/", "retention": 180}]}]),
+             reason="1 field differs", changes=[("hiddenrepopath",
+             [{"path": STORE, "retention": 90}], [{"path": STORE, "retention": 180}])]),
         _row("repos", "Repo_linux", "UNCHANGED"),
         _row("repos", "Repo_audit", "UNCHANGED"),
         _row("routing_policies", "RP_windows", "UPDATED", order_id="b2201e9d", duration_ms=655,
-             reason="2 fields differ",
-             changes=[{"field": "catch_all", "before": "Repo_default", "after": "Repo_win"},
-                      {"field": "routing_criteria",
-                       "before": [{"key": "EventID", "value": "4624", "repo": "Repo_win"}],
-                       "after": [{"key": "EventID", "value": "4624", "repo": "Repo_win"},
-                                 {"key": "EventID", "value": "4625", "repo": "Repo_audit"}]}]),
+             reason="2 fields differ", changes=[
+            ("catch_all", "Repo_default", "Repo_win"),
+            ("routing_criteria", [RULE], [RULE, RULE | {"value": "4625", "repo": "Repo_audit"}])]),
         _row("routing_policies", "RP_firewall", "ERROR", order_id="b2201ea1", duration_ms=1840,
              attempts=3, error="Repo 'Repo_fw_old' does not exist on lp-core-01."),
         _row("routing_policies", "RP_linux", "UNCHANGED"),
         _row("normalization_policies", "NP_Windows", "CREATED", order_id="c0de7710",
-             duration_ms=297,
-             changes=[{"field": "name", "before": None, "after": "NP_Windows"},
-                      {"field": "normalization_packages",
-                       "before": None, "after": ["LP_Windows", "LP_Windows_Sysmon"]},
-                      {"field": "compiled_normalizer", "before": None, "after": "WinCompiled"}]),
+             duration_ms=297, changes=[
+            ("name", None, "NP_Windows"),
+            ("normalization_packages", None, ["LP_Windows", "LP_Windows_Sysmon"]),
+            ("compiled_normalizer", None, "WinCompiled")]),
         _row("normalization_policies", "NP_Überwachung", "SKIP",
              reason="normalization package 'LP_Legacy' is not installed on this node"),
-        _row("device_groups", "DG_DMZ", "CREATED", order_id="d9310b55", duration_ms=233,
-             changes=[{"field": "name", "before": None, "after": "DG_DMZ"},
-                      {"field": "description", "before": None, "after": "Firewalls in the DMZ"}]),
+        _row("device_groups", "DG_DMZ", "CREATED", order_id="d9310b55", duration_ms=233, changes=[
+            ("name", None, "DG_DMZ"), ("description", None, "Firewalls in the DMZ")]),
         _row("devices", "fw-dmz-01", "UPDATED", order_id="e77c1a02", duration_ms=501,
-             reason="1 field differs",
-             changes=[{"field": "ip", "before": ["10.0.8.1"], "after": ["10.0.8.1", "10.0.8.2"]}]),
+             reason="1 field differs", changes=[("ip", ["10.0.8.1"], ["10.0.8.1", "10.0.8.2"])]),
         _row("devices", SCRIPT, "EXCEPTION", duration_ms=12,
              error="TypeError: ip address list is empty"),
         _row("devices", "fw-dmz-02", "SKIP", reason="device group 'DG_Legacy' not found"),
-    ]
+    ]  # fmt: skip
     rows += [_row("devices", f"srv-{i:03d}", "UNCHANGED", node="lp-core-02") for i in range(40)]
+    finding = {"resource": "devices", "sheet": "Devices", "row": 14, "column": "IP",
+               "check": "ip_address", "severity": "error", "message": "not an IP address",
+               "value": "10.0.300.1"}  # fmt: skip
     return {
         "schema": "directorsync/result@1",
         "run_id": "20240611T091502Z-7f3a",
@@ -105,15 +99,20 @@ def realistic_result() -> dict:
         "phases": {"load": 1.84, "plan": 4.2, "apply": 12.97},
         "plan_hash": "sha256:9f2c1e7b44d0",
         "findings": [
-            {"resource": "devices", "sheet": "Devices", "row": 14, "column": "IP",
-             "check": "ip_address", "severity": "error", "message": "not an IP address",
-             "value": "10.0.300.1"},
-            {"resource": "repos", "sheet": "Repo", "row": 9, "column": "Retention",
-             "check": "in_range(1, 3650)", "severity": "error", "message": "out of range",
-             "value": 0},
-        ],
+            finding,
+            finding
+            | {
+                "resource": "repos",
+                "sheet": "Repo",
+                "row": 9,
+                "column": "Retention",
+                "check": "in_range(1, 3650)",
+                "message": "out of range",
+                "value": 0,
+            },
+        ],  # fmt: skip
         "rows": rows,
-    }  # fmt: skip
+    }
 
 
 def chromium(*args: str, profile: Path, timeout: float = 60) -> str:

@@ -1,0 +1,412 @@
+"""Reports: summaries, console view, result.json, HTML report and fleet page."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+
+from directorsync import htmlreport, report
+from directorsync.errors import DirectorSyncError
+from directorsync.htmlreport import render_fleet_index, render_html, write_fleet_index, write_html
+from directorsync.report import (
+    STATUSES,
+    print_plan,
+    print_result,
+    result_json_schema,
+    summarize,
+    summarize_plan,
+    write_result_json,
+)
+
+DOCS = Path(__file__).resolve().parents[1] / "docs" / "reports.md"
+SCRIPT = "<script>alert(1)</script>"
+ESCAPED = "&lt;script&gt;alert(1)&lt;/script&gt;"
+ACTION = {"CREATED": "create", "PLANNED_CREATE": "create", "UNCHANGED": "unchanged"}
+ACTION |= {"SKIP": "skip", "ERROR": "update", "EXCEPTION": "update"}
+
+
+# --- factory ------------------------------------------------------------------------------
+
+
+def make_row(status: str = "CREATED", resource: str = "repos", key: str = "k", **extra) -> dict:
+    """A result row; ``action`` follows the status unless given."""
+    row = {
+        "resource": resource,
+        "node_id": "N1",
+        "node_name": "lp-01",
+        "key": key,
+        "action": ACTION.get(status, "update"),
+        "status": status,
+        "reason": None,
+        "error": None,
+        "changes": [],
+        "order_id": None,
+        "duration_ms": None,
+        "attempts": 1,
+    }
+    return row | extra
+
+
+def make_result(rows: list[dict] | None = None, **extra) -> dict:
+    result = {
+        "schema": "directorsync/result@1",
+        "run_id": "run-1",
+        "tenant": "core",
+        "pool_uuid": "pool-1",
+        "workbook": "core_config.xlsx",
+        "dry_run": False,
+        "started_at": "2024-06-11T09:15:02+00:00",
+        "finished_at": "2024-06-11T11:15:21+02:00",
+        "phases": {"load": 1.5, "plan": 2.25, "apply": 75.0},
+        "plan_hash": "sha256:abc",
+        "findings": [],
+        "rows": every_status_rows() if rows is None else rows,
+    }
+    return result | extra
+
+
+def every_status_rows() -> list[dict]:
+    nested_before = {"criteria": [{"key": "EventID", "value": 4624}], "enabled": True}
+    nested_after = {"criteria": [{"key": "EventID", "value": 4625}], "enabled": False}
+    return [
+        make_row("CREATED", key="Repo_fw", order_id="o-1", duration_ms=412,
+                 changes=[{"field": "retention", "before": None, "after": 365}]),
+        make_row("UPDATED", key="Repo_win", order_id="o-2", duration_ms=1500,
+                 changes=[{"field": "policy", "before": nested_before, "after": nested_after}]),
+        make_row("UNCHANGED", key="Repo_linux"),
+        make_row("SKIP", "routing_policies", "RP_Überwachung", reason="repo 'X' missing"),
+        make_row("ERROR", "routing_policies", "RP_fw", error="Director says: name taken",
+                 attempts=3, node_name="lp-02"),
+        make_row("EXCEPTION", "devices", SCRIPT, error=f"boom {SCRIPT}", reason=SCRIPT,
+                 changes=[{"field": SCRIPT, "before": SCRIPT, "after": [SCRIPT]}]),
+    ]  # fmt: skip
+
+
+def console() -> Console:
+    return Console(file=io.StringIO(), width=200, record=True, color_system=None)
+
+
+# --- summaries ----------------------------------------------------------------------------
+
+
+def test_summarize_counts_by_status_resource_and_node():
+    summary = summarize(every_status_rows())
+    assert summary["by_status"] == dict.fromkeys(
+        ["CREATED", "UPDATED", "UNCHANGED", "SKIP", "ERROR", "EXCEPTION"], 1
+    )
+    assert list(summary["by_resource"]) == ["repos", "routing_policies", "devices"]
+    assert summary["by_resource"]["repos"] == {"CREATED": 1, "UPDATED": 1, "UNCHANGED": 1}
+    assert summary["by_node"] == {
+        "lp-01": {"CREATED": 1, "UPDATED": 1, "UNCHANGED": 1, "SKIP": 1, "EXCEPTION": 1},
+        "lp-02": {"ERROR": 1},
+    }
+
+
+def test_summarize_counts_rows_without_status_and_planned_statuses():
+    rows = [make_row("PLANNED_CREATE"), make_row("PLANNED_UPDATE"), make_row(None)]
+    assert summarize(rows)["by_status"] == {"PLANNED_CREATE": 1, "PLANNED_UPDATE": 1, "UNKNOWN": 1}
+
+
+def test_summarize_plan_counts_actions():
+    summary = summarize_plan(every_status_rows())
+    assert summary["by_action"] == {"create": 1, "update": 3, "unchanged": 1, "skip": 1}
+    assert summary["by_resource"]["devices"] == {"update": 1}
+
+
+def test_status_columns_follow_the_mode():
+    assert report.status_columns({}) == [
+        "CREATED",
+        "UPDATED",
+        "UNCHANGED",
+        "SKIP",
+        "ERROR",
+        "EXCEPTION",
+    ]
+    dry = report.status_columns({"ODD": 2, "CREATED": 0}, dry_run=True)
+    assert dry == [
+        "PLANNED_CREATE",
+        "PLANNED_UPDATE",
+        "UNCHANGED",
+        "SKIP",
+        "ERROR",
+        "EXCEPTION",
+        "ODD",
+    ]
+
+
+def test_compact_values():
+    assert report.compact(None) == "null"
+    assert report.compact("a b") == "a b"
+    assert report.compact({"a": [1, "é"]}) == '{"a":[1,"é"]}'
+    assert report.compact("x" * 100, 10) == "x" * 9 + "…"
+
+
+# --- console ------------------------------------------------------------------------------
+
+
+def test_print_result_counts_and_problem_rows():
+    out = console()
+    print_result(make_result(), out)
+    text = out.export_text()
+    assert "core · run run-1 · apply" in text
+    assert "Director says: name taken" in text and "repo 'X' missing" in text
+    assert SCRIPT in text and "RP_Überwachung" in text
+    assert "Repo_linux" not in text  # OK rows are only counted
+    assert "2 rows failed." in text
+
+
+def test_print_result_is_bounded_and_prints_markup_literally():
+    rows = [make_row("ERROR", key=f"k{i}", error="[bold]no[/bold]") for i in range(120)]
+    out = console()
+    print_result(make_result(rows), out)
+    text = out.export_text()
+    assert "[bold]no[/bold]" in text
+    assert text.count("[bold]no[/bold]") == 50
+    assert "… and 70 more, see report.html" in text
+
+
+def test_print_result_all_ok():
+    out = console()
+    print_result(make_result([make_row("UNCHANGED")] * 3), out)
+    assert "All 3 rows OK." in out.export_text()
+
+
+def test_print_plan_lists_changes_bounded():
+    changes = [{"field": f"f{i}", "before": i, "after": {"v": [i, i + 1]}} for i in range(7)]
+    rows = [
+        make_row("UPDATED", key=f"k{i}", changes=changes, reason="7 fields differ")
+        for i in range(60)
+    ]
+    rows.append(make_row("UNCHANGED", key="same"))
+    out = console()
+    print_plan({"tenant": "core", "rows": rows}, out)
+    text = out.export_text()
+    assert "Plan for core (61 rows)" in text
+    assert 'f0: 0 → {"v":[0,1]}' in text and "… +3 more fields" in text
+    assert "… and 10 more, see plan.json" in text
+    assert "same" not in text.split("Rows to change")[1]
+
+
+def test_print_plan_nothing_to_change():
+    out = console()
+    print_plan({"tenant": "core", "rows": [make_row("UNCHANGED")]}, out)
+    assert "Nothing to change." in out.export_text()
+
+
+# --- result.json --------------------------------------------------------------------------
+
+
+def test_write_result_json_round_trips_utf8_and_fills_the_summary(tmp_path):
+    result = make_result(started_at=datetime(2024, 6, 11, tzinfo=UTC))
+    path = write_result_json(result, tmp_path / "core" / "run-1" / "result.json")
+    raw = path.read_bytes().decode("utf-8")
+    assert "RP_Überwachung" in raw  # UTF-8, not \\u escapes
+    data = json.loads(raw)
+    assert data["started_at"] == "2024-06-11 00:00:00+00:00"
+    assert data["summary"]["by_status"]["ERROR"] == 1
+    assert data["rows"][1]["changes"][0]["after"]["criteria"][0]["value"] == 4625
+
+
+def test_write_result_json_refuses_a_plan(tmp_path):
+    with pytest.raises(DirectorSyncError, match="directorsync/result@1"):
+        write_result_json({"schema": "directorsync/plan@1", "rows": []}, tmp_path / "r.json")
+    assert not (tmp_path / "r.json").exists()
+
+
+def test_schema_validates_a_result_and_knows_every_status():
+    jsonschema = pytest.importorskip("jsonschema")
+    schema = result_json_schema()
+    jsonschema.Draft202012Validator.check_schema(schema)
+    result = make_result(summary=summarize(every_status_rows()))
+    jsonschema.validate(json.loads(json.dumps(result)), schema)
+    assert schema["properties"]["rows"]["items"]["properties"]["status"]["enum"] == list(STATUSES)
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(make_result([make_row("DONE")]), schema)
+
+
+def test_docs_print_the_schema_and_every_field():
+    doc = DOCS.read_text(encoding="utf-8")
+    block = re.search(r"<!-- result-schema -->\s*```json\n(.*?)```", doc, re.S)
+    assert block, "docs/reports.md lost its schema block"
+    assert json.loads(block.group(1)) == result_json_schema()
+    props = result_json_schema()["properties"]
+    for name in [*props, *props["rows"]["items"]["properties"]]:
+        assert f"| `{name}` |" in doc, f"{name} is missing from the field reference"
+
+
+# --- HTML report --------------------------------------------------------------------------
+
+
+def test_html_is_self_contained():
+    html = render_html(make_result())
+    lowered = html.lower()
+    for needle in ("<script", "<link", "<img", "<iframe", "src=", "@import", "url(", "http://"):
+        assert needle not in lowered, needle
+    assert "https://" not in lowered
+    assert "default-src 'none'" in html
+    assert html.startswith("<!DOCTYPE html>") and "<style>" in html
+
+
+def test_html_shows_run_metadata_and_summary():
+    html = render_html(make_result())
+    for text in ("core", "pool-1", "run-1", "core_config.xlsx", "sha256:abc", "Apply"):
+        assert f">{text}<" in html
+    assert "2024-06-11 09:15:02 UTC" in html and "2024-06-11 09:15:21 UTC" in html
+    assert "load 1.50 s · plan 2.25 s · apply 1 min 15 s" in html
+    assert "<b>6</b><span>Rows in total</span>" in html
+    for label in ("Created", "Updated", "Unchanged", "Skipped", "Error", "Exception"):
+        assert f"<span>{label}</span>" in html
+    assert "Director says: name taken" in html and "repo &#x27;X&#x27; missing" in html
+    assert "3 attempts" in html and "1.5 s" in html and "412 ms" in html
+
+
+@pytest.mark.parametrize("field", ["tenant", "workbook", "run_id", "pool_uuid", "plan_hash"])
+def test_html_escapes_metadata(field):
+    html = render_html(make_result(**{field: SCRIPT}))
+    assert SCRIPT not in html and ESCAPED in html
+
+
+def test_html_escapes_every_cell_value():
+    finding = {"sheet": SCRIPT, "row": 7, "column": SCRIPT, "check": SCRIPT,
+               "severity": "error", "message": SCRIPT, "value": SCRIPT}  # fmt: skip
+    rows = every_status_rows() + [
+        make_row("UPDATED", SCRIPT, '" onmouseover="alert(1)', node_name=SCRIPT,
+                 order_id=SCRIPT, source=SCRIPT,
+                 changes=[{"field": "x", "before": {"k": SCRIPT}, "after": SCRIPT}]),
+        make_row("SKIP", key="s", reason=SCRIPT),
+    ]  # fmt: skip
+    html = render_html(make_result(rows, findings=[finding]), title=SCRIPT)
+    assert SCRIPT not in html and "<script" not in html.lower()
+    assert '" onmouseover' not in html and "&quot; onmouseover=&quot;" in html
+    assert html.count(ESCAPED) >= 15
+
+
+def test_html_lists_every_changed_field_before_and_after():
+    changes = [
+        {"field": f"field_{i}", "before": {"n": [i]}, "after": {"n": [i, "ü"]}} for i in range(12)
+    ]
+    html = render_html(make_result([make_row("UPDATED", changes=changes)]))
+    for i in range(12):
+        assert f'<code class="f">field_{i}</code> <del>{{&quot;n&quot;:[{i}]}}</del>' in html
+        assert f"<ins>{{&quot;n&quot;:[{i},&quot;ü&quot;]}}</ins>" in html
+
+
+def test_html_cuts_huge_values():
+    big = list(range(10_000))
+    html = render_html(
+        make_result([make_row("UPDATED", changes=[{"field": "ips", "before": [], "after": big}])])
+    )
+    assert "…</ins>" in html and len(html) < 30_000
+
+
+def test_html_orders_problems_first_and_collapses_unchanged():
+    rows = [make_row("UNCHANGED", key=f"same{i}") for i in range(3)]
+    rows += [make_row("UPDATED", key="upd"), make_row("ERROR", key="bad", error="x")]
+    html = render_html(make_result(rows))
+    section = html[html.index('id="r0"') :]
+    assert section.index(">bad<") < section.index(">upd<") < section.index(">same0<")
+    assert "<summary>3 unchanged rows</summary>" in section
+
+
+def test_html_bounds_detail_rows_per_resource():
+    rows = [make_row("UNCHANGED", key=f"u{i}") for i in range(30)] + [make_row("ERROR", key="e")]
+    html = render_html(make_result(rows), max_detail_rows=5)
+    assert "Showing 5 of 31 rows; the complete list is in result.json." in html
+    assert html.count('<td class="key">') == 5 + 1  # the resource table + the error table
+
+
+def test_html_dry_run_uses_planned_statuses():
+    rows = [make_row("PLANNED_CREATE", key="new"), make_row("PLANNED_UPDATE", key="chg"),
+            make_row("UNCHANGED", key="same")]  # fmt: skip
+    html = render_html(make_result(rows, dry_run=True))
+    assert "Dry run: nothing was written to Director." in html
+    assert "<span>Would create</span>" in html and "<span>Would update</span>" in html
+    assert "<span>Created</span>" not in html
+    assert "badge s-planned-create" in html and "Dry run (nothing written)" in html
+
+
+def test_html_findings_table():
+    finding = {"resource": "repos", "sheet": "Repo", "row": 9, "column": "Retention",
+               "check": "in_range", "severity": "error", "message": "out of range", "value": 0}  # fmt: skip
+    html = render_html(make_result(findings=[finding]))
+    assert "Workbook findings" in html
+    assert "<td>Repo</td><td>9</td><td>Retention</td><td>in_range</td>" in html
+
+
+def test_html_refuses_a_plan():
+    with pytest.raises(DirectorSyncError):
+        render_html({"schema": "directorsync/plan@1"})
+
+
+def test_write_html_and_the_lazy_reexport(tmp_path):
+    path = write_html(make_result(), tmp_path / "a" / "report.html", title="T")
+    assert "<title>T</title>" in path.read_text(encoding="utf-8")
+    assert report.render_html is htmlreport.render_html
+    with pytest.raises(AttributeError):
+        report.no_such_name  # noqa: B018
+
+
+def test_html_stays_bounded_for_100k_rows():
+    statuses = ["UNCHANGED"] * 7 + ["UPDATED", "CREATED", "SKIP"]
+    changes = [{"field": "retention", "before": 90, "after": 180}]
+    rows = [
+        make_row(statuses[i % 10], f"res{i % 4}", f"key-{i}", changes=changes, duration_ms=i % 997)
+        for i in range(100_000)
+    ]
+    rows[99_999] = make_row("ERROR", "res3", "last", error="the one failure")
+    html = render_html(make_result(rows))
+    assert len(html.encode()) < 2_500_000
+    assert html.count('<td class="key">') == 4 * 500 + 1
+    assert "<b>100,000</b><span>Rows in total</span>" in html
+    assert "Showing 500 of 25,000 rows" in html and "the one failure" in html
+
+
+# --- fleet page ---------------------------------------------------------------------------
+
+
+def fleet() -> list[dict]:
+    dry = make_result([make_row("PLANNED_CREATE")], tenant="sccoe", dry_run=True)
+    return [
+        {"tenant": "core", "ok": True, "error": None, "result": make_result(),
+         "report_href": "../core/run-1/report.html", "notebook_href": "../core/run-1/tenant_sync.ipynb"},
+        {"tenant": SCRIPT, "ok": False, "error": f"KeyError {SCRIPT}", "result": None,
+         "report_href": "../x/report.html", "notebook_href": "javascript:alert(1)"},
+        {"tenant": "sccoe", "ok": True, "error": None, "result": dry,
+         "report_href": "../sccoe/run-1/report.html", "notebook_href": None},
+    ]  # fmt: skip
+
+
+def test_fleet_page_states_counts_and_links():
+    html = render_fleet_index("run-1", fleet())
+    assert "<title>DirectorSync fleet run run-1</title>" in html
+    assert "3 tenants · 1 ok · 2 with failures" in html
+    assert '<a href="../core/run-1/report.html">report</a>' in html
+    assert '<a href="../core/run-1/tenant_sync.ipynb">notebook</a>' in html
+    assert "../x/report.html" not in html  # no result: no report link
+    assert "javascript:" not in html
+    assert '>rows failed</span><p class="err">2 rows failed</p>' in html
+    assert f'failed</span><p class="err">KeyError {ESCAPED}</p>' in html
+    assert "no result" in html and "dry run" in html and "<span>Would create</span>" in html
+
+
+def test_fleet_page_escapes_and_is_self_contained(tmp_path):
+    path = write_fleet_index("<b>run</b>", fleet(), tmp_path / "run" / "index.html")
+    html = path.read_text(encoding="utf-8")
+    assert SCRIPT not in html and "<b>run</b>" not in html and "&lt;b&gt;run&lt;/b&gt;" in html
+    assert "<script" not in html.lower() and "https://" not in html
+    per_resource = html[html.index('id="resources"') :]
+    assert per_resource.count('rowspan="3"') == 1  # core: repos, routing_policies, devices
+    assert ">sccoe</td><td>repos</td>" in per_resource
+
+
+def test_fleet_page_from_summaries_only():
+    result = make_result(rows=None) | {"rows": None, "summary": {"by_status": {"CREATED": 4},
+                                                                 "by_resource": {"repos": {"CREATED": 4}}}}  # fmt: skip
+    tenant = {"tenant": "t", "ok": True, "error": None, "result": result, "report_href": "r.html"}
+    assert "<b>4</b><span>Created</span>" in render_fleet_index("r", [tenant])
