@@ -1,0 +1,246 @@
+"""The ``plan``, ``apply`` and ``lint`` commands, and the legacy ``import-*`` commands.
+
+Exit codes (see ``docs/cli.md``): 0 success; 1 rows in ERROR/EXCEPTION or plan errors (also
+lint errors); 2 configuration/profile errors, or — with ``plan --detailed-exitcode`` — changes
+pending; 3 workbook or plan-file errors; 4 Director unreachable or refusing; 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from directorsync.config import load_settings
+
+EXIT_OK, EXIT_ROWS_FAILED, EXIT_CHANGES = 0, 1, 2
+
+
+def _common(fn):
+    """Options shared by plan and apply."""
+    options = [
+        click.option("--tenant", "-t", help="Tenant name in the tenants file."),
+        click.option(
+            "--xlsx",
+            "xlsx",
+            type=click.Path(path_type=Path),
+            help="Workbook (.xlsx, .csv or a folder of .csv).",
+        ),
+        click.option(
+            "--tenants-file",
+            type=click.Path(path_type=Path),
+            help="Tenants topology file (default: LP_TENANTS_FILE / inputs.tenants_file).",
+        ),
+        click.option(
+            "--resources",
+            "-r",
+            help="Comma-separated resources (default: every resource whose sheet is present).",
+        ),
+        click.option(
+            "--config",
+            "config_file",
+            type=click.Path(path_type=Path),
+            help="Settings YAML (default: ./directorsync.yml, ~/.config/directorsync/config.yml, /etc/directorsync/config.yml).",
+        ),
+        click.option(
+            "--url",
+            help="Director base URL (overrides DSYNC_DIRECTOR__BASE_URL / LP_DIRECTOR_URL).",
+        ),
+        click.option(
+            "--no-verify",
+            is_flag=True,
+            default=None,
+            help="Do not verify Director's TLS certificate (warned).",
+        ),
+    ]
+    for option in reversed(options):
+        fn = option(fn)
+    return fn
+
+
+def _settings(config_file, url, no_verify, tenant, tenants_file, **extra: Any):
+    overrides = {
+        "director.base_url": url,
+        "director.verify_tls": False if no_verify else None,
+        "context.tenant": tenant,
+        "inputs.tenants_file": str(tenants_file) if tenants_file else None,
+    }
+    overrides.update(extra)
+    return load_settings(config_file, overrides=overrides)
+
+
+def _resources(value: str | None) -> list[str] | None:
+    return [r.strip() for r in value.split(",") if r.strip()] if value else None
+
+
+def _require(value: Any, option: str) -> Any:
+    if not value:
+        raise click.UsageError(f"{option} is required")
+    return value
+
+
+def _progress(message: str) -> None:
+    click.echo(f"… {message}", err=True)
+
+
+@click.command("plan")
+@_common
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    help="Save the plan as JSON (input of `apply --plan`).",
+)
+@click.option(
+    "--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True
+)
+@click.option(
+    "--detailed-exitcode",
+    is_flag=True,
+    help="Exit 0 when nothing changes, 2 when changes are pending, 1 on errors.",
+)
+def plan_command(
+    tenant, xlsx, tenants_file, resources, config_file, url, no_verify, out, fmt, detailed_exitcode
+):
+    """Compare a workbook with Director and show what would change (never writes)."""
+    from directorsync.report import print_plan
+    from directorsync.session import Session
+
+    settings = _settings(config_file, url, no_verify, tenant, tenants_file)
+    tenant = _require(tenant or settings.context.tenant, "--tenant")
+    xlsx = _require(xlsx, "--xlsx")
+    with Session.open(settings=settings, progress=_progress if fmt == "table" else None) as session:
+        plan = session.plan(tenant, xlsx, _resources(resources))
+    data = plan.to_dict()
+    if out:
+        plan.save(out)
+    if fmt == "json":
+        click.echo(json.dumps(data, indent=1, default=str))
+    else:
+        print_plan(data)
+        _print_notes(plan.notes)
+        if out:
+            click.echo(f"plan saved to {out} ({data['hash']})")
+    if plan.has_errors:
+        return EXIT_ROWS_FAILED
+    if detailed_exitcode and plan.has_changes:
+        return EXIT_CHANGES
+    return EXIT_OK
+
+
+def _print_notes(notes: list[dict[str, str]]) -> None:
+    for note in notes:
+        color = "red" if note["level"] == "error" else "yellow"
+        click.secho(f"{note['level']}: {note['resource']}: {note['message']}", fg=color, err=True)
+
+
+@click.command("lint")
+@click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=Path))
+@click.option("--strict", is_flag=True, help="Treat style findings as errors.")
+@click.option(
+    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
+)
+def lint_command(paths, strict, fmt):
+    """Check profile files (default: the built-in profiles) with stable DS-LINT codes."""
+    from directorsync.lint import findings_json, lint_paths
+
+    findings = lint_paths(list(paths) or None, strict=strict)
+    if fmt == "json":
+        click.echo(findings_json(findings))
+    else:
+        for f in findings:
+            click.echo(f.text())
+        errors = sum(f.severity == "error" for f in findings)
+        click.echo(f"{len(findings)} finding(s), {errors} error(s)", err=True)
+    return EXIT_ROWS_FAILED if any(f.severity == "error" for f in findings) else EXIT_OK
+
+
+def _legacy(resource: str, name: str) -> click.Command:
+    """`import-<x>` commands of the current tool, mapped onto apply for one resource."""
+
+    @click.command(name)
+    @click.option("--tenant", "-t", required=True, help="Tenant name in the tenants file.")
+    @click.option("--tenants-file", type=click.Path(path_type=Path))
+    @click.option("--xlsx", required=True, type=click.Path(path_type=Path))
+    @click.option("--dry-run", is_flag=True, help="Plan only; never write.")
+    @click.option("--config", "config_file", type=click.Path(path_type=Path))
+    @click.option("--no-verify", is_flag=True, default=None)
+    def legacy(tenant, tenants_file, xlsx, dry_run, config_file, no_verify):
+        ctx = click.get_current_context()
+        return ctx.invoke(
+            apply_command,
+            tenant=tenant,
+            tenants_file=tenants_file,
+            xlsx=xlsx,
+            resources=resource,
+            config_file=config_file,
+            url=None,
+            no_verify=no_verify,
+            dry_run=dry_run,
+        )
+
+    legacy.help = (
+        f"Same as `directorsync apply --resources {resource}` (the current tool's command)."
+    )
+    return legacy
+
+
+@click.command("apply")
+@_common
+@click.option(
+    "--plan",
+    "plan_file",
+    type=click.Path(exists=True, path_type=Path),
+    help="Apply exactly this saved plan.",
+)
+@click.option(
+    "--approved",
+    type=click.Path(exists=True, path_type=Path),
+    help="With --plan: apply only the rows of this approval file.",
+)
+@click.option("--dry-run", is_flag=True, help="Plan and report; never write.")
+@click.option("--concurrency", type=int, help="In-flight orders per node (app.concurrency).")
+def apply_command(
+    tenant,
+    xlsx,
+    tenants_file,
+    resources,
+    config_file,
+    url,
+    no_verify,
+    plan_file=None,
+    approved=None,
+    dry_run=False,
+    concurrency=None,
+):
+    """Plan then apply a workbook (or apply a saved plan); only changed rows are sent."""
+    from directorsync.apply_cli import run_apply
+
+    settings = _settings(
+        config_file, url, no_verify, tenant, tenants_file, **{"app.concurrency": concurrency}
+    )
+    return run_apply(
+        settings,
+        tenant=tenant,
+        xlsx=xlsx,
+        resources=_resources(resources),
+        plan_file=plan_file,
+        approved=approved,
+        dry_run=dry_run,
+    )
+
+
+import_repos = _legacy("repos", "import-repos")
+import_normalization_policies = _legacy("normalization_policies", "import-normalization-policies")
+import_enrichment_policies = _legacy("enrichment_policies", "import-enrichment-policies")
+import_routing_policies = _legacy("routing_policies", "import-routing-policies")
+import_processing_policies = _legacy("processing_policies", "import-processing-policies")
+import_device_groups = _legacy("device_groups", "import-device-groups")
+import_devices = _legacy("devices", "import-devices")
+import_syslog_collectors = _legacy("syslog_collectors", "import-syslog-collectors")
+import_alert_rules = _legacy("alert_rules", "import-alert-rules")
+import_user_lists = _legacy("user_defined_lists", "import-user-lists")
+
+__all__ = ["plan_command", "apply_command", "lint_command", "sys"]

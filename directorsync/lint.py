@@ -1,0 +1,270 @@
+"""Profile linter: stable codes, file and line for every finding.
+
+| code | severity | finding |
+|---|---|---|
+| DS-LINT-001 | error | the file is not valid YAML or not a mapping |
+| DS-LINT-002 | error | ``version: 1`` missing or wrong |
+| DS-LINT-003 | error | unknown top-level section |
+| DS-LINT-004 | error | ``extends`` target missing or cyclic |
+| DS-LINT-005 | error | required section missing (resource, endpoint.list, identity, payload.create) |
+| DS-LINT-006 | error | unknown transform |
+| DS-LINT-007 | error | mapping entry without exactly one source (col/expr/from/const/zip/object) |
+| DS-LINT-008 | error | unknown precheck, or bad severity |
+| DS-LINT-009 | error | resolve entry without ``from`` or ``lookup``/``lookup_many``, or unknown source |
+| DS-LINT-010 | error | ``${field}`` in a payload template that is neither mapped, resolved nor ``id`` |
+| DS-LINT-011 | error | unknown hook |
+| DS-LINT-012 | warning | compared field that is neither mapped nor resolved |
+| DS-LINT-013 | warning | ``depends_on`` names a resource without a profile |
+| DS-LINT-014 | warning (error in strict) | no ``title`` / comment header explaining the profile |
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from directorsync.errors import ProfileError
+from directorsync.hooks import HOOKS
+from directorsync.inventory import CATALOGS
+from directorsync.mapping import SOURCES
+from directorsync.prechecks import _BUILDERS, SEVERITIES
+from directorsync.profile import load_profile, profile_files
+from directorsync.transforms import TRANSFORMS, parse_spec
+
+SECTIONS = {
+    "version",
+    "extends",
+    "resource",
+    "title",
+    "depends_on",
+    "endpoint",
+    "identity",
+    "targets",
+    "xlsx",
+    "transforms",
+    "resolve",
+    "prechecks",
+    "diff",
+    "payload",
+    "hooks",
+    "inventory",
+    "actions",
+    "notes",
+}
+_FIELD = re.compile(r"\$\{([A-Za-z0-9_.]+)(?:\|[a-z_|]+)?\}")
+
+
+@dataclass
+class Finding:
+    """One lint finding."""
+
+    code: str
+    severity: str
+    file: str
+    line: int
+    message: str
+
+    def text(self) -> str:
+        return f"{self.file}:{self.line}: {self.code} {self.severity}: {self.message}"
+
+
+def _line_of(path: Path, needle: str) -> int:
+    """First line holding ``needle`` (1 when not found)."""
+    try:
+        for i, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            if needle in line:
+                return i
+    except OSError:
+        pass
+    return 1
+
+
+def lint_file(path: Path, known_resources: set[str], strict: bool = False) -> list[Finding]:
+    """Lint one profile file."""
+    out: list[Finding] = []
+
+    def add(code: str, sev: str, needle: str, msg: str) -> None:
+        out.append(Finding(code, sev, str(path), _line_of(path, needle), msg))
+
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark else 1
+        return [Finding("DS-LINT-001", "error", str(path), line, f"invalid YAML: {exc}")]
+    if not isinstance(raw, dict):
+        return [Finding("DS-LINT-001", "error", str(path), 1, "a profile must be a mapping")]
+    for key in raw:
+        if key not in SECTIONS:
+            add(
+                "DS-LINT-003",
+                "error",
+                f"{key}:",
+                f"unknown section '{key}' (known: {', '.join(sorted(SECTIONS))})",
+            )
+    if path.name.startswith("_"):
+        return out
+    try:
+        profile = load_profile(path)
+    except ProfileError as exc:
+        code = "DS-LINT-002" if "version" in exc.message else "DS-LINT-004"
+        return [
+            *out,
+            Finding(
+                code,
+                "error",
+                str(path),
+                _line_of(path, "extends") if code == "DS-LINT-004" else _line_of(path, "version"),
+                exc.message,
+            ),
+        ]
+    merged = profile.raw
+    _check_required(merged, add)
+    fields = _check_mapping(merged, add)
+    resolved = _check_resolve(merged, known_resources, add)
+    _check_prechecks(merged, add)
+    _check_payload(merged, fields | resolved | {"id"}, add)
+    _check_hooks(merged, add)
+    for f in (merged.get("diff") or {}).get("compare") or []:
+        if f not in fields | resolved:
+            add("DS-LINT-012", "warning", f, f"compared field '{f}' is neither mapped nor resolved")
+    for dep in merged.get("depends_on") or []:
+        if dep not in known_resources:
+            add("DS-LINT-013", "warning", dep, f"depends_on '{dep}' has no profile")
+    if not merged.get("title"):
+        add("DS-LINT-014", "error" if strict else "warning", "resource:", "no 'title'")
+    return out
+
+
+def _check_required(raw: dict[str, Any], add) -> None:
+    if not raw.get("resource"):
+        add("DS-LINT-005", "error", "version", "missing 'resource'")
+    if not (raw.get("endpoint") or {}).get("list"):
+        add("DS-LINT-005", "error", "endpoint", "missing 'endpoint.list'")
+    if not raw.get("identity"):
+        add("DS-LINT-005", "error", "identity", "missing 'identity'")
+    if not (raw.get("payload") or {}).get("create"):
+        add("DS-LINT-005", "error", "payload", "missing 'payload.create'")
+
+
+def _check_transforms(specs: Any, where: str, add) -> None:
+    for spec in specs or []:
+        try:
+            name, _ = parse_spec(spec)
+        except ProfileError as exc:
+            add("DS-LINT-006", "error", where, exc.message)
+            continue
+        if name not in TRANSFORMS:
+            add(
+                "DS-LINT-006",
+                "error",
+                name,
+                f"unknown transform '{name}' in {where} (known: {', '.join(TRANSFORMS.names())})",
+            )
+
+
+def _check_mapping(raw: dict[str, Any], add) -> set[str]:
+    mapping = ((raw.get("xlsx") or {}).get("mapping")) or {}
+    for field, spec in mapping.items():
+        if isinstance(spec, str):
+            continue
+        if not isinstance(spec, dict) or sum(k in spec for k in SOURCES) != 1:
+            add(
+                "DS-LINT-007",
+                "error",
+                f"{field}:",
+                f"mapping '{field}' needs exactly one of {', '.join(SOURCES)}",
+            )
+            continue
+        _check_transforms(spec.get("transforms"), field, add)
+        for sub in ("zip", "object"):
+            for name, inner in (spec.get(sub) or {}).items():
+                if isinstance(inner, dict):
+                    _check_transforms(inner.get("transforms"), f"{field}.{name}", add)
+    return set(mapping)
+
+
+def _check_resolve(raw: dict[str, Any], known: set[str], add) -> set[str]:
+    out = set()
+    for target, spec in (raw.get("resolve") or {}).items():
+        spec = spec or {}
+        if not spec.get("from") or not (spec.get("lookup") or spec.get("lookup_many")):
+            add(
+                "DS-LINT-009",
+                "error",
+                f"{target}:",
+                f"resolve '{target}' needs 'from' and 'lookup' or 'lookup_many'",
+            )
+            continue
+        if spec["from"] not in known and spec["from"] not in CATALOGS:
+            add(
+                "DS-LINT-009",
+                "error",
+                spec["from"],
+                f"resolve '{target}': unknown source '{spec['from']}'",
+            )
+        if spec.get("severity", "skip") not in SEVERITIES:
+            add("DS-LINT-008", "error", f"{target}:", f"resolve '{target}': bad severity")
+        out.add(target)
+    return out
+
+
+def _check_prechecks(raw: dict[str, Any], add) -> None:
+    for item in raw.get("prechecks") or []:
+        item = dict(item or {})
+        sev = item.pop("severity", "skip")
+        kinds = list(item)
+        if sev not in SEVERITIES or len(kinds) != 1 or kinds[0] not in _BUILDERS:
+            add(
+                "DS-LINT-008",
+                "error",
+                kinds[0] if kinds else "prechecks",
+                f"bad precheck {item} (known: {', '.join(sorted(_BUILDERS))})",
+            )
+
+
+def _check_payload(raw: dict[str, Any], known: set[str], add) -> None:
+    text = json.dumps(raw.get("payload") or {})
+    for name in sorted(set(_FIELD.findall(text))):
+        if name not in known:
+            add(
+                "DS-LINT-010",
+                "error",
+                "${" + name,
+                f"payload uses '${{{name}}}' which is neither mapped nor resolved",
+            )
+
+
+def _check_hooks(raw: dict[str, Any], add) -> None:
+    known = set(HOOKS.names())
+    for kind, name in (raw.get("hooks") or {}).items():
+        if name not in known:
+            add(
+                "DS-LINT-011",
+                "error",
+                str(name),
+                f"unknown {kind} hook '{name}' (known: {', '.join(sorted(known))})",
+            )
+
+
+def lint_paths(paths: list[Path] | None = None, strict: bool = False) -> list[Finding]:
+    """Lint profile files (default: the built-in profiles folder)."""
+    files = profile_files()
+    known = set(files)
+    targets: list[Path] = []
+    for p in paths or [next(iter(files.values())).parent]:
+        p = Path(p)
+        targets += sorted(p.glob("*.yml")) if p.is_dir() else [p]
+    findings: list[Finding] = []
+    for path in targets:
+        findings += lint_file(path, known | {path.stem}, strict)
+    return findings
+
+
+def findings_json(findings: list[Finding]) -> str:
+    return json.dumps([asdict(f) for f in findings], indent=1)

@@ -1,0 +1,147 @@
+"""A working session: settings + tenants + profiles + Director client, ready to plan and apply.
+
+The CLI, the notebooks and the demo all go through :class:`Session`, so they behave the same::
+
+    with Session.open(tenants_file="tenants.yml") as s:
+        plan = s.plan("core", "core_config.xlsx", resources=["repos"])
+        result = s.apply(plan)
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from directorsync.config import Settings, load_settings
+from directorsync.errors import ConfigError
+from directorsync.inventory import Inventory
+from directorsync.plan import Plan, build_plan
+from directorsync.profile import Profile, load_profiles
+from directorsync.topology import Tenant, get_tenant, load_tenants
+from directorsync.workbook import Workbook
+
+
+@dataclass
+class Session:
+    """Everything a run needs, built once from the settings."""
+
+    settings: Settings
+    tenants: dict[str, Tenant]
+    profiles: dict[str, Profile]
+    client: Any
+    progress: Callable[[str], None] | None = None
+    _inventories: dict[str, Inventory] = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def open(
+        cls,
+        *,
+        settings: Settings | None = None,
+        tenants_file: str | Path | None = None,
+        client: Any = None,
+        progress: Callable[[str], None] | None = None,
+    ) -> Session:
+        """Build a session; the client comes from ``settings.director`` unless given.
+
+        Raises:
+            ConfigError: no tenants file, or no Director URL/token.
+        """
+        settings = settings or load_settings()
+        tenants_file = tenants_file or settings.inputs.tenants_file
+        if not tenants_file:
+            raise ConfigError(
+                "no tenants file: pass --tenants-file, set LP_TENANTS_FILE or inputs.tenants_file"
+            )
+        tenants = load_tenants(tenants_file)
+        profiles = load_profiles(None, settings.profiles.search_paths)
+        client = client or make_client(settings)
+        return cls(settings, tenants, profiles, client, progress)
+
+    def tenant(self, name: str) -> Tenant:
+        return get_tenant(self.tenants, name)
+
+    def inventory(self, tenant: str) -> Inventory:
+        """The run's inventory cache for a tenant (listed once per source and node)."""
+        if tenant not in self._inventories:
+            self._inventories[tenant] = Inventory(
+                self.client,
+                self.tenant(tenant),
+                self.profiles,
+                max_workers=self.settings.app.concurrency,
+            )
+        return self._inventories[tenant]
+
+    def select(self, resources: list[str] | None) -> dict[str, Profile]:
+        """Profiles for the named resources (all when None)."""
+        if not resources:
+            return dict(self.profiles)
+        return load_profiles(list(resources), self.settings.profiles.search_paths)
+
+    def plan(
+        self,
+        tenant: str,
+        workbook: str | Path | Workbook,
+        resources: list[str] | None = None,
+        *,
+        fresh: bool = True,
+    ) -> Plan:
+        """Plan a workbook for a tenant (``fresh`` re-lists Director instead of reusing)."""
+        if fresh:
+            self._inventories.pop(tenant, None)
+        started = time.perf_counter()
+        wb = workbook if isinstance(workbook, Workbook) else Workbook(workbook)
+        plan = build_plan(
+            self.tenant(tenant),
+            wb,
+            self.select(resources),
+            self.inventory(tenant),
+            run_id=self.settings.run_id,
+            progress=self.progress,
+        )
+        plan.timings["load_and_plan"] = round(time.perf_counter() - started, 3)
+        return plan
+
+    def close(self) -> None:
+        close = getattr(self.client, "close", None)
+        if close:
+            close()
+
+    def __enter__(self) -> Session:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def make_client(settings: Settings) -> Any:
+    """A :class:`~directorsync.client.DirectorClient` from the settings.
+
+    Raises:
+        ConfigError: base URL or token missing (the message says how to set them).
+    """
+    from directorsync.client import DirectorClient
+
+    d = settings.director
+    if not d.base_url:
+        raise ConfigError(
+            "no Director URL: set DSYNC_DIRECTOR__BASE_URL (or LP_DIRECTOR_URL), director.base_url "
+            "in directorsync.yml, or pass --url. To try things locally, start "
+            "`directorsync simulator` and use the URL it prints."
+        )
+    if not settings.token:
+        raise ConfigError(
+            "no Director token: set DSYNC_DIRECTOR__TOKEN (or LP_DIRECTOR_API_TOKEN) or "
+            "director.token in the config file (tokens are never command-line arguments)"
+        )
+    verify: bool | str = d.ca_bundle or d.verify_tls
+    return DirectorClient(
+        d.base_url,
+        settings.token,
+        verify=verify,
+        timeout=(d.connect_timeout_sec, d.timeout_sec),
+        retries=d.retries,
+        order_timeout=d.order_timeout_sec,
+    )
