@@ -224,6 +224,8 @@ class DirectorClient:
         self.session.headers.update(
             {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
         )
+        # Passed on every request too: with trust_env, requests lets REQUESTS_CA_BUNDLE
+        # override session.verify (even verify=False), but not a per-request value.
         self.verify = verify
         self.session.verify = verify
         if verify is False:
@@ -428,7 +430,8 @@ class DirectorClient:
     def _poll(self, path: str) -> requests.Response:
         self.stats.add("polls")
         self.stats.add("requests", method="GET")
-        return self.session.get(f"{self.base_url}/{path}", timeout=self.timeout)
+        url = f"{self.base_url}/{path}"
+        return self.session.get(url, timeout=self.timeout, verify=self.verify)
 
     # -- transport --------------------------------------------------------------------------
 
@@ -465,7 +468,9 @@ class DirectorClient:
             self.log.debug("%s %s body=%s", method, rel, _preview(redact_obj(body)))
         start = self._clock()
         try:
-            response = self.session.request(method, url, json=body, timeout=self.timeout)
+            response = self.session.request(
+                method, url, json=body, timeout=self.timeout, verify=self.verify
+            )
         except requests.RequestException as exc:
             ms = (self._clock() - start) * 1000
             self.log.debug("%s %s -> %s after %.0f ms", method, rel, type(exc).__name__, ms)

@@ -171,9 +171,9 @@ def order_state(payload: dict) -> tuple[str, str, list[str]]:
     """
     response = payload.get("response")
     response = response if isinstance(response, dict) else {}
-    errors = _text_list(response.get("errors"))
+    errors = [redact_text(e) for e in _text_list(response.get("errors"))]
     message = response.get("message")
-    message = message if isinstance(message, str) else ""
+    message = redact_text(message) if isinstance(message, str) else ""
     success = _truthy(response.get("success"))
     if success is True:
         return "success", message, errors
@@ -185,7 +185,7 @@ def order_state(payload: dict) -> tuple[str, str, list[str]]:
         return "success", message, errors
     if status in FAILURE_STATUSES:
         top = payload.get("message")
-        return "failure", message or (top if isinstance(top, str) else ""), errors
+        return "failure", message or (redact_text(top) if isinstance(top, str) else ""), errors
     return "running", message, errors
 
 

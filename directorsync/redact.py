@@ -40,10 +40,10 @@ MIN_SECRET_LENGTH = 6
 _SECRET_WORDS = ("token", "authorization", "password", "passwd", "secret", "apikey")
 _KEY = r"[A-Za-z0-9_.-]*(?:token|authorization|password|passwd|secret|api[_-]?key)[A-Za-z0-9_.-]*"
 _VALUE = (
-    r"(?:(?:bearer|basic|token)[ \t]+[^\s\"',;&}\]]+"  # scheme + credential
+    r"(?:(?:bearer|basic|token)[ \t]+[^\s\"',;&})\]]+"  # scheme + credential
     r'|"(?:[^"\\]|\\.)*"'  # JSON string
     r"|'[^']*'"  # quoted string
-    r"|[^\s\"',;&}\]]+)"  # bare word
+    r"|[^\s\"',;&})\]]+)"  # bare word
 )
 _KEY_VALUE_RE = re.compile(rf"(?i)(\b{_KEY}[\"']?[ \t]*[:=][ \t]*)({_VALUE})")
 _BEARER_RE = re.compile(r"(?i)\b(bearer)[ \t]+(?!\*\*\*)[A-Za-z0-9\-._~+/]+=*")
