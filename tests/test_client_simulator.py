@@ -1,0 +1,147 @@
+"""The real client against the real simulator over loopback.
+
+Skipped until ``directorsync.simulator`` exports ``Simulator``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from directorsync import redact
+from directorsync.client import DirectorClient
+from directorsync.errors import AmbiguousWriteError, DirectorHTTPError, OrderError
+
+simulator = pytest.importorskip("directorsync.simulator")
+Simulator = getattr(simulator, "Simulator", None)
+if Simulator is None:  # the package exists but is still being written
+    pytest.skip("directorsync.simulator.Simulator is not available yet", allow_module_level=True)
+
+TOKEN = "sim-token-0123456789abcdef"
+
+
+def _tenants(sim: Any) -> list[Any]:
+    tenants = sim.tenants
+    tenants = getattr(tenants, "tenants", tenants)  # a Topology or a dict of tenants
+    return list(tenants.values()) if isinstance(tenants, dict) else list(tenants)
+
+
+@pytest.fixture
+def sim():
+    with Simulator(seed=1, token=TOKEN, job_ms=0) as running:
+        yield running
+    redact.clear_secrets()
+
+
+@pytest.fixture
+def client(sim):
+    with DirectorClient(sim.base_url, TOKEN, retries=2, backoff=0.001, order_timeout=10) as c:
+        yield c
+
+
+@pytest.fixture
+def backend(sim) -> tuple[str, str]:
+    tenant = next(t for t in _tenants(sim) if t.backends or t.all_in_one)
+    return tenant.pool_uuid, (tenant.backends or tenant.all_in_one)[0].id
+
+
+@pytest.fixture
+def search_head(sim) -> tuple[str, str]:
+    tenant = next(t for t in _tenants(sim) if t.search_heads)
+    return tenant.pool_uuid, tenant.search_heads[0].id
+
+
+def _repo(client: DirectorClient, pool: str, node: str, name: str) -> dict:
+    paths = client.get(pool, node, "Repos/RepoPaths")[0]["paths"]
+    return {"name": name, "hiddenrepopath": [{"path": paths[0], "retention": 30}]}
+
+
+def _named(client: DirectorClient, pool: str, node: str, name: str) -> list[dict]:
+    return [r for r in client.list(pool, node, "Repos") if r.get("name") == name]
+
+
+def test_create_repo_wait_and_list(client, backend):
+    pool, node = backend
+    outcome = client.write("POST", pool, node, "Repos", _repo(client, pool, node, "ds_it_repo"))
+    assert outcome.success and outcome.branch == "url" and outcome.order_id
+    [repo] = _named(client, pool, node, "ds_it_repo")
+    assert repo["repopath"][0]["retention"] == 30
+    assert client.stats.orders == 1
+
+
+def test_default_repos_are_a_bare_list(client, backend):
+    names = {r["name"] for r in client.list(*backend, "Repos")}
+    assert {"default", "_logpoint", "_LogPointAlerts"} <= names
+
+
+def test_fetch_mitre_rows(client, search_head):
+    rows = client.fetch(*search_head, "MitreAttacks")
+    assert rows and all("id" in r and "hash" in r for r in rows)
+
+
+def test_duplicate_create_fails_with_directors_text(client, backend):
+    pool, node = backend
+    body = _repo(client, pool, node, "ds_it_dup")
+    client.write("POST", pool, node, "Repos", body)
+    with pytest.raises((OrderError, DirectorHTTPError)) as info:
+        client.write("POST", pool, node, "Repos", body)
+    assert str(info.value)
+    assert len(_named(client, pool, node, "ds_it_dup")) == 1
+
+
+def test_http_400_message_reaches_the_exception(sim, client, backend):
+    pool, node = backend
+    sim.add_fault(method="POST", resource="Repos", count=1, kind="http_400")
+    with pytest.raises(DirectorHTTPError) as info:
+        client.write("POST", pool, node, "Repos", _repo(client, pool, node, "ds_it_400"))
+    assert info.value.status == 400
+    assert info.value.director_message
+    assert info.value.director_message in str(info.value)
+
+
+def test_invalid_body_is_refused_with_a_message(client, backend):
+    pool, node = backend
+    with pytest.raises((DirectorHTTPError, OrderError)) as info:
+        client.write("POST", pool, node, "Repos", {"hiddenrepopath": "not a list"})
+    assert str(info.value)
+
+
+def test_dropped_write_is_ambiguous_and_relisting_finds_it_once(sim, client, backend):
+    pool, node = backend
+    body = _repo(client, pool, node, "ds_it_drop")
+    sim.add_fault(method="POST", resource="Repos", count=1, kind="drop")
+    with pytest.raises(AmbiguousWriteError):
+        client.write("POST", pool, node, "Repos", body)
+    assert client.stats.requests["POST"] == 1  # never re-sent
+    matches: list[dict] = []
+    for _ in range(50):  # the simulator completes the order lazily, on a later request
+        matches = _named(client, pool, node, "ds_it_drop")
+        if matches:
+            break
+    assert len(matches) == 1
+
+
+def test_transient_503_on_write_is_retried(sim, client, backend):
+    pool, node = backend
+    sim.add_fault(method="POST", resource="Repos", count=1, kind="http_503")
+    outcome = client.write("POST", pool, node, "Repos", _repo(client, pool, node, "ds_it_503"))
+    assert outcome.success
+    assert client.stats.retries == 1
+    assert len(_named(client, pool, node, "ds_it_503")) == 1
+
+
+def test_failed_order_fault(sim, client, backend):
+    pool, node = backend
+    sim.add_fault(method="POST", resource="Repos", count=1, kind="order_fail")
+    with pytest.raises(OrderError) as info:
+        client.write("POST", pool, node, "Repos", _repo(client, pool, node, "ds_it_fail"))
+    assert "fail" in str(info.value)
+    assert _named(client, pool, node, "ds_it_fail") == []
+
+
+def test_wrong_token_is_refused(sim, backend):
+    with DirectorClient(sim.base_url, "wrong-token-123456", retries=0) as other:
+        with pytest.raises(DirectorHTTPError) as info:
+            other.list(*backend, "Repos")
+    assert info.value.status == 401
