@@ -311,6 +311,23 @@ def _findings(findings: list[Mapping[str, Any]], limit: int) -> str:
     return _section("findings", "Workbook findings", html, f"{len(findings):,}")
 
 
+def _notes(notes: list[Mapping[str, Any]], limit: int) -> str:
+    if not notes:
+        return ""
+    body = [
+        _tr(
+            _td(_badge("ERROR" if n.get("level") == "error" else "SKIP", str(n.get("level")))),
+            _td(_e(n.get("resource"))),
+            _td(_e(n.get("message")), "details"),
+        )
+        for n in notes[:limit]
+    ]
+    html = _note(min(limit, len(notes)), len(notes), "notes") + _table(
+        ["Level", "Resource", "Message"], body
+    )
+    return _section("notes", "Plan notes", html, f"{len(notes):,}")
+
+
 def _timings(result: Mapping[str, Any], grouped: Mapping[str, list]) -> str:
     phases = (result.get("phases") or {}).items()
     html = _table(["Phase", "#Time"], [_tr(_td(_e(k)), _td(_seconds(v), "num")) for k, v in phases])
@@ -356,6 +373,7 @@ def render_html(
     sections = [
         _header(result, title),
         _summary(summary, cols, len(rows)),
+        _notes(list(result.get("notes") or []), limit),
         _errors(rows, limit),
         _findings(list(result.get("findings") or []), limit),
         *(

@@ -157,6 +157,14 @@ def _changes_text(changes: list[Mapping[str, Any]] | None) -> Text:
     return Text("\n".join(lines))
 
 
+def _print_notes(console: Console, notes: list[Mapping[str, Any]], limit: int) -> None:
+    for note in notes[:limit]:
+        level = str(note.get("level") or "note")
+        style = "red" if level == "error" else "yellow"
+        console.print(Text(f"{level}: {note.get('resource') or '-'}: {note.get('message')}", style))
+    _print_more(console, min(limit, len(notes)), len(notes), "result.json")
+
+
 def _print_more(console: Console, shown: int, total: int, where: str) -> None:
     if total > shown:
         console.print(Text(f"… and {total - shown} more, see {where}", style="dim"))
@@ -214,6 +222,7 @@ def print_result(
     bad.sort(key=lambda r: DETAIL_PRIORITY[r["status"]])
     if not bad:
         console.print(Text(f"All {len(rows)} rows OK.", style="green"))
+        _print_notes(console, result.get("notes") or [], limit)
         return
     table = Table(title="Rows needing attention", title_justify="left")
     for col in ("resource", "node", "key", "status", "reason / Director's message"):
@@ -226,6 +235,7 @@ def print_result(
         table.add_row(*(Text(compact(c)) for c in cells), Text(status, style), Text(message))
     console.print(table)
     _print_more(console, min(limit, len(bad)), len(bad), "report.html")
+    _print_notes(console, result.get("notes") or [], limit)
     failed = sum(summary["by_status"].get(s, 0) for s in ("ERROR", "EXCEPTION"))
     if failed:
         console.print(Text(f"{failed} rows failed.", style="bold red"))
@@ -315,6 +325,11 @@ _FINDING = {
     "message": _t(_STR, "what is wrong"),
     "value": _t(None, "the offending cell value"),
 }
+_NOTE = {
+    "resource": _t(_NSTR, "the resource the note is about"),
+    "level": _t(_STR, "error (the resource was not planned) or warning"),
+    "message": _t(_STR, "what happened"),
+}
 _SUMMARY = {"by_status": _COUNTS, "by_resource": {"additionalProperties": _COUNTS}}
 _TOP = {
     "schema": _t(_STR, "format and version", const=RESULT_SCHEMA),
@@ -331,6 +346,7 @@ _TOP = {
     "plan_hash": _t(_NSTR, "hash of the applied plan"),
     "summary": _t("object", "counts by status, per resource (and per node)", properties=_SUMMARY),
     "findings": _array("precheck and resolve findings", {"properties": _FINDING}),
+    "notes": _array("plan notes: resources that could not be planned", {"properties": _NOTE}),
     "rows": _array(
         "one per plan row", {"required": ["resource", "key", "status"], "properties": _ROW}
     ),

@@ -171,10 +171,12 @@ def test_print_result_is_bounded_and_prints_markup_literally():
     assert "… and 70 more, see report.html" in text
 
 
-def test_print_result_all_ok():
+def test_print_result_all_ok_still_shows_plan_notes():
+    notes = [{"resource": "devices", "level": "error", "message": "inventory failed: 503"}]
     out = console()
-    print_result(make_result([make_row("UNCHANGED")] * 3), out)
-    assert "All 3 rows OK." in out.export_text()
+    print_result(make_result([make_row("UNCHANGED")] * 3, notes=notes), out)
+    text = out.export_text()
+    assert "All 3 rows OK." in text and "error: devices: inventory failed: 503" in text
 
 
 def test_print_plan_lists_changes_bounded():
@@ -223,7 +225,8 @@ def test_schema_validates_a_result_and_knows_every_status():
     jsonschema = pytest.importorskip("jsonschema")
     schema = result_json_schema()
     jsonschema.Draft202012Validator.check_schema(schema)
-    result = make_result(summary=summarize(every_status_rows()))
+    notes = [{"resource": "devices", "level": "error", "message": "inventory failed"}]
+    result = make_result(summary=summarize(every_status_rows()), notes=notes)
     jsonschema.validate(json.loads(json.dumps(result)), schema)
     assert schema["properties"]["rows"]["items"]["properties"]["status"]["enum"] == list(STATUSES)
     with pytest.raises(jsonschema.ValidationError):
@@ -331,6 +334,14 @@ def test_html_dry_run_uses_planned_statuses():
     assert "<span>Would create</span>" in html and "<span>Would update</span>" in html
     assert "<span>Created</span>" not in html
     assert "badge s-planned-create" in html and "Dry run (nothing written)" in html
+
+
+def test_html_plan_notes():
+    notes = [{"resource": "devices", "level": "error", "message": f"inventory failed {SCRIPT}"},
+             {"resource": "repos", "level": "warning", "message": "profile is a draft"}]  # fmt: skip
+    html = render_html(make_result(notes=notes))
+    assert 'id="notes"' in html and f"inventory failed {ESCAPED}" in html
+    assert '<span class="badge s-error">error</span>' in html and "profile is a draft" in html
 
 
 def test_html_findings_table():
