@@ -104,6 +104,39 @@ class Session:
         plan.timings["load_and_plan"] = round(time.perf_counter() - started, 3)
         return plan
 
+    def apply(
+        self,
+        plan: Plan,
+        *,
+        selection: list[int] | None = None,
+        dry_run: bool = False,
+        check_stale: bool = False,
+        progress: Any = None,
+    ) -> dict[str, Any]:
+        """Apply a plan (or the selected rows of it); returns the ``directorsync/result@1`` value."""
+        from directorsync.apply import ApplyOptions, apply_plan
+
+        options = ApplyOptions(
+            concurrency=self.settings.app.concurrency,
+            dry_run=dry_run,
+            retries=self.settings.director.retries,
+            check_stale=check_stale,
+        )
+        return apply_plan(
+            plan,
+            self.client,
+            self.tenant(plan.tenant),
+            self.inventory(plan.tenant),
+            self.profiles,
+            selection=selection,
+            options=options,
+            progress=progress,
+        )
+
+    def result_dir(self, tenant: str, run_id: str | None = None) -> Path:
+        """``reports/<tenant>/<run_id>/`` (created)."""
+        return result_dir(self.settings, tenant, run_id)
+
     def close(self) -> None:
         close = getattr(self.client, "close", None)
         if close:
@@ -145,3 +178,10 @@ def make_client(settings: Settings) -> Any:
         retries=d.retries,
         order_timeout=d.order_timeout_sec,
     )
+
+
+def result_dir(settings: Settings, tenant: str, run_id: str | None = None) -> Path:
+    """``<reports_dir>/<tenant>/<run_id>/`` (created)."""
+    path = Path(settings.app.reports_dir) / tenant / (run_id or settings.run_id)
+    path.mkdir(parents=True, exist_ok=True)
+    return path

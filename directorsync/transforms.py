@@ -120,7 +120,7 @@ def apply_transforms(series: pd.Series, specs: list[Any], ctx: Context) -> pd.Se
             series = _on_elements(series, lambda s, t=transform, a=arg: t.fn(s, a, ctx))
         else:
             series = transform.fn(series, arg, ctx)
-    return series
+    return _nulls(series) if specs else series
 
 
 def _has_lists(series: pd.Series) -> bool:
@@ -227,7 +227,12 @@ def to_int(s: pd.Series, arg: Any, ctx: Context) -> pd.Series:
     out[whole] = num[whole].astype("int64").astype(object)
     bad = ~empty & ~whole
     out[bad] = [Invalid(v, _int_reason(bounds)) for v in s[bad]]
-    return out
+    return _nulls(out)
+
+
+def _nulls(out: pd.Series) -> pd.Series:
+    """Missing values as None (not NaN) in an object column."""
+    return out.astype(object).where(out.notna(), None)
 
 
 def _strip_text(v: Any) -> Any:
@@ -250,7 +255,7 @@ def to_bool(s: pd.Series, arg: Any, ctx: Context) -> pd.Series:
     out[text.isin(FALSE_WORDS) & ~empty] = False
     bad = ~empty & out.isna()
     out[bad] = [Invalid(v, "not a boolean (TRUE/FALSE)") for v in s[bad]]
-    return out
+    return _nulls(out)
 
 
 @TRANSFORMS.register("default", arg="value")

@@ -1,0 +1,441 @@
+"""Apply: push a plan's changed rows to Director, concurrently and safely.
+
+- Only ``create``/``update`` rows are sent (optionally a selection of them); every other row is
+  carried into the result as UNCHANGED / SKIP / ERROR with its reason.
+- Resources go in dependency order; inside a resource, rows go in ``apply.waves`` order (e.g.
+  syslog ``use_as_proxy`` before ``uses_proxy``), each node with at most ``concurrency`` orders
+  in flight.
+- ``$ref:`` placeholders (objects created earlier in the run) are replaced by their new ids,
+  found by re-listing the dependency once per node. A row whose dependency failed is reported as
+  blocked and never sent.
+- Failures stay in their row: Director's refusal or failed order → ERROR with Director's text;
+  anything unexpected → EXCEPTION. Writes refused before Director acted (HTTP 5xx with a JSON
+  body, 429) and failed orders are retried with backoff. A create whose outcome is unknown
+  (dropped connection, timeout) is never blindly re-sent: the resource is re-listed and the object
+  looked up by natural key first; only if it is still absent after its order had time to finish
+  is the create sent again — no duplicates.
+- ``actions.after_write`` runs follow-up actions (alert rule activate/deactivate).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from directorsync.diff import key_series, remote_hash
+from directorsync.errors import (
+    AmbiguousWriteError,
+    DirectorError,
+    DirectorHTTPError,
+    OrderError,
+    TransportError,
+)
+from directorsync.inventory import REF_PREFIX, Inventory, is_ref
+from directorsync.plan import Plan
+from directorsync.profile import Profile
+from directorsync.topology import Node, Tenant
+
+SCHEMA = "directorsync/result@1"
+STATUSES = ("CREATED", "UPDATED", "UNCHANGED", "SKIP", "ERROR", "EXCEPTION")
+DRY = {"create": "PLANNED_CREATE", "update": "PLANNED_UPDATE"}
+CARRIED = {"unchanged": "UNCHANGED", "skip": "SKIP", "error": "ERROR"}
+Progress = Callable[[int, int, dict[str, Any]], None]
+
+
+@dataclass
+class ApplyOptions:
+    """How to apply."""
+
+    concurrency: int = 8
+    dry_run: bool = False
+    retries: int = 3
+    backoff: float = 0.2
+    check_stale: bool = False
+    confirm_polls: int = 6
+    sleep: Callable[[float], None] = time.sleep
+
+
+@dataclass
+class _Run:
+    plan: Plan
+    client: Any
+    tenant: Tenant
+    inventory: Inventory
+    profiles: dict[str, Profile]
+    options: ApplyOptions
+    progress: Progress | None
+    results: dict[int, dict[str, Any]] = field(default_factory=dict)
+    done: int = 0
+    total: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    ids: dict[tuple[str, str, str], str] = field(default_factory=dict)
+    failed: dict[tuple[str, str, str], str] = field(default_factory=dict)
+
+
+def apply_plan(
+    plan: Plan,
+    client: Any,
+    tenant: Tenant,
+    inventory: Inventory,
+    profiles: dict[str, Profile],
+    *,
+    selection: list[int] | None = None,
+    options: ApplyOptions | None = None,
+    progress: Progress | None = None,
+) -> dict[str, Any]:
+    """Apply a plan and return the ``directorsync/result@1`` value.
+
+    Args:
+        selection: positional indices of ``plan.rows`` to send (default: every changed row);
+            changed rows outside the selection are reported as SKIP "not selected".
+    """
+    options = options or ApplyOptions()
+    started = dt.datetime.now(dt.UTC)
+    t0 = time.perf_counter()
+    run = _Run(plan, client, tenant, inventory, profiles, options, progress)
+    rows = plan.rows.reset_index(drop=True)
+    todo = _carry_over(run, rows, selection)
+    run.total = len(todo)
+    if options.check_stale and not options.dry_run:
+        todo = _drop_stale(run, rows, todo)
+    for resource in plan.resources:
+        mine = [i for i in todo if rows.at[i, "resource"] == resource]
+        if mine:
+            _apply_resource(run, rows, resource, mine)
+    ordered = [run.results[i] for i in range(len(rows))]
+    return _result(plan, ordered, started, time.perf_counter() - t0, options.dry_run)
+
+
+def _carry_over(run: _Run, rows: pd.DataFrame, selection: list[int] | None) -> list[int]:
+    """Fill results for rows that are not sent; return the indices to send."""
+    chosen = set(range(len(rows))) if selection is None else set(selection)
+    todo = []
+    for i, action in enumerate(rows["action"]):
+        row = rows.iloc[i].to_dict()
+        if action in ("create", "update") and i in chosen:
+            if run.options.dry_run:
+                run.results[i] = _row_result(row, DRY[action], row.get("reason"))
+            else:
+                todo.append(i)
+        elif action in ("create", "update"):
+            run.results[i] = _row_result(row, "SKIP", "not selected for this apply")
+        else:
+            run.results[i] = _row_result(row, CARRIED.get(action, "ERROR"), row.get("reason"))
+    return todo
+
+
+def _row_result(
+    row: dict[str, Any], status: str, reason: Any = None, **extra: Any
+) -> dict[str, Any]:
+    out = {k: (None if isinstance(v, float) and v != v else v) for k, v in row.items()}
+    out.update(status=status, error=None, order_id=None, duration_ms=None, attempts=0)
+    if status in ("ERROR", "EXCEPTION") and not extra.get("error"):
+        out["error"] = reason
+    out["reason"] = reason
+    out.update(extra)
+    return out
+
+
+def _nodes(run: _Run) -> dict[str, Node]:
+    return {n.id: n for n in run.tenant.nodes}
+
+
+def _drop_stale(run: _Run, rows: pd.DataFrame, todo: list[int]) -> list[int]:
+    """Refuse rows whose remote object changed since the plan was made."""
+    keep = []
+    nodes = _nodes(run)
+    for i in todo:
+        row = rows.iloc[i].to_dict()
+        profile = run.profiles[row["resource"]]
+        node = nodes[row["node_id"]]
+        run.inventory.invalidate(profile.name, node)
+        remote = run.inventory.frame(profile.name, node)
+        now = _remote_hash_for(remote, profile, row["key"])
+        if now != row.get("remote_hash"):
+            what = (
+                "now exists"
+                if row.get("remote_hash") is None
+                else ("was deleted" if now is None else "changed")
+            )
+            run.results[i] = _row_result(
+                row,
+                "SKIP",
+                f"stale: the object {what} on Director since the plan was made; plan again",
+            )
+            _tick(run, run.results[i])
+        else:
+            keep.append(i)
+    return keep
+
+
+def _remote_hash_for(remote: pd.DataFrame, profile: Profile, key: str) -> str | None:
+    if remote.empty:
+        return None
+    keys = key_series(remote, profile.remote_key)
+    match = remote[keys == key]
+    if match.empty:
+        return None
+    return remote_hash(match.head(1), profile).iloc[0]
+
+
+def _apply_resource(run: _Run, rows: pd.DataFrame, resource: str, todo: list[int]) -> None:
+    profile = run.profiles[resource]
+    waves = _waves(rows, todo, profile)
+    nodes = _nodes(run)
+    per_node = {
+        nid: threading.Semaphore(run.options.concurrency) for nid in set(rows.loc[todo, "node_id"])
+    }
+    workers = max(1, min(64, run.options.concurrency * len(per_node)))
+    for wave in waves:
+        with ThreadPoolExecutor(
+            max_workers=workers, thread_name_prefix=f"apply-{resource}"
+        ) as pool:
+            futures = [
+                pool.submit(
+                    _guarded,
+                    run,
+                    rows.iloc[i].to_dict(),
+                    i,
+                    profile,
+                    nodes[rows.at[i, "node_id"]],
+                    per_node[rows.at[i, "node_id"]],
+                )
+                for i in wave
+            ]
+            for f in futures:
+                f.result()
+
+
+def _waves(rows: pd.DataFrame, todo: list[int], profile: Profile) -> list[list[int]]:
+    """Split rows into ordered waves by ``apply.waves: {field, order}`` (payload field)."""
+    spec = profile.section("apply").get("waves")
+    if not spec:
+        return [todo]
+    order = [str(v) for v in spec.get("order") or []]
+
+    def rank(i: int) -> int:
+        value = str((rows.at[i, "payload"] or {}).get(spec["field"]))
+        return order.index(value) if value in order else len(order)
+
+    buckets: dict[int, list[int]] = {}
+    for i in todo:
+        buckets.setdefault(rank(i), []).append(i)
+    return [buckets[k] for k in sorted(buckets)]
+
+
+def _guarded(
+    run: _Run, row: dict[str, Any], i: int, profile: Profile, node: Node, slots: threading.Semaphore
+) -> None:
+    started = time.perf_counter()
+    try:
+        with slots:
+            result = _apply_row(run, row, profile, node)
+    except Exception as exc:  # noqa: BLE001 - one failing row never stops the run
+        result = _row_result(row, "EXCEPTION", f"{exc.__class__.__name__}: {exc}")
+    result["duration_ms"] = round((time.perf_counter() - started) * 1000, 1)
+    key = (row["resource"], row["node_id"], row["key"])
+    with run.lock:
+        run.results[i] = result
+        if result["status"] not in ("CREATED", "UPDATED"):
+            run.failed[key] = result.get("error") or result.get("reason") or result["status"]
+    _tick(run, result)
+
+
+def _tick(run: _Run, result: dict[str, Any]) -> None:
+    with run.lock:
+        run.done += 1
+        done = run.done
+    if run.progress:
+        run.progress(done, run.total, result)
+
+
+def _apply_row(run: _Run, row: dict[str, Any], profile: Profile, node: Node) -> dict[str, Any]:
+    blocked = [d for d in row.get("depends_on") or [] if _dep_key(d, node) in run.failed]
+    if blocked:
+        reasons = "; ".join(f"{d} failed ({run.failed[_dep_key(d, node)]})" for d in blocked)
+        return _row_result(row, "ERROR", f"blocked: depends on {reasons}")
+    try:
+        payload = _substitute(run, row.get("payload") or {}, node)
+        path = _substitute(run, row["path"], node)
+    except LookupError as exc:
+        return _row_result(row, "ERROR", f"blocked: {exc}")
+    status = "CREATED" if row["method"] == "POST" else "UPDATED"
+    attempts, outcome, note = _send(run, row, profile, node, path, payload)
+    result = _row_result(
+        row,
+        status,
+        note or row.get("reason"),
+        attempts=attempts,
+        order_id=getattr(outcome, "order_id", None) or None,
+    )
+    result["payload"] = payload
+    _after_write(run, row, profile, node, result)
+    return result
+
+
+def _dep_key(dep: str, node: Node) -> tuple[str, str, str]:
+    resource, key = dep.split(":", 1)
+    return resource, node.id, key
+
+
+def _substitute(run: _Run, value: Any, node: Node) -> Any:
+    """Replace ``$ref:resource:key`` placeholders (anywhere in a value) with created ids."""
+    if isinstance(value, dict):
+        return {k: _substitute(run, v, node) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_substitute(run, v, node) for v in value]
+    if isinstance(value, str) and REF_PREFIX in value:
+        if is_ref(value):
+            return _created_id(run, value[len(REF_PREFIX) :], node)
+        parts = value.split(REF_PREFIX)
+        return parts[0] + "".join(
+            _created_id(run, p.split("/")[0], node) + p[len(p.split("/")[0]) :] for p in parts[1:]
+        )
+    return value
+
+
+def _created_id(run: _Run, dep: str, node: Node) -> str:
+    resource, key = dep.split(":", 1)
+    cache_key = (resource, node.id, key)
+    with run.lock:
+        if cache_key in run.ids:
+            return run.ids[cache_key]
+    profile = run.profiles[resource]
+    found = _find_remote(run, profile, node, key, fresh=True)
+    if found is None:
+        raise LookupError(f"{resource} '{key}' was not found on {node.name} after its creation")
+    with run.lock:
+        run.ids[cache_key] = found
+    return found
+
+
+def _find_remote(run: _Run, profile: Profile, node: Node, key: str, *, fresh: bool) -> str | None:
+    """The id of the object with this natural key on the node (re-listing when ``fresh``)."""
+    if fresh:
+        run.inventory.invalidate(profile.name, node)
+    remote = run.inventory.frame(profile.name, node)
+    if remote.empty:
+        return None
+    planned = remote["_planned"].fillna(False).astype(bool) if "_planned" in remote else False
+    remote = remote[~planned] if isinstance(planned, pd.Series) else remote
+    match = remote[key_series(remote, profile.remote_key) == key]
+    if match.empty:
+        return None
+    value = match.iloc[0][profile.id_field]
+    return None if value is None or (isinstance(value, float) and value != value) else str(value)
+
+
+def _send(run: _Run, row, profile: Profile, node: Node, path: str, payload: dict):
+    """Send one write with the retry rules; returns (attempts, outcome, note)."""
+    pool = run.tenant.pool_uuid
+    attempts = 0
+    while True:
+        attempts += 1
+        try:
+            return attempts, run.client.write(row["method"], pool, node.id, path, payload), None
+        except AmbiguousWriteError:
+            if row["method"] != "POST":
+                if attempts > run.options.retries:
+                    raise
+                continue  # PUT is idempotent: sending the same body again is safe
+            if _confirm_created(run, profile, node, row["key"]):
+                return (
+                    attempts,
+                    None,
+                    "created (confirmed by re-listing after an unanswered request)",
+                )
+            if attempts > run.options.retries:
+                raise
+        except OrderError as exc:
+            if row["method"] == "POST" and _find_remote(run, profile, node, row["key"], fresh=True):
+                return attempts, None, "created (already present after a failed retry)"
+            if attempts > run.options.retries or exc.timed_out:
+                raise _as_row_error(exc) from exc
+        except DirectorHTTPError as exc:
+            if exc.status < 500 and exc.status != 429 or attempts > run.options.retries:
+                raise _as_row_error(exc) from exc
+        except TransportError:
+            if attempts > run.options.retries:
+                raise
+        run.options.sleep(min(5.0, run.options.backoff * 2 ** (attempts - 1)))
+
+
+class RowError(DirectorError):
+    """A row failed on Director's side (its message is Director's text)."""
+
+
+def _as_row_error(exc: DirectorError) -> RowError:
+    text = (
+        getattr(exc, "director_message", "")
+        or "; ".join(getattr(exc, "errors", []) or [])
+        or exc.message
+    )
+    return RowError(text)
+
+
+def _confirm_created(run: _Run, profile: Profile, node: Node, key: str) -> bool:
+    """After an unanswered create: look for the object, giving its order time to finish."""
+    for attempt in range(run.options.confirm_polls):
+        if _find_remote(run, profile, node, key, fresh=True):
+            return True
+        run.options.sleep(min(2.0, 0.05 * 2**attempt))
+    return False
+
+
+def _after_write(run: _Run, row, profile: Profile, node: Node, result: dict[str, Any]) -> None:
+    """Follow-up actions (``actions.after_write``): ``{path, when: {field: value}}``."""
+    actions = profile.actions.get("after_write") or []
+    payload = row.get("payload") or {}
+    for action in actions:
+        when = action.get("when") or {}
+        source = {**payload, **(row.get("extra") or {})}
+        if any(source.get(k) != v for k, v in when.items()):
+            continue
+        obj_id = row.get("remote_id") or _created_id(run, f"{profile.name}:{row['key']}", node)
+        path = action["path"].replace("{id}", str(obj_id))
+        try:
+            run.client.write("POST", run.tenant.pool_uuid, node.id, path, {})
+        except DirectorError as exc:
+            result.update(status="ERROR", error=f"{path}: {exc}")
+
+
+def _result(
+    plan: Plan, rows: list[dict[str, Any]], started: dt.datetime, seconds: float, dry_run: bool
+) -> dict[str, Any]:
+    by_status: dict[str, int] = {}
+    by_resource: dict[str, dict[str, int]] = {}
+    for r in rows:
+        by_status[r["status"]] = by_status.get(r["status"], 0) + 1
+        res = by_resource.setdefault(r["resource"], {})
+        res[r["status"]] = res.get(r["status"], 0) + 1
+    return {
+        "schema": SCHEMA,
+        "run_id": plan.run_id,
+        "tenant": plan.tenant,
+        "pool_uuid": plan.pool_uuid,
+        "workbook": plan.workbook,
+        "dry_run": dry_run,
+        "started_at": started.isoformat(timespec="seconds"),
+        "finished_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "phases": {**plan.timings, "apply": round(seconds, 3)},
+        "plan_hash": plan.hash,
+        "notes": plan.notes,
+        "summary": {"by_status": by_status, "by_resource": by_resource},
+        "findings": plan.to_dict()["findings"],
+        "rows": rows,
+    }
+
+
+def failed(result: dict[str, Any]) -> bool:
+    """True when any row ended in ERROR or EXCEPTION (the run's exit code is then 1)."""
+    counts = result["summary"]["by_status"]
+    return bool(counts.get("ERROR") or counts.get("EXCEPTION")) or any(
+        n.get("level") == "error" for n in result.get("notes") or []
+    )

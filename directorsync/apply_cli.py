@@ -1,0 +1,94 @@
+"""The ``apply`` command's body: plan (or load a plan), apply, report, exit code."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from directorsync.apply import failed
+from directorsync.config import Settings
+from directorsync.errors import ConfigError
+from directorsync.logs import setup_logging
+from directorsync.plan import load_plan
+from directorsync.report import print_plan, print_result, write_result_json
+from directorsync.session import Session, result_dir
+
+
+def run_apply(
+    settings: Settings,
+    *,
+    tenant: str | None,
+    xlsx: Path | None,
+    resources: list[str] | None,
+    plan_file: Path | None,
+    approved: Path | None,
+    dry_run: bool,
+) -> int:
+    """Plan (or load ``plan_file``), apply, write reports; return the exit code."""
+    console = Console(stderr=True)
+    plan = load_plan(plan_file) if plan_file else None
+    tenant = (plan.tenant if plan else None) or tenant or settings.context.tenant
+    if not tenant:
+        raise click.UsageError("--tenant is required (or --plan)")
+    if not plan and not xlsx:
+        raise click.UsageError("--xlsx is required (or --plan)")
+    if approved and not plan:
+        raise ConfigError("--approved needs --plan (an approval is bound to a saved plan)")
+    run_id = plan.run_id if plan else settings.run_id
+    out = result_dir(settings, tenant, run_id)
+    logging = setup_logging(
+        run_id=run_id,
+        console_level=settings.logging.level,
+        app_log=settings.logging.app_log,
+        action_log=out / "actions.log",
+        secrets=[settings.token] if settings.token else [],
+    )
+    try:
+        with Session.open(
+            settings=settings, progress=lambda m: console.print(f"[dim]… {m}")
+        ) as session:
+            if plan is None:
+                plan = session.plan(tenant, xlsx, resources)
+            plan.save(out / "plan.json")
+            print_plan(plan.to_dict(), console)
+            selection = _approved(approved, plan) if approved else None
+            result = _apply(session, plan, selection, dry_run, bool(plan_file), console)
+    finally:
+        logging.close()
+    return _report(result, out, console)
+
+
+def _approved(path: Path, plan) -> list[int]:
+    from directorsync.review import load_approval
+
+    return load_approval(path, plan)
+
+
+def _apply(
+    session: Session, plan, selection, dry_run: bool, check_stale: bool, console: Console
+) -> dict[str, Any]:
+    total = len(plan.changed()) if selection is None else len(selection)
+    columns = [TextColumn("applying"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()]
+    with Progress(*columns, console=console, transient=True, disable=dry_run or total == 0) as bar:
+        task = bar.add_task("apply", total=total)
+        return session.apply(
+            plan,
+            selection=selection,
+            dry_run=dry_run,
+            check_stale=check_stale,
+            progress=lambda done, n, row: bar.update(task, completed=done, total=n),
+        )
+
+
+def _report(result: dict[str, Any], out: Path, console: Console) -> int:
+    from directorsync.htmlreport import write_html
+
+    write_result_json(result, out / "result.json")
+    write_html(result, out / "report.html")
+    print_result(result, console)
+    console.print(f"reports: {out / 'report.html'}  {out / 'result.json'}")
+    return 1 if failed(result) else 0

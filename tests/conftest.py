@@ -1,0 +1,58 @@
+"""Shared fixtures: clean environment, sample workbooks, a fake Director lister."""
+
+from __future__ import annotations
+
+import copy
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLES = ROOT.parent / "shared" / "samples"
+TOKEN = "tok-3f1c9a7e5b2d4c6e8f0a1b2c3d4e5f60"
+
+
+@pytest.fixture(autouse=True)
+def _clean_env(monkeypatch, tmp_path_factory):
+    """No test reads the developer's settings or writes to the home folder."""
+    for name in list(os.environ):
+        if name.startswith(("DSYNC_", "LP_")):
+            monkeypatch.delenv(name, raising=False)
+    home = tmp_path_factory.mktemp("home")
+    for var in ("JUPYTER_CONFIG_DIR", "JUPYTER_DATA_DIR", "JUPYTER_RUNTIME_DIR", "IPYTHONDIR"):
+        monkeypatch.setenv(var, str(home / var.lower()))
+    monkeypatch.setenv("HOME", str(home))
+
+
+@pytest.fixture
+def samples() -> Path:
+    if not SAMPLES.is_dir():
+        pytest.skip("../shared/samples is not beside the project")
+    return SAMPLES
+
+
+@pytest.fixture
+def tenants_file(samples) -> Path:
+    return samples / "tenants.yml"
+
+
+class FakeDirector:
+    """An in-memory lister (``list``/``fetch``) for unit tests of planning."""
+
+    def __init__(self, listings: dict[str, list[dict]] | None = None):
+        self.listings = copy.deepcopy(listings or {})
+        self.calls: list[tuple[str, str]] = []
+
+    def list(self, pool, node, path):
+        self.calls.append((node, path))
+        return copy.deepcopy(self.listings.get(path, []))
+
+    def fetch(self, pool, node, path, data=None):
+        self.calls.append((node, path))
+        return copy.deepcopy(self.listings.get(path, []))
+
+
+@pytest.fixture
+def fake_director():
+    return FakeDirector

@@ -1,0 +1,72 @@
+"""Tenants file, profile loading (extends, deep merge, cycles), dependency order, lint."""
+
+import pytest
+from click.testing import CliRunner
+
+from directorsync.cli import cli
+from directorsync.errors import ConfigError, ProfileError
+from directorsync.lint import lint_paths
+from directorsync.profile import deep_merge, dependency_order, load_profile, load_profiles
+from directorsync.topology import load_tenants, parse_tenants
+
+
+def test_sample_tenants_and_targets(tenants_file):
+    tenants = load_tenants(tenants_file)
+    assert set(tenants) == {"core", "esait", "sccoe"}
+    core = tenants["core"]
+    assert [n.name for n in core.nodes_for("repos")] == ["lb-backend01", "lb-backend02"]
+    assert [n.name for n in core.nodes_for("alert_rules")] == ["sh01"]
+    assert [n.name for n in tenants["esait"].nodes_for("repos")] == ["esait-aio01"]
+
+
+def test_tenant_without_pool_is_an_error():
+    with pytest.raises(ConfigError, match="pool_uuid"):
+        parse_tenants({"tenants": {"x": {"siems": {}}}})
+
+
+def test_deep_merge_maps_merge_lists_override():
+    base = {"a": {"x": 1, "y": [1, 2]}, "b": 1}
+    assert deep_merge(base, {"a": {"y": [3]}, "c": 2}) == {"a": {"x": 1, "y": [3]}, "b": 1, "c": 2}
+
+
+def test_extends_and_cycles(tmp_path):
+    (tmp_path / "base.yml").write_text("version: 1\ndiff: {ignore_fields: [a]}\nxlsx: {sheet: S}\n")
+    (tmp_path / "child.yml").write_text("extends: base.yml\nresource: child\nxlsx: {required_columns: [n]}\n")
+    p = load_profile(tmp_path / "child.yml")
+    assert p.xlsx == {"sheet": "S", "required_columns": ["n"]}
+    (tmp_path / "a.yml").write_text("version: 1\nextends: b.yml\n")
+    (tmp_path / "b.yml").write_text("version: 1\nextends: a.yml\n")
+    with pytest.raises(ProfileError, match="cycle"):
+        load_profile(tmp_path / "a.yml")
+
+
+def test_dependency_order_follows_depends_on():
+    order = dependency_order(load_profiles())
+    assert order.index("repos") < order.index("routing_policies") < order.index("processing_policies")
+    assert order.index("normalization_policies") < order.index("processing_policies")
+
+
+def test_unknown_resource_lists_known_ones():
+    with pytest.raises(ProfileError, match="known: .*repos"):
+        load_profiles(["reposs"])
+
+
+def test_shipped_profiles_lint_clean_in_strict_mode():
+    findings = lint_paths(strict=True)
+    assert [f.text() for f in findings] == []
+
+
+def test_lint_reports_codes_file_and_line(tmp_path):
+    bad = tmp_path / "bad.yml"
+    bad.write_text(
+        "version: 1\nresource: bad\ntitle: Bad\nendpoint: {list: X}\nidentity: {natural_key: [name]}\n"
+        "xlsx:\n  sheet: S\n  mapping:\n    name: {col: n, transforms: [nope]}\n"
+        "payload:\n  create: {name: '${name}', other: '${missing}'}\nwhatever: 1\n"
+    )
+    findings = lint_paths([bad], strict=True)
+    codes = {f.code: f for f in findings}
+    assert {"DS-LINT-003", "DS-LINT-006", "DS-LINT-010"} <= set(codes)
+    assert codes["DS-LINT-006"].line == 9
+    result = CliRunner().invoke(cli, ["lint", str(bad), "--format", "json"], standalone_mode=False)
+    assert result.return_value == 1
+    assert '"DS-LINT-010"' in result.output

@@ -1,0 +1,55 @@
+"""Transforms: behaviour, list awareness, invalid markers, docs kept in step with the registry."""
+
+from pathlib import Path
+
+import pandas as pd
+
+from directorsync.transforms import TRANSFORMS, Context, Invalid, apply_transforms, transforms_markdown
+
+CTX = Context(sheets={"Repo": pd.DataFrame({"original_repo_name": ["Repo-a"], "cleaned_repo_name": ["Repo_a"]})})
+
+
+def run(values, specs):
+    return apply_transforms(pd.Series(values, dtype=object), specs, CTX).tolist()
+
+
+def test_split_on_several_separators_and_trailing_slash():
+    assert run(["/data_hot | /cold_nfs", "/x,/y/", None], [{"split": ["|", ","]}, "trailing_slash"]) == [
+        ["/data_hot/", "/cold_nfs/"], ["/x/", "/y/"], []]
+
+
+def test_to_int_accepts_excel_floats_and_marks_text_invalid():
+    out = run(["365.0", 90.0, "ninety", None, "7 | 8"], [{"split": "|"}, "to_int"])
+    assert out[0] == [365] and out[1] == [90] and out[3] == []
+    assert isinstance(out[2][0], Invalid) and out[2][0].value == "ninety"
+    assert out[4] == [7, 8]
+
+
+def test_to_bool_and_default_and_map():
+    assert run(["TRUE", False, "no", None, "maybe"], ["to_bool"])[:4] == [True, False, False, None]
+    assert isinstance(run(["maybe"], ["to_bool"])[0], Invalid)
+    assert run([None, "x"], [{"default": "None"}]) == ["None", "x"]
+    assert run(["Major", "other"], [{"map": {"major": "High", "*": "Low"}}]) == ["High", "Low"]
+
+
+def test_norm_str_sentinels_and_whole_floats():
+    assert run(["  a  b ", "nan", "-", 4.0, ""], ["norm_str"]) == ["a b", None, None, "4", None]
+
+
+def test_sheet_map_and_one_of_and_csv():
+    out = run(["Repo-a", "Repo-zz"], [{"sheet_map": {"sheet": "Repo", "from": "original_repo_name", "to": "cleaned_repo_name"}}])
+    assert out[0] == "Repo_a" and isinstance(out[1], Invalid)
+    out = run(["major", "Huge"], [{"one_of": ["Minimal", "Minor", "Major", "Critical"]}])
+    assert out[0] == "Major" and isinstance(out[1], Invalid)
+    assert run([["b", "a"], []], ["sort", "csv"]) == ["a,b", None]
+
+
+def test_parse_list_json_python_and_text():
+    assert run(['["a", "b"]', "['x']", "a; b | c", None], ["parse_list"]) == [["a", "b"], ["x"], ["a", "b", "c"], []]
+
+
+def test_docs_list_every_registered_transform():
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "profiles.md").read_text()
+    assert transforms_markdown() in doc, "run `python scripts/gen_docs.py` to refresh docs/profiles.md"
+    for name in TRANSFORMS.names():
+        assert f"`{name}`" in doc
