@@ -4,7 +4,7 @@
 ``${field}`` is replaced by the field's value with its type (a list stays a list); ``${a}-${b}``
 interpolates text. ``${id}`` is the remote object's id. Filters follow a bar:
 ``${ids|csv}`` (join a list with commas), ``|sort``, ``|upper``, ``|lower``, ``|int``, ``|first``,
-``|on`` (true → "on", else left out). Keys whose value is empty (null, NaN,
+``|on`` (true → "on", else left out), ``|nonempty`` (an empty list is left out). Keys whose value is empty (null, NaN,
 "") are left out (``payload.omit_empty: false`` keeps them), so an empty cell is never sent as
 the text "nan".
 """
@@ -55,6 +55,7 @@ FILTERS = {
     "int": lambda v: int(v) if isinstance(v, (int, float)) and v == v else v,
     "first": lambda v: (v[0] if v else None) if isinstance(v, list) else v,
     "on": lambda v: "on" if v is True else None,
+    "nonempty": lambda v: v if v not in ([], {}, "") else None,
 }
 
 

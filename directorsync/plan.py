@@ -81,7 +81,7 @@ class Plan:
     def hash(self) -> str:
         """Content hash of the rows (what would be sent and why)."""
         cols = ["resource", "node_id", "key", "action", "payload", "remote_hash", "path"]
-        records = self.rows[cols].to_dict("records") if len(self.rows) else []
+        records = _records(self.rows[cols]) if len(self.rows) else []
         text = _dump(sorted(records, key=_dump))
         return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
 

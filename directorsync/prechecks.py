@@ -290,14 +290,20 @@ def _findings(
             "sheet": frame.loc[idx, "_sheet"].to_numpy() if "_sheet" in frame else profile.sheet,
             "row": frame.loc[idx, ROW].to_numpy(),
             "column": [_column_for(c, v, profile) for c, v in zip(compiled, values)],
-            "check": [c.name.split(":", 1)[1] if ":" in c.name else c.name for c in compiled],
+            "check": [_check_label(c.name) for c in compiled],
             "severity": [c.severity for c in compiled],
             "message": [c.message(v, r) for c, v, r in zip(compiled, values, frame.loc[idx, ROW])],
             "value": [_display(v) for v in values],
             "_index": idx.to_numpy(),
         }
     )
-    return out.drop_duplicates(["_index", "check", "message"]).reset_index(drop=True)
+    return out.drop_duplicates(["_index", "message"]).reset_index(drop=True)
+
+
+def _check_label(name: str) -> str:
+    """``0:non_empty`` → ``non_empty``; ``valid:field`` → ``valid``."""
+    head, _, tail = name.partition(":")
+    return "valid" if head == "valid" else tail or head
 
 
 def _column_for(check: CompiledCheck, value: Any, profile: Profile) -> str | None:
