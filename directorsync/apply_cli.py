@@ -38,6 +38,8 @@ def run_apply(
         raise click.UsageError("--xlsx is required (or --plan)")
     if approved and not plan:
         raise ConfigError("--approved needs --plan (an approval is bound to a saved plan)")
+    if plan and plan.tenants_file and not settings.inputs.tenants_file:
+        settings.inputs.tenants_file = Path(plan.tenants_file)
     run_id = plan.run_id if plan else settings.run_id
     out = result_dir(settings, tenant, run_id)
     logging = setup_logging(

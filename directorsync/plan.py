@@ -76,6 +76,7 @@ class Plan:
         default_factory=lambda: dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     )
     timings: dict[str, float] = field(default_factory=dict)
+    tenants_file: str | None = None
 
     @property
     def hash(self) -> str:
@@ -120,6 +121,7 @@ class Plan:
             "tenant": self.tenant,
             "pool_uuid": self.pool_uuid,
             "workbook": self.workbook,
+            "tenants_file": self.tenants_file,
             "resources": self.resources,
             "hash": self.hash,
             "counts": self.counts(),
@@ -169,6 +171,7 @@ def plan_from_dict(data: Mapping[str, Any]) -> Plan:
         run_id=data.get("run_id") or new_run_id(),
         created_at=data.get("created_at", ""),
         timings=dict(data.get("timings") or {}),
+        tenants_file=data.get("tenants_file"),
     )
     if data.get("hash") and plan.hash != data["hash"]:
         raise PlanError("the plan file was modified after it was made (its hash does not match)")

@@ -34,6 +34,7 @@ class Session:
     client: Any
     progress: Callable[[str], None] | None = None
     _inventories: dict[str, Inventory] = field(default_factory=dict, repr=False)
+    tenants_file: str | None = None
 
     @classmethod
     def open(
@@ -58,7 +59,9 @@ class Session:
         tenants = load_tenants(tenants_file)
         profiles = load_profiles(None, settings.profiles.search_paths)
         client = client or make_client(settings)
-        return cls(settings, tenants, profiles, client, progress)
+        session = cls(settings, tenants, profiles, client, progress)
+        session.tenants_file = str(Path(tenants_file).resolve())
+        return session
 
     def tenant(self, name: str) -> Tenant:
         return get_tenant(self.tenants, name)
@@ -102,6 +105,7 @@ class Session:
             progress=self.progress,
         )
         plan.timings["load_and_plan"] = round(time.perf_counter() - started, 3)
+        plan.tenants_file = self.tenants_file
         return plan
 
     def apply(
