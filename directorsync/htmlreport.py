@@ -25,6 +25,7 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 from directorsync import __version__
+from directorsync.redact import redact_obj, redact_text
 from directorsync.report import (
     DETAIL_PRIORITY,
     RESULT_SCHEMA,
@@ -33,6 +34,7 @@ from directorsync.report import (
     compact,
     node_label,
     ordered,
+    redact_row,
     status_columns,
     summarize,
 )
@@ -264,7 +266,7 @@ def _rank(row: Mapping[str, Any]) -> int:
 
 
 def _resource(index: int, name: str, rows: list, counts: Counter, limit: int) -> str:
-    shown = sorted(rows, key=_rank)[:limit]
+    shown = [redact_row(r) for r in sorted(rows, key=_rank)[:limit]]
     active = [r for r in shown if r.get("status") != "UNCHANGED"]
     quiet = shown[len(active) :]
     badges = " ".join(
@@ -283,6 +285,7 @@ def _errors(rows: list[Mapping[str, Any]], limit: int) -> str:
     failed = [r for r in rows if r.get("status") in FAILED]
     if not failed:
         return ""
+    failed[:limit] = map(redact_row, failed[:limit])
     body = [
         _tr(
             _td(_e(r.get("resource"))),
@@ -339,7 +342,8 @@ def _timings(result: Mapping[str, Any], grouped: Mapping[str, list]) -> str:
             ms = [r["duration_ms"] for r in timed]
             figures = (_ms(sum(ms)), _ms(statistics.median(ms)), _ms(max(ms)))
             cells = (_td(f, "num") for f in figures)
-            body.append(_tr(_td(_e(name)), _num(len(timed)), *cells, _td(_e(slowest.get("key")))))
+            key = _td(_e(redact_text(str(slowest.get("key")))))
+            body.append(_tr(_td(_e(name)), _num(len(timed)), *cells, key))
     head = ["Resource", "#Timed rows", "#Total", "#Median", "#Slowest", "Slowest row"]
     return _section("timings", "Timings", html + _table(head, body))
 
@@ -363,6 +367,7 @@ def render_html(
     """
     check_result(result)
     rows = list(result.get("rows") or [])
+    result = redact_obj({k: v for k, v in result.items() if k != "rows"})  # rows: as shown
     summary = summarize(rows)
     grouped: dict[str, list] = defaultdict(list)
     for row in rows:
@@ -421,7 +426,7 @@ def _tenant_summary(tenant: Mapping[str, Any]) -> dict:
 def _tenant_state(tenant: Mapping[str, Any], by_status: Mapping[str, int]) -> tuple[str, str]:
     """(``ok`` | ``rows failed`` | ``failed``, the text that explains it)."""
     if not tenant.get("ok"):
-        return "failed", str(tenant.get("error") or "the notebook failed")
+        return "failed", redact_text(str(tenant.get("error") or "the notebook failed"))
     if tenant.get("result") is None:
         return "failed", "no result was written"
     failed = sum(by_status.get(s, 0) for s in FAILED)

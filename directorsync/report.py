@@ -25,6 +25,7 @@ from rich.table import Table
 from rich.text import Text
 
 from directorsync.errors import DirectorSyncError
+from directorsync.redact import MASK, is_secret_key, redact_obj
 
 RESULT_SCHEMA = "directorsync/result@1"
 
@@ -131,6 +132,31 @@ def compact(value: Any, limit: int | None = None) -> str:
     return text
 
 
+def redact_row(row: Mapping[str, Any]) -> dict[str, Any]:
+    """A copy of a row with secrets masked (:mod:`directorsync.redact`).
+
+    On top of :func:`~directorsync.redact.redact_obj`, the before/after values of a changed
+    field whose *name* is secret-like (``password``, ``api_key`` …) are masked.
+    """
+    changes = row.get("changes") or []
+    if any(is_secret_key(c.get("field")) for c in changes):
+        mask = lambda v: v if v in (None, "") else MASK  # noqa: E731
+        changes = [
+            {**c, "before": mask(c.get("before")), "after": mask(c.get("after"))}
+            if is_secret_key(c.get("field"))
+            else c
+            for c in changes
+        ]
+        row = {**row, "changes": changes}
+    return redact_obj(dict(row))
+
+
+def redact_result(result: Mapping[str, Any]) -> dict[str, Any]:
+    """A copy of a result with secrets masked in its metadata and every row."""
+    head = redact_obj({k: v for k, v in result.items() if k != "rows"})
+    return {**head, "rows": [redact_row(r) for r in result.get("rows") or []]}
+
+
 # --- console --------------------------------------------------------------------------------
 
 
@@ -158,7 +184,7 @@ def _changes_text(changes: list[Mapping[str, Any]] | None) -> Text:
 
 
 def _print_notes(console: Console, notes: list[Mapping[str, Any]], limit: int) -> None:
-    for note in notes[:limit]:
+    for note in redact_obj(notes[:limit]):
         level = str(note.get("level") or "note")
         style = "red" if level == "error" else "yellow"
         console.print(Text(f"{level}: {note.get('resource') or '-'}: {note.get('message')}", style))
@@ -170,7 +196,9 @@ def _print_more(console: Console, shown: int, total: int, where: str) -> None:
         console.print(Text(f"… and {total - shown} more, see {where}", style="dim"))
 
 
-def print_plan(plan: Mapping[str, Any], console: Console | None = None, *, limit: int = 50) -> None:
+def print_plan(
+    plan: Mapping[str, Any], console: Console | None = None, *, limit: int = CONSOLE_DETAIL_ROWS
+) -> None:
     """Prints a plan: counts per resource × action, then the rows that change something.
 
     Args:
@@ -193,7 +221,7 @@ def print_plan(plan: Mapping[str, Any], console: Console | None = None, *, limit
     table = Table(title="Rows to change", title_justify="left", show_lines=True)
     for col in ("resource", "node", "key", "action", "reason", "changes"):
         table.add_column(col, overflow="fold")
-    for row in todo[:limit]:
+    for row in map(redact_row, todo[:limit]):
         cells = (row.get("resource"), node_label(row), row.get("key"), row.get("action"))
         cells += (row.get("reason") or "",)
         table.add_row(*(Text(compact(c)) for c in cells), _changes_text(row.get("changes")))
@@ -202,7 +230,7 @@ def print_plan(plan: Mapping[str, Any], console: Console | None = None, *, limit
 
 
 def print_result(
-    result: Mapping[str, Any], console: Console | None = None, *, limit: int = 50
+    result: Mapping[str, Any], console: Console | None = None, *, limit: int = CONSOLE_DETAIL_ROWS
 ) -> None:
     """Prints a result: counts per resource × status, then the SKIP / ERROR / EXCEPTION rows.
 
@@ -220,25 +248,28 @@ def print_result(
     console.print(_counts_table(title, summary["by_resource"], cols))
     bad = [r for r in rows if r.get("status") in NOT_OK]
     bad.sort(key=lambda r: DETAIL_PRIORITY[r["status"]])
-    if not bad:
+    if bad:
+        console.print(_problems_table(bad[:limit]))
+        _print_more(console, min(limit, len(bad)), len(bad), "report.html")
+    else:
         console.print(Text(f"All {len(rows)} rows OK.", style="green"))
-        _print_notes(console, result.get("notes") or [], limit)
-        return
+    _print_notes(console, result.get("notes") or [], limit)
+    failed = sum(summary["by_status"].get(s, 0) for s in ("ERROR", "EXCEPTION"))
+    if failed:
+        console.print(Text(f"{failed} row{'' if failed == 1 else 's'} failed.", style="bold red"))
+
+
+def _problems_table(rows: list[Mapping[str, Any]]) -> Table:
     table = Table(title="Rows needing attention", title_justify="left")
     for col in ("resource", "node", "key", "status", "reason / Director's message"):
         table.add_column(col, overflow="fold")
-    for row in bad[:limit]:
+    for row in map(redact_row, rows):
         status = row["status"]
         message = row.get("error") or row.get("reason") or ""
         style = "yellow" if status == "SKIP" else "red"
         cells = (row.get("resource"), node_label(row), row.get("key"))
         table.add_row(*(Text(compact(c)) for c in cells), Text(status, style), Text(message))
-    console.print(table)
-    _print_more(console, min(limit, len(bad)), len(bad), "report.html")
-    _print_notes(console, result.get("notes") or [], limit)
-    failed = sum(summary["by_status"].get(s, 0) for s in ("ERROR", "EXCEPTION"))
-    if failed:
-        console.print(Text(f"{failed} rows failed.", style="bold red"))
+    return table
 
 
 # --- JSON artifact --------------------------------------------------------------------------
@@ -258,7 +289,8 @@ def check_result(result: Mapping[str, Any]) -> None:
 def write_result_json(result: Mapping[str, Any], path: str | Path) -> Path:
     """Writes the versioned JSON artifact (UTF-8; non-JSON values such as datetimes as text).
 
-    The ``summary`` is computed from the rows when the result has none.
+    The ``summary`` is computed from the rows when the result has none. Secrets are masked
+    (:func:`redact_result`): tokens, passwords, secret-like fields, registered secrets.
 
     Args:
         result: a ``directorsync/result@1`` dict.
@@ -273,6 +305,7 @@ def write_result_json(result: Mapping[str, Any], path: str | Path) -> Path:
     check_result(result)
     if not result.get("summary"):
         result = {**result, "summary": summarize(result.get("rows") or [])}
+    result = redact_result(result)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", encoding="utf-8") as fh:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from directorsync import htmlreport, report
+from directorsync import htmlreport, redact, report
 from directorsync.errors import DirectorSyncError
 from directorsync.htmlreport import render_fleet_index, render_html, write_fleet_index, write_html
 from directorsync.report import (
@@ -423,3 +423,48 @@ def test_fleet_page_from_summaries_only():
                                                                  "by_resource": {"repos": {"CREATED": 4}}}}  # fmt: skip
     tenant = {"tenant": "t", "ok": True, "error": None, "result": result, "report_href": "r.html"}
     assert "<b>4</b><span>Created</span>" in render_fleet_index("r", [tenant])
+
+
+# --- secrets ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def token():
+    value = "tok-9f8e7d6c5b4a"
+    redact.register_secret(value)
+    yield value
+    redact.clear_secrets()
+
+
+def secret_result(token: str) -> dict:
+    row = make_row(
+        "ERROR",
+        "syslog_collectors",
+        "col-1",
+        payload={"name": "col-1", "password": "hunter2-secret"},
+        changes=[{"field": "password", "before": "old-pass-value", "after": "hunter2-secret"},
+                 {"field": "port", "before": 514, "after": 515}],
+        error=f"401: Authorization: Bearer {token} rejected",
+    )  # fmt: skip
+    notes = [{"resource": "devices", "level": "error", "message": f"token={token} expired"}]
+    return make_result([row], notes=notes, workbook=f"wb-{token}.xlsx")
+
+
+def test_no_secret_reaches_any_output(tmp_path, token):
+    result = secret_result(token)
+    out = console()
+    print_result(result, out)
+    print_plan(result, out)
+    fleet_tenant = {"tenant": "t", "ok": False, "error": f"boom {token}", "result": None}
+    outputs = {
+        "console": out.export_text(),
+        "json": write_result_json(result, tmp_path / "result.json").read_text(encoding="utf-8"),
+        "html": render_html(result),
+        "fleet": render_fleet_index("r", [fleet_tenant]),
+    }
+    for name, text in outputs.items():
+        for secret in (token, "hunter2-secret", "old-pass-value"):
+            assert secret not in text, f"{secret} in {name}"
+    assert '"port", "before": 514, "after": 515' in outputs["json"]
+    assert "***REDACTED***" in outputs["html"] and "515" in outputs["html"]
+    assert result["rows"][0]["payload"]["password"] == "hunter2-secret"  # input left alone
