@@ -5,7 +5,6 @@ import json
 
 import pandas as pd
 import pytest
-from click.testing import CliRunner
 
 from directorsync.errors import WorkbookError
 from directorsync.inventory import Inventory
@@ -177,8 +176,10 @@ def test_unreadable_and_unsupported_files(tmp_path):
     bad.write_bytes(b"this is not a zip file")
     with pytest.raises(WorkbookError, match="cannot read broken.xlsx"):
         Workbook(bad).sheet_names
+    text = tmp_path / "x.txt"
+    text.write_text("x")
     with pytest.raises(WorkbookError, match="unsupported file type"):
-        Workbook(tmp_path.joinpath("x.txt").resolve()) if tmp_path.joinpath("x.txt").write_text("x") else None
+        Workbook(text)
 
 
 def test_csv_folder_is_a_workbook(tmp_path, samples, fake_director, tenants_file):
