@@ -5,19 +5,24 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from directorsync.cli_docs import cli_markdown
 from directorsync.transforms import transforms_markdown
 
 ROOT = Path(__file__).resolve().parents[1]
 BEGIN, END = "<!-- transforms:begin -->", "<!-- transforms:end -->"
 
 
-def main() -> None:
-    doc = ROOT / "docs" / "profiles.md"
+def _replace(doc: Path, begin: str, end: str, body: str) -> None:
     text = doc.read_text(encoding="utf-8")
-    block = f"{BEGIN}\n{transforms_markdown()}\n{END}"
-    text = re.sub(re.escape(BEGIN) + ".*?" + re.escape(END), lambda m: block, text, flags=re.S)
+    block = f"{begin}\n{body}\n{end}"
+    text = re.sub(re.escape(begin) + ".*?" + re.escape(end), lambda m: block, text, flags=re.S)
     doc.write_text(text, encoding="utf-8")
     print(f"updated {doc}")
+
+
+def main() -> None:
+    _replace(ROOT / "docs" / "profiles.md", BEGIN, END, transforms_markdown())
+    _replace(ROOT / "docs" / "cli.md", "<!-- cli:begin -->", "<!-- cli:end -->", cli_markdown())
 
 
 if __name__ == "__main__":
