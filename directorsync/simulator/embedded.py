@@ -35,7 +35,9 @@ class Simulator:
     """A running local Director.
 
     Args:
-        seed: tenants file (path or YAML text) or parsed dict; None → the built-in demo topology.
+        seed: tenants file (path or YAML text) or parsed dict; None → the built-in demo
+            topology; an int → the demo topology with the random generator seeded by it
+            (same as ``rng_seed=``).
         token: the Bearer token clients must send.
         host: address to bind (loopback by default).
         port: port to bind; 0 picks a free one (see :attr:`port`).
@@ -48,7 +50,7 @@ class Simulator:
 
     def __init__(
         self,
-        seed: str | Path | dict[str, Any] | None = None,
+        seed: str | Path | dict[str, Any] | int | None = None,
         *,
         token: str = DEFAULT_TOKEN,
         host: str = "127.0.0.1",
@@ -56,6 +58,9 @@ class Simulator:
         state: str | Path | None = None,
         **knobs: Any,
     ) -> None:
+        if isinstance(seed, int) and not isinstance(seed, bool):
+            knobs.setdefault("rng_seed", seed)
+            seed = None
         self.topology = load_topology(seed if seed is not None else DEMO_TENANTS_YAML)
         self.knobs = Knobs()
         try:

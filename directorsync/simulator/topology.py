@@ -1,8 +1,8 @@
 """Tenants file → the pools and nodes the simulator serves.
 
-The format is the one of ``../shared/samples/tenants.yml`` (contract §4.1): ``tenants.<name>``
-with a ``pool_uuid`` and ``siems.{search_heads,backends,all_in_one}`` lists of
-``{name, id, ip?, ip_private?}``. Only what the simulator needs is read; ``defaults`` is ignored.
+The file (format of ``../shared/samples/tenants.yml``, contract §4.1) is parsed by the project's
+:mod:`directorsync.topology`; this module adds what serving needs: nodes that know their pool,
+lookup by pool and node id, per-role tuples, and a node's address as other nodes see it.
 """
 
 from __future__ import annotations
@@ -13,9 +13,10 @@ from typing import Any
 
 import yaml
 
+from directorsync import topology
 from directorsync.errors import ConfigError
+from directorsync.topology import ROLES, parse_tenants
 
-ROLES = ("search_heads", "backends", "all_in_one")
 #: roles whose repos a search head can query (Repos/RemoteRepos/fetch, alert ``repos``)
 STORAGE_ROLES = ("backends", "all_in_one")
 
@@ -92,16 +93,15 @@ class Topology:
 
 
 def load_topology(source: str | Path | dict[str, Any]) -> Topology:
-    """Parse a tenants file (path, YAML text or already-parsed dict).
+    """Parse a tenants file (path, YAML text or already-parsed dict) with
+    :func:`directorsync.topology.parse_tenants`, then index it for routing.
 
     Raises:
-        ConfigError: the file is missing, not YAML, or lacks a pool UUID or a node id.
+        ConfigError: the file is missing, not YAML, lacks a pool UUID or a node id, or lists
+            a node id twice in one pool.
     """
-    raw = _read(source)
-    tenants = raw.get("tenants") if isinstance(raw, dict) else None
-    if not isinstance(tenants, dict) or not tenants:
-        raise ConfigError("tenants file: expected a non-empty 'tenants:' mapping")
-    return Topology({name: _tenant(str(name), spec) for name, spec in tenants.items()})
+    parsed = parse_tenants(_read(source), source="tenants file")
+    return Topology({name: _tenant(t) for name, t in parsed.items()})
 
 
 def _read(source: str | Path | dict[str, Any]) -> Any:
@@ -111,7 +111,7 @@ def _read(source: str | Path | dict[str, Any]) -> Any:
     if isinstance(source, Path) or "\n" not in text:
         path = Path(text)
         if not path.is_file():
-            raise ConfigError(f"tenants file not found: {path}", path=str(path))
+            raise ConfigError(f"tenants file not found: {path}", file=str(path))
         text = path.read_text(encoding="utf-8")
     try:
         return yaml.safe_load(text)
@@ -119,32 +119,13 @@ def _read(source: str | Path | dict[str, Any]) -> Any:
         raise ConfigError(f"tenants file is not valid YAML: {exc}") from exc
 
 
-def _tenant(name: str, spec: Any) -> Tenant:
-    if not isinstance(spec, dict) or not spec.get("pool_uuid"):
-        raise ConfigError(f"tenants file: tenant {name!r} has no pool_uuid", tenant=name)
-    pool = str(spec["pool_uuid"])
-    siems = spec.get("siems") or {}
-    by_role = {
-        role: tuple(_node(n, role, pool, name) for n in siems.get(role) or []) for role in ROLES
-    }
-    ids = [n.id for nodes in by_role.values() for n in nodes]
+def _tenant(tenant: topology.Tenant) -> Tenant:
+    ids = [n.id for n in tenant.nodes]
     if len(ids) != len(set(ids)):
-        raise ConfigError(f"tenants file: tenant {name!r} lists a node id twice", tenant=name)
-    return Tenant(name, pool, **by_role)
-
-
-def _node(spec: Any, role: str, pool: str, tenant: str) -> NodeInfo:
-    if not isinstance(spec, dict) or not spec.get("id") or not spec.get("name"):
-        raise ConfigError(
-            f"tenants file: every node of tenant {tenant!r} needs an id and a name ({role})",
-            tenant=tenant,
-        )
-    return NodeInfo(
-        id=str(spec["id"]),
-        name=str(spec["name"]),
-        role=role,
-        pool=pool,
-        tenant=tenant,
-        ip=str(spec.get("ip") or ""),
-        ip_private=str(spec.get("ip_private") or ""),
-    )
+        raise ConfigError(f"tenants file: tenant {tenant.name!r} lists a node id twice", tenant=tenant.name)
+    infos = [
+        NodeInfo(n.id, n.name, n.role, tenant.pool_uuid, tenant.name, n.ip or "", n.ip_private or "")
+        for n in tenant.nodes
+    ]
+    by_role = {role: tuple(i for i in infos if i.role == role) for role in ROLES}
+    return Tenant(tenant.name, tenant.pool_uuid, **by_role)

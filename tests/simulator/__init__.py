@@ -1,0 +1,1 @@
+"""Tests of the local Director simulator (directorsync.simulator)."""
