@@ -214,10 +214,14 @@ def _value(value: Any) -> str:
 
 
 def _changes(row: Mapping[str, Any]) -> str:
-    """Every changed field: ``field before → after`` (``field value`` for a new object)."""
+    """Every changed field: ``field before → after``; ``field value`` for a new object (from its
+    changes, or from its payload when the plan lists no changes for a create)."""
     creating = row.get("status") in ("CREATED", "PLANNED_CREATE") or row.get("action") == "create"
+    changes = row.get("changes") or []
+    if creating and not changes and isinstance(row.get("payload"), Mapping):
+        changes = [{"field": k, "after": v} for k, v in row["payload"].items()]
     items = []
-    for change in row.get("changes") or []:
+    for change in changes:
         field = f'<code class="f">{_e(change.get("field"))}</code>'
         after = f"<ins>{_value(change.get('after'))}</ins>"
         before = f'<del>{_value(change.get("before"))}</del><span class="arrow">→</span>'
@@ -290,7 +294,7 @@ def _errors(rows: list[Mapping[str, Any]], limit: int) -> str:
         _tr(
             _td(_e(r.get("resource"))),
             _td(_e(r.get("key")), "key"),
-            _td(_e(node_label(r))),
+            _td(_e(node_label(r)), "node"),
             _td(_badge(r["status"])),
             _td(f'<p class="err">{_e(r.get("error") or r.get("reason"))}</p>', "details"),
         )

@@ -302,6 +302,13 @@ def test_html_lists_every_changed_field_before_and_after():
         assert f"<ins>{{&quot;n&quot;:[{i},&quot;ü&quot;]}}</ins>" in html
 
 
+def test_html_shows_a_created_objects_payload_when_it_has_no_changes():
+    row = make_row("CREATED", payload={"name": "Repo_x", "paths": [{"path": "/d", "days": 7}]})
+    html = render_html(make_result([row]))
+    assert '<code class="f">name</code> <ins>Repo_x</ins>' in html
+    assert "<ins>[{&quot;path&quot;:&quot;/d&quot;,&quot;days&quot;:7}]</ins>" in html
+
+
 def test_html_cuts_huge_values():
     big = list(range(10_000))
     html = render_html(

@@ -75,8 +75,8 @@ def realistic_result() -> dict:
             ("compiled_normalizer", None, "WinCompiled")]),
         _row("normalization_policies", "NP_Überwachung", "SKIP",
              reason="normalization package 'LP_Legacy' is not installed on this node"),
-        _row("device_groups", "DG_DMZ", "CREATED", order_id="d9310b55", duration_ms=233, changes=[
-            ("name", None, "DG_DMZ"), ("description", None, "Firewalls in the DMZ")]),
+        _row("device_groups", "DG_DMZ", "CREATED", order_id="d9310b55", duration_ms=233,
+             payload={"name": "DG_DMZ", "description": "Firewalls in the DMZ"}),
         _row("devices", "fw-dmz-01", "UPDATED", order_id="e77c1a02", duration_ms=501,
              reason="1 field differs", changes=[("ip", ["10.0.8.1"], ["10.0.8.1", "10.0.8.2"])]),
         _row("devices", SCRIPT, "EXCEPTION", duration_ms=12,
