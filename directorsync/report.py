@@ -171,13 +171,17 @@ def _counts_table(title: str, by_resource: Mapping[str, Mapping[str, int]], cols
     return table
 
 
-def _changes_text(changes: list[Mapping[str, Any]] | None) -> Text:
-    lines = [
-        f"{c.get('field')}: {compact(c.get('before'), CONSOLE_VALUE_CHARS)} → "
-        f"{compact(c.get('after'), CONSOLE_VALUE_CHARS)}"
-        for c in (changes or [])[:CONSOLE_FIELDS_PER_ROW]
-    ]
-    extra = len(changes or []) - CONSOLE_FIELDS_PER_ROW
+def _changes_text(row: Mapping[str, Any]) -> Text:
+    """``field: before → after`` per changed field (``field: value`` for a create), bounded."""
+    creating = row.get("action") == "create"
+    changes = row.get("changes") or []
+    if not changes and creating and isinstance(row.get("payload"), Mapping):
+        changes = [{"field": k, "after": v} for k, v in row["payload"].items()]
+    lines = []
+    for c in changes[:CONSOLE_FIELDS_PER_ROW]:
+        before = "" if creating else f"{compact(c.get('before'), CONSOLE_VALUE_CHARS)} → "
+        lines.append(f"{c.get('field')}: {before}{compact(c.get('after'), CONSOLE_VALUE_CHARS)}")
+    extra = len(changes) - CONSOLE_FIELDS_PER_ROW
     if extra > 0:
         lines.append(f"… +{extra} more fields")
     return Text("\n".join(lines))
@@ -224,7 +228,7 @@ def print_plan(
     for row in map(redact_row, todo[:limit]):
         cells = (row.get("resource"), node_label(row), row.get("key"), row.get("action"))
         cells += (row.get("reason") or "",)
-        table.add_row(*(Text(compact(c)) for c in cells), _changes_text(row.get("changes")))
+        table.add_row(*(Text(compact(c)) for c in cells), _changes_text(row))
     console.print(table)
     _print_more(console, min(limit, len(todo)), len(todo), "plan.json")
 

@@ -195,6 +195,13 @@ def test_print_plan_lists_changes_bounded():
     assert "same" not in text.split("Rows to change")[1]
 
 
+def test_print_plan_shows_a_create_payload():
+    row = make_row("CREATED", payload={"name": "Repo_x", "retention": 7})
+    out = console()
+    print_plan({"tenant": "core", "rows": [row]}, out)
+    assert "name: Repo_x" in out.export_text()
+
+
 def test_print_plan_nothing_to_change():
     out = console()
     print_plan({"tenant": "core", "rows": [make_row("UNCHANGED")]}, out)
