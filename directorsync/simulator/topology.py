@@ -122,9 +122,13 @@ def _read(source: str | Path | dict[str, Any]) -> Any:
 def _tenant(tenant: topology.Tenant) -> Tenant:
     ids = [n.id for n in tenant.nodes]
     if len(ids) != len(set(ids)):
-        raise ConfigError(f"tenants file: tenant {tenant.name!r} lists a node id twice", tenant=tenant.name)
+        raise ConfigError(
+            f"tenants file: tenant {tenant.name!r} lists a node id twice", tenant=tenant.name
+        )
     infos = [
-        NodeInfo(n.id, n.name, n.role, tenant.pool_uuid, tenant.name, n.ip or "", n.ip_private or "")
+        NodeInfo(
+            n.id, n.name, n.role, tenant.pool_uuid, tenant.name, n.ip or "", n.ip_private or ""
+        )
         for n in tenant.nodes
     ]
     by_role = {role: tuple(i for i in infos if i.role == role) for role in ROLES}

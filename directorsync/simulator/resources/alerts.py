@@ -220,10 +220,10 @@ def _ensure_refs(node: NodeView, data: dict[str, Any]) -> None:
     attacks = node.objects("MitreAttacks")
     known = {a["id"] for a in attacks} | {a["hash"] for a in attacks}
     ensure_in(
-        "attack_tag", data.get("attack_tag", []), known, "MITRE attack id (see MitreAttacks/fetch)"
+        "attack_tag", data.get("attack_tag", []), known, "MITRE attack id", "MitreAttacks/fetch"
     )
     repos = [r["repo"] for r in remote_repos(node)]
-    ensure_in("repos", data["repos"], repos, "repo (see Repos/RemoteRepos/fetch)")
+    ensure_in("repos", data["repos"], repos, "repo", "Repos/RemoteRepos/fetch")
 
 
 class MitreAttacks(Resource):

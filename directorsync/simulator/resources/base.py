@@ -151,9 +151,12 @@ def ensure_refs(
         raise OrderFailed(f"{field}: unknown {what} {shown} on node {node.info.name}")
 
 
-def ensure_in(field: str, values: Iterable[Any], allowed: Iterable[Any], what: str) -> None:
-    """Fail unless every value is in ``allowed`` (a static catalog list)."""
+def ensure_in(
+    field: str, values: Iterable[Any], allowed: Iterable[Any], what: str, hint: str = ""
+) -> None:
+    """Fail unless every value is in ``allowed``; ``hint`` says where the valid values are listed."""
     known = set(allowed)
     missing = [v for v in values if v not in known]
     if missing:
-        raise OrderFailed(f"{field}: unknown {what} {', '.join(repr(v) for v in missing)}")
+        where = f" (see {hint})" if hint else ""
+        raise OrderFailed(f"{field}: unknown {what} {', '.join(repr(v) for v in missing)}{where}")

@@ -126,7 +126,7 @@ def _current(node: NodeView, op: Op) -> tuple[Record, dict[str, Any]]:
 def _settings(node: NodeView, data: dict[str, Any]) -> dict[str, Any]:
     """The collector's stored settings, after checking them against the node."""
     if data.get("charset"):
-        ensure_in("charset", [data["charset"]], catalog()["charsets"], "charset (see GET Charsets)")
+        ensure_in("charset", [data["charset"]], catalog()["charsets"], "charset", "GET Charsets")
     policy = data.get("processpolicy", "None")
     if policy != "None":
         ensure_refs(
