@@ -40,10 +40,14 @@ def client(sim):
         yield c
 
 
-@pytest.fixture
-def backend(sim) -> tuple[str, str]:
+def _backend_of(sim: Any) -> tuple[str, str]:
     tenant = next(t for t in _tenants(sim) if t.backends or t.all_in_one)
     return tenant.pool_uuid, (tenant.backends or tenant.all_in_one)[0].id
+
+
+@pytest.fixture
+def backend(sim) -> tuple[str, str]:
+    return _backend_of(sim)
 
 
 @pytest.fixture
@@ -145,3 +149,46 @@ def test_wrong_token_is_refused(sim, backend):
         with pytest.raises(DirectorHTTPError) as info:
             other.list(*backend, "Repos")
     assert info.value.status == 401
+
+
+def test_order_that_runs_a_while_is_polled_until_done():
+    with Simulator(seed=2, token=TOKEN, job_ms=60) as slow:
+        with DirectorClient(slow.base_url, TOKEN) as c:
+            pool, node = _backend_of(slow)
+            outcome = c.write("POST", pool, node, "Repos", _repo(c, pool, node, "ds_it_slow"))
+    assert outcome.success
+    assert outcome.polls >= 2
+    assert outcome.elapsed >= 0.05
+
+
+def _create_once(client: DirectorClient, pool: str, node: str, body: dict) -> str:
+    """What the apply engine does: never re-send blindly; re-list after an unknown outcome."""
+    for _ in range(5):
+        try:
+            client.write("POST", pool, node, "Repos", body)
+            return "created"
+        except AmbiguousWriteError:
+            for _ in range(20):  # the order completes lazily; a later list shows it
+                if _named(client, pool, node, body["name"]):
+                    return "found after ambiguity"
+        except OrderError as exc:
+            if exc.timed_out:
+                raise
+            # a failed order applied nothing: sending again is safe
+    raise AssertionError(f"could not create {body['name']}")
+
+
+def test_faulty_director_no_duplicates_every_row_accounted_for():
+    knobs = {"fail_rate": 0.1, "drop_rate": 0.05, "job_fail_rate": 0.05, "job_ms": 0}
+    with Simulator(seed=3, token=TOKEN, **knobs) as faulty:
+        with DirectorClient(faulty.base_url, TOKEN, retries=6, backoff=0.001) as c:
+            pool, node = _backend_of(faulty)
+            names = [f"ds_it_fault_{i:02d}" for i in range(40)]
+            results = [_create_once(c, pool, node, _repo(c, pool, node, n)) for n in names]
+            faulty.configure(fail_rate=0.0, drop_rate=0.0)
+            listed = [r["name"] for r in c.list(pool, node, "Repos")]
+            stats = c.stats.snapshot()
+    assert all(listed.count(n) == 1 for n in names)
+    assert len(results) == len(names)
+    assert stats["retries"] > 0
+    assert stats["ambiguous_writes"] == results.count("found after ambiguity") >= 1
