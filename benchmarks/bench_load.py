@@ -44,9 +44,17 @@ def read_pandas_openpyxl(path: Path) -> int:
     return len(pd.read_excel(path, sheet_name=SHEET, engine="openpyxl"))
 
 
+def read_directorsync(path: Path) -> int:
+    """DirectorSync's reader: DataFrame with Excel row numbers."""
+    from directorsync.workbook import Workbook
+
+    return len(Workbook(path).sheet(SHEET))
+
+
 #: (label, reader): one line per reader compared.
 READERS: list[tuple[str, Callable[[Path], int]]] = [
     ("python_calamine to_python()", read_calamine_bare),
+    ("DirectorSync Workbook.sheet()", read_directorsync),
     ("pandas read_excel calamine", read_pandas_calamine),
     ("pandas read_excel openpyxl", read_pandas_openpyxl),
 ]
