@@ -61,7 +61,7 @@ def _load_builtin_hooks() -> None:
     """Import the modules that register the built-in hooks (once)."""
     import importlib
 
-    for module in ("directorsync.resource_hooks",):
+    for module in ("directorsync.resource_hooks", "directorsync.importer_hooks"):
         try:
             importlib.import_module(module)
         except ModuleNotFoundError as exc:  # pragma: no cover - only while bootstrapping

@@ -18,6 +18,7 @@ resolves to a ``$ref:`` placeholder and the row records the dependency in ``_dep
 
 from __future__ import annotations
 
+import copy
 import difflib
 from typing import Any
 
@@ -61,7 +62,7 @@ def resolve_frame(
             empty = is_empty(out[lookup_field]) & active
             out[target] = out[target] if target in out else None
             out.loc[values.index, target] = values
-            out.loc[empty[empty].index, target] = spec.get("none_value")
+            out.loc[empty[empty].index, target] = _none_values(spec.get("none_value"), empty)
         for idx, ref_list in refs.items():
             out.at[idx, DEPENDS] = sorted(set(out.at[idx, DEPENDS]) | set(ref_list))
         findings = _unresolved_findings(out, unresolved, inv, match, spec, profile, names)
@@ -69,6 +70,14 @@ def resolve_frame(
         _mark(out, findings, spec.get("severity", "skip"))
     findings = pd.concat(all_findings, ignore_index=True) if all_findings else pd.DataFrame()
     return out, findings
+
+
+def _none_values(none: Any, empty: pd.Series) -> Any:
+    """What empty names resolve to; a list/dict ``none_value`` (``[]``) is copied per row."""
+    if not isinstance(none, (list, dict)):
+        return none
+    rows = empty[empty].index
+    return pd.Series([copy.deepcopy(none) for _ in rows], index=rows, dtype=object)
 
 
 def _default_match(source: str, inventory: Inventory) -> str:
