@@ -18,6 +18,7 @@ Registered values shorter than :data:`MIN_SECRET_LENGTH` characters are ignored:
 from __future__ import annotations
 
 import logging
+import functools
 import re
 import threading
 from collections.abc import Iterable
@@ -74,8 +75,11 @@ def clear_secrets() -> None:
 
 def is_secret_key(key: object) -> bool:
     """Tell whether a mapping key names a secret (``api_key``, ``X-Api-Key``, ``CSRFToken`` …)."""
-    if not isinstance(key, str):
-        return False
+    return isinstance(key, str) and _is_secret_name(key)
+
+
+@functools.lru_cache(maxsize=4096)
+def _is_secret_name(key: str) -> bool:
     squashed = re.sub(r"[^a-z0-9]", "", key.lower())
     return any(word in squashed for word in _SECRET_WORDS)
 
