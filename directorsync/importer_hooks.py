@@ -244,8 +244,8 @@ def expand_repos(
     repos[nothing] = [
         Invalid(
             foreign.get(i, ""),
-            "not among the tenant's repos (Repo sheet original or cleaned names, default, "
-            "_logpoint, _LogPointAlerts"
+            "not a repo of this tenant (no repo of the rule is in the Repo sheet, by original "
+            "or cleaned name, nor a default repo"
             + ("" if addresses else "; the tenant has no backend or all-in-one node")
             + "): the rule would search no repo",
             "settings.repos",
