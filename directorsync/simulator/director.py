@@ -203,8 +203,11 @@ class NodeView:
         return None
 
     def new_id(self) -> str:
-        """A fresh 24-hex object id."""
-        return self.director.new_hex(96)
+        """A fresh 24-hex object id, unused on this node (also after a restart with the same seed)."""
+        oid = self.director.new_hex(96)
+        while any(self.get(resource, oid) is not None for resource in self.director.resources):
+            oid = self.director.new_hex(96)
+        return oid
 
     def new_uuid(self) -> str:
         """A fresh 32-hex plugin uuid."""

@@ -72,6 +72,7 @@ class Dispatcher:
             "body": _loggable(body),
             "auth": bool(authorization),
             "ts": time.time(),
+            "faults": [],
         }
         started = time.perf_counter()
         try:

@@ -114,7 +114,8 @@ class Simulator:
             if self._thread is not None:
                 self._thread.join(timeout=10)
             self._server = None
-        self.director.store.close()
+        with self.director.lock:  # a request still inside a locked section finishes first
+            self.director.store.close()
 
     def __enter__(self) -> Simulator:
         return self.start()

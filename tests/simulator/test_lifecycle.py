@@ -169,3 +169,10 @@ def test_concurrent_writes_and_polls_apply_each_write_once(sim):
     sim.advance(1_000)
     listed = [r["name"] for r in Api(sim, "acme-be1").items("Repos")]
     assert sorted(n for n in listed if n.startswith("c")) == sorted(names)
+
+
+def test_docs_list_every_route():
+    docs = (ROOT / "docs" / "simulator.md").read_text(encoding="utf-8")
+    routes = Simulator().director.router.routes()
+    missing = [f"{r.method} {r.pattern}" for r in routes if f"`{r.method} {r.pattern}`" not in docs]
+    assert missing == []
