@@ -59,6 +59,11 @@ class Dispatcher:
         self._inflight = 0
         self._inflight_lock = threading.Lock()
 
+    @property
+    def inflight(self) -> int:
+        """configapi/monitorapi requests being served right now."""
+        return self._inflight
+
     def handle(self, method: str, target: str, authorization: str | None, body: bytes) -> Reply:
         """Serve one request."""
         path = urlsplit(target).path
@@ -92,9 +97,7 @@ class Dispatcher:
             return json_reply(200, {"status": "ok"})
         try:
             if authorization != self._auth:
-                raise ApiError(
-                    401, "missing or invalid bearer token", {"WWW-Authenticate": "Bearer"}
-                )
+                raise _unauthorized()
             return json_reply(
                 200, self.admin.handle(method, segments, _parse(body) if body else {})
             )
@@ -111,7 +114,7 @@ class Dispatcher:
         entry: dict[str, Any],
     ) -> Reply:
         if auth != self._auth:
-            raise ApiError(401, "missing or invalid bearer token", {"WWW-Authenticate": "Bearer"})
+            raise _unauthorized()
         limit = self.director.knobs.max_inflight
         with self._inflight_lock:
             if limit and self._inflight >= limit:
@@ -183,21 +186,11 @@ class Dispatcher:
             names |= {str(record[k]) for k in NAME_KEYS if record and k in record}
             target = Target(method, path, route.resource, node.info.id, names, route.creates_order)
             decision = self.director.faults.decide(target)
-        knobs = self.director.knobs
-        if (
-            decision.outcome is None
-            and knobs.fail_rate
-            and self.director.random() < knobs.fail_rate
-        ):
-            decision.outcome = "http_503"
-            decision.rules.append("fail_rate")
-        if (
-            decision.outcome is None
-            and knobs.drop_rate
-            and self.director.random() < knobs.drop_rate
-        ):
-            decision.outcome = "drop"
-            decision.rules.append("drop_rate")
+        for knob, outcome in (("fail_rate", "http_503"), ("drop_rate", "drop")):
+            rate = getattr(self.director.knobs, knob)
+            if decision.outcome is None and rate and self.director.random() < rate:
+                decision.outcome = outcome
+                decision.rules.append(knob)
         return decision
 
     def _run(
@@ -237,6 +230,10 @@ class Dispatcher:
             decision.rules.append("job_fail_rate")
             return FATE_FAIL
         return FATE_OK
+
+
+def _unauthorized() -> ApiError:
+    return ApiError(401, "missing or invalid bearer token", {"WWW-Authenticate": "Bearer"})
 
 
 def _parse(body: bytes) -> Any:

@@ -4,6 +4,8 @@ one node, and request bodies."""
 from __future__ import annotations
 
 import re
+import time
+from collections.abc import Callable
 from typing import Any
 
 import requests
@@ -142,3 +144,12 @@ def rule_body(name: str, owner: str, **extra: Any) -> dict[str, Any]:
         "timerange_minute": 5,
         **extra,
     }
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
+    """Spin until the server side makes ``condition`` true (no fixed sleep)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        time.sleep(0)

@@ -7,7 +7,7 @@ import threading
 import pytest
 import requests
 
-from .support import TOKEN, Api
+from .support import TOKEN, Api, wait_until
 
 REPO = {"name": "f", "hiddenrepopath": [{"path": "/data_hot/", "retention": 1}]}
 
@@ -220,27 +220,18 @@ def test_s26_drop_rate_drops_connections(make_sim):
     api.close()
 
 
-def test_s26_max_inflight_answers_429_with_retry_after(make_sim):
-    sim = make_sim(max_inflight=1, latency_ms=300)
-    barrier = threading.Barrier(4)
-    results: list[requests.Response] = []
-
-    def call():
-        with requests.Session() as s:
-            barrier.wait()
-            results.append(
-                s.get(f"{sim.configapi('acme-be1')}/Repos", headers=sim.headers, timeout=10)
-            )
-
-    threads = [threading.Thread(target=call) for _ in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    statuses = sorted(r.status_code for r in results)
-    assert statuses[0] == 200 and statuses[-1] == 429
-    limited = next(r for r in results if r.status_code == 429)
+def test_s26_max_inflight_answers_429_with_retry_after(be, sim):
+    sim.configure(max_inflight=1)
+    sim.add_fault(kind="latency", latency_ms=500, method="GET", resource="Repos", count=1)
+    slow: list[requests.Response] = []
+    thread = threading.Thread(target=lambda: slow.append(Api(sim, "acme-be1").get("Repos")))
+    thread.start()
+    wait_until(lambda: sim.dispatcher.inflight == 1)  # the slow GET holds the only slot
+    limited = be.get("Repos")
+    thread.join()
+    assert slow[0].status_code == 200 and limited.status_code == 429
     assert limited.headers["Retry-After"] == "1" and limited.json()["status"] == "Error"
+    assert be.get("Repos").status_code == 200
 
 
 # -- knobs and the rest of the admin API -----------------------------------------------------

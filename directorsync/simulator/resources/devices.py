@@ -6,8 +6,8 @@
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
-import secrets
 from typing import TYPE_CHECKING, Any
 
 from directorsync.simulator.catalog import catalog
@@ -197,7 +197,7 @@ def _is_address(value: str) -> bool:
 
 def _plugin_item(device: Record, app: dict[str, Any], with_uuid: bool) -> dict[str, Any]:
     item = {
-        "CSRFToken": secrets.token_urlsafe(11)[:15],
+        "CSRFToken": hashlib.sha1(app["uuid"].encode()).hexdigest()[:15],
         "LOGGEDINUSER": "admin",
         "app": app["app"],
         "charset": app.get("charset", ""),
