@@ -184,14 +184,19 @@ def alert_rules_build(sheets: Any, profile: Any, ctx: Context) -> pd.DataFrame:
     ``{ip_private or ip}:{port}/{cleaned name}`` for every backend and all-in-one node of the
     tenant; default repos become ``127.0.0.1:{port}/{name}``. Repos that are not the tenant's
     are left out and listed in ``foreign_repos`` (a warning); a rule left without any repo is
-    invalid (SKIP).
+    invalid (SKIP) and leaves ``searchname`` empty, so that only the tenant's own copies of a
+    rule compete for its name.
     """
     frame = map_sheet(sheets[profile.sheet], profile, ctx, _workbook_name(ctx))
     port = int(profile.xlsx.get("repo_port") or 5504)
     repo_sheet = sheets["Repo"] if "Repo" in sheets else None
     nodes = ctx.tenant.by_role(*STORAGE_ROLES) if ctx.tenant is not None else []
     repos, foreign = expand_repos(frame["repos"], repo_sheet, nodes, port)
-    return frame.assign(repos=repos, foreign_repos=foreign)
+    # another tenant's copy of a rule does not claim its name: uniqueness is checked on
+    # `searchname`, set only for rules that search at least one of this tenant's repos
+    elsewhere = repos.map(lambda v: isinstance(v, Invalid))
+    searchname = frame["name"].where(~elsewhere, None)
+    return frame.assign(repos=repos, foreign_repos=foreign, searchname=searchname)
 
 
 def _repo_table(repo_sheet: pd.DataFrame | None) -> dict[str, str]:

@@ -165,9 +165,16 @@ def test_core_syslog_collectors(core_plan):
 def test_core_alert_rules(core_plan):
     rules = rows_of(core_plan, "alert_rules")
     assert len(rules) == 108 and set(rules["node_name"]) == {"sh01"}
-    dups = rules[rules["reason"].fillna("").str.contains("duplicate name")]
-    assert len(dups) == 21 and set(dups["action"]) == {"skip"}
-    assert "duplicate name 'synthese_lente' (first defined at row 4)" in dups.iloc[0]["reason"]
+    repeated = rules[rules["key"].duplicated(keep=False)]
+    assert len(repeated) == 41 and repeated["key"].nunique() == 20  # 21 repeated names
+    created = repeated[repeated["action"] == "create"]
+    assert created["key"].is_unique and len(created) == 12
+    # another tenant's copy of a rule (row 4) does not take its name from the tenant's (row 5)
+    assert created[created["key"] == "synthese_lente"].iloc[0]["excel_rows"] == [5]
+    dups = rules[rules["reason"].fillna("").str.contains("duplicate searchname")]
+    assert sorted(r[0] for r in dups["excel_rows"]) == [35, 45, 61]
+    assert "duplicate searchname 'MATMUT - ACTIVE DIRECTORY - MODIFICATION GROUPE T1' " \
+           "(first defined at row 12)" in dups.iloc[0]["reason"]
     rule = one(core_plan, "alert_rules", "QuickSign - Annulations importantes")
     body = rule["payload"]
     assert rule["action"] == "create" and rule["path"] == "AlertRules"
@@ -535,7 +542,7 @@ def test_core_applies_cleanly_and_converges(core_site):
     assert not first.get("ERROR") and not first.get("EXCEPTION"), [
         (r["resource"], r["key"], r["error"]) for r in core_site.first["rows"]
         if r["status"] in ("ERROR", "EXCEPTION")][:5]
-    assert first["CREATED"] == 24 + 24 + 22 + 26 + 299
+    assert first["CREATED"] == 24 + 24 + 22 + 33 + 299
     again = core_site.plan("core_config.xlsx")
     mine = again.rows[again.rows["resource"].isin(MINE)]
     assert set(mine["action"]) == {"unchanged", "skip"}
