@@ -81,14 +81,20 @@ class Simulator:
 
     def start(self) -> Simulator:
         """Bind, serve in a background thread, and return once ``/_sim/health`` answers."""
+        if self._server is not None:
+            raise RuntimeError(f"the simulator is already running on {self.base_url}")
         self._server = SimulatorHTTPServer((self.host, self._requested_port), self.dispatcher)
         serving = threading.Event()
         self._thread = threading.Thread(
             target=self._serve, args=(serving,), name="director-simulator", daemon=True
         )
         self._thread.start()
-        serving.wait(timeout=10)
-        self._check_health()
+        try:
+            serving.wait(timeout=10)
+            self._check_health()
+        except BaseException:
+            self.stop()
+            raise
         return self
 
     def _serve(self, serving: threading.Event) -> None:
