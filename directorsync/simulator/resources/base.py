@@ -109,6 +109,26 @@ class Resource:
 
     # -- write side, when the order completes ----------------------------------------------
 
+    #: server-set fields a new record starts with (for resources that implement :meth:`build`)
+    initial: ClassVar[Record] = {}
+
+    def build(self, node: NodeView, data: dict[str, Any], oid: str) -> Record:
+        """The record's fields from a checked body, after the checks against the node."""
+        raise NotImplementedError(f"{self.name} implements its own apply_create/apply_edit")
+
+    def apply_create(self, node: NodeView, op: Op) -> str:
+        """Store a new record: :attr:`initial` + :meth:`build`."""
+        record = {**self.initial, **self.build(node, op.data, node.new_id())}
+        node.put(self.name, record)
+        return f"{self.label.capitalize()} {record[self.key]!r} created"
+
+    def apply_edit(self, node: NodeView, op: Op) -> str:
+        """Replace the fields :meth:`build` returns; server-set fields stay."""
+        current = self.current(node, op)
+        record = {**current, **self.build(node, op.data, current["id"])}
+        node.put(self.name, record)
+        return f"{self.label.capitalize()} {record[self.key]!r} updated"
+
     def apply_delete(self, node: NodeView, op: Op) -> str:
         """Remove the object unless something still uses it."""
         record = self.current(node, op)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from directorsync.simulator.orders import Op
 from directorsync.simulator.resources.base import Resource, ensure_refs
 from directorsync.simulator.resources.policies import ensure_not_in_pp
 from directorsync.simulator.store import Record
@@ -60,16 +59,7 @@ class EnrichmentPolicy(Resource):
     def check_edit(self, data: dict[str, Any], record: Record) -> dict[str, Any]:
         return self.check_create(data)
 
-    def apply_create(self, node: NodeView, op: Op) -> str:
-        node.put(self.name, self._record(node, op.data, node.new_id()))
-        return f"Enrichment policy {op.data['name']!r} created"
-
-    def apply_edit(self, node: NodeView, op: Op) -> str:
-        current = self.current(node, op)
-        node.put(self.name, {**current, **self._record(node, op.data, current["id"])})
-        return f"Enrichment policy {op.data['name']!r} updated"
-
-    def _record(self, node: NodeView, data: dict[str, Any], oid: str) -> Record:
+    def build(self, node: NodeView, data: dict[str, Any], oid: str) -> Record:
         self.ensure_unique(node, data["name"], exclude=oid)
         for i, spec in enumerate(data["specifications"]):
             field = f"specifications[{i}].source"

@@ -31,6 +31,7 @@ class RoutingPolicies(Resource):
     label = "routing policy"
     key = "policy_name"
     deletable = True
+    initial = {"active": True, "tid": "", "user": "admin"}
     create_schema = edit_schema = Schema(
         Field("policy_name", required=True, nonempty=True),
         Field("catch_all", required=True, nonempty=True),
@@ -55,17 +56,7 @@ class RoutingPolicies(Resource):
     def check_edit(self, data: dict[str, Any], record: Record) -> dict[str, Any]:
         return self.check_create(data)
 
-    def apply_create(self, node: NodeView, op: Op) -> str:
-        record = self._record(node, op.data, node.new_id())
-        node.put(self.name, {**record, "active": True, "tid": "", "user": "admin"})
-        return f"Routing policy {op.data['policy_name']!r} created"
-
-    def apply_edit(self, node: NodeView, op: Op) -> str:
-        current = self.current(node, op)
-        node.put(self.name, {**current, **self._record(node, op.data, current["id"])})
-        return f"Routing policy {op.data['policy_name']!r} updated"
-
-    def _record(self, node: NodeView, data: dict[str, Any], oid: str) -> Record:
+    def build(self, node: NodeView, data: dict[str, Any], oid: str) -> Record:
         self.ensure_unique(node, data["policy_name"], exclude=oid)
         ensure_refs(node, "Repos", "catch_all", [data["catch_all"]], by="name", what="repo")
         for i, c in enumerate(data["routing_criteria"]):
@@ -157,6 +148,7 @@ class ProcessingPolicy(Resource):
     label = "processing policy"
     key = "policy_name"
     deletable = True
+    initial = {"active": True, "tid": ""}
     create_schema = edit_schema = Schema(
         Field("policy_name", required=True, nonempty=True),
         Field("norm_policy", required=True),
@@ -164,17 +156,7 @@ class ProcessingPolicy(Resource):
         Field("routing_policy", required=True),
     )
 
-    def apply_create(self, node: NodeView, op: Op) -> str:
-        record = self._record(node, op.data, node.new_id())
-        node.put(self.name, {**record, "active": True, "tid": ""})
-        return f"Processing policy {op.data['policy_name']!r} created"
-
-    def apply_edit(self, node: NodeView, op: Op) -> str:
-        current = self.current(node, op)
-        node.put(self.name, {**current, **self._record(node, op.data, current["id"])})
-        return f"Processing policy {op.data['policy_name']!r} updated"
-
-    def _record(self, node: NodeView, data: dict[str, Any], oid: str) -> Record:
+    def build(self, node: NodeView, data: dict[str, Any], oid: str) -> Record:
         self.ensure_unique(node, data["policy_name"], exclude=oid)
         refs = (
             ("norm_policy", "NormalizationPolicy", "name", "normalization policy name"),
