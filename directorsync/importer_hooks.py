@@ -91,8 +91,17 @@ def syslog_from_devices(frame: pd.DataFrame, profile: Any, ctx: dict[str, Any]) 
     if devices.empty:
         return pd.DataFrame(columns=SYSLOG_COLUMNS)
     apps = pd.DataFrame(devices["col_apps"].tolist(), index=devices.index)
-    apps = apps.reindex(columns=["uuid", "proxy_condition", "parser", "charset", "processpolicy",
-                                 "proxy_ip", "hostname"])
+    apps = apps.reindex(
+        columns=[
+            "uuid",
+            "proxy_condition",
+            "parser",
+            "charset",
+            "processpolicy",
+            "proxy_ip",
+            "hostname",
+        ]
+    )
     out = pd.DataFrame(
         {
             "device_name": devices["name"],
@@ -158,8 +167,12 @@ def _proxy_addresses(desired: pd.DataFrame, profile: Any, ctx: dict[str, Any]) -
         proxies = remote[remote["proxy_condition"].eq("use_as_proxy")]
         parts.append(proxies[[NODE, "device_ip"]])
     planned = desired[desired["proxy_condition"].eq("use_as_proxy")]
-    # the Device sheet's IPs (a device absent from the sheet keeps its name: dropped below)
-    parts.append(planned[[NODE, "device_ip"]])
+    # the Device sheet's IPs; a device absent from the sheet kept its name there: not an IP
+    sheet_ips = [
+        [ip for ip in _as_list(ips) if ip != name]
+        for ips, name in zip(planned["device_ip"], planned["device_name"])
+    ]
+    parts.append(pd.DataFrame({NODE: planned[NODE], "device_ip": sheet_ips}))
     if "devices" in inventory.profiles and not planned.empty:
         devices = inventory.frames("devices", nodes)
         if {"name", "ip"} <= set(devices.columns):

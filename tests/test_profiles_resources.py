@@ -46,7 +46,8 @@ def catalog_listings() -> dict[str, list[dict]]:
         ],
         "Repos/RepoPaths": [{"paths": list(c["repo_paths"])}],
         "NormalizationPackage": [
-            {"id": _id(100 + i), "name": p["name"]} for i, p in enumerate(c["normalization_packages"])
+            {"id": _id(100 + i), "name": p["name"]}
+            for i, p in enumerate(c["normalization_packages"])
         ],
         "NormalizationPackage/CompiledNormalizers": list(c["compiled_normalizers"]),
         "EnrichmentSource": [
@@ -55,7 +56,9 @@ def catalog_listings() -> dict[str, list[dict]]:
         ],
         "Charsets": [{"charsets": list(c["charsets"])}],
         "Timezone": list(c["timezones"]),
-        "Users": [{"id": _id(300 + i), "username": u["username"]} for i, u in enumerate(c["users"])],
+        "Users": [
+            {"id": _id(300 + i), "username": u["username"]} for i, u in enumerate(c["users"])
+        ],
         "MitreAttacks/fetch": [{"id": _id(400 + i), **m} for i, m in enumerate(c["mitre_attacks"])],
     }
 
@@ -77,7 +80,9 @@ def plan_for(workbook, tenant, listings=None, resources=None):
     """Plan ``resources`` (default: all) of a workbook for a tenant (name or Tenant)."""
     t = load_tenants(SAMPLES_DIR / "tenants.yml")[tenant] if isinstance(tenant, str) else tenant
     everything = load_profiles()
-    inventory = Inventory(Lister(catalog_listings() if listings is None else listings), t, everything)
+    inventory = Inventory(
+        Lister(catalog_listings() if listings is None else listings), t, everything
+    )
     selected = everything if resources is None else {r: everything[r] for r in resources}
     return build_plan(t, Workbook(workbook), selected, inventory)
 
@@ -142,7 +147,9 @@ def test_core_device_groups_and_devices(core_plan):
         "devicegroup": ["$ref:device_groups:linux", "$ref:device_groups:RSA"],
     }
     assert sorted(dev["depends_on"]) == ["device_groups:RSA", "device_groups:linux"]
-    assert "distributed_collector" not in json.dumps(rows_of(core_plan, "devices")["payload"].tolist())
+    assert "distributed_collector" not in json.dumps(
+        rows_of(core_plan, "devices")["payload"].tolist()
+    )
 
 
 def test_core_syslog_collectors(core_plan):
@@ -159,7 +166,9 @@ def test_core_syslog_collectors(core_plan):
     }
     foreign = one(core_plan, "syslog_collectors", "sccoe-csoc-rfsa-rf-cas")
     assert foreign["action"] == "skip"
-    assert "'64f9e4688bcc05168e04c1a0' is not found in ProcessingPolicy.policy_id" in foreign["reason"]
+    assert (
+        "'64f9e4688bcc05168e04c1a0' is not found in ProcessingPolicy.policy_id" in foreign["reason"]
+    )
 
 
 def test_core_alert_rules(core_plan):
@@ -173,8 +182,10 @@ def test_core_alert_rules(core_plan):
     assert created[created["key"] == "synthese_lente"].iloc[0]["excel_rows"] == [5]
     dups = rules[rules["reason"].fillna("").str.contains("duplicate searchname")]
     assert sorted(r[0] for r in dups["excel_rows"]) == [35, 45, 61]
-    assert "duplicate searchname 'MATMUT - ACTIVE DIRECTORY - MODIFICATION GROUPE T1' " \
-           "(first defined at row 12)" in dups.iloc[0]["reason"]
+    assert (
+        "duplicate searchname 'MATMUT - ACTIVE DIRECTORY - MODIFICATION GROUPE T1' "
+        "(first defined at row 12)" in dups.iloc[0]["reason"]
+    )
     rule = one(core_plan, "alert_rules", "QuickSign - Annulations importantes")
     body = rule["payload"]
     assert rule["action"] == "create" and rule["path"] == "AlertRules"
@@ -236,8 +247,7 @@ def test_device_group_update_sends_the_real_name(samples):
     listings["DeviceGroups"] = [
         {"id": "d" * 24, "name": "windows", "description": "old text", "devices": ["e" * 24]}
     ]
-    plan = _plan_with(samples / "core_config.xlsx", listings,
-                      ["device_groups"])
+    plan = _plan_with(samples / "core_config.xlsx", listings, ["device_groups"])
     row = one(plan, "device_groups", "windows")
     assert row["action"] == "update" and row["method"] == "PUT"
     assert row["path"] == f"DeviceGroups/{'d' * 24}"
@@ -251,19 +261,28 @@ def test_device_read_shape_converges(samples):
         {"id": _id(900), "name": "linux", "description": "linux"},
         {"id": _id(901), "name": "RSA", "description": "RSA authentication server"},
     ]
-    listings["Devices"] = [{
-        "id": "f" * 24, "name": "core-vs1-p001esarsam", "ip": ["10.93.11.14"],
-        "device_groups": [_id(901), _id(900)], "distributed_collector": ["x" * 24],
-        "log_policies": [], "timezone": "UTC", "col_apps": [], "active": True,
-        "risk_values": {"availability": "Minimal", "confidentiality": "Minimal",
-                        "integrity": "Minimal"},
-    }]
-    plan = _plan_with(samples / "core_config.xlsx", listings,
-                      ["device_groups", "devices"])
+    listings["Devices"] = [
+        {
+            "id": "f" * 24,
+            "name": "core-vs1-p001esarsam",
+            "ip": ["10.93.11.14"],
+            "device_groups": [_id(901), _id(900)],
+            "distributed_collector": ["x" * 24],
+            "log_policies": [],
+            "timezone": "UTC",
+            "col_apps": [],
+            "active": True,
+            "risk_values": {
+                "availability": "Minimal",
+                "confidentiality": "Minimal",
+                "integrity": "Minimal",
+            },
+        }
+    ]
+    plan = _plan_with(samples / "core_config.xlsx", listings, ["device_groups", "devices"])
     assert one(plan, "devices", "core-vs1-p001esarsam")["action"] == "unchanged"
     listings["Devices"][0]["risk_values"]["integrity"] = "Major"
-    plan = _plan_with(samples / "core_config.xlsx", listings,
-                      ["device_groups", "devices"])
+    plan = _plan_with(samples / "core_config.xlsx", listings, ["device_groups", "devices"])
     row = one(plan, "devices", "core-vs1-p001esarsam")
     assert row["action"] == "update" and row["path"] == f"Devices/{'f' * 24}"
     assert [c["field"] for c in row["changes"]] == ["integrity"]
@@ -272,16 +291,33 @@ def test_device_read_shape_converges(samples):
 def test_syslog_update_is_a_put_to_the_collector_uuid(samples):
     listings = catalog_listings()
     uuid = "0123456789abcdef0123456789abcdef"
-    listings["Devices"] = [{
-        "id": "f" * 24, "name": "core-ojs", "ip": ["10.93.8.26"], "device_groups": [],
-        "col_apps": [{"app": "SyslogCollector", "uuid": uuid, "proxy_condition": "None",
-                      "parser": "LineParser", "charset": "utf_8", "processpolicy": "p" * 24,
-                      "proxy_ip": [], "hostname": []}],
-        "risk_values": {"availability": "Major", "confidentiality": "Major", "integrity": "Major"},
-    }]
+    listings["Devices"] = [
+        {
+            "id": "f" * 24,
+            "name": "core-ojs",
+            "ip": ["10.93.8.26"],
+            "device_groups": [],
+            "col_apps": [
+                {
+                    "app": "SyslogCollector",
+                    "uuid": uuid,
+                    "proxy_condition": "None",
+                    "parser": "LineParser",
+                    "charset": "utf_8",
+                    "processpolicy": "p" * 24,
+                    "proxy_ip": [],
+                    "hostname": [],
+                }
+            ],
+            "risk_values": {
+                "availability": "Major",
+                "confidentiality": "Major",
+                "integrity": "Major",
+            },
+        }
+    ]
     listings["ProcessingPolicy"] = [{"id": "p" * 24, "policy_name": "pp_windows"}]
-    plan = _plan_with(samples / "core_config.xlsx", listings,
-                      ["syslog_collectors"])
+    plan = _plan_with(samples / "core_config.xlsx", listings, ["syslog_collectors"])
     row = one(plan, "syslog_collectors", "core-ojs", "lb-backend01")
     assert row["action"] == "update" and row["method"] == "PUT"
     assert row["path"] == f"SyslogCollector/{uuid}" and row["remote_id"] == uuid
@@ -294,38 +330,90 @@ def test_syslog_update_is_a_put_to_the_collector_uuid(samples):
 
 def test_syslog_proxy_matrix(tmp_path, tenants_file):
     devices = [
-        {"name": n, "ip": ip, "availability": "Major", "confidentiality": "Major",
-         "integrity": "Major", "timezone": "UTC", "device_groups": ""}
-        for n, ip in [("proxy1", "10.0.0.1"), ("leaf1", "10.0.1.1"), ("leaf2", "10.0.1.2"),
-                      ("leaf3", "10.0.1.3"), ("leaf4", "10.0.1.4"), ("leaf5", "10.0.1.5")]
+        {
+            "name": n,
+            "ip": ip,
+            "availability": "Major",
+            "confidentiality": "Major",
+            "integrity": "Major",
+            "timezone": "UTC",
+            "device_groups": "",
+        }
+        for n, ip in [
+            ("proxy1", "10.0.0.1"),
+            ("leaf1", "10.0.1.1"),
+            ("leaf2", "10.0.1.2"),
+            ("leaf3", "10.0.1.3"),
+            ("leaf4", "10.0.1.4"),
+            ("leaf5", "10.0.1.5"),
+        ]
     ]
-    base = {"app": "SyslogCollector", "parser": "SyslogParser", "charset": "utf_8",
-            "proxy_ip": "", "hostname": "", "processpolicy": ""}
+    base = {
+        "app": "SyslogCollector",
+        "parser": "SyslogParser",
+        "charset": "utf_8",
+        "proxy_ip": "",
+        "hostname": "",
+        "processpolicy": "",
+    }
     fetchers = [
         {**base, "device_name": "proxy1", "proxy_condition": "use_as_proxy"},
-        {**base, "device_name": "leaf1", "proxy_condition": "uses_proxy", "proxy_ip": "10.0.0.1",
-         "hostname": "leaf1.example", "processpolicy": "PP1"},
-        {**base, "device_name": "leaf2", "proxy_condition": "uses_proxy",
-         "proxy_ip": "['10.0.0.1', '10.9.9.9']", "hostname": "leaf2", "processpolicy": "PP1"},
+        {
+            **base,
+            "device_name": "leaf1",
+            "proxy_condition": "uses_proxy",
+            "proxy_ip": "10.0.0.1",
+            "hostname": "leaf1.example",
+            "processpolicy": "PP1",
+        },
+        {
+            **base,
+            "device_name": "leaf2",
+            "proxy_condition": "uses_proxy",
+            "proxy_ip": "['10.0.0.1', '10.9.9.9', '10.5.5.5']",
+            "hostname": "leaf2",
+            "processpolicy": "PP1",
+        },
         {**base, "device_name": "leaf3", "proxy_condition": "", "processpolicy": "PP1"},
-        {**base, "device_name": "leaf4", "proxy_condition": "None", "processpolicy": "",
-         "proxy_ip": "10.0.0.1"},
+        {
+            **base,
+            "device_name": "leaf4",
+            "proxy_condition": "None",
+            "processpolicy": "",
+            "proxy_ip": "10.0.0.1",
+        },
         {**base, "device_name": "leaf5", "proxy_condition": "sometimes", "processpolicy": "PP1"},
     ]
-    wb = csv_workbook(tmp_path / "wb", {
-        "Device": devices,
-        "DeviceFetcher": fetchers,
-        "ProcessingPolicy": [{"policy_id": "PP1", "cleaned_policy_name": "pp_x"}],
-    })
+    wb = csv_workbook(
+        tmp_path / "wb",
+        {
+            "Device": devices,
+            "DeviceFetcher": fetchers,
+            "ProcessingPolicy": [{"policy_id": "PP1", "cleaned_policy_name": "pp_x"}],
+        },
+    )
     listings = catalog_listings()
     listings["ProcessingPolicy"] = [{"id": "p" * 24, "policy_name": "pp_x"}]
+    listings["Devices"] = [  # a proxy that Director already has (not in the workbook)
+        {
+            "id": "o" * 24,
+            "name": "oldproxy",
+            "ip": ["10.5.5.5"],
+            "col_apps": [
+                {"app": "SyslogCollector", "uuid": "u" * 32, "proxy_condition": "use_as_proxy"}
+            ],
+        },
+    ]
     plan = _plan_with(wb, listings, ["devices", "syslog_collectors"])
     by_key = rows_of(plan, "syslog_collectors").drop_duplicates("key").set_index("key")
     assert by_key.loc["proxy1", "action"] == "create"
     assert by_key.loc["leaf1", "action"] == "create"  # its proxy gets a use_as_proxy collector
     assert by_key.loc["leaf1", "payload"]["proxy_ip"] == ["10.0.0.1"]
-    assert by_key.loc["leaf2", "action"] == "skip"
-    assert "proxy_ip 10.9.9.9 is not the IP of a device with a use_as_proxy" in by_key.loc["leaf2", "reason"]
+    assert by_key.loc["leaf2", "action"] == "skip"  # 10.0.0.1 planned, 10.5.5.5 on Director
+    assert (
+        "proxy_ip 10.9.9.9 is not the IP of a device with a use_as_proxy"
+        in by_key.loc["leaf2", "reason"]
+    )
     assert by_key.loc["leaf3", "reason"].startswith("proxy_condition is empty")
     assert "processpolicy is required when proxy_condition is None" in by_key.loc["leaf4", "reason"]
     assert "proxy_ip must be empty when proxy_condition is None" in by_key.loc["leaf4", "reason"]
@@ -333,18 +421,44 @@ def test_syslog_proxy_matrix(tmp_path, tenants_file):
 
 
 def test_device_bad_risk_and_unknown_group(tmp_path, tenants_file):
-    wb = csv_workbook(tmp_path / "wb", {
-        "Device": [
-            {"name": "d1", "ip": "10.0.0.1 | 10.0.0.2", "availability": "Huge",
-             "confidentiality": "Major", "integrity": "Major", "timezone": "", "device_groups": ""},
-            {"name": "d2", "ip": "10.0.0.3", "availability": "minor", "confidentiality": "Major",
-             "integrity": "Major", "timezone": "Mars/Olympus", "device_groups": ""},
-            {"name": "d3", "ip": "10.0.0.4", "availability": "Minor", "confidentiality": "Major",
-             "integrity": "Major", "timezone": "", "device_groups": "ghosts"},
-        ],
-    })
+    wb = csv_workbook(
+        tmp_path / "wb",
+        {
+            "Device": [
+                {
+                    "name": "d1",
+                    "ip": "10.0.0.1 | 10.0.0.2",
+                    "availability": "Huge",
+                    "confidentiality": "Major",
+                    "integrity": "Major",
+                    "timezone": "",
+                    "device_groups": "",
+                },
+                {
+                    "name": "d2",
+                    "ip": "10.0.0.3",
+                    "availability": "minor",
+                    "confidentiality": "Major",
+                    "integrity": "Major",
+                    "timezone": "Mars/Olympus",
+                    "device_groups": "",
+                },
+                {
+                    "name": "d3",
+                    "ip": "10.0.0.4",
+                    "availability": "Minor",
+                    "confidentiality": "Major",
+                    "integrity": "Major",
+                    "timezone": "",
+                    "device_groups": "ghosts",
+                },
+            ],
+        },
+    )
     plan = _plan_with(wb, catalog_listings(), ["devices"])
-    assert "'Huge' is not one of Minimal|Minor|Major|Critical" in one(plan, "devices", "d1")["reason"]
+    assert (
+        "'Huge' is not one of Minimal|Minor|Major|Critical" in one(plan, "devices", "d1")["reason"]
+    )
     assert "unknown timezone 'Mars/Olympus'" in one(plan, "devices", "d2")["reason"]
     d3 = one(plan, "devices", "d3")
     assert d3["action"] == "create" and d3["payload"]["devicegroup"] == []
@@ -354,51 +468,114 @@ def test_device_bad_risk_and_unknown_group(tmp_path, tenants_file):
 
 
 def test_list_names_and_kinds(tmp_path, tenants_file):
-    wb = csv_workbook(tmp_path / "wb", {"UserDefinedList": [
-        {"name": "ok_list", "list_type": "static_list", "lists": "b, a | a", "age_limit": 0},
-        {"name": "_bad", "list_type": "static_list", "lists": '["x"]', "age_limit": 0},
-        {"name": "dyn", "list_type": "dynamic_list", "lists": '["runtime"]', "age_limit": 90061},
-        {"name": "weird", "list_type": "sometimes", "lists": '["x"]', "age_limit": 0},
-    ]})
+    wb = csv_workbook(
+        tmp_path / "wb",
+        {
+            "UserDefinedList": [
+                {
+                    "name": "ok_list",
+                    "list_type": "static_list",
+                    "lists": "b, a | a",
+                    "age_limit": 0,
+                },
+                {"name": "_bad", "list_type": "static_list", "lists": '["x"]', "age_limit": 0},
+                {
+                    "name": "dyn",
+                    "list_type": "dynamic_list",
+                    "lists": '["runtime"]',
+                    "age_limit": 90061,
+                },
+                {"name": "weird", "list_type": "sometimes", "lists": '["x"]', "age_limit": 0},
+            ]
+        },
+    )
     search_heads = {n.id for n in load_tenants(tenants_file)["core"].by_role("search_heads")}
-    listings = {(sh, "Lists"): [
-        {"id": "l" * 24, "name": "DYN", "list_type": "dynamic_list", "lists": ["filled", "by"],
-         "age_limit": 90060},
-    ] for sh in search_heads}
-    plan = _plan_with(wb, {**catalog_listings(), **listings},
-                      ["user_defined_lists"])
-    assert one(plan, "user_defined_lists", "OK_LIST")["payload"] == {"s_name": "OK_LIST", "lists": ["a", "b"]}
+    listings = {
+        (sh, "Lists"): [
+            {
+                "id": "l" * 24,
+                "name": "DYN",
+                "list_type": "dynamic_list",
+                "lists": ["filled", "by"],
+                "age_limit": 90060,
+            },
+        ]
+        for sh in search_heads
+    }
+    plan = _plan_with(wb, {**catalog_listings(), **listings}, ["user_defined_lists"])
+    assert one(plan, "user_defined_lists", "OK_LIST")["payload"] == {
+        "s_name": "OK_LIST",
+        "lists": ["a", "b"],
+    }
     assert "must be 2-100 letters" in one(plan, "user_defined_lists", "_BAD")["reason"]
     assert one(plan, "user_defined_lists", "DYN")["action"] == "unchanged"  # 1 d 1 h 1 min (+1 s)
-    assert "not one of static_list|dynamic_list" in one(plan, "user_defined_lists", "WEIRD")["reason"]
+    assert (
+        "not one of static_list|dynamic_list" in one(plan, "user_defined_lists", "WEIRD")["reason"]
+    )
 
 
 def test_alert_repos_expand_per_storage_node(tmp_path):
-    tenant = parse_tenants({"tenants": {"t": {"pool_uuid": "p" * 32, "siems": {
-        "search_heads": [{"name": "sh", "id": "1" * 32}],
-        "backends": [{"name": "b1", "id": "2" * 32, "ip": "192.0.2.1", "ip_private": "10.0.0.1"},
-                     {"name": "b2", "id": "3" * 32, "ip": "192.0.2.2"}],
-        "all_in_one": [{"name": "a1", "id": "4" * 32, "ip_private": "10.0.0.4"}],
-    }}}})["t"]
-    rule = {"settings.risk": "High", "settings.aggregate": "max",
-            "settings.condition.condition_option": "GreaterThan",
-            "settings.condition.condition_value": "0", "settings.livesearch_data.limit": 100.0,
-            "settings.livesearch_data.timerange_minute": 5.0, "settings.user": ""}
-    wb = csv_workbook(tmp_path / "wb", {
-        "Repo": [{"original_repo_name": "Repo-t-secu", "cleaned_repo_name": "Repo_secu"}],
-        "Alert": [
-            {**rule, "name": "r1", "settings.repos": json.dumps(
-                ["10.9.9.9:5504/Repo-t-secu", "10.9.9.9:5504/_logpoint", "10.9.9.9:5504/Repo-x",
-                 "127.0.0.1:5504"])},
-            {**rule, "name": "r2", "settings.repos": json.dumps(["10.9.9.9:5504/Repo-x"])},
-            {**rule, "name": "r3", "settings.repos": "\"['1.2.3.4:5504/Repo_secu']\""},
-        ],
-    })
+    tenant = parse_tenants(
+        {
+            "tenants": {
+                "t": {
+                    "pool_uuid": "p" * 32,
+                    "siems": {
+                        "search_heads": [{"name": "sh", "id": "1" * 32}],
+                        "backends": [
+                            {
+                                "name": "b1",
+                                "id": "2" * 32,
+                                "ip": "192.0.2.1",
+                                "ip_private": "10.0.0.1",
+                            },
+                            {"name": "b2", "id": "3" * 32, "ip": "192.0.2.2"},
+                        ],
+                        "all_in_one": [{"name": "a1", "id": "4" * 32, "ip_private": "10.0.0.4"}],
+                    },
+                }
+            }
+        }
+    )["t"]
+    rule = {
+        "settings.risk": "High",
+        "settings.aggregate": "max",
+        "settings.condition.condition_option": "GreaterThan",
+        "settings.condition.condition_value": "0",
+        "settings.livesearch_data.limit": 100.0,
+        "settings.livesearch_data.timerange_minute": 5.0,
+        "settings.user": "",
+    }
+    wb = csv_workbook(
+        tmp_path / "wb",
+        {
+            "Repo": [{"original_repo_name": "Repo-t-secu", "cleaned_repo_name": "Repo_secu"}],
+            "Alert": [
+                {
+                    **rule,
+                    "name": "r1",
+                    "settings.repos": json.dumps(
+                        [
+                            "10.9.9.9:5504/Repo-t-secu",
+                            "10.9.9.9:5504/_logpoint",
+                            "10.9.9.9:5504/Repo-x",
+                            "127.0.0.1:5504",
+                        ]
+                    ),
+                },
+                {**rule, "name": "r2", "settings.repos": json.dumps(["10.9.9.9:5504/Repo-x"])},
+                {**rule, "name": "r3", "settings.repos": "\"['1.2.3.4:5504/Repo_secu']\""},
+            ],
+        },
+    )
     plan = plan_for(wb, tenant, resources=["alert_rules"])
     r1 = one(plan, "alert_rules", "r1")
     assert r1["payload"]["repos"] == [
-        "10.0.0.1:5504/Repo_secu", "10.0.0.4:5504/Repo_secu", "127.0.0.1:5504/_logpoint",
-        "192.0.2.2:5504/Repo_secu"]
+        "10.0.0.1:5504/Repo_secu",
+        "10.0.0.4:5504/Repo_secu",
+        "127.0.0.1:5504/_logpoint",
+        "192.0.2.2:5504/Repo_secu",
+    ]
     assert (r1["payload"]["risk"], r1["payload"]["condition_option"]) == ("high", "greaterthan")
     assert r1["payload"]["owner"] == _id(300)  # empty settings.user → admin
     warn = plan.findings[plan.findings["severity"] == "warn"]["message"].tolist()
@@ -415,7 +592,9 @@ def _read_shape(plan, listings_by_node):
     ids: dict[str, str] = {}
     creates = plan.rows[plan.rows["action"] == "create"]
     for n, row in enumerate(creates.itertuples()):
-        ids[f"$ref:{row.resource}:{row.key}"] = ids.get(f"$ref:{row.resource}:{row.key}") or _id(5000 + n)
+        ids[f"$ref:{row.resource}:{row.key}"] = ids.get(f"$ref:{row.resource}:{row.key}") or _id(
+            5000 + n
+        )
 
     def real(value):
         if isinstance(value, list):
@@ -432,25 +611,55 @@ def _read_shape(plan, listings_by_node):
             node.setdefault("DeviceGroups", []).append({"id": oid, **body, "devices": []})
         elif row.resource == "devices":
             risks = {k: body.pop(k) for k in ("availability", "confidentiality", "integrity")}
-            node.setdefault("Devices", []).append({
-                "id": oid, "name": body["name"], "ip": body["ip"], "timezone": body["timezone"],
-                "device_groups": body["devicegroup"], "risk_values": risks, "col_apps": []})
+            node.setdefault("Devices", []).append(
+                {
+                    "id": oid,
+                    "name": body["name"],
+                    "ip": body["ip"],
+                    "timezone": body["timezone"],
+                    "device_groups": body["devicegroup"],
+                    "risk_values": risks,
+                    "col_apps": [],
+                }
+            )
         elif row.resource == "syslog_collectors":
             device = next(d for d in node["Devices"] if d["id"] == body["device_id"])
-            device["col_apps"].append({"app": "SyslogCollector", "uuid": oid.ljust(32, "0"),
-                                       "proxy_ip": [], "hostname": [], **body})
+            device["col_apps"].append(
+                {
+                    "app": "SyslogCollector",
+                    "uuid": oid.ljust(32, "0"),
+                    "proxy_ip": [],
+                    "hostname": [],
+                    **body,
+                }
+            )
         elif row.resource == "alert_rules":
             node.setdefault("AlertRules/MyAlertRules/fetch", []).append(
-                {"id": oid, "name": body["searchname"], "query": "", "description": "",
-                 "assigned_to": "", "attack_tag": [], **body})
+                {
+                    "id": oid,
+                    "name": body["searchname"],
+                    "query": "",
+                    "description": "",
+                    "assigned_to": "",
+                    "attack_tag": [],
+                    **body,
+                }
+            )
         elif row.resource == "user_defined_lists":
             static = "s_name" in body
-            node.setdefault("Lists", []).append({
-                "id": oid, "name": body.get("s_name") or body.get("d_name"),
-                "list_type": "static_list" if static else "dynamic_list",
-                "lists": body.get("lists", []),
-                "age_limit": 0 if static else body["agelimit_day"] * 86400
-                + body["agelimit_hour"] * 3600 + body["agelimit_minute"] * 60})
+            node.setdefault("Lists", []).append(
+                {
+                    "id": oid,
+                    "name": body.get("s_name") or body.get("d_name"),
+                    "list_type": "static_list" if static else "dynamic_list",
+                    "lists": body.get("lists", []),
+                    "age_limit": 0
+                    if static
+                    else body["agelimit_day"] * 86400
+                    + body["agelimit_hour"] * 3600
+                    + body["agelimit_minute"] * 60,
+                }
+            )
 
 
 @pytest.mark.parametrize(("workbook", "tenant"), SAMPLES)
@@ -459,26 +668,35 @@ def test_second_plan_after_a_simulated_write_is_unchanged(samples, tenants_file,
     t = load_tenants(tenants_file)[tenant]
     profiles = load_profiles()
     selected = {r: profiles[r] for r in resources}
-    first = build_plan(t, Workbook(samples / workbook), selected,
-                       Inventory(Lister(catalog_listings()), t, profiles))
+    first = build_plan(
+        t,
+        Workbook(samples / workbook),
+        selected,
+        Inventory(Lister(catalog_listings()), t, profiles),
+    )
     by_node: dict[str, dict] = {}
     _read_shape(first, by_node)
     listings = catalog_listings()
     for node, paths in by_node.items():
         listings.update({(node, path): items for path, items in paths.items()})
-    second = build_plan(t, Workbook(samples / workbook), selected,
-                        Inventory(Lister(listings), t, profiles))
+    second = build_plan(
+        t, Workbook(samples / workbook), selected, Inventory(Lister(listings), t, profiles)
+    )
     mine = second.rows[second.rows["resource"].isin(MINE)]
     changed = mine[mine["action"].isin(["create", "update"])]
     assert changed.empty, changed[["resource", "key", "reason", "changes"]].head().to_string()
     assert (mine["action"] == "unchanged").sum() == (
-        first.rows["resource"].isin(MINE) & (first.rows["action"] == "create")).sum()
+        first.rows["resource"].isin(MINE) & (first.rows["action"] == "create")
+    ).sum()
 
 
 def test_lint_strict_is_clean():
     done = subprocess.run(
         [sys.executable, "-m", "directorsync.cli", "lint", "--strict"],
-        capture_output=True, text=True, cwd=Path(__file__).resolve().parents[1], check=False,
+        capture_output=True,
+        text=True,
+        cwd=Path(__file__).resolve().parents[1],
+        check=False,
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "0 finding(s), 0 error(s)" in done.stdout + done.stderr
@@ -513,8 +731,9 @@ class Site:
 
         # one write at a time: concurrent re-listing after creates can read a stale listing
         options = ApplyOptions(concurrency=1)
-        return apply_plan(plan, self.client, self.tenant, self.inventory, self.profiles,
-                          options=options)
+        return apply_plan(
+            plan, self.client, self.tenant, self.inventory, self.profiles, options=options
+        )
 
     def node(self, name: str) -> str:
         return next(n.id for n in self.tenant.nodes if n.name == name)
@@ -540,8 +759,10 @@ def core_site():
 def test_core_applies_cleanly_and_converges(core_site):
     first = _statuses(core_site.first)
     assert not first.get("ERROR") and not first.get("EXCEPTION"), [
-        (r["resource"], r["key"], r["error"]) for r in core_site.first["rows"]
-        if r["status"] in ("ERROR", "EXCEPTION")][:5]
+        (r["resource"], r["key"], r["error"])
+        for r in core_site.first["rows"]
+        if r["status"] in ("ERROR", "EXCEPTION")
+    ][:5]
     assert first["CREATED"] == 24 + 24 + 22 + 33 + 299
     again = core_site.plan("core_config.xlsx")
     mine = again.rows[again.rows["resource"].isin(MINE)]
@@ -553,8 +774,13 @@ def test_device_group_update_is_accepted_by_a_strict_director(core_site):
     node = core_site.node("lb-backend01")
     pool = core_site.tenant.pool_uuid
     group = next(g for g in core_site.client.list(pool, node, "DeviceGroups") if g["name"] == "RSA")
-    core_site.client.write("PUT", pool, node, f"DeviceGroups/{group['id']}",
-                           {"name": "RSA", "description": "edited by hand"})
+    core_site.client.write(
+        "PUT",
+        pool,
+        node,
+        f"DeviceGroups/{group['id']}",
+        {"name": "RSA", "description": "edited by hand"},
+    )
     plan = core_site.plan("core_config.xlsx", ["device_groups"])
     row = one(plan, "device_groups", "RSA", "lb-backend01")
     assert row["action"] == "update" and row["payload"]["name"] == "RSA"
@@ -569,14 +795,30 @@ def test_device_group_update_is_accepted_by_a_strict_director(core_site):
 def test_syslog_update_is_sent_to_the_collector(core_site):
     node = core_site.node("lb-backend02")
     pool = core_site.tenant.pool_uuid
-    device = next(d for d in core_site.client.list(pool, node, "Devices") if d["name"] == "core-ijs")
+    device = next(
+        d for d in core_site.client.list(pool, node, "Devices") if d["name"] == "core-ijs"
+    )
     app = device["col_apps"][0]
-    core_site.client.write("PUT", pool, node, f"SyslogCollector/{app['uuid']}", {
-        "device_id": device["id"], "proxy_condition": "None", "parser": "LineParser",
-        "charset": "ascii", "processpolicy": app["processpolicy"]})
+    core_site.client.write(
+        "PUT",
+        pool,
+        node,
+        f"SyslogCollector/{app['uuid']}",
+        {
+            "device_id": device["id"],
+            "proxy_condition": "None",
+            "parser": "LineParser",
+            "charset": "ascii",
+            "processpolicy": app["processpolicy"],
+        },
+    )
     plan = core_site.plan("core_config.xlsx", ["syslog_collectors"])
     row = one(plan, "syslog_collectors", "core-ijs", "lb-backend02")
-    assert (row["action"], row["method"], row["path"]) == ("update", "PUT", f"SyslogCollector/{app['uuid']}")
+    assert (row["action"], row["method"], row["path"]) == (
+        "update",
+        "PUT",
+        f"SyslogCollector/{app['uuid']}",
+    )
     assert sorted(c["field"] for c in row["changes"]) == ["charset", "parser"]
     assert _statuses(core_site.apply(plan)).get("UPDATED") == 1
     again = core_site.plan("core_config.xlsx", ["syslog_collectors"])
@@ -611,7 +853,12 @@ def test_esait_proxies_apply_and_converge():
         plan = site.plan("esait_config.xlsx")
         proxies = rows_of(plan, "syslog_collectors")
         assert sorted(p["proxy_condition"] for p in proxies["payload"]) == [
-            "None", "None", "use_as_proxy", "use_as_proxy", "use_as_proxy"]
+            "None",
+            "None",
+            "use_as_proxy",
+            "use_as_proxy",
+            "use_as_proxy",
+        ]
         result = site.apply(plan)
         statuses = _statuses(result)
         assert not statuses.get("ERROR") and not statuses.get("EXCEPTION")
