@@ -75,13 +75,68 @@ def compare_fields(profile: Profile) -> list[str]:
     return [f for f in fields if f not in skip]
 
 
-def canonical_series(series: pd.Series, field: str, profile: Profile) -> pd.Series:
-    """A column in canonical JSON text form, ready for vectorised comparison."""
+def _flags(field: str, profile: Profile) -> tuple[bool, bool, bool]:
     spec = profile.diff
-    as_set = field in (spec.get("list_as_sets") or []) or field in (spec.get("deep_sets") or [])
     deep = field in (spec.get("deep_sets") or [])
-    fold = field in (spec.get("case_insensitive") or [])
+    as_set = deep or field in (spec.get("list_as_sets") or [])
+    return as_set, deep, field in (spec.get("case_insensitive") or [])
+
+
+def canonical_series(series: pd.Series, field: str, profile: Profile) -> pd.Series:
+    """A column in canonical JSON text form, ready for vectorised comparison.
+
+    Plain text columns and lists of plain text take fast paths that produce exactly the text
+    of the general path (``json.dumps`` of :func:`canonical`), so hashes never depend on the path.
+    """
+    as_set, deep, fold = _flags(field, profile)
+    kind = pd.api.types.infer_dtype(series, skipna=True)
+    if kind in ("string", "empty"):
+        return _fast_text(series, fold)
+    if kind == "mixed" and not deep:
+        return series.map(lambda v: _fast_list(v, as_set, fold))
     return series.map(lambda v: _dump(canonical(v, as_set, deep, fold)))
+
+
+_ESCAPES = r'["\\\x00-\x1f]'
+_CONTROL = re.compile(r"[\\\x00-\x1f]")
+
+
+def _fast_text(series: pd.Series, fold: bool) -> pd.Series:
+    na = series.isna()
+    text = series.astype(object).where(~na, "").astype(str).str.strip()
+    if fold:
+        text = text.str.lower()
+    out = ('"' + text + '"').astype(object)
+    special = text.str.contains(_ESCAPES, regex=True)
+    if special.any():
+        out[special] = text[special].map(lambda t: json.dumps(t, ensure_ascii=False))
+    out[na | text.eq("")] = "null"
+    return out
+
+
+def _fast_list(value: Any, as_set: bool, fold: bool) -> str:
+    """Canonical text of a list of plain strings without the general recursion."""
+    if not isinstance(value, list):
+        return _dump(canonical(value, as_set, False, fold))
+    items = []
+    for item in value:
+        if isinstance(item, str):
+            text = item.strip().lower() if fold else item.strip()
+            if text:
+                items.append(text)
+        elif item is None or (isinstance(item, float) and item != item):
+            continue
+        else:
+            return _dump(canonical(value, as_set, False, fold))
+    if not items:
+        return "null"
+    joined = '", "'.join(items)
+    if joined.count('"') != 2 * (len(items) - 1) or _CONTROL.search(joined):
+        return _dump(canonical(value, as_set, False, fold))  # text needing JSON escapes
+    if as_set:
+        items = sorted(set(items), key=lambda t: t + '"')  # the order of their JSON text
+        joined = '", "'.join(items)
+    return '["' + joined + '"]'
 
 
 def key_series(frame: pd.DataFrame, fields: list[str]) -> pd.Series:
@@ -103,10 +158,10 @@ def remote_hash(remote: pd.DataFrame, profile: Profile) -> pd.Series:
     fields = [f for f in compare_fields(profile) if f in remote]
     if remote.empty:
         return pd.Series(dtype=object)
-    text = pd.Series("", index=remote.index)
+    text = pd.Series("", index=remote.index, dtype=object)
     for field in fields:
         text = text + field + "=" + canonical_series(remote[field], field, profile) + ";"
-    return text.map(lambda t: hashlib.sha256(t.encode()).hexdigest()[:16])
+    return text.map(_short_hash)
 
 
 def diff_frame(desired: pd.DataFrame, remote: pd.DataFrame, profile: Profile) -> pd.DataFrame:
@@ -124,20 +179,21 @@ def diff_frame(desired: pd.DataFrame, remote: pd.DataFrame, profile: Profile) ->
     remote = remote[~remote[PLANNED].fillna(False).astype(bool)] if PLANNED in remote else remote
     remote = remote.copy()
     remote[KEY] = key_series(remote, profile.remote_key)
-    remote["_hash"] = remote_hash(remote, profile)
     absent = set(profile.diff.get("write_only_if_absent") or []) - set(remote.columns)
     fields = [f for f in compare_fields(profile) if f not in absent]
     right = remote.drop_duplicates([NODE, KEY])[
-        [NODE, KEY, profile.id_field, "_hash"]
+        [NODE, KEY, profile.id_field]
         + [f for f in fields if f in remote and f != profile.id_field]
     ]
     right = right.rename(columns={c: f"r.{c}" for c in right.columns if c not in (NODE, KEY)})
     merged = out.reset_index().merge(right, on=[NODE, KEY], how="left").set_index("index")
     exists = merged[f"r.{profile.id_field}"].notna()
-    changes = _changes(merged, fields, profile, exists)
+    hashed = [f for f in compare_fields(profile) if f in remote]
+    changes, hashes = _changes(merged, fields, hashed, profile, exists)
     status = merged[STATUS] if STATUS in merged else pd.Series("ok", index=merged.index)
     out["remote_id"] = merged[f"r.{profile.id_field}"].where(exists, None)
-    out["remote_hash"] = merged["r._hash"].where(exists, None)
+    out["remote_hash"] = hashes.reindex(out.index)
+    out["remote_hash"] = out["remote_hash"].where(exists, None)
     out["changes"] = changes.reindex(out.index).map(lambda v: v if isinstance(v, list) else [])
     out["action"] = "unchanged"
     out.loc[~exists, "action"] = "create"
@@ -158,35 +214,37 @@ def diff_frame(desired: pd.DataFrame, remote: pd.DataFrame, profile: Profile) ->
 
 
 def _changes(
-    merged: pd.DataFrame, fields: list[str], profile: Profile, exists: pd.Series
-) -> pd.Series:
-    """Long frame of differing cells → list of {field, before, after} per row."""
+    merged: pd.DataFrame, fields: list[str], hashed: list[str], profile: Profile, exists: pd.Series
+) -> tuple[pd.Series, pd.Series]:
+    """Differing cells → list of {field, before, after} per row; and the remote hash per row."""
     parts = []
     rows = merged[exists]
-    for field in fields:
-        if field not in rows:
-            continue
+    text = pd.Series("", index=rows.index, dtype=object)
+    for field in dict.fromkeys([*hashed, *fields]):
         before = rows[f"r.{field}"] if f"r.{field}" in rows else pd.Series(None, index=rows.index)
+        before_text = canonical_series(before, field, profile)
+        if field in hashed:
+            text = text + field + "=" + before_text + ";"
+        if field not in fields or field not in rows:
+            continue
         after = rows[field]
-        differs = canonical_series(after, field, profile) != canonical_series(
-            before, field, profile
-        )
+        differs = canonical_series(after, field, profile) != before_text
         if differs.any():
-            parts.append(
-                pd.DataFrame(
-                    {
-                        "field": field,
-                        "before": before[differs].map(_plain),
-                        "after": after[differs].map(_plain),
-                    },
-                    index=rows.index[differs],
-                )
-            )
+            parts.append(pd.DataFrame({
+                "field": field,
+                "before": before[differs].map(_plain),
+                "after": after[differs].map(_plain),
+            }, index=rows.index[differs]))
+    hashes = text.map(_short_hash)
     if not parts:
-        return pd.Series(dtype=object)
+        return pd.Series(dtype=object), hashes
     long = pd.concat(parts)
     records = pd.Series(long.to_dict("records"), index=long.index)
-    return records.groupby(level=0, sort=False).agg(list)
+    return records.groupby(level=0, sort=False).agg(list), hashes
+
+
+def _short_hash(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def _plain(value: Any) -> Any:

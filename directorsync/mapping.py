@@ -24,7 +24,7 @@ import pandas as pd
 
 from directorsync.errors import ProfileError, WorkbookError
 from directorsync.profile import Profile
-from directorsync.transforms import Context, Invalid, apply_transforms, is_empty
+from directorsync.transforms import Context, Invalid, apply_transforms, gather_lists, is_empty
 from directorsync.workbook import ROW
 
 ROWS = "_rows"
@@ -170,7 +170,7 @@ def _zip(field: str, parts: dict[str, Any], frame, mapped, columns, ctx) -> pd.S
     if ok.any():
         exploded = subs[ok].explode(list(parts))
         records = pd.Series(exploded.to_dict("records"), index=exploded.index)
-        out[ok] = records.groupby(level=0, sort=False).agg(list)
+        out[ok] = gather_lists(records)
     bad = ~same
     if bad.any():
         names = " and ".join(parts)

@@ -146,7 +146,14 @@ def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     if frame is None or frame.empty:
         return []
     clean = frame.astype(object).where(frame.notna(), None)
-    return json.loads(json.dumps(clean.to_dict("records"), default=str))
+    return json.loads(json.dumps(clean.to_dict("records"), default=_json_default))
+
+
+def _json_default(value: Any) -> Any:
+    """numpy scalars as Python numbers; anything else as text."""
+    if hasattr(value, "item"):
+        return value.item()
+    return str(value)
 
 
 def plan_from_dict(data: Mapping[str, Any]) -> Plan:
@@ -338,15 +345,28 @@ def _plan_rows(frame: pd.DataFrame, profile: Profile, workbook: str) -> pd.DataF
             "remote_hash": frame["remote_hash"],
             "depends_on": frame[DEPENDS].map(lambda refs: [r.split(":", 1)[1] for r in refs]),
             "sheet": sheet,
-            "excel_rows": rows_col.map(lambda rs: [int(r) for r in rs]),
+            "excel_rows": rows_col,
         },
         index=frame.index,
     )
-    out["source"] = [
-        source_label(workbook, s, None) + " › " + _rows_label(rs)
-        for s, rs in zip(out["sheet"], out["excel_rows"])
-    ]
+    out["source"] = _source_labels(workbook, out["sheet"], out["excel_rows"])
     return out.reset_index(drop=True)
+
+
+def _source_labels(workbook: str, sheets: pd.Series, rows: pd.Series) -> pd.Series:
+    """``book.xlsx › Sheet › row 7`` (or ``rows 2, 3``), vectorised for single-row objects."""
+    first = rows.map(lambda rs: rs[0] if len(rs) == 1 else None)
+    single = first.notna()
+    labels = (workbook + " › " + sheets.astype(str) + " › row ").where(single, "")
+    labels = labels.astype(object)
+    labels[single] = labels[single] + first[single].astype(int).astype(str)
+    many = ~single
+    if many.any():
+        labels[many] = [
+            source_label(workbook, s, None) + " › " + _rows_label(r)
+            for s, r in zip(sheets[many], rows[many])
+        ]
+    return labels
 
 
 def _rows_label(rows: list[int]) -> str:

@@ -28,7 +28,7 @@ from directorsync.inventory import NODE, Inventory, is_ref
 from directorsync.prechecks import REASON, STATUS
 from directorsync.profile import Profile
 from directorsync.topology import Node
-from directorsync.transforms import is_empty
+from directorsync.transforms import gather_lists, is_empty
 from directorsync.workbook import ROW
 
 DEPENDS = "_depends"
@@ -108,7 +108,7 @@ def _lookup(
     is_planned = found["_id"].map(is_ref).astype(bool)
     refs = found.loc[is_planned, "_id"].groupby(level=0).agg(list).to_dict()
     if many:
-        values = found["_value"].groupby(level=0, sort=False).agg(list)
+        values = gather_lists(found["_value"])
         values = values.reindex(frame.index[~is_empty(frame[field])])
         values = values.map(lambda v: v if isinstance(v, list) else [])
     else:

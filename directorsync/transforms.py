@@ -127,6 +127,24 @@ def _has_lists(series: pd.Series) -> bool:
     return bool(len(series)) and bool(series.map(lambda v: isinstance(v, list)).any())
 
 
+def gather_lists(series: pd.Series) -> pd.Series:
+    """Items whose index labels come in contiguous runs (as after ``explode``) → one list per label.
+
+    The fast equivalent of ``series.groupby(level=0, sort=False).agg(list)`` for exploded data.
+    """
+    if series.empty:
+        return pd.Series(dtype=object)
+    labels = series.index.to_numpy()
+    values = series.to_numpy(dtype=object)
+    starts = np.flatnonzero(np.r_[True, labels[1:] != labels[:-1]])
+    ends = np.r_[starts[1:], len(values)]
+    lists = [values[a:b].tolist() for a, b in zip(starts, ends)]
+    out = pd.Series(lists, index=labels[starts], dtype=object)
+    if not out.index.is_unique:  # labels were not contiguous: fall back to a real groupby
+        return series.groupby(level=0, sort=False).agg(list)
+    return out
+
+
 def _on_elements(series: pd.Series, fn: Callable[[pd.Series], pd.Series]) -> pd.Series:
     """Apply a column function to the elements of list cells, keeping non-list cells as is."""
     is_list = series.map(lambda v: isinstance(v, list))
@@ -134,7 +152,7 @@ def _on_elements(series: pd.Series, fn: Callable[[pd.Series], pd.Series]) -> pd.
     exploded = lists.explode()
     empty = exploded.isna() & lists.reindex(exploded.index).map(len).eq(0)
     done = fn(exploded[~empty]) if (~empty).any() else exploded[~empty]
-    gathered = done.groupby(level=0, sort=False).agg(list)
+    gathered = gather_lists(done)
     out = series.copy()
     out[is_list] = pd.Series(
         [[] for _ in range(int(is_list.sum()))], index=lists.index, dtype=object
@@ -145,6 +163,10 @@ def _on_elements(series: pd.Series, fn: Callable[[pd.Series], pd.Series]) -> pd.
 
 def is_empty(series: pd.Series) -> pd.Series:
     """True where a cell is NaN/None, an empty string/sentinel, or an empty list."""
+    if pd.api.types.infer_dtype(series, skipna=True) in ("string", "empty"):
+        na = series.isna()
+        text = series.astype(object).where(~na, "").astype(str).str.strip().str.lower()
+        return (na | text.isin(EMPTY_SENTINELS)).astype(bool)
 
     def empty(v: Any) -> bool:
         if v is None or (isinstance(v, float) and np.isnan(v)) or v is pd.NA:
