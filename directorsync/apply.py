@@ -77,6 +77,7 @@ class _Run:
     lock: threading.Lock = field(default_factory=threading.Lock)
     ids: dict[tuple[str, str, str], str] = field(default_factory=dict)
     failed: dict[tuple[str, str, str], str] = field(default_factory=dict)
+    fresh: dict[tuple[str, str], pd.DataFrame] = field(default_factory=dict)
 
 
 def apply_plan(
@@ -155,8 +156,7 @@ def _drop_stale(run: _Run, rows: pd.DataFrame, todo: list[int]) -> list[int]:
         row = rows.iloc[i].to_dict()
         profile = run.profiles[row["resource"]]
         node = nodes[row["node_id"]]
-        run.inventory.invalidate(profile.name, node)
-        remote = run.inventory.frame(profile.name, node)
+        remote = _fresh_listing(run, profile, node)
         now = _remote_hash_for(remote, profile, row["key"])
         if now != row.get("remote_hash"):
             what = (
@@ -173,6 +173,20 @@ def _drop_stale(run: _Run, rows: pd.DataFrame, todo: list[int]) -> list[int]:
         else:
             keep.append(i)
     return keep
+
+
+def _fresh_listing(run: _Run, profile: Profile, node: Node) -> pd.DataFrame:
+    """A listing made during this apply (once per resource and node for the stale check)."""
+    key = (profile.name, node.id)
+    with run.lock:
+        if key in run.fresh:
+            return run.fresh[key]
+    frame = run.inventory.refresh(profile.name, node)
+    if "_planned" in frame:
+        frame = frame[~frame["_planned"].fillna(False).astype(bool)]
+    with run.lock:
+        run.fresh[key] = frame
+    return frame
 
 
 def _remote_hash_for(remote: pd.DataFrame, profile: Profile, key: str) -> str | None:
@@ -267,7 +281,13 @@ def _apply_row(run: _Run, row: dict[str, Any], profile: Profile, node: Node) -> 
     except LookupError as exc:
         return _row_result(row, "ERROR", f"blocked: {exc}")
     status = "CREATED" if row["method"] == "POST" else "UPDATED"
-    attempts, outcome, note = _send(run, row, profile, node, path, payload)
+    try:
+        attempts, outcome, note = _send(run, row, profile, node, path, payload)
+    except AmbiguousWriteError as exc:
+        return _row_result(row, "ERROR", f"outcome unknown after retries ({exc}); "
+                           "check the object on Director and plan again")
+    except DirectorError as exc:
+        return _row_result(row, "ERROR", exc.message)
     result = _row_result(
         row,
         status,
@@ -308,28 +328,36 @@ def _created_id(run: _Run, dep: str, node: Node) -> str:
         if cache_key in run.ids:
             return run.ids[cache_key]
     profile = run.profiles[resource]
-    found = _find_remote(run, profile, node, key, fresh=True)
-    if found is None:
-        raise LookupError(f"{resource} '{key}' was not found on {node.name} after its creation")
+    ids = _ids_on_node(run, profile, node)
     with run.lock:
-        run.ids[cache_key] = found
-    return found
+        run.ids.update({(resource, node.id, k): v for k, v in ids.items()})
+    if key not in ids:
+        raise LookupError(f"{resource} '{key}' was not found on {node.name} after its creation")
+    return ids[key]
+
+
+def _ids_on_node(run: _Run, profile: Profile, node: Node) -> dict[str, str]:
+    """Natural key → id of every object of a resource on a node, listed now."""
+    remote = run.inventory.refresh(profile.name, node)
+    if remote.empty:
+        return {}
+    if "_planned" in remote:
+        remote = remote[~remote["_planned"].fillna(False).astype(bool)]
+    ids = remote[profile.id_field]
+    keys = key_series(remote, profile.remote_key)
+    keep = ids.notna()
+    return dict(zip(keys[keep], ids[keep].astype(str)))
 
 
 def _find_remote(run: _Run, profile: Profile, node: Node, key: str, *, fresh: bool) -> str | None:
     """The id of the object with this natural key on the node (re-listing when ``fresh``)."""
     if fresh:
-        run.inventory.invalidate(profile.name, node)
+        return _ids_on_node(run, profile, node).get(key)
     remote = run.inventory.frame(profile.name, node)
     if remote.empty:
         return None
-    planned = remote["_planned"].fillna(False).astype(bool) if "_planned" in remote else False
-    remote = remote[~planned] if isinstance(planned, pd.Series) else remote
     match = remote[key_series(remote, profile.remote_key) == key]
-    if match.empty:
-        return None
-    value = match.iloc[0][profile.id_field]
-    return None if value is None or (isinstance(value, float) and value != value) else str(value)
+    return None if match.empty else str(match.iloc[0][profile.id_field])
 
 
 def _send(run: _Run, row, profile: Profile, node: Node, path: str, payload: dict):

@@ -132,6 +132,7 @@ class Inventory:
     max_workers: int = 8
     _cache: dict[tuple[str, str], pd.DataFrame] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _refresh_locks: dict[tuple[str, str], threading.Lock] = field(default_factory=dict, repr=False)
     calls: int = 0
 
     def frame(self, source: str, node: Node) -> pd.DataFrame:
@@ -157,6 +158,22 @@ class Inventory:
         if not parts:
             return pd.DataFrame({NODE: pd.Series(dtype=object)})
         return pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
+
+    def refresh(self, source: str, node: Node) -> pd.DataFrame:
+        """List again now and replace the cached listing (never an older, slower listing)."""
+        with self._refresh_lock(source, node):
+            frame = self._list(source, node)
+            with self._lock:
+                planned = self._cache.get((source, node.id))
+                if planned is not None and PLANNED in planned:
+                    keep = planned[planned[PLANNED].fillna(False).astype(bool)]
+                    frame = pd.concat([frame, keep], ignore_index=True) if len(keep) else frame
+                self._cache[(source, node.id)] = frame
+            return frame
+
+    def _refresh_lock(self, source: str, node: Node) -> threading.Lock:
+        with self._lock:
+            return self._refresh_locks.setdefault((source, node.id), threading.Lock())
 
     def invalidate(self, source: str, node: Node | None = None) -> None:
         """Forget a listing (after writes, before re-reading)."""
@@ -223,7 +240,8 @@ def normalise_listing(
                 frame[col].map(lambda v: v if isinstance(v, dict) else {}).tolist(),
                 index=frame.index,
             )
-            frame = frame.drop(columns=[col]).join(inner, rsuffix=f"_{col}")
+            inner.columns = [c if c not in frame or c == col else f"{c}_{col}" for c in inner.columns]
+            frame = pd.concat([frame.drop(columns=[col]), inner], axis=1)
     rename = spec.get("rename") or {}
     frame = frame.rename(columns={k: v for k, v in rename.items() if k in frame})
     for col, specs in (spec.get("transforms") or {}).items():

@@ -54,6 +54,7 @@ SECTIONS = {
     "hooks",
     "inventory",
     "actions",
+    "apply",
     "notes",
 }
 _FIELD = re.compile(r"\$\{([A-Za-z0-9_.]+)(?:\|[a-z_|]+)?\}")

@@ -11,6 +11,7 @@ node and action.
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import hashlib
 import json
@@ -225,7 +226,8 @@ def build_plan(
 ) -> Plan:
     """Plan every profile (dependency order) for one tenant and workbook."""
     started = time.perf_counter()
-    ctx = Context(sheets=_LazySheets(workbook), tenant=tenant, options=options or {})
+    ctx = Context(sheets=_LazySheets(workbook), tenant=tenant,
+                  options={**(options or {}), "workbook": workbook.name})
     rows, findings, notes = [], [], []
     for name in dependency_order(profiles):
         profile = profiles[name]
@@ -264,6 +266,17 @@ def _concat_findings(parts: list[pd.DataFrame]) -> pd.DataFrame:
     return out[[*FINDING_COLUMNS, "node"]]
 
 
+def choose_sheet(profile: Profile, workbook: Workbook) -> Profile:
+    """With ``xlsx.sheet: [A, B]``, the profile reading the first of them the workbook has."""
+    options = profile.xlsx.get("sheet")
+    if not isinstance(options, list):
+        return profile
+    present = [s for s in options if workbook.has_sheet(s)]
+    raw = copy.deepcopy(profile.raw)
+    raw["xlsx"]["sheet"] = present[0] if present else options[0]
+    return Profile(profile.name, profile.path, raw)
+
+
 def desired_frame(profile: Profile, workbook: Workbook, ctx: Context) -> pd.DataFrame:
     """The mapped frame of one profile (before prechecks).
 
@@ -288,6 +301,7 @@ def plan_resource(
     profile: Profile, workbook: Workbook, tenant: Tenant, inventory: Inventory, ctx: Context
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Plan one resource: rows in ``PLAN_COLUMNS`` and its findings."""
+    profile = choose_sheet(profile, workbook)
     frame = desired_frame(profile, workbook, ctx)
     frame, findings = run_prechecks(frame, profile, workbook.name)
     nodes = tenant.nodes_for(profile.name, profile.targets)

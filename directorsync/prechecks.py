@@ -96,7 +96,7 @@ def _compile_one(
         )
     field, fn, message = builder(arg, frame)
     name = f"{i}:{kind}"
-    return CompiledCheck(name, field, severity, pa.Check(fn, name=name), message)
+    return CompiledCheck(name, field, severity, pa.Check(fn, name=name, ignore_na=False), message)
 
 
 def _non_empty(arg: str, frame: pd.DataFrame):
@@ -166,9 +166,18 @@ def _when_mask(frame: pd.DataFrame, when: dict[str, Any]) -> pd.Series:
     return mask
 
 
+def _condition_text(when: dict[str, Any]) -> str:
+    """``{proxy_condition: [None, uses_proxy]}`` → ``proxy_condition is None or uses_proxy``."""
+    parts = []
+    for key, values in when.items():
+        values = values if isinstance(values, list) else [values]
+        parts.append(f"{key} is {' or '.join(map(str, values))}")
+    return ", ".join(parts)
+
+
 def _required_when(arg: dict[str, Any], frame: pd.DataFrame):
     field, when = arg["field"], arg["when"]
-    cond = ", ".join(f"{k} is {v}" for k, v in when.items())
+    cond = _condition_text(when)
 
     def fn(df: pd.DataFrame) -> pd.Series:
         return ~(_when_mask(df, when) & is_empty(df[field]))
@@ -178,7 +187,7 @@ def _required_when(arg: dict[str, Any], frame: pd.DataFrame):
 
 def _forbidden_when(arg: dict[str, Any], frame: pd.DataFrame):
     field, when = arg["field"], arg["when"]
-    cond = ", ".join(f"{k} is {v}" for k, v in when.items())
+    cond = _condition_text(when)
 
     def fn(df: pd.DataFrame) -> pd.Series:
         return ~(_when_mask(df, when) & ~is_empty(df[field]))

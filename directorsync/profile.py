@@ -87,7 +87,9 @@ class Profile:
 
     @property
     def sheet(self) -> str | None:
-        return self.xlsx.get("sheet")
+        """The main sheet (the first alternative when ``xlsx.sheet`` is a list)."""
+        sheet = self.xlsx.get("sheet")
+        return sheet[0] if isinstance(sheet, list) and sheet else sheet
 
     @property
     def sheets(self) -> list[str]:

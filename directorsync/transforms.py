@@ -85,6 +85,8 @@ class TransformRegistry:
         return deco
 
     def get(self, name: str) -> Transform:
+        if name not in self._items:
+            _load_builtin_modules()
         try:
             return self._items[name]
         except KeyError:
@@ -92,13 +94,23 @@ class TransformRegistry:
             raise ProfileError(f"unknown transform '{name}' (known: {known})") from None
 
     def names(self) -> list[str]:
+        _load_builtin_modules()
         return sorted(self._items)
 
     def __contains__(self, name: object) -> bool:
+        if name not in self._items:
+            _load_builtin_modules()
         return name in self._items
 
 
 TRANSFORMS = TransformRegistry()
+
+
+def _load_builtin_modules() -> None:
+    """Import the modules that register built-in transforms and hooks (idempotent)."""
+    from directorsync.hooks import _load_builtin_hooks
+
+    _load_builtin_hooks()
 
 
 def parse_spec(spec: Any) -> tuple[str, Any]:
