@@ -729,8 +729,7 @@ class Site:
     def apply(self, plan):
         from directorsync.apply import ApplyOptions, apply_plan
 
-        # one write at a time: concurrent re-listing after creates can read a stale listing
-        options = ApplyOptions(concurrency=1)
+        options = ApplyOptions(concurrency=8)
         return apply_plan(
             plan, self.client, self.tenant, self.inventory, self.profiles, options=options
         )
