@@ -1,0 +1,317 @@
+"""DiffReview: pure filtering/selection/approval functions, and the widget glue without a browser."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from directorsync.errors import PlanError
+from directorsync.plan import PLAN_COLUMNS, Plan, load_plan
+from directorsync.prechecks import FINDING_COLUMNS
+from directorsync.review import (
+    APPROVAL_SCHEMA,
+    DiffReview,
+    changes_html,
+    filter_rows,
+    load_approval,
+    make_approval,
+    page_of,
+    row_changes,
+    save_approval,
+)
+
+SAMPLES = Path(__file__).resolve().parents[1] / ".." / "shared" / "samples"
+NODES = {"n1": "backend01", "n2": "backend02", "s1": "search01"}
+
+
+def _row(resource: str, node: str, key: str, action: str, **extra) -> dict:
+    row = dict.fromkeys(PLAN_COLUMNS)
+    payload = {"name": key, "retention": 30} if action in ("create", "update") else None
+    row.update(
+        resource=resource,
+        node_id=node,
+        node_name=NODES[node],
+        key=key,
+        action=action,
+        reason={"update": "1 field differs", "skip": "no repo path"}.get(action),
+        changes=[{"field": "retention", "before": 7, "after": 30}] if action == "update" else [],
+        payload=payload,
+        method={"create": "POST", "update": "PUT"}.get(action),
+        path="Repos",
+        depends_on=[],
+        sheet="Repo",
+        excel_rows=[2],
+        source=f"wb.xlsx › Repo › row {len(key)}",
+    )
+    row.update(extra)
+    return row
+
+
+def make_plan(rows: list[dict]) -> Plan:
+    return Plan(
+        tenant="core",
+        pool_uuid="pool",
+        workbook="wb.xlsx",
+        resources=["repos", "alert_rules"],
+        rows=pd.DataFrame(rows, columns=PLAN_COLUMNS),
+        findings=pd.DataFrame(columns=FINDING_COLUMNS),
+        run_id="20260101T000000Z-abcdef",
+    )
+
+
+@pytest.fixture
+def plan() -> Plan:
+    return make_plan(
+        [
+            _row("repos", "n1", "Repo_A", "create"),  # 0
+            _row("repos", "n2", "Repo_A", "create"),  # 1
+            _row("repos", "n1", "Repo_B", "update"),  # 2
+            _row("repos", "n2", "Repo_B", "unchanged"),  # 3
+            _row("repos", "n1", "repo_c", "skip"),  # 4
+            _row("alert_rules", "s1", "Brute force", "create"),  # 5
+            _row("alert_rules", "s1", "<script>alert(1)</script>", "update"),  # 6
+            _row("alert_rules", "s1", "Broken", "error", reason="bad risk"),  # 7
+        ]
+    )
+
+
+# --- filter_rows ------------------------------------------------------------------------------
+
+
+def test_no_filter_keeps_every_row(plan):
+    assert list(filter_rows(plan.rows).index) == list(range(8))
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "expected"),
+    [
+        ({"resources": ["alert_rules"]}, [5, 6, 7]),
+        ({"nodes": ["backend02"]}, [1, 3]),
+        ({"nodes": ["n2"]}, [1, 3]),  # node id works too
+        ({"actions": ["create", "update"]}, [0, 1, 2, 5, 6]),
+        ({"search": "repo_"}, [0, 1, 2, 3, 4]),  # case-insensitive
+        ({"search": "  REPO_B "}, [2, 3]),
+        ({"search": "<script>"}, [6]),  # literal, not a regex
+        ({"search": "("}, [6]),
+        ({"resources": ["repos"], "nodes": ["backend01"], "actions": ["create", "skip"]}, [0, 4]),
+        ({"resources": ["repos"], "search": "brute"}, []),
+    ],
+)
+def test_filter_rows(plan, kwargs, expected):
+    assert list(filter_rows(plan.rows, **kwargs).index) == expected
+
+
+def test_page_of_clamps_and_counts():
+    rows = pd.DataFrame({"key": range(53)})
+    page, number, pages = page_of(rows, 2, 25)
+    assert (number, pages, list(page["key"])) == (2, 3, [50, 51, 52])
+    assert page_of(rows, 99, 25)[1] == 2
+    assert page_of(rows, -1, 25)[1] == 0
+    assert page_of(rows.iloc[:0], 0, 25)[1:] == (0, 1)
+
+
+def test_row_changes(plan):
+    rows = plan.rows
+    update = row_changes(rows.iloc[2])
+    assert update.to_dict("records") == [{"field": "retention", "before": "7", "after": "30"}]
+    create = row_changes(rows.iloc[0])
+    assert create.to_dict("records") == [
+        {"field": "name", "before": "", "after": "Repo_A"},
+        {"field": "retention", "before": "", "after": "30"},
+    ]
+    assert row_changes(rows.iloc[4]).empty
+
+
+def test_detail_pane_escapes_cells(plan):
+    html = changes_html(plan.rows.iloc[6])
+    assert "<script>" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "7" in html and "30" in html
+
+
+# --- approvals -------------------------------------------------------------------------------
+
+
+def test_make_approval(plan):
+    approval = make_approval(plan, [5, 0, 5], approved_by="alice")
+    assert approval["schema"] == APPROVAL_SCHEMA
+    assert approval["plan_hash"] == plan.hash
+    assert approval["approved_by"] == "alice"
+    assert approval["approved_at"].endswith("+00:00")
+    assert approval["rows"] == [
+        {"resource": "repos", "node_id": "n1", "key": "Repo_A"},
+        {"resource": "alert_rules", "node_id": "s1", "key": "Brute force"},
+    ]
+
+
+@pytest.mark.parametrize("index", [3, 4, 7, 8, -1])
+def test_only_changed_rows_can_be_approved(plan, index):
+    with pytest.raises(PlanError):
+        make_approval(plan, [index])
+
+
+def test_approval_round_trip_through_saved_plan(plan, tmp_path):
+    plan_file = plan.save(tmp_path / "plan.json")
+    path = save_approval(make_approval(plan, [6, 1, 2]), tmp_path / "approval.json")
+    assert load_approval(path, load_plan(plan_file)) == [1, 2, 6]
+
+
+def test_approval_for_another_plan_is_refused(plan, tmp_path):
+    path = save_approval(make_approval(plan, [0]), tmp_path / "approval.json")
+    rows = plan.rows.copy()
+    rows.at[0, "payload"] = {"name": "Repo_A", "retention": 365}  # the plan changed since
+    with pytest.raises(PlanError, match="another plan"):
+        load_approval(path, make_plan(rows.to_dict("records")))
+
+
+def test_approval_naming_an_unknown_row_is_refused(plan, tmp_path):
+    approval = make_approval(plan, [0])
+    approval["rows"].append({"resource": "repos", "node_id": "n1", "key": "Repo_Z"})
+    path = save_approval(approval, tmp_path / "approval.json")
+    with pytest.raises(PlanError, match="Repo_Z"):
+        load_approval(path, plan)
+
+
+@pytest.mark.parametrize("text", ["not json", "[]", json.dumps({"schema": "other@1"})])
+def test_unreadable_approval_is_refused(plan, tmp_path, text):
+    path = tmp_path / "approval.json"
+    path.write_text(text)
+    with pytest.raises(PlanError):
+        load_approval(path, plan)
+
+
+# --- the widget (no browser: ipywidgets work without a front end) ----------------------------
+
+
+class FakeApply:
+    """Records the call; answers every selected row CREATED (row 6: ERROR)."""
+
+    def __init__(self):
+        self.calls = []
+
+    def __call__(self, plan, *, selection, progress):
+        self.calls.append(list(selection))
+        rows = []
+        for i, row in enumerate(plan.rows.to_dict("records")):
+            status = "SKIP" if i not in selection else "ERROR" if i == 6 else "CREATED"
+            rows.append({**row, "status": status, "error": "<b>nope</b>" if i == 6 else None})
+        for n, i in enumerate(selection, 1):
+            progress(n, len(selection), rows[i])
+        return {"schema": "directorsync/result@1", "rows": rows}
+
+
+def _tick(review: DiffReview, index: int) -> None:
+    """Tick the checkbox showing row ``index`` on the current page."""
+    slot = list(page_of(review.filtered, review.page, review.page_size)[0].index).index(index)
+    review.checks[slot].value = True
+
+
+def test_widget_applies_exactly_the_selected_rows(plan):
+    fake = FakeApply()
+    review = DiffReview(plan, apply_fn=fake)
+    review.action_filter.value = ("create", "update")
+    assert list(review.filtered.index) == [0, 1, 2, 5, 6]
+    _tick(review, 2)
+    _tick(review, 6)
+    review.apply_button.click()
+    assert fake.calls == [[2, 6]]
+    assert (review.progress.value, review.progress.max) == (2, 2)
+    assert "CREATED" in review.result_html.value and "ERROR" in review.result_html.value
+    assert "&lt;b&gt;nope&lt;/b&gt;" in review.result_html.value
+    assert review.selected == {6}  # applied rows leave the selection; the failed one stays
+    slot = list(review.filtered.index).index(2)
+    assert review.checks[slot].disabled and "[CREATED]" in review.checks[slot].description
+
+
+def test_widget_select_all_matching_and_none(plan):
+    review = DiffReview(plan, apply_fn=FakeApply())
+    review.resource_filter.value = ("repos",)
+    review.all_button.click()
+    assert review.selected == {0, 1, 2}  # unchanged/skip rows cannot be selected
+    review.search.value = "brute"
+    review.resource_filter.value = ()
+    review.all_button.click()
+    assert review.selected == {0, 1, 2, 5}
+    review.none_button.click()
+    assert review.selected == set()
+
+
+def test_widget_rows_that_are_not_sent_have_disabled_checkboxes(plan):
+    review = DiffReview(plan)
+    disabled = [c.disabled for c in review.checks[:8]]
+    assert disabled == [False, False, False, True, True, False, False, True]
+    assert review.apply_button.disabled  # no session, no apply_fn
+
+
+def test_widget_details_and_save_approval(plan, tmp_path):
+    review = DiffReview(plan, approval_path=tmp_path / "a.json")
+    review.details[2].click()
+    assert "retention" in review.detail.value and "→" in review.detail.value
+    _tick(review, 5)
+    path = review.save()
+    assert path == tmp_path / "a.json"
+    assert load_approval(path, plan) == [5]
+    assert str(path) in review.message.value
+
+
+def test_widget_paginates_thousands_of_rows_quickly():
+    rows = [_row("repos", "n1", f"Repo_{i:05}", "create") for i in range(5000)]
+    plan = make_plan(rows)
+    started = time.perf_counter()
+    review = DiffReview(plan, apply_fn=FakeApply(), page_size=25)
+    review.next_button.click()
+    review.search.value = "Repo_049"
+    elapsed = time.perf_counter() - started
+    assert len(review.filtered) == 100
+    assert review.status.value.startswith("page 1/4 · 100 of 5,000 rows")
+    assert sum(line.layout.display != "none" for line in review.lines) == 25
+    review.goto(3)
+    assert review.checks[0].description.endswith("Repo_04975")
+    assert sum(line.layout.display != "none" for line in review.lines) == 25
+    assert elapsed < 2.0
+
+
+# --- against the simulator: Apply selected sends exactly the selected row --------------------
+
+
+@pytest.fixture
+def simulator_cls():
+    module = pytest.importorskip("directorsync.simulator")
+    cls = getattr(module, "Simulator", None)
+    if cls is None:
+        pytest.skip("directorsync.simulator.Simulator is not available yet")
+    return cls
+
+
+def test_widget_apply_writes_only_the_selected_row(simulator_cls, tmp_path):
+    from directorsync.config import load_settings
+    from directorsync.session import Session
+
+    if not SAMPLES.is_dir():
+        pytest.skip("../shared/samples is not beside the project")
+    token = "review-token-0123456789abcdef"
+    with simulator_cls(seed=str(SAMPLES / "tenants.yml"), token=token) as sim:
+        settings = load_settings(
+            overrides={
+                "director.base_url": sim.base_url,
+                "director.token": token,
+                "app.reports_dir": str(tmp_path),
+            }
+        )
+        with Session.open(settings=settings, tenants_file=SAMPLES / "tenants.yml") as session:
+            plan = session.plan("esait", SAMPLES / "esait_config.xlsx", ["repos"])
+            review = DiffReview(plan, session)
+            target = int(plan.rows.index[plan.rows["action"] == "create"][0])
+            before = len(sim.requests())
+            _tick(review, target)
+            result = review.apply_selected()
+    writes = [r for r in sim.requests()[before:] if r["method"] in ("POST", "PUT", "DELETE")]
+    assert len(writes) == 1
+    assert plan.rows.at[target, "key"] in json.dumps(writes[0]["body"])
+    statuses = [r["status"] for r in result["rows"]]
+    assert statuses[target] == "CREATED"
+    assert statuses.count("CREATED") == 1
