@@ -216,31 +216,92 @@ def diff_frame(desired: pd.DataFrame, remote: pd.DataFrame, profile: Profile) ->
 def _changes(
     merged: pd.DataFrame, fields: list[str], hashed: list[str], profile: Profile, exists: pd.Series
 ) -> tuple[pd.Series, pd.Series]:
-    """Differing cells → list of {field, before, after} per row; and the remote hash per row."""
+    """Differing cells → list of {field, before, after} per row; the remote hash of changed rows.
+
+    Only rows that will be updated need a hash (the stale check of ``apply --plan``), so hashes
+    are computed for those rows alone.
+    """
     parts = []
     rows = merged[exists]
-    text = pd.Series("", index=rows.index, dtype=object)
-    for field in dict.fromkeys([*hashed, *fields]):
-        before = rows[f"r.{field}"] if f"r.{field}" in rows else pd.Series(None, index=rows.index)
-        before_text = canonical_series(before, field, profile)
-        if field in hashed:
-            text = text + field + "=" + before_text + ";"
-        if field not in fields or field not in rows:
+    changed = pd.Series(False, index=rows.index)
+    for field in fields:
+        if field not in rows:
             continue
+        before = rows[f"r.{field}"] if f"r.{field}" in rows else pd.Series(None, index=rows.index)
         after = rows[field]
-        differs = canonical_series(after, field, profile) != before_text
+        differs = differs_mask(after, before, field, profile)
         if differs.any():
+            changed |= differs
             parts.append(pd.DataFrame({
                 "field": field,
                 "before": before[differs].map(_plain),
                 "after": after[differs].map(_plain),
             }, index=rows.index[differs]))
-    hashes = text.map(_short_hash)
+    hashes = _hash_rows(rows[changed], hashed, profile)
     if not parts:
         return pd.Series(dtype=object), hashes
     long = pd.concat(parts)
     records = pd.Series(long.to_dict("records"), index=long.index)
     return records.groupby(level=0, sort=False).agg(list), hashes
+
+
+def _hash_rows(rows: pd.DataFrame, hashed: list[str], profile: Profile) -> pd.Series:
+    text = pd.Series("", index=rows.index, dtype=object)
+    for field in hashed:
+        before = rows[f"r.{field}"] if f"r.{field}" in rows else pd.Series(None, index=rows.index)
+        text = text + field + "=" + canonical_series(before, field, profile) + ";"
+    return text.map(_short_hash)
+
+
+def differs_mask(after: pd.Series, before: pd.Series, field: str, profile: Profile) -> pd.Series:
+    """True where two aligned columns differ in canonical form (vectorised where possible)."""
+    as_set, deep, fold = _flags(field, profile)
+    kinds = {pd.api.types.infer_dtype(after, skipna=True), pd.api.types.infer_dtype(before, skipna=True)}
+    if kinds <= {"string", "empty"}:
+        return _text_key(after, fold) != _text_key(before, fold)
+    if not deep and kinds <= {"mixed", "empty"} and _text_lists(after) and _text_lists(before):
+        return _lists_differ(after, before, as_set, fold)
+    return canonical_series(after, field, profile) != canonical_series(before, field, profile)
+
+
+def _text_key(series: pd.Series, fold: bool) -> pd.Series:
+    text = series.astype(object).where(series.notna(), "").astype(str).str.strip()
+    return text.str.lower() if fold else text
+
+
+def _text_lists(series: pd.Series) -> bool:
+    """Every non-null cell is a list whose items are text (or null)."""
+    cells = series[series.notna()]
+    if cells.empty:
+        return True
+    if not cells.map(lambda v: isinstance(v, list)).all():
+        return False
+    items = cells.explode()
+    return pd.api.types.infer_dtype(items, skipna=True) in ("string", "empty")
+
+
+def _exploded_text(series: pd.Series, fold: bool) -> pd.DataFrame:
+    items = series.explode()
+    items = items[items.notna()]
+    text = items.astype(str).str.strip()
+    if fold:
+        text = text.str.lower()
+    text = text[text != ""]
+    return pd.DataFrame({"row": text.index, "v": text.to_numpy()})
+
+
+def _lists_differ(after: pd.Series, before: pd.Series, as_set: bool, fold: bool) -> pd.Series:
+    """Compare list cells by merging their exploded items (as sets, or position by position)."""
+    a, b = _exploded_text(after, fold), _exploded_text(before, fold)
+    on = ["row", "v"]
+    if as_set:
+        a, b = a.drop_duplicates(on), b.drop_duplicates(on)
+    else:
+        a["p"], b["p"] = a.groupby("row").cumcount(), b.groupby("row").cumcount()
+        on.append("p")
+    merged = a.merge(b, on=on, how="outer", indicator=True)
+    bad = merged.loc[merged["_merge"] != "both", "row"].unique()
+    return pd.Series(after.index.isin(bad), index=after.index)
 
 
 def _short_hash(text: str) -> str:

@@ -36,3 +36,21 @@ def test_empty_values_compare_equal_and_numbers_normalise():
     assert _dump(canonical(None)) == _dump(canonical("")) == _dump(canonical([])) == "null"
     assert canonical(90.0) == canonical(90) == 90
     assert canonical([{"path": "/a/", "retention": 90.0}], as_set=True) == [{"path": "/a/", "retention": 90}]
+
+
+def test_vectorised_differs_matches_canonical_comparison():
+    from directorsync.diff import differs_mask
+
+    rng = random.Random(3)
+    for as_set in (True, False):
+        profile = Profile("x", None, {"diff": {"list_as_sets": ["f"] if as_set else []}})
+        after = pd.Series([words(rng, rng.randint(0, 3)) for _ in range(400)] + [None, []], dtype=object)
+        before = pd.Series([rng.sample(v, len(v)) if rng.random() < 0.5 and v else words(rng, rng.randint(0, 3))
+                            for v in after[:400]] + [[], None], dtype=object)
+        expected = [_dump(canonical(a, as_set)) != _dump(canonical(b, as_set)) for a, b in zip(after, before)]
+        assert differs_mask(after, before, "f", profile).tolist() == expected
+    text_a = pd.Series(words(rng, 300) + [None, " x "], dtype=object)
+    text_b = pd.Series(words(rng, 300) + ["", "x"], dtype=object)
+    profile = Profile("x", None, {"diff": {}})
+    expected = [_dump(canonical(a)) != _dump(canonical(b)) for a, b in zip(text_a, text_b)]
+    assert differs_mask(text_a, text_b, "f", profile).tolist() == expected
