@@ -277,7 +277,10 @@ def test_explore_runs_with_an_embedded_simulator(simulator_cls, monkeypatch, tmp
 
 
 def test_nbval_runs_both_notebooks(director, tmp_path):
-    """nbval (lax: outputs are stripped, so no cell output is compared) in a subprocess."""
+    """nbval (lax: outputs are stripped, so no cell output is compared) in a subprocess.
+
+    ``-o addopts=`` keeps the suite's own options (xdist …) out of this small run.
+    """
     env = {
         **os.environ,
         "LP_TENANTS_FILE": str(SAMPLES / "tenants.yml"),
@@ -286,7 +289,7 @@ def test_nbval_runs_both_notebooks(director, tmp_path):
     }
     cmd = [
         sys.executable, "-m", "pytest", "--nbval-lax", "--nbval-current-env",
-        "--nbval-cell-timeout=120", "-p", "no:cacheprovider", "-p", "no:xdist", "-q",
+        "--nbval-cell-timeout=120", "-o", "addopts=", "-p", "no:cacheprovider", "-q",
         *map(str, NOTEBOOKS),
     ]  # fmt: skip
     done = subprocess.run(
