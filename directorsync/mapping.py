@@ -198,6 +198,8 @@ def _empty(v: Any) -> bool:
 
 def _tag_invalid(series: pd.Series, column: str) -> pd.Series:
     """Record the source column on Invalid markers that do not have one yet."""
+    if pd.api.types.infer_dtype(series, skipna=True) in ("string", "empty", "integer", "floating", "boolean"):
+        return series
     mask = series.map(lambda v: isinstance(v, Invalid) and v.column is None)
     if mask.any():
         series = series.copy()

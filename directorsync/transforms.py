@@ -135,8 +135,13 @@ def apply_transforms(series: pd.Series, specs: list[Any], ctx: Context) -> pd.Se
     return _nulls(series) if specs else series
 
 
+_SCALAR_KINDS = {"string", "empty", "integer", "floating", "boolean", "mixed-integer-float", "decimal"}
+
+
 def _has_lists(series: pd.Series) -> bool:
-    return bool(len(series)) and bool(series.map(lambda v: isinstance(v, list)).any())
+    if not len(series) or pd.api.types.infer_dtype(series, skipna=True) in _SCALAR_KINDS:
+        return False
+    return bool(series.map(lambda v: isinstance(v, list)).any())
 
 
 def gather_lists(series: pd.Series) -> pd.Series:
@@ -203,7 +208,8 @@ def _as_text(series: pd.Series) -> pd.Series:
     out = series.astype(object)
     mask = ~is_empty(out)
     out = out.where(mask, None)
-    out[mask] = out[mask].map(text)
+    if pd.api.types.infer_dtype(out, skipna=True) not in ("string", "empty"):
+        out[mask] = out[mask].map(text)
     return out
 
 
@@ -215,7 +221,11 @@ def norm_str(s: pd.Series, arg: Any, ctx: Context) -> pd.Series:
     """Trim and collapse white space; empty cells and sentinels (nan, none, null, -) become null."""
     text = _as_text(s)
     mask = text.notna()
-    text[mask] = text[mask].astype(str).str.strip().str.replace(r"\s+", " ", regex=True)
+    stripped = text[mask].astype(str).str.strip()
+    spaced = stripped.str.contains(r"\s\s|[\t\n\r\f\v]", regex=True)
+    if spaced.any():
+        stripped[spaced] = stripped[spaced].str.replace(r"\s+", " ", regex=True)
+    text[mask] = stripped
     return text.where(mask, None)
 
 
@@ -393,10 +403,13 @@ def split(s: pd.Series, arg: Any, ctx: Context) -> pd.Series:
     out = pd.Series([[] for _ in range(len(s))], index=s.index, dtype=object)
     mask = text.notna()
     if mask.any():
-        parts = text[mask].astype(str).str.split(pattern, regex=True)
-        out[mask] = parts.map(lambda items: [i.strip() for i in items if i.strip()])
-    keep = s.map(lambda v: isinstance(v, list))
-    out[keep] = s[keep]
+        items = text[mask].astype(str).str.split(pattern, regex=True).explode().str.strip()
+        items = items[items.notna() & (items != "")]
+        gathered = gather_lists(items.astype(object))
+        out[gathered.index] = gathered
+    if _has_lists(s):
+        keep = s.map(lambda v: isinstance(v, list))
+        out[keep] = s[keep]
     return out
 
 
