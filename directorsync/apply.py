@@ -429,9 +429,24 @@ def _after_write(run: _Run, row, profile: Profile, node: Node, result: dict[str,
         obj_id = row.get("remote_id") or _created_id(run, f"{profile.name}:{row['key']}", node)
         path = action["path"].replace("{id}", str(obj_id))
         try:
-            run.client.write("POST", run.tenant.pool_uuid, node.id, path, {})
+            _send_action(run, node, path)
         except DirectorError as exc:
             result.update(status="ERROR", error=f"{path}: {exc}")
+
+
+def _send_action(run: _Run, node: Node, path: str) -> None:
+    """A follow-up action (idempotent: activate/deactivate), retried like any safe write."""
+    for attempt in range(1, run.options.retries + 2):
+        try:
+            run.client.write("POST", run.tenant.pool_uuid, node.id, path, {})
+            return
+        except (AmbiguousWriteError, OrderError, TransportError) as exc:
+            if attempt > run.options.retries or getattr(exc, "timed_out", False):
+                raise
+        except DirectorHTTPError as exc:
+            if (exc.status < 500 and exc.status != 429) or attempt > run.options.retries:
+                raise
+        run.options.sleep(min(5.0, run.options.backoff * 2 ** (attempt - 1)))
 
 
 def _result(

@@ -356,12 +356,23 @@ class DirectorClient:
     def fetch(self, pool: str, node: str, path: str, data: dict | None = None) -> list[dict]:
         """POST a fetch action (``…/fetch`` appended if missing), wait, return ``response.rows``.
 
-        A fetch changes nothing on Director, so it is retried like a GET.
+        A fetch changes nothing on Director, so it is retried like a GET — a failed fetch order
+        included.
         """
         path = path.rstrip("/")
         if not path.endswith("fetch"):
             path += "/fetch"
         rel = self._rel(pool, node, path)
+        for attempt in range(self.retries + 1):
+            try:
+                return self._fetch_once(pool, node, path, data, rel)
+            except OrderError as exc:
+                if exc.timed_out or attempt >= self.retries:
+                    raise
+                self._pause(attempt, None, "POST", rel, f"fetch order failed: {exc}")
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _fetch_once(self, pool: str, node: str, path: str, data: dict | None, rel: str) -> list[dict]:
         submitted = self._submit("POST", pool, node, path, data, safe=True)
         if submitted.branch == "sync":
             raise DirectorError(

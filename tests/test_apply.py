@@ -32,7 +32,9 @@ def session_for(sim, tenants_file, tmp_path, **overrides):
 
 
 def writes(sim) -> list[dict]:
-    return [r for r in sim.requests() if r["method"] in WRITES and "/configapi/" in r["path"]]
+    """Requests that change Director (fetch actions only read)."""
+    return [r for r in sim.requests() if r["method"] in WRITES and "/configapi/" in r["path"]
+            and not r["path"].endswith("/fetch")]
 
 
 def test_apply_then_second_run_is_all_unchanged_with_zero_writes(sim, samples, tenants_file, tmp_path):
@@ -62,33 +64,34 @@ def test_dependencies_resolve_to_ids_created_earlier_in_the_run(sim, samples, te
 
 
 def test_faults_every_row_accounted_for_no_duplicates(tenants_file, samples, tmp_path):
+    """The whole core workbook (hundreds of rows) with fail 10 %, drop 5 %, job-fail 5 %."""
     knobs = dict(fail_rate=0.1, drop_rate=0.05, job_fail_rate=0.05, rng_seed=11)
     with Simulator(seed=tenants_file, token=TOKEN, **knobs) as sim:
         with session_for(sim, tenants_file, tmp_path, **{"director.retries": 6}) as s:
-            plan = s.plan("core", samples / "core_config.xlsx", CORE)
+            plan = s.plan("core", samples / "core_config.xlsx")
             result = s.apply(plan)
-            assert len(result["rows"]) == len(plan.rows)
+            faults = [r for r in sim.requests() if r.get("faults")]
+            assert len(faults) > 50, "the faults really happened"
+            assert len(result["rows"]) == len(plan.rows) > 300
             statuses = result["summary"]["by_status"]
-            assert statuses.get("EXCEPTION", 0) == 0, [r for r in result["rows"] if r["status"] == "EXCEPTION"]
+            assert set(statuses) <= {"CREATED", "SKIP"}, [
+                (r["key"], r["status"], r["error"]) for r in result["rows"]
+                if r["status"] not in ("CREATED", "SKIP")]
+            retried = [r for r in result["rows"] if r["attempts"] > 1]
+            assert retried, "transient faults were retried to success"
             sim.configure(fail_rate=0, drop_rate=0, job_fail_rate=0)
-            names = {}
-            for r in writes(sim):
-                pass
-            # no duplicates: each natural key exists once per node
-            for resource, path, key in [("repos", "Repos", "name"), ("routing_policies", "RoutingPolicies", "policy_name"),
-                                        ("processing_policies", "ProcessingPolicy", "policy_name")]:
+            for path, key in [("Repos", "name"), ("RoutingPolicies", "policy_name"),
+                              ("ProcessingPolicy", "policy_name"), ("NormalizationPolicy", "name"),
+                              ("Devices", "name"), ("DeviceGroups", "name")]:
                 for node in ("506caf32de83054497d07c3c632a98cb", "01925abf82fe0db0a75c190c4316b8a6"):
-                    listed = s.client.list(plan.pool_uuid, node, path)
-                    keys = [o[key] for o in listed]
-                    assert len(keys) == len(set(keys)), f"duplicate {resource} on {node}"
-                    names[(resource, node)] = set(keys)
-            failed = [r for r in result["rows"] if r["status"] == "ERROR"]
-            assert all(r["error"] for r in failed), "every failure carries Director's message"
-            # a re-run with faults off converges
-            again = s.apply(s.plan("core", samples / "core_config.xlsx", CORE))
-            assert again["summary"]["by_status"].get("ERROR", 0) == 0
-            final = s.plan("core", samples / "core_config.xlsx", CORE)
-            assert set(final.rows["action"]) <= {"unchanged", "skip"}
+                    keys = [o[key] for o in s.client.list(plan.pool_uuid, node, path)]
+                    assert len(keys) == len(set(keys)), f"duplicate {path} on {node}"
+            lists = [o["name"] for o in s.client.list(plan.pool_uuid, "506caf82de83054597d07c3c632a98ce", "Lists")]
+            assert len(lists) == len(set(lists))
+            before = len(writes(sim))
+            again = s.apply(s.plan("core", samples / "core_config.xlsx"))
+    assert set(again["summary"]["by_status"]) <= {"UNCHANGED", "SKIP"}
+    assert len(writes(sim)) == before
 
 
 def test_dropped_create_is_confirmed_not_duplicated(sim, samples, tenants_file, tmp_path):
