@@ -226,6 +226,7 @@ def build_plan(
 ) -> Plan:
     """Plan every profile (dependency order) for one tenant and workbook."""
     started = time.perf_counter()
+    workbook.sheet_names  # noqa: B018 - an unreadable file stops the plan here, with its message
     ctx = Context(sheets=_LazySheets(workbook), tenant=tenant,
                   options={**(options or {}), "workbook": workbook.name})
     rows, findings, notes = [], [], []

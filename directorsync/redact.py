@@ -17,8 +17,8 @@ Registered values shorter than :data:`MIN_SECRET_LENGTH` characters are ignored:
 
 from __future__ import annotations
 
-import logging
 import functools
+import logging
 import re
 import threading
 from collections.abc import Iterable

@@ -175,7 +175,7 @@ def test_unreadable_and_unsupported_files(tmp_path):
     bad = tmp_path / "broken.xlsx"
     bad.write_bytes(b"this is not a zip file")
     with pytest.raises(WorkbookError, match="cannot read broken.xlsx"):
-        Workbook(bad).sheet_names
+        assert Workbook(bad).sheet_names
     text = tmp_path / "x.txt"
     text.write_text("x")
     with pytest.raises(WorkbookError, match="unsupported file type"):

@@ -7,12 +7,11 @@ with a reason; the second apply is all UNCHANGED (or the same SKIPs) with zero w
 from __future__ import annotations
 
 import pytest
+from conftest import TOKEN
 
 from directorsync.config import load_settings
 from directorsync.session import Session
 from directorsync.simulator import Simulator
-
-from conftest import TOKEN
 
 CASES = [("core_config.xlsx", "core"), ("core_config_light.xlsx", "core"),
          ("esait_config.xlsx", "esait"), ("sccoe_config.xlsx", "sccoe")]

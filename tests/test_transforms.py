@@ -4,7 +4,13 @@ from pathlib import Path
 
 import pandas as pd
 
-from directorsync.transforms import TRANSFORMS, Context, Invalid, apply_transforms, transforms_markdown
+from directorsync.transforms import (
+    TRANSFORMS,
+    Context,
+    Invalid,
+    apply_transforms,
+    transforms_markdown,
+)
 
 CTX = Context(sheets={"Repo": pd.DataFrame({"original_repo_name": ["Repo-a"], "cleaned_repo_name": ["Repo_a"]})})
 

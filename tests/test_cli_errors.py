@@ -1,0 +1,81 @@
+"""Expected failures end with one clear `error:` line and an exit code, never a traceback."""
+
+import subprocess
+import sys
+
+import pytest
+
+from conftest import TOKEN
+
+
+def run_cli(*args, env_extra=None, cwd=None):
+    import os
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DSYNC_", "LP_"))}
+    env.update(env_extra or {})
+    return subprocess.run([sys.executable, "-m", "directorsync.cli", *args], capture_output=True,
+                          text=True, timeout=120, env=env, cwd=cwd)
+
+
+@pytest.fixture
+def director(tenants_file):
+    from directorsync.simulator import Simulator
+
+    with Simulator(seed=tenants_file, token=TOKEN) as sim:
+        yield {"DSYNC_DIRECTOR__BASE_URL": sim.base_url, "DSYNC_DIRECTOR__TOKEN": TOKEN}
+
+
+def check(proc, code, *needles):
+    assert proc.returncode == code, (proc.returncode, proc.stdout, proc.stderr)
+    assert "Traceback" not in proc.stderr + proc.stdout
+    for needle in needles:
+        assert needle in proc.stderr, proc.stderr
+
+
+def test_missing_workbook(tmp_path, tenants_file, director):
+    proc = run_cli("plan", "--tenant", "core", "--tenants-file", str(tenants_file),
+                   "--xlsx", str(tmp_path / "nope.xlsx"), env_extra=director)
+    check(proc, 3, "error:", "nope.xlsx does not exist")
+
+
+def test_unreadable_workbook(tmp_path, tenants_file, director):
+    bad = tmp_path / "broken.xlsx"
+    bad.write_bytes(b"not a workbook")
+    proc = run_cli("plan", "--tenant", "core", "--tenants-file", str(tenants_file), "--xlsx", str(bad),
+                   env_extra=director)
+    check(proc, 3, "error: cannot read broken.xlsx")
+
+
+def test_unknown_tenant_lists_known(samples, tenants_file, director):
+    proc = run_cli("plan", "--tenant", "cor", "--tenants-file", str(tenants_file),
+                   "--xlsx", str(samples / "core_config.xlsx"), env_extra=director)
+    check(proc, 2, "unknown tenant 'cor'", "core, esait, sccoe")
+
+
+def test_no_director_configured_says_how(samples, tenants_file, tmp_path):
+    proc = run_cli("plan", "--tenant", "core", "--tenants-file", str(tenants_file),
+                   "--xlsx", str(samples / "core_config.xlsx"), cwd=tmp_path)
+    check(proc, 2, "no Director URL", "directorsync simulator")
+
+
+def test_unreachable_director(samples, tenants_file, tmp_path):
+    env = {"DSYNC_DIRECTOR__BASE_URL": "http://127.0.0.1:9", "DSYNC_DIRECTOR__TOKEN": TOKEN,
+           "DSYNC_DIRECTOR__RETRIES": "0"}
+    proc = run_cli("plan", "--tenant", "core", "--tenants-file", str(tenants_file),
+                   "--xlsx", str(samples / "core_config.xlsx"), "--resources", "repos",
+                   env_extra=env, cwd=tmp_path)
+    check(proc, 4, "error:")
+
+
+def test_unknown_resource(samples, tenants_file, director):
+    proc = run_cli("plan", "--tenant", "core", "--tenants-file", str(tenants_file),
+                   "--xlsx", str(samples / "core_config.xlsx"), "--resources", "repo", env_extra=director)
+    check(proc, 2, "unknown resource(s): repo", "repos")
+
+
+def test_wrong_token_is_a_clear_error(samples, tenants_file, director):
+    env = dict(director, DSYNC_DIRECTOR__TOKEN="wrong-token-123456")
+    proc = run_cli("plan", "--tenant", "core", "--tenants-file", str(tenants_file),
+                   "--xlsx", str(samples / "core_config.xlsx"), "--resources", "repos", env_extra=env)
+    check(proc, 4, "error:", "401")
+    assert "wrong-token-123456" not in proc.stderr + proc.stdout
