@@ -202,6 +202,8 @@ def run_tenant(job: TenantJob) -> TenantOutcome:
             progress_bar=False,
             log_output=False,
             execution_timeout=job.cell_timeout,
+            # the kernel's own start-up warnings (transport, debugger) are noise for users
+            extra_arguments=["--IPKernelApp.log_level=ERROR"],
         )
     except PapermillExecutionError as exc:
         error = f"{exc.ename}: {exc.evalue} (cell {exc.exec_count})"
