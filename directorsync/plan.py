@@ -264,7 +264,10 @@ def _concat_findings(parts: list[pd.DataFrame]) -> pd.DataFrame:
     out = out.drop(columns=["_index"], errors="ignore")
     if "node" not in out:
         out["node"] = None
-    return out[[*FINDING_COLUMNS, "node"]]
+    order = {name: i for i, name in enumerate(dict.fromkeys(out["resource"]))}
+    out = out.assign(_order=out["resource"].map(order)).sort_values(
+        ["_order", "sheet", "row"], kind="stable").drop(columns="_order")
+    return out[[*FINDING_COLUMNS, "node"]].reset_index(drop=True)
 
 
 def choose_sheet(profile: Profile, workbook: Workbook) -> Profile:
