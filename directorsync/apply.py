@@ -20,6 +20,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -38,10 +39,12 @@ from directorsync.errors import (
     TransportError,
 )
 from directorsync.inventory import REF_PREFIX, Inventory, is_ref
+from directorsync.logs import log_context
 from directorsync.plan import Plan
 from directorsync.profile import Profile
 from directorsync.topology import Node, Tenant
 
+LOG = logging.getLogger("directorsync.apply")
 SCHEMA = "directorsync/result@1"
 STATUSES = ("CREATED", "UPDATED", "UNCHANGED", "SKIP", "ERROR", "EXCEPTION")
 DRY = {"create": "PLANNED_CREATE", "update": "PLANNED_UPDATE"}
@@ -109,7 +112,9 @@ def apply_plan(
     for resource in plan.resources:
         mine = [i for i in todo if rows.at[i, "resource"] == resource]
         if mine:
-            _apply_resource(run, rows, resource, mine)
+            with log_context(tenant=tenant.name, pool=tenant.pool_uuid, resource=resource):
+                LOG.info("applying %d %s row(s)", len(mine), resource)
+                _apply_resource(run, rows, resource, mine)
     ordered = [run.results[i] for i in range(len(rows))]
     return _result(plan, ordered, started, time.perf_counter() - t0, options.dry_run)
 
@@ -248,18 +253,35 @@ def _guarded(
     run: _Run, row: dict[str, Any], i: int, profile: Profile, node: Node, slots: threading.Semaphore
 ) -> None:
     started = time.perf_counter()
-    try:
-        with slots:
-            result = _apply_row(run, row, profile, node)
-    except Exception as exc:  # noqa: BLE001 - one failing row never stops the run
-        result = _row_result(row, "EXCEPTION", f"{exc.__class__.__name__}: {exc}")
-    result["duration_ms"] = round((time.perf_counter() - started) * 1000, 1)
+    context = {"tenant": run.tenant.name, "pool": run.tenant.pool_uuid, "resource": profile.name,
+               "node": node.name}
+    with log_context(**context):
+        try:
+            with slots:
+                result = _apply_row(run, row, profile, node)
+        except Exception as exc:  # noqa: BLE001 - one failing row never stops the run
+            LOG.exception("%s %s: unexpected error", row["method"], row["key"])
+            result = _row_result(row, "EXCEPTION", f"{exc.__class__.__name__}: {exc}")
+        result["duration_ms"] = round((time.perf_counter() - started) * 1000, 1)
+        _log_row(result)
     key = (row["resource"], row["node_id"], row["key"])
     with run.lock:
         run.results[i] = result
         if result["status"] not in ("CREATED", "UPDATED"):
             run.failed[key] = result.get("error") or result.get("reason") or result["status"]
     _tick(run, result)
+
+
+def _log_row(result: dict[str, Any]) -> None:
+    """One action-log line per row sent: status, key, order, attempts, time, reason or error."""
+    failed_row = result["status"] in ("ERROR", "EXCEPTION")
+    LOG.log(
+        logging.WARNING if failed_row else logging.DEBUG,
+        "%s %s %s (order %s, %d attempt(s), %.0f ms)%s",
+        result["status"], result.get("method"), result["key"], result.get("order_id") or "-",
+        result.get("attempts") or 0, result.get("duration_ms") or 0,
+        f": {result.get('error') or result.get('reason')}" if (failed_row or result.get("reason")) else "",
+    )
 
 
 def _tick(run: _Run, result: dict[str, Any]) -> None:

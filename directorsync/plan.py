@@ -15,6 +15,7 @@ import copy
 import datetime as dt
 import hashlib
 import json
+import logging
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -28,6 +29,7 @@ from directorsync.diff import KEY, _dump, diff_frame
 from directorsync.errors import PlanError, WorkbookError
 from directorsync.hooks import HOOKS
 from directorsync.inventory import NODE, Inventory, ref
+from directorsync.logs import log_context
 from directorsync.mapping import ROWS, SHEET, map_sheet
 from directorsync.payload import build_requests
 from directorsync.prechecks import FINDING_COLUMNS, run_prechecks
@@ -37,6 +39,7 @@ from directorsync.topology import Tenant
 from directorsync.transforms import Context
 from directorsync.workbook import ROW, Workbook, source_label
 
+LOG = logging.getLogger("directorsync.plan")
 SCHEMA = "directorsync/plan@1"
 ACTIONS = ("create", "update", "unchanged", "skip", "error")
 PLAN_COLUMNS = [
@@ -235,7 +238,9 @@ def build_plan(
         if progress:
             progress(f"planning {name}")
         try:
-            planned, found = plan_resource(profile, workbook, tenant, inventory, ctx)
+            with log_context(tenant=tenant.name, pool=tenant.pool_uuid, resource=name):
+                planned, found = plan_resource(profile, workbook, tenant, inventory, ctx)
+                LOG.debug("planned %s", planned["action"].value_counts().to_dict())
         except WorkbookError as exc:
             level = "info" if exc.context.get("absent") else "error"
             notes.append({"resource": name, "level": level, "message": exc.message})
