@@ -267,5 +267,10 @@ def lint_paths(paths: list[Path] | None = None, strict: bool = False) -> list[Fi
     return findings
 
 
+def codes_markdown() -> str:
+    """The code table of this module's docstring (for ``docs/profiles.md``)."""
+    return "\n".join(line for line in (__doc__ or "").splitlines() if line.startswith("|"))
+
+
 def findings_json(findings: list[Finding]) -> str:
     return json.dumps([asdict(f) for f in findings], indent=1)

@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 from directorsync.cli_docs import cli_markdown
+from directorsync.lint import codes_markdown
 from directorsync.transforms import transforms_markdown
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -23,6 +24,7 @@ def _replace(doc: Path, begin: str, end: str, body: str) -> None:
 def main() -> None:
     _replace(ROOT / "docs" / "profiles.md", BEGIN, END, transforms_markdown())
     _replace(ROOT / "docs" / "cli.md", "<!-- cli:begin -->", "<!-- cli:end -->", cli_markdown())
+    _replace(ROOT / "docs" / "profiles.md", "<!-- lint:begin -->", "<!-- lint:end -->", codes_markdown())
 
 
 if __name__ == "__main__":

@@ -29,3 +29,11 @@ def test_architecture_lists_every_module():
 def test_changelog_has_unreleased_section():
     text = (ROOT / "CHANGELOG.md").read_text()
     assert "## [Unreleased]" in text
+
+
+def test_lint_codes_are_documented():
+    from directorsync.lint import codes_markdown
+
+    doc = (ROOT / "docs" / "profiles.md").read_text()
+    assert codes_markdown() in doc, "run `python scripts/gen_docs.py`"
+    assert codes_markdown().count("DS-LINT-") >= 14
