@@ -1,13 +1,16 @@
-"""The customer HTML report and the fleet page: one self-contained file each.
+"""The customer HTML report, one self-contained file, and the blocks every page is built from.
 
-Both pages carry their stylesheet inline and a Content-Security-Policy that forbids every
-external resource and every script: they render offline, from a mail attachment, with
+The page carries its stylesheet inline and a Content-Security-Policy that forbids every
+external resource and every script: it renders offline, from a mail attachment, with
 JavaScript off. Every value that comes from a workbook, a profile or Director goes through
 :func:`html.escape` (a cell holding ``<script>`` shows as text).
 
 Large results stay readable: summaries count every row; detail tables show at most
 ``max_detail_rows`` rows per resource (problems and changes first, UNCHANGED last) and say how
 many they leave out. See ``docs/reports.md``.
+
+The fleet page of a multi-tenant run is built from the same blocks in :mod:`directorsync.fleet`
+(re-exported here: ``render_fleet_index``, ``write_fleet_index``).
 """
 
 from __future__ import annotations
@@ -22,7 +25,6 @@ from html import escape
 from importlib.resources import files
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlsplit
 
 from directorsync import __version__
 from directorsync.redact import redact_obj, redact_text
@@ -53,6 +55,18 @@ LABELS = {
 }
 FAILED = ("ERROR", "EXCEPTION")
 ROW_HEAD = ["Key", "Node", "Status", "Details", "Order", "#Duration"]
+
+_FLEET_NAMES = ("render_fleet_index", "write_fleet_index")
+
+
+def __getattr__(name: str) -> Any:
+    # re-export the fleet page lazily (directorsync.fleet imports this module's blocks)
+    if name in _FLEET_NAMES:
+        from directorsync import fleet
+
+        return getattr(fleet, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 # --- building blocks: every text goes through _e; _td/_tr take HTML already escaped ---------
 
@@ -404,102 +418,3 @@ def _write(html: str, path: str | Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(html, encoding="utf-8")
     return path
-
-
-# --- the fleet page -------------------------------------------------------------------------
-
-
-def _href(href: Any) -> str | None:
-    """A relative or http(s)/file link, quoted and escaped; any other scheme is no link."""
-    if not href or urlsplit(str(href)).scheme not in ("", "http", "https", "file"):
-        return None
-    return _e(quote(str(href), safe="/:#?&=%~.-_"))
-
-
-def _tenant_summary(tenant: Mapping[str, Any]) -> dict:
-    result = tenant.get("result") or {}
-    if result.get("rows") is not None:
-        return summarize(result["rows"])
-    summary = result.get("summary") or {}
-    return {
-        "by_status": summary.get("by_status") or {},
-        "by_resource": summary.get("by_resource") or {},
-    }
-
-
-def _tenant_state(tenant: Mapping[str, Any], by_status: Mapping[str, int]) -> tuple[str, str]:
-    """(``ok`` | ``rows failed`` | ``failed``, the text that explains it)."""
-    if not tenant.get("ok"):
-        return "failed", redact_text(str(tenant.get("error") or "the notebook failed"))
-    if tenant.get("result") is None:
-        return "failed", "no result was written"
-    failed = sum(by_status.get(s, 0) for s in FAILED)
-    return ("rows failed", f"{failed:,} rows failed") if failed else ("ok", "")
-
-
-def _tenant_row(tenant: Mapping[str, Any], summary: dict, cols: list[str]) -> str:
-    counts, result = summary["by_status"], tenant.get("result")
-    state, why = _tenant_state(tenant, counts)
-    badge = _badge("ok" if state == "ok" else "failed", state)
-    why = f'<p class="{"muted" if state == "ok" else "err"}">{_e(why)}</p>' if why else ""
-    links = [f'<a href="{h}">{label}</a>' for label, key in (("report", "report_href"),
-             ("notebook", "notebook_href")) if (h := _href(tenant.get(key)))]  # fmt: skip
-    if result is None:
-        links = [link for link in links if ">report<" not in link]
-        numbers = [_td("no result", "muted", f' colspan="{len(cols) + 1}"')]
-    else:
-        numbers = [*(_num(counts.get(c, 0)) for c in cols), _num(sum(counts.values()))]
-    mode = "—" if result is None else "dry run" if result.get("dry_run") else "apply"
-    name = _td(_e(tenant.get("tenant")), "key")
-    return _tr(name, _td(badge + why), _td(mode), *numbers, _td(" · ".join(links)))
-
-
-def _per_resource(tenant: Mapping[str, Any], summary: dict, cols: list[str]) -> list[str]:
-    lines = _counts(summary["by_resource"], cols, link=False)
-    if lines:  # the tenant's name once, spanning its resources
-        cell = _td(_e(tenant.get("tenant")), "key", f' rowspan="{len(lines)}"')
-        lines[0] = lines[0].replace("<tr>", f"<tr>{cell}", 1)
-    return lines
-
-
-def render_fleet_index(run_id: str, tenants: list[dict]) -> str:
-    """Renders the fleet page of a multi-tenant run (``reports/<run_id>/index.html``).
-
-    Args:
-        run_id: the run's id.
-        tenants: one dict per tenant: ``tenant``, ``ok`` (its notebook ran), ``error`` (the
-            notebook's error text or None), ``result`` (its result dict or None),
-            ``report_href`` and ``notebook_href`` (links relative to the page).
-
-    Returns:
-        The HTML document: each tenant's state, totals and links, then tenant × resource ×
-        status counts.
-    """
-    summaries = [_tenant_summary(t) for t in tenants]
-    overall: Counter[str] = Counter()
-    for summary in summaries:
-        overall.update(summary["by_status"])
-    dry = bool(tenants) and all((t.get("result") or {}).get("dry_run") for t in tenants)
-    cols = status_columns(overall, dry)
-    pairs = list(zip(tenants, summaries, strict=True))
-    ok = sum(_tenant_state(t, s["by_status"])[0] == "ok" for t, s in pairs)
-    rows = [_tenant_row(t, s, cols) for t, s in pairs]
-    per_resource = [line for t, s in pairs for line in _per_resource(t, s, cols)]
-    title = f"DirectorSync fleet run {run_id}"
-    sub = f"{len(tenants)} tenants · {ok} ok · {len(tenants) - ok} with failures"
-    tenants_html = _cards(overall, cols, overall.total()) + _table(
-        ["Tenant", "State", "Mode", *_heads(cols), "Links"], rows
-    )
-    body = (
-        f'<header class="top"><h1>{_e(title)}</h1><p class="sub">{sub}</p></header>'
-        + _section("tenants", "Tenants", tenants_html)
-        + _section(
-            "resources", "Per resource", _table(["Tenant", "Resource", *_heads(cols)], per_resource)
-        )
-    )
-    return _page(title, body)
-
-
-def write_fleet_index(run_id: str, tenants: list[dict], path: str | Path) -> Path:
-    """Writes :func:`render_fleet_index` to ``path`` (UTF-8, parents created)."""
-    return _write(render_fleet_index(run_id, tenants), path)

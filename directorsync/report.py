@@ -5,8 +5,8 @@ Three readers, three outputs:
 * the operator at the terminal: :func:`print_plan` and :func:`print_result` (rich tables, bounded);
 * a program or a support engineer: :func:`write_result_json` writes ``result.json``
   (``directorsync/result@1``, documented by :func:`result_json_schema`);
-* the customer: the self-contained HTML report and the fleet page, in
-  :mod:`directorsync.htmlreport` (re-exported here: ``render_html``, ``write_html``,
+* the customer: the self-contained HTML report, in :mod:`directorsync.htmlreport`, and the
+  fleet page, in :mod:`directorsync.fleet` (re-exported here: ``render_html``, ``write_html``,
   ``render_fleet_index``, ``write_fleet_index``).
 
 See ``docs/reports.md``.
@@ -55,7 +55,7 @@ _HTML_NAMES = ("render_html", "write_html", "render_fleet_index", "write_fleet_i
 
 
 def __getattr__(name: str) -> Any:
-    # re-export the HTML writers lazily (htmlreport imports this module)
+    # re-export the HTML writers lazily (htmlreport imports this module; it re-exports fleet's)
     if name in _HTML_NAMES:
         from directorsync import htmlreport
 
