@@ -17,6 +17,8 @@ from __future__ import annotations
 import json
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
+from functools import cache
+from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
@@ -318,89 +320,15 @@ def write_result_json(result: Mapping[str, Any], path: str | Path) -> Path:
     return path
 
 
-def _t(kind: str | list[str] | None, description: str, **extra: Any) -> dict[str, Any]:
-    return {**({"type": kind} if kind else {}), "description": description, **extra}
-
-
-def _array(description: str, items: dict[str, Any]) -> dict[str, Any]:
-    return _t("array", description, items=items)
-
-
-_STR, _NSTR, _NUM, _NINT = "string", ["string", "null"], ["number", "null"], ["integer", "null"]
-_COUNTS = {"type": "object", "additionalProperties": {"type": "integer"}}
-_CHANGE = {"type": "object", "required": ["field"], "properties": {"field": {"type": _STR}}}
-_ROW = {
-    "resource": _t(_STR, "profile name (repos, routing_policies, …)"),
-    "node_id": _t(_NSTR, "target node's logpoint identifier"),
-    "node_name": _t(_NSTR, "target node's name"),
-    "key": _t(_STR, "natural key (composite keys joined with /)"),
-    "action": _t(_STR, "planned action", enum=list(ACTIONS)),
-    "status": _t(_STR, "outcome (PLANNED_* in dry runs)", enum=list(STATUSES)),
-    "reason": _t(_NSTR, "why the row was skipped, failed or changes"),
-    "error": _t(_NSTR, "Director's message (ERROR) or the exception text (EXCEPTION)"),
-    "changes": _array("every differing field: {field, before, after}", _CHANGE),
-    "payload": _t(["object", "null"], "request body (create/update)"),
-    "method": _t(_NSTR, "POST or PUT"),
-    "path": _t(_NSTR, "configapi path relative to configapi/{pool}/{node}/"),
-    "remote_id": _t(_NSTR, "id of the existing object"),
-    "remote_hash": _t(_NSTR, "hash of the remote object when planned"),
-    "depends_on": _array("<resource>:<key> objects the same plan creates", {"type": _STR}),
-    "sheet": _t(_NSTR, "workbook sheet"),
-    "excel_rows": _array("Excel row numbers", {"type": "integer"}),
-    "source": _t(_NSTR, "provenance: workbook › sheet › row"),
-    "order_id": _t(_NSTR, "monitorapi order id"),
-    "duration_ms": _t(_NUM, "time spent on the row, milliseconds"),
-    "attempts": _t(_NINT, "requests sent for the row (retries included)"),
-}
-_FINDING = {
-    "resource": _t(_NSTR, "profile name"),
-    "sheet": _t(_NSTR, "workbook sheet"),
-    "row": _t(_NINT, "Excel row number"),
-    "column": _t(_NSTR, "column header"),
-    "check": _t(_NSTR, "the precheck or resolve check that failed"),
-    "severity": _t(_NSTR, "error or warning"),
-    "message": _t(_STR, "what is wrong"),
-    "value": _t(None, "the offending cell value"),
-}
-_NOTE = {
-    "resource": _t(_NSTR, "the resource the note is about"),
-    "level": _t(_STR, "error (the resource was not planned) or warning"),
-    "message": _t(_STR, "what happened"),
-}
-_SUMMARY = {"by_status": _COUNTS, "by_resource": {"additionalProperties": _COUNTS}}
-_TOP = {
-    "schema": _t(_STR, "format and version", const=RESULT_SCHEMA),
-    "run_id": _t(_STR, "run identifier"),
-    "tenant": _t(_STR, "tenant name"),
-    "pool_uuid": _t(_NSTR, "Director pool"),
-    "workbook": _t(_NSTR, "workbook file"),
-    "dry_run": _t("boolean", "true: nothing was written"),
-    "started_at": _t(_NSTR, "UTC ISO-8601"),
-    "finished_at": _t(_NSTR, "UTC ISO-8601"),
-    "phases": _t(
-        "object", "seconds per phase (load, plan, apply)", additionalProperties={"type": _NUM}
-    ),
-    "plan_hash": _t(_NSTR, "hash of the applied plan"),
-    "summary": _t("object", "counts by status, per resource (and per node)", properties=_SUMMARY),
-    "findings": _array("precheck and resolve findings", {"properties": _FINDING}),
-    "notes": _array("plan notes: resources that could not be planned", {"properties": _NOTE}),
-    "rows": _array(
-        "one per plan row", {"required": ["resource", "key", "status"], "properties": _ROW}
-    ),
-}
-
-
 def result_json_schema() -> dict[str, Any]:
     """The JSON Schema (2020-12) of ``result.json``, as printed in ``docs/reports.md``.
 
+    Shipped as ``directorsync/data/result.schema.json`` (a validator can point at the file).
     Objects allow extra properties: a reader of ``@1`` ignores fields it does not know.
     """
-    schema = {
-        "$schema": "https://json-schema.org/draft/2020-12/schema",
-        "$id": RESULT_SCHEMA,
-        "title": "DirectorSync result",
-        "type": "object",
-        "required": ["schema", "run_id", "tenant", "rows"],
-        "properties": _TOP,
-    }
-    return json.loads(json.dumps(schema))  # a fresh copy: callers may mutate it
+    return json.loads(_schema_text())  # a fresh copy: callers may mutate it
+
+
+@cache
+def _schema_text() -> str:
+    return files("directorsync").joinpath("data/result.schema.json").read_text(encoding="utf-8")
