@@ -53,3 +53,34 @@ def test_dry_run_of_devices_writes_nothing_not_even_group_membership(samples, te
             result = session.apply(plan, dry_run=True)
         assert _writes(sim) == 0
     assert result["summary"]["by_status"]["PLANNED_CREATE"] > 0
+
+
+def test_turning_an_alert_flag_off_is_applied_and_converges(samples, tenants_file, tmp_path):
+    import pandas as pd
+
+    sheets = pd.read_excel(samples / "core_config.xlsx", sheet_name=None, engine="calamine")
+    book = tmp_path / "core.xlsx"
+
+    def write(flush: bool) -> None:
+        alert = sheets["Alert"]
+        alert["settings.flush_on_trigger"] = alert["settings.flush_on_trigger"].astype(object)
+        alert.loc[alert["name"] == RULE, "settings.flush_on_trigger"] = flush
+        with pd.ExcelWriter(book, engine="openpyxl") as w:
+            for name, frame in sheets.items():
+                frame.to_excel(w, sheet_name=name, index=False)
+
+    with Simulator(seed=tenants_file, token=TOKEN) as sim:
+        settings = load_settings(env={}, overrides={
+            "director.base_url": sim.base_url, "director.token": TOKEN, "app.reports_dir": str(tmp_path)})
+        with Session.open(settings=settings, tenants_file=tenants_file) as session:
+            write(True)
+            session.apply(session.plan("core", book, ["repos", "alert_rules"]))
+            write(False)
+            changed = session.apply(session.plan("core", book, ["repos", "alert_rules"]))
+            rows = [r for r in changed["rows"] if r["status"] == "UPDATED"]
+            assert [r["key"] for r in rows] == [RULE]
+            again = session.plan("core", book, ["repos", "alert_rules"])
+    assert set(again.rows["action"]) <= {"unchanged", "skip"}
+
+
+RULE = "QuickSign - Annulations importantes"

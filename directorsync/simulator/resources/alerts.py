@@ -66,6 +66,8 @@ _FIELDS = (
     Field("delay_interval_minute", "int", minimum=1, maximum=1440),
     Field("original_data", "bool"),
 )
+#: settings an edit replaces (whatever is left out of the edit is cleared)
+EDITABLE = frozenset(f.name for f in _FIELDS)
 _METADATA = Schema(Field("field", required=True, nonempty=True), Field("value", required=True))
 _RBAC = Schema(
     Field("group_id", required=True, nonempty=True),
@@ -145,10 +147,13 @@ class AlertRules(Resource):
         return f"Alert rule {op.data['searchname']!r} created"
 
     def apply_edit(self, node: NodeView, op: Op) -> str:
+        """An edit replaces the rule's settings, like Director's edit form: a setting left out
+        is cleared (an absent ``"on"`` flag is off), the owner and the state are kept."""
         record = self.current(node, op)
         self.ensure_unique(node, op.data["searchname"], exclude=record["id"])
         _ensure_refs(node, op.data)
-        node.put(self.name, {**record, **op.data, "name": op.data["searchname"]})
+        kept = {k: v for k, v in record.items() if k not in EDITABLE}
+        node.put(self.name, {**kept, **DEFAULTS, **op.data, "name": op.data["searchname"]})
         return f"Alert rule {op.data['searchname']!r} updated"
 
     def apply_activate(self, node: NodeView, op: Op) -> str:
