@@ -15,6 +15,7 @@ from typing import Any
 import click
 
 from directorsync.config import load_settings
+from directorsync.errors import DirectorSyncError
 
 EXIT_OK, EXIT_ROWS_FAILED, EXIT_CHANGES = 0, 1, 2
 
@@ -105,6 +106,17 @@ def plan_command(
     tenant, xlsx, tenants_file, resources, config_file, url, no_verify, out, fmt, detailed_exitcode
 ):
     """Compare a workbook with Director and show what would change (never writes)."""
+    try:
+        return _plan(tenant, xlsx, tenants_file, resources, config_file, url, no_verify, out, fmt,
+                     detailed_exitcode)
+    except (DirectorSyncError, click.UsageError) as exc:
+        if not detailed_exitcode:
+            raise
+        click.secho(f"error: {getattr(exc, 'message', None) or exc}", fg="red", err=True)
+        return EXIT_ROWS_FAILED  # with --detailed-exitcode, 2 means "changes pending" only
+
+
+def _plan(tenant, xlsx, tenants_file, resources, config_file, url, no_verify, out, fmt, detailed_exitcode):
     from directorsync.report import print_plan
     from directorsync.session import Session
 

@@ -226,8 +226,14 @@ def build_plan(
     run_id: str | None = None,
     options: dict[str, Any] | None = None,
     progress: Progress | None = None,
+    explicit: bool = False,
 ) -> Plan:
-    """Plan every profile (dependency order) for one tenant and workbook."""
+    """Plan every profile (dependency order) for one tenant and workbook.
+
+    Args:
+        explicit: the resources were named by the user: a missing sheet is then an error
+            (otherwise it is reported and the resource is left out).
+    """
     started = time.perf_counter()
     workbook.sheet_names  # noqa: B018 - an unreadable file stops the plan here, with its message
     ctx = Context(sheets=_LazySheets(workbook), tenant=tenant,
@@ -242,11 +248,16 @@ def build_plan(
                 planned, found = plan_resource(profile, workbook, tenant, inventory, ctx)
                 LOG.debug("planned %s", planned["action"].value_counts().to_dict())
         except WorkbookError as exc:
-            level = "info" if exc.context.get("absent") else "error"
+            level = "info" if exc.context.get("absent") and not explicit else "error"
             notes.append({"resource": name, "level": level, "message": exc.message})
             continue
         rows.append(planned)
         findings.append(found)
+    if not rows and not any(n["level"] == "error" for n in notes):
+        expected = ", ".join(dict.fromkeys(s for p in profiles.values() for s in p.sheets))
+        notes.append({"resource": "*", "level": "error", "message": (
+            f"{workbook.name}: no sheet of a known resource (sheets: {', '.join(workbook.sheet_names) or 'none'};"
+            f" expected one of: {expected})")})
     plan = Plan(
         tenant=tenant.name,
         pool_uuid=tenant.pool_uuid,

@@ -103,6 +103,7 @@ class Session:
             self.inventory(tenant),
             run_id=self.settings.run_id,
             progress=self.progress,
+            explicit=bool(resources),
         )
         plan.timings["load_and_plan"] = round(time.perf_counter() - started, 3)
         plan.tenants_file = self.tenants_file
