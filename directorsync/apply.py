@@ -81,6 +81,7 @@ class _Run:
     ids: dict[tuple[str, str, str], str] = field(default_factory=dict)
     failed: dict[tuple[str, str, str], str] = field(default_factory=dict)
     fresh: dict[tuple[str, str], pd.DataFrame] = field(default_factory=dict)
+    id_locks: dict[tuple[str, str], threading.Lock] = field(default_factory=dict)
 
 
 def apply_plan(
@@ -109,6 +110,7 @@ def apply_plan(
     run.total = len(todo)
     if options.check_stale and not options.dry_run:
         todo = _drop_stale(run, rows, todo)
+    _block_unapplied(run, rows, todo)
     for resource in plan.resources:
         mine = [i for i in todo if rows.at[i, "resource"] == resource]
         if mine:
@@ -135,6 +137,16 @@ def _carry_over(run: _Run, rows: pd.DataFrame, selection: list[int] | None) -> l
         else:
             run.results[i] = _row_result(row, CARRIED.get(action, "ERROR"), row.get("reason"))
     return todo
+
+
+def _block_unapplied(run: _Run, rows: pd.DataFrame, todo: list[int]) -> None:
+    """Creates that are not sent in this run (not selected, stale) cannot serve as dependencies."""
+    sending = set(todo)
+    for i in range(len(rows)):
+        if rows.at[i, "action"] == "create" and i not in sending:
+            key = (rows.at[i, "resource"], rows.at[i, "node_id"], rows.at[i, "key"])
+            reason = run.results[i].get("reason") if i in run.results else None
+            run.failed[key] = f"not applied in this run: {reason or 'not selected'}"
 
 
 def _row_result(
@@ -253,8 +265,12 @@ def _guarded(
     run: _Run, row: dict[str, Any], i: int, profile: Profile, node: Node, slots: threading.Semaphore
 ) -> None:
     started = time.perf_counter()
-    context = {"tenant": run.tenant.name, "pool": run.tenant.pool_uuid, "resource": profile.name,
-               "node": node.name}
+    context = {
+        "tenant": run.tenant.name,
+        "pool": run.tenant.pool_uuid,
+        "resource": profile.name,
+        "node": node.name,
+    }
     with log_context(**context):
         try:
             with slots:
@@ -278,9 +294,15 @@ def _log_row(result: dict[str, Any]) -> None:
     LOG.log(
         logging.WARNING if failed_row else logging.DEBUG,
         "%s %s %s (order %s, %d attempt(s), %.0f ms)%s",
-        result["status"], result.get("method"), result["key"], result.get("order_id") or "-",
-        result.get("attempts") or 0, result.get("duration_ms") or 0,
-        f": {result.get('error') or result.get('reason')}" if (failed_row or result.get("reason")) else "",
+        result["status"],
+        result.get("method"),
+        result["key"],
+        result.get("order_id") or "-",
+        result.get("attempts") or 0,
+        result.get("duration_ms") or 0,
+        f": {result.get('error') or result.get('reason')}"
+        if (failed_row or result.get("reason"))
+        else "",
     )
 
 
@@ -306,10 +328,14 @@ def _apply_row(run: _Run, row: dict[str, Any], profile: Profile, node: Node) -> 
     try:
         attempts, outcome, note = _send(run, row, profile, node, path, payload)
     except AmbiguousWriteError as exc:
-        return _row_result(row, "ERROR", f"outcome unknown after retries ({exc}); "
-                           "check the object on Director and plan again")
+        return _row_result(
+            row,
+            "ERROR",
+            f"outcome unknown after retries ({exc}); check the object on Director and plan again",
+            attempts=getattr(exc, "attempts", 0),
+        )
     except DirectorError as exc:
-        return _row_result(row, "ERROR", exc.message)
+        return _row_result(row, "ERROR", exc.message, attempts=getattr(exc, "attempts", 0))
     result = _row_result(
         row,
         status,
@@ -349,10 +375,15 @@ def _created_id(run: _Run, dep: str, node: Node) -> str:
     with run.lock:
         if cache_key in run.ids:
             return run.ids[cache_key]
-    profile = run.profiles[resource]
-    ids = _ids_on_node(run, profile, node)
     with run.lock:
-        run.ids.update({(resource, node.id, k): v for k, v in ids.items()})
+        listing_lock = run.id_locks.setdefault((resource, node.id), threading.Lock())
+    with listing_lock:  # one listing at a time; a thread that waited may find its id already
+        with run.lock:
+            if cache_key in run.ids:
+                return run.ids[cache_key]
+        ids = _ids_on_node(run, run.profiles[resource], node)
+        with run.lock:
+            run.ids.update({(resource, node.id, k): v for k, v in ids.items()})
     if key not in ids:
         raise LookupError(f"{resource} '{key}' was not found on {node.name} after its creation")
     return ids[key]
@@ -389,32 +420,46 @@ def _send(run: _Run, row, profile: Profile, node: Node, path: str, payload: dict
     while True:
         attempts += 1
         try:
-            return attempts, run.client.write(row["method"], pool, node.id, path, payload), None
-        except AmbiguousWriteError:
-            if row["method"] != "POST":
-                if attempts > run.options.retries:
-                    raise
-                continue  # PUT is idempotent: sending the same body again is safe
-            if _confirm_created(run, profile, node, row["key"]):
-                return (
-                    attempts,
-                    None,
-                    "created (confirmed by re-listing after an unanswered request)",
-                )
-            if attempts > run.options.retries:
-                raise
-        except OrderError as exc:
-            if row["method"] == "POST" and _find_remote(run, profile, node, row["key"], fresh=True):
-                return attempts, None, "created (already present after a failed retry)"
-            if attempts > run.options.retries or exc.timed_out:
-                raise _as_row_error(exc) from exc
-        except DirectorHTTPError as exc:
-            if exc.status < 500 and exc.status != 429 or attempts > run.options.retries:
-                raise _as_row_error(exc) from exc
-        except TransportError:
-            if attempts > run.options.retries:
-                raise
+            return _send_once(run, row, profile, node, path, payload, pool, attempts)
+        except _Retry:
+            pass
+        except DirectorError as exc:
+            exc.attempts = attempts
+            raise
         run.options.sleep(min(5.0, run.options.backoff * 2 ** (attempts - 1)))
+
+
+class _Retry(Exception):
+    """Internal: the attempt failed in a way that is safe to retry."""
+
+
+def _send_once(
+    run: _Run, row, profile: Profile, node: Node, path: str, payload: dict, pool: str, attempts: int
+):
+    """One attempt: returns ``(attempts, outcome, note)``; raises :class:`_Retry` when the
+    failure is safe to retry and retries are left, else the final error."""
+    last = attempts > run.options.retries
+    try:
+        return attempts, run.client.write(row["method"], pool, node.id, path, payload), None
+    except AmbiguousWriteError:
+        # a create whose outcome is unknown is never re-sent before looking for the object;
+        # an update (PUT of the same body) is idempotent and can simply be sent again
+        if row["method"] == "POST" and _confirm_created(run, profile, node, row["key"]):
+            return attempts, None, "created (confirmed by re-listing after an unanswered request)"
+        if last:
+            raise
+    except OrderError as exc:
+        if row["method"] == "POST" and _find_remote(run, profile, node, row["key"], fresh=True):
+            return attempts, None, "created (already present after a failed retry)"
+        if last or exc.timed_out:
+            raise _as_row_error(exc) from exc
+    except DirectorHTTPError as exc:
+        if (exc.status < 500 and exc.status != 429) or last:
+            raise _as_row_error(exc) from exc
+    except TransportError:
+        if last:
+            raise
+    raise _Retry
 
 
 class RowError(DirectorError):
@@ -448,7 +493,11 @@ def _after_write(run: _Run, row, profile: Profile, node: Node, result: dict[str,
         source = {**payload, **(row.get("extra") or {})}
         if any(source.get(k) != v for k, v in when.items()):
             continue
-        obj_id = row.get("remote_id") or _created_id(run, f"{profile.name}:{row['key']}", node)
+        try:
+            obj_id = row.get("remote_id") or _created_id(run, f"{profile.name}:{row['key']}", node)
+        except LookupError as exc:
+            result.update(status="ERROR", error=f"{action['path']}: {exc}")
+            return
         path = action["path"].replace("{id}", str(obj_id))
         try:
             _send_action(run, node, path)

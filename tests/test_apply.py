@@ -176,3 +176,16 @@ def test_token_appears_in_no_produced_file(sim, samples, tenants_file, tmp_path,
     for p in files:
         assert TOKEN not in p.read_text(errors="ignore"), p
     assert TOKEN not in res.output
+
+
+def test_rows_whose_dependency_is_not_selected_are_blocked_not_sent(sim, samples, tenants_file, tmp_path):
+    with session_for(sim, tenants_file, tmp_path) as s:
+        plan = s.plan("core", samples / "core_config.xlsx", ["repos", "routing_policies"])
+        rows = plan.rows.reset_index(drop=True)
+        chosen = rows.index[(rows["resource"] == "routing_policies") & (rows["key"] == "rp_windows")].tolist()
+        result = s.apply(plan, selection=chosen)
+    sent = [r for r in writes(sim) if r["path"].endswith("/RoutingPolicies")]
+    assert sent == []
+    blocked = [r for r in result["rows"] if r["key"] == "rp_windows"]
+    assert {r["status"] for r in blocked} == {"ERROR"}
+    assert all("not applied in this run: not selected" in r["error"] for r in blocked)
