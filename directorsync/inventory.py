@@ -265,3 +265,19 @@ def ref(resource: str, key: str) -> str:
 
 def is_ref(value: Any) -> bool:
     return isinstance(value, str) and value.startswith(REF_PREFIX)
+
+
+SKIP_PREFIX = "$skip:"
+
+
+def skipped_marker(reason: str) -> str:
+    """The placeholder id of an object whose own row the plan skips (with the reason)."""
+    return f"{SKIP_PREFIX}{reason}"
+
+
+def is_skipped(value: Any) -> bool:
+    return isinstance(value, str) and value.startswith(SKIP_PREFIX)
+
+
+def skip_reason(value: Any) -> str | None:
+    return value[len(SKIP_PREFIX):] if is_skipped(value) else None

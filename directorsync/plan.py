@@ -28,7 +28,7 @@ from directorsync.config import new_run_id
 from directorsync.diff import KEY, _dump, diff_frame
 from directorsync.errors import PlanError, WorkbookError
 from directorsync.hooks import HOOKS
-from directorsync.inventory import NODE, Inventory, ref
+from directorsync.inventory import NODE, Inventory, ref, skipped_marker
 from directorsync.logs import log_context
 from directorsync.mapping import ROWS, SHEET, map_sheet
 from directorsync.payload import build_requests
@@ -345,18 +345,23 @@ def plan_resource(
 
 
 def _register_creates(frame: pd.DataFrame, profile: Profile, inventory: Inventory, nodes) -> None:
-    creates = frame[frame["action"] == "create"]
+    """Objects this plan creates — and those it would create but skips — for later resources."""
+    creates = frame["action"] == "create"
+    skipped = frame["action"].isin(["skip", "error"]) & frame["remote_id"].isna()
+    keys = frame[KEY].notna() & frame[KEY].astype(str).ne("")
+    ids = pd.Series(None, index=frame.index, dtype=object)
+    ids[creates] = [ref(profile.name, k) for k in frame.loc[creates, KEY]]
+    ids[skipped] = [skipped_marker(str(r)) for r in frame.loc[skipped, "reason"]]
+    todo = frame[(creates | skipped) & keys]
     for node in nodes:
-        on_node = creates[creates[NODE] == node.id]
+        on_node = todo[todo[NODE] == node.id]
         if on_node.empty:
             continue
-        rows = pd.DataFrame(
-            {
-                remote: on_node[local].to_numpy()
-                for local, remote in zip(profile.natural_key, profile.remote_key)
-            }
-        )
-        rows[profile.id_field] = [ref(profile.name, k) for k in on_node[KEY]]
+        rows = pd.DataFrame({
+            remote: on_node[local].to_numpy()
+            for local, remote in zip(profile.natural_key, profile.remote_key)
+        })
+        rows[profile.id_field] = ids[on_node.index].to_numpy()
         inventory.add_planned(profile.name, node, rows)
 
 

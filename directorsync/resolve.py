@@ -24,7 +24,7 @@ from typing import Any
 
 import pandas as pd
 
-from directorsync.inventory import NODE, Inventory, is_ref
+from directorsync.inventory import NODE, Inventory, is_ref, is_skipped, skip_reason
 from directorsync.prechecks import REASON, STATUS
 from directorsync.profile import Profile
 from directorsync.topology import Node
@@ -103,8 +103,10 @@ def _lookup(
         left = left.explode("_name")
     left = left[~is_empty(left["_name"])]
     merged = left.reset_index().merge(table, on=[NODE, "_name"], how="left").set_index("index")
-    found = merged[merged["_value"].notna()]
-    unresolved = merged[merged["_value"].isna()][[NODE, "_name"]]
+    skipped = merged["_id"].map(is_skipped).astype(bool)
+    found = merged[merged["_value"].notna() & ~skipped]
+    unresolved = merged[merged["_value"].isna() | skipped][[NODE, "_name", "_id"]]
+    unresolved = unresolved.assign(_skip=unresolved["_id"].map(skip_reason)).drop(columns="_id")
     is_planned = found["_id"].map(is_ref).astype(bool)
     refs = found.loc[is_planned, "_id"].groupby(level=0).agg(list).to_dict()
     if many:
@@ -171,11 +173,17 @@ def _did_you_mean(unresolved: pd.DataFrame, inv: pd.DataFrame, match: str) -> pd
 
 def _message(group: pd.DataFrame, label: str, node_names: dict[str, str]) -> str:
     node = node_names.get(group[NODE].iloc[0], group[NODE].iloc[0])
-    parts = []
-    for name, hint in zip(group["_name"], group["_hint"]):
-        parts.append(f"'{name}'" + (f" (did you mean '{hint}'?)" if isinstance(hint, str) else ""))
-    noun = label if len(parts) == 1 else f"{label}s"
-    return f"unknown {noun} {', '.join(parts)} on node {node}"
+    unknown, skipped = [], []
+    for name, hint, skip in zip(group["_name"], group["_hint"], group["_skip"]):
+        if isinstance(skip, str):
+            skipped.append(f"{label} '{name}' is not created: its own row is skipped ({skip})")
+        else:
+            unknown.append(f"'{name}'" + (f" (did you mean '{hint}'?)" if isinstance(hint, str) else ""))
+    clauses = list(skipped)
+    if unknown:
+        noun = label if len(unknown) == 1 else f"{label}s"
+        clauses.insert(0, f"unknown {noun} {', '.join(unknown)} on node {node}")
+    return "; ".join(clauses)
 
 
 def _source_column(profile: Profile, field: str) -> str:

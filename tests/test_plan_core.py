@@ -209,3 +209,14 @@ def test_inventory_listed_once_per_resource_and_node(samples, fake_director, ten
     build_plan(tenant, Workbook(samples / "core_config.xlsx"),
                {r: everything[r] for r in RESOURCES}, Inventory(fake, tenant, everything))
     assert len(fake.calls) == len(set(fake.calls))
+
+
+def test_reference_to_a_skipped_row_says_why(samples, tmp_path, fake_director, tenants_file):
+    def bad(s):
+        s["Repo"]["retention_days"] = s["Repo"]["retention_days"].astype(object)
+        s["Repo"].loc[0, "retention_days"] = "90 | abc"
+    plan = plan_for(edited(samples, tmp_path, bad), fake_director, tenants_file, resources=["repos", "routing_policies"])
+    row = plan.rows[(plan.rows["key"] == "rp_windows") & (plan.rows["node_name"] == "lb-backend01")].iloc[0]
+    assert row["action"] == "skip"
+    assert "repo 'Repo_system' is not created: its own row is skipped ('abc' is not an integer" in row["reason"]
+    assert "did you mean" not in row["reason"]
