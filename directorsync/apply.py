@@ -402,15 +402,9 @@ def _ids_on_node(run: _Run, profile: Profile, node: Node) -> dict[str, str]:
     return dict(zip(keys[keep], ids[keep].astype(str)))
 
 
-def _find_remote(run: _Run, profile: Profile, node: Node, key: str, *, fresh: bool) -> str | None:
-    """The id of the object with this natural key on the node (re-listing when ``fresh``)."""
-    if fresh:
-        return _ids_on_node(run, profile, node).get(key)
-    remote = run.inventory.frame(profile.name, node)
-    if remote.empty:
-        return None
-    match = remote[key_series(remote, profile.remote_key) == key]
-    return None if match.empty else str(match.iloc[0][profile.id_field])
+def _find_remote(run: _Run, profile: Profile, node: Node, key: str) -> str | None:
+    """The id of the object with this natural key on the node, listed now."""
+    return _ids_on_node(run, profile, node).get(key)
 
 
 def _send(run: _Run, row, profile: Profile, node: Node, path: str, payload: dict):
@@ -449,7 +443,7 @@ def _send_once(
         if last:
             raise
     except OrderError as exc:
-        if row["method"] == "POST" and _find_remote(run, profile, node, row["key"], fresh=True):
+        if row["method"] == "POST" and _find_remote(run, profile, node, row["key"]):
             return attempts, None, "created (already present after a failed retry)"
         if last or exc.timed_out:
             raise _as_row_error(exc) from exc
@@ -478,7 +472,7 @@ def _as_row_error(exc: DirectorError) -> RowError:
 def _confirm_created(run: _Run, profile: Profile, node: Node, key: str) -> bool:
     """After an unanswered create: look for the object, giving its order time to finish."""
     for attempt in range(run.options.confirm_polls):
-        if _find_remote(run, profile, node, key, fresh=True):
+        if _find_remote(run, profile, node, key):
             return True
         run.options.sleep(min(2.0, 0.05 * 2**attempt))
     return False

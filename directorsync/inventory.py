@@ -192,8 +192,8 @@ class Inventory:
             self._cache[(source, node.id)] = pd.concat([base, rows], ignore_index=True)
 
     def _list(self, source: str, node: Node) -> pd.DataFrame:
-        pool = self.tenant.pool_uuid
-        self.calls += 1
+        with self._lock:
+            self.calls += 1
         if source in self.profiles:
             return self._resource_frame(self.profiles[source], node)
         catalog = CATALOGS.get(source)
@@ -205,7 +205,6 @@ class Inventory:
         else:
             frame = pd.DataFrame(items)
         frame[NODE] = node.id
-        del pool
         return frame
 
     def _read(self, path: str, fetch: bool, node: Node) -> list[dict[str, Any]]:
@@ -240,7 +239,9 @@ def normalise_listing(
                 frame[col].map(lambda v: v if isinstance(v, dict) else {}).tolist(),
                 index=frame.index,
             )
-            inner.columns = [c if c not in frame or c == col else f"{c}_{col}" for c in inner.columns]
+            inner.columns = [
+                c if c not in frame or c == col else f"{c}_{col}" for c in inner.columns
+            ]
             frame = pd.concat([frame.drop(columns=[col]), inner], axis=1)
     rename = spec.get("rename") or {}
     frame = frame.rename(columns={k: v for k, v in rename.items() if k in frame})
@@ -280,4 +281,4 @@ def is_skipped(value: Any) -> bool:
 
 
 def skip_reason(value: Any) -> str | None:
-    return value[len(SKIP_PREFIX):] if is_skipped(value) else None
+    return value[len(SKIP_PREFIX) :] if is_skipped(value) else None

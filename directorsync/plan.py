@@ -85,9 +85,22 @@ class Plan:
     @property
     def hash(self) -> str:
         """Content hash of the rows (what would be sent and why)."""
-        cols = ["resource", "node_id", "key", "action", "payload", "remote_hash", "path"]
+        cols = [
+            "resource",
+            "node_id",
+            "key",
+            "action",
+            "payload",
+            "remote_hash",
+            "path",
+            "method",
+            "remote_id",
+            "depends_on",
+        ]
         records = _records(self.rows[cols]) if len(self.rows) else []
-        text = _dump(sorted(records, key=_dump))
+        text = _dump(
+            {"tenant": self.tenant, "pool_uuid": self.pool_uuid, "rows": sorted(records, key=_dump)}
+        )
         return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
 
     def summary(self) -> pd.DataFrame:
@@ -140,9 +153,10 @@ class Plan:
         """Write the plan JSON."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(
-            json.dumps(self.to_dict(), indent=1, default=str, ensure_ascii=False), encoding="utf-8"
+        text = json.dumps(
+            self.to_dict(), indent=1, default=str, ensure_ascii=False, allow_nan=False
         )
+        path.write_text(text, encoding="utf-8")
         return path
 
 
@@ -150,7 +164,20 @@ def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     if frame is None or frame.empty:
         return []
     clean = frame.astype(object).where(frame.notna(), None)
-    return json.loads(json.dumps(clean.to_dict("records"), default=_json_default))
+    text = json.dumps(clean.to_dict("records"), default=_json_default)
+    if "NaN" in text:  # a NaN nested in a value: strict JSON has no NaN
+        return _no_nan(json.loads(text))
+    return json.loads(text)
+
+
+def _no_nan(value: Any) -> Any:
+    if isinstance(value, float) and value != value:
+        return None
+    if isinstance(value, dict):
+        return {k: _no_nan(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_no_nan(v) for v in value]
+    return value
 
 
 def _json_default(value: Any) -> Any:
@@ -164,19 +191,38 @@ def plan_from_dict(data: Mapping[str, Any]) -> Plan:
     """Rebuild a plan from its JSON value.
 
     Raises:
-        PlanError: wrong schema, or the rows do not match the recorded hash.
+        PlanError: not a plan, an incomplete or malformed one, or rows that do not match the
+            recorded hash (the file was modified).
     """
-    if data.get("schema") != SCHEMA:
+    if not isinstance(data, Mapping) or data.get("schema") != SCHEMA:
+        found = data.get("schema") if isinstance(data, Mapping) else type(data).__name__
+        raise PlanError(f"not a DirectorSync plan (schema {found!r}, expected {SCHEMA})")
+    missing = [k for k in ("tenant", "pool_uuid", "rows", "hash") if k not in data]
+    if missing or not isinstance(data["rows"], list):
+        what = ", ".join(missing) or "rows as a list"
         raise PlanError(
-            f"not a DirectorSync plan (schema {data.get('schema')!r}, expected {SCHEMA})"
+            f"the plan file is incomplete (missing: {what}); make it again with "
+            "`directorsync plan --out`"
         )
-    rows = pd.DataFrame(data.get("rows") or [], columns=PLAN_COLUMNS)
-    plan = Plan(
-        tenant=data["tenant"],
-        pool_uuid=data["pool_uuid"],
+    try:
+        plan = _plan_value(data)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise PlanError(
+            f"the plan file is malformed ({exc.__class__.__name__}: {exc}); "
+            "make it again with `directorsync plan --out`"
+        ) from exc
+    if plan.hash != data["hash"]:
+        raise PlanError("the plan file was modified after it was made (its hash does not match)")
+    return plan
+
+
+def _plan_value(data: Mapping[str, Any]) -> Plan:
+    return Plan(
+        tenant=str(data["tenant"]),
+        pool_uuid=str(data["pool_uuid"]),
         workbook=data.get("workbook", ""),
         resources=list(data.get("resources") or []),
-        rows=rows,
+        rows=pd.DataFrame(data["rows"], columns=PLAN_COLUMNS),
         findings=pd.DataFrame(data.get("findings") or [], columns=FINDING_COLUMNS),
         notes=list(data.get("notes") or []),
         run_id=data.get("run_id") or new_run_id(),
@@ -184,9 +230,6 @@ def plan_from_dict(data: Mapping[str, Any]) -> Plan:
         timings=dict(data.get("timings") or {}),
         tenants_file=data.get("tenants_file"),
     )
-    if data.get("hash") and plan.hash != data["hash"]:
-        raise PlanError("the plan file was modified after it was made (its hash does not match)")
-    return plan
 
 
 def load_plan(path: str | Path) -> Plan:
@@ -236,8 +279,11 @@ def build_plan(
     """
     started = time.perf_counter()
     workbook.sheet_names  # noqa: B018 - an unreadable file stops the plan here, with its message
-    ctx = Context(sheets=_LazySheets(workbook), tenant=tenant,
-                  options={**(options or {}), "workbook": workbook.name})
+    ctx = Context(
+        sheets=_LazySheets(workbook),
+        tenant=tenant,
+        options={**(options or {}), "workbook": workbook.name},
+    )
     rows, findings, notes = [], [], []
     for name in dependency_order(profiles):
         profile = profiles[name]
@@ -245,7 +291,8 @@ def build_plan(
             progress(f"planning {name}")
         try:
             with log_context(tenant=tenant.name, pool=tenant.pool_uuid, resource=name):
-                planned, found = plan_resource(profile, workbook, tenant, inventory, ctx)
+                planned, found, extra = plan_resource(profile, workbook, tenant, inventory, ctx)
+                notes.extend(extra)
                 LOG.debug("planned %s", planned["action"].value_counts().to_dict())
         except WorkbookError as exc:
             level = "info" if exc.context.get("absent") and not explicit else "error"
@@ -255,9 +302,16 @@ def build_plan(
         findings.append(found)
     if not rows and not any(n["level"] == "error" for n in notes):
         expected = ", ".join(dict.fromkeys(s for p in profiles.values() for s in p.sheets))
-        notes.append({"resource": "*", "level": "error", "message": (
-            f"{workbook.name}: no sheet of a known resource (sheets: {', '.join(workbook.sheet_names) or 'none'};"
-            f" expected one of: {expected})")})
+        notes.append(
+            {
+                "resource": "*",
+                "level": "error",
+                "message": (
+                    f"{workbook.name}: no sheet of a known resource (sheets: {', '.join(workbook.sheet_names) or 'none'};"
+                    f" expected one of: {expected})"
+                ),
+            }
+        )
     plan = Plan(
         tenant=tenant.name,
         pool_uuid=tenant.pool_uuid,
@@ -281,8 +335,11 @@ def _concat_findings(parts: list[pd.DataFrame]) -> pd.DataFrame:
     if "node" not in out:
         out["node"] = None
     order = {name: i for i, name in enumerate(dict.fromkeys(out["resource"]))}
-    out = out.assign(_order=out["resource"].map(order)).sort_values(
-        ["_order", "sheet", "row"], kind="stable").drop(columns="_order")
+    out = (
+        out.assign(_order=out["resource"].map(order))
+        .sort_values(["_order", "sheet", "row"], kind="stable")
+        .drop(columns="_order")
+    )
     return out[[*FINDING_COLUMNS, "node"]].reset_index(drop=True)
 
 
@@ -320,7 +377,7 @@ def desired_frame(profile: Profile, workbook: Workbook, ctx: Context) -> pd.Data
 def plan_resource(
     profile: Profile, workbook: Workbook, tenant: Tenant, inventory: Inventory, ctx: Context
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Plan one resource: rows in ``PLAN_COLUMNS`` and its findings."""
+    """Plan one resource: rows in ``PLAN_COLUMNS``, its findings and notes."""
     profile = choose_sheet(profile, workbook)
     frame = desired_frame(profile, workbook, ctx)
     frame, findings = run_prechecks(frame, profile, workbook.name)
@@ -341,7 +398,29 @@ def plan_resource(
     remote = inventory.frames(profile.name, nodes)
     diffed = build_requests(diff_frame(fanned, remote, profile), profile)
     _register_creates(diffed, profile, inventory, nodes)
-    return _plan_rows(diffed, profile, workbook.name), _concat_findings([findings, unresolved])
+    notes = _unseen_fields(profile, remote)
+    return (
+        _plan_rows(diffed, profile, workbook.name),
+        _concat_findings([findings, unresolved]),
+        notes,
+    )
+
+
+def _unseen_fields(profile: Profile, remote: pd.DataFrame) -> list[dict[str, str]]:
+    """A note for compared fields Director does not return (changes to them go undetected)."""
+    unseen = [f for f in profile.diff.get("write_only_if_absent") or [] if f not in remote]
+    if remote.empty or not unseen:
+        return []
+    return [
+        {
+            "resource": profile.name,
+            "level": "info",
+            "message": (
+                f"Director's listing has no {', '.join(unseen)}: they are sent on create but a change to "
+                "them on an existing object cannot be detected"
+            ),
+        }
+    ]
 
 
 def _register_creates(frame: pd.DataFrame, profile: Profile, inventory: Inventory, nodes) -> None:
@@ -357,10 +436,12 @@ def _register_creates(frame: pd.DataFrame, profile: Profile, inventory: Inventor
         on_node = todo[todo[NODE] == node.id]
         if on_node.empty:
             continue
-        rows = pd.DataFrame({
-            remote: on_node[local].to_numpy()
-            for local, remote in zip(profile.natural_key, profile.remote_key)
-        })
+        rows = pd.DataFrame(
+            {
+                remote: on_node[local].to_numpy()
+                for local, remote in zip(profile.natural_key, profile.remote_key)
+            }
+        )
         rows[profile.id_field] = ids[on_node.index].to_numpy()
         inventory.add_planned(profile.name, node, rows)
 

@@ -220,3 +220,25 @@ def test_reference_to_a_skipped_row_says_why(samples, tmp_path, fake_director, t
     assert row["action"] == "skip"
     assert "repo 'Repo_system' is not created: its own row is skipped ('abc' is not an integer" in row["reason"]
     assert "did you mean" not in row["reason"]
+
+
+@pytest.mark.parametrize("content", ['{"schema": "directorsync/plan@1"}', "[1, 2]", '{"schema": "x"}',
+                                     '{"schema": "directorsync/plan@1", "tenant": "t", "pool_uuid": "p", "hash": "h", "rows": [1]}'])
+def test_malformed_plan_files_are_plan_errors(tmp_path, content):
+    from directorsync.errors import PlanError
+
+    path = tmp_path / "p.json"
+    path.write_text(content)
+    with pytest.raises(PlanError):
+        load_plan(path)
+
+
+def test_hash_covers_tenant_and_method(samples, tmp_path, fake_director, tenants_file):
+    plan = plan_for(samples / "core_config.xlsx", fake_director, tenants_file, resources=["repos"])
+    path = plan.save(tmp_path / "plan.json")
+    for edit in (lambda d: d.update(tenant="esait"), lambda d: d["rows"][0].update(method="DELETE")):
+        data = json.loads(path.read_text())
+        edit(data)
+        path.write_text(json.dumps(data))
+        with pytest.raises(Exception, match="modified"):
+            load_plan(path)
