@@ -34,6 +34,7 @@ from directorsync.report import (
     STATUSES,
     check_result,
     compact,
+    dry_run_verdict,
     node_label,
     ordered,
     redact_row,
@@ -188,9 +189,24 @@ def _heads(cols: list[str]) -> list[str]:
 # --- the run report -------------------------------------------------------------------------
 
 
-def _header(result: Mapping[str, Any], title: str) -> str:
+def phase_times(phases: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The phases to show: one ``plan`` figure, then the others (``apply`` …).
+
+    A session's plan records ``plan`` (building the plan) and ``load_and_plan`` (reading the
+    workbook and the inventory too): the latter is the time a reader waited, so it is shown,
+    labelled ``plan``, in place of both (and of ``load``, which it includes).
+    """
+    phases = dict(phases or {})
+    if "load_and_plan" not in phases:
+        return phases
+    total = phases.pop("load_and_plan")
+    rest = {k: v for k, v in phases.items() if k not in ("load", "plan")}
+    return {"plan": total, **rest}
+
+
+def _header(result: Mapping[str, Any], title: str, by_status: Mapping[str, int]) -> str:
     dry = bool(result.get("dry_run"))
-    phases = result.get("phases") or {}
+    phases = phase_times(result.get("phases"))
     meta = {
         "Tenant": _e(result.get("tenant")),
         "Pool": _e(result.get("pool_uuid")),
@@ -203,8 +219,9 @@ def _header(result: Mapping[str, Any], title: str) -> str:
         "Plan hash": _e(result.get("plan_hash")),
     }
     items = "".join(f"<div><dt>{k}</dt><dd>{v or '—'}</dd></div>" for k, v in meta.items())
+    verdict = dry_run_verdict(by_status).removesuffix(".") + " to Director."
     banner = (
-        '<p class="banner">Dry run: nothing was written to Director. Rows marked “Would create” '
+        f'<p class="banner">{_e(verdict)} Rows marked “Would create” '
         "and “Would update” show what an apply would change.</p>"
     )
     sub = f"Run {meta['Run id']} · {meta['Finished'] or meta['Started']}"
@@ -299,6 +316,14 @@ def _resource(index: int, name: str, rows: list, counts: Counter, limit: int) ->
     return _section(f"r{index}", _e(name), html, _plural(len(rows), "row"))
 
 
+def _error_text(row: Mapping[str, Any]) -> str:
+    """The error, and where it comes from when the row was never sent (a workbook problem)."""
+    html = f'<p class="err">{_e(row.get("error") or row.get("reason"))}</p>'
+    if row.get("action") == "error":  # found while planning: nothing was sent to Director
+        html += '<p class="muted">workbook problem: not sent to Director</p>'
+    return html
+
+
 def _errors(rows: list[Mapping[str, Any]], limit: int) -> str:
     failed = [r for r in rows if r.get("status") in FAILED]
     if not failed:
@@ -310,11 +335,11 @@ def _errors(rows: list[Mapping[str, Any]], limit: int) -> str:
             _td(_e(r.get("key")), "key"),
             _td(_e(node_label(r)), "node"),
             _td(_badge(r["status"])),
-            _td(f'<p class="err">{_e(r.get("error") or r.get("reason"))}</p>', "details"),
+            _td(_error_text(r), "details"),
         )
         for r in failed[:limit]
     ]
-    table = _table(["Resource", "Key", "Node", "Status", "Director's message"], body)
+    table = _table(["Resource", "Key", "Node", "Status", "Error"], body)
     html = _note(min(limit, len(failed)), len(failed), "failed rows") + table
     return _section("errors", "Errors", html, _plural(len(failed), "row"))
 
@@ -350,7 +375,7 @@ def _notes(notes: list[Mapping[str, Any]], limit: int) -> str:
 
 
 def _timings(result: Mapping[str, Any], grouped: Mapping[str, list]) -> str:
-    phases = (result.get("phases") or {}).items()
+    phases = phase_times(result.get("phases")).items()
     html = _table(["Phase", "#Time"], [_tr(_td(_e(k)), _td(_seconds(v), "num")) for k, v in phases])
     body = []
     for name, rows in grouped.items():
@@ -394,7 +419,7 @@ def render_html(
     title = title or f"DirectorSync report · {result.get('tenant', '?')}"
     limit = max(0, max_detail_rows)
     sections = [
-        _header(result, title),
+        _header(result, title, summary["by_status"]),
         _summary(summary, cols, len(rows)),
         _notes(list(result.get("notes") or []), limit),
         _errors(rows, limit),

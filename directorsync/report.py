@@ -52,6 +52,8 @@ DETAIL_PRIORITY = {s: i for i, s in enumerate(("ERROR", "EXCEPTION", "SKIP", *ST
 CONSOLE_DETAIL_ROWS = 50
 CONSOLE_FIELDS_PER_ROW = 4
 CONSOLE_VALUE_CHARS = 40
+#: placeholder id of an object the same plan creates (``directorsync.inventory.REF_PREFIX``)
+REF_PREFIX = "$ref:"
 
 _HTML_NAMES = ("render_html", "write_html", "render_fleet_index", "write_fleet_index")
 
@@ -121,8 +123,44 @@ def status_columns(by_status: Mapping[str, int], dry_run: bool = False) -> list[
     return ordered(set(usual) | {s for s, n in by_status.items() if n}, STATUSES)
 
 
+def ref_label(ref: str) -> str:
+    """``resource:key`` (a ``$ref:`` placeholder without its prefix) as a person reads it.
+
+    Example: ``"devices:fw01"`` → ``"(new devices 'fw01')"``.
+    """
+    resource, _, key = ref.partition(":")
+    return f"(new {resource} '{key}')"
+
+
+def human_refs(value: Any) -> Any:
+    """A copy of ``value`` with every ``$ref:resource:key`` placeholder shown for people.
+
+    Placeholders stand for the ids of objects the same plan creates (``directorsync.inventory``).
+    A whole-string placeholder becomes :func:`ref_label`; one embedded in a longer string ends at
+    the next ``/`` (as the apply engine reads it). Dicts and lists are walked; the input is left
+    alone (``result.json`` and plans keep the raw values).
+    """
+    if isinstance(value, Mapping):
+        return {k: human_refs(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [human_refs(v) for v in value]
+    if not isinstance(value, str) or REF_PREFIX not in value:
+        return value
+    if value.startswith(REF_PREFIX):
+        return ref_label(value[len(REF_PREFIX) :])
+    head, *parts = value.split(REF_PREFIX)
+    for part in parts:
+        ref, sep, rest = part.partition("/")
+        head += ref_label(ref) + sep + rest
+    return head
+
+
 def compact(value: Any, limit: int | None = None) -> str:
-    """A value as a reader should see it: strings bare, the rest compact JSON, cut at ``limit``."""
+    """A value as a reader should see it: strings bare, the rest compact JSON, cut at ``limit``.
+
+    ``$ref:`` placeholders are shown as :func:`ref_label` (``(new devices 'fw01')``).
+    """
+    value = human_refs(value)
     if value is None:
         text = "null"
     elif isinstance(value, str):
@@ -257,17 +295,34 @@ def print_result(
     if bad:
         console.print(_problems_table(bad[:limit]))
         _print_more(console, min(limit, len(bad)), len(bad), "report.html")
-    else:
+    elif not result.get("dry_run"):
         console.print(Text(f"All {len(rows)} rows OK.", style="green"))
     _print_notes(console, result.get("notes") or [], limit)
     failed = sum(summary["by_status"].get(s, 0) for s in ("ERROR", "EXCEPTION"))
     if failed:
-        console.print(Text(f"{failed} row{'' if failed == 1 else 's'} failed.", style="bold red"))
+        console.print(Text(f"{plural(failed, 'row')} failed.", style="bold red"))
+    if result.get("dry_run"):
+        console.print(Text(dry_run_verdict(summary["by_status"]), style="yellow"))
+
+
+def plural(n: int, word: str) -> str:
+    """``1 row``, ``2 rows``, ``1,000 rows``."""
+    return f"{n:,} {word}{'' if n == 1 else 's'}"
+
+
+def dry_run_verdict(by_status: Mapping[str, int]) -> str:
+    """What a dry run found, and that nothing was written (console and HTML).
+
+    Example: ``"Dry run: 12 rows would change; nothing was written."``
+    """
+    n = sum(by_status.get(s, 0) for s in ("PLANNED_CREATE", "PLANNED_UPDATE"))
+    change = f"{plural(n, 'row')} would change" if n else "no row would change"
+    return f"Dry run: {change}; nothing was written."
 
 
 def _problems_table(rows: list[Mapping[str, Any]]) -> Table:
     table = Table(title="Rows needing attention", title_justify="left")
-    for col in ("resource", "node", "key", "status", "reason / Director's message"):
+    for col in ("resource", "node", "key", "status", "reason / error"):
         table.add_column(col, overflow="fold")
     for row in map(redact_row, rows):
         status = row["status"]

@@ -179,6 +179,23 @@ def test_print_result_all_ok_still_shows_plan_notes():
     assert "All 3 rows OK." in text and "error: devices: inventory failed: 503" in text
 
 
+def test_print_result_dry_run_says_nothing_was_written():
+    rows = [make_row("PLANNED_CREATE", key=f"k{i}") for i in range(12)] + [make_row("UNCHANGED")]
+    out = console()
+    print_result(make_result(rows, dry_run=True), out)
+    text = out.export_text()
+    assert "Dry run: 12 rows would change; nothing was written." in text
+    assert "OK." not in text
+    out = console()
+    print_result(make_result([make_row("UNCHANGED")], dry_run=True), out)
+    assert "Dry run: no row would change; nothing was written." in out.export_text()
+    skipped = [make_row("PLANNED_UPDATE"), make_row("SKIP", reason="missing repo")]
+    out = console()
+    print_result(make_result(skipped, dry_run=True), out)
+    text = out.export_text()
+    assert "missing repo" in text and "Dry run: 1 row would change" in text
+
+
 def test_print_plan_lists_changes_bounded():
     changes = [{"field": f"f{i}", "before": i, "after": {"v": [i, i + 1]}} for i in range(7)]
     rows = [
@@ -206,6 +223,52 @@ def test_print_plan_nothing_to_change():
     out = console()
     print_plan({"tenant": "core", "rows": [make_row("UNCHANGED")]}, out)
     assert "Nothing to change." in out.export_text()
+
+
+# --- $ref placeholders ---------------------------------------------------------------------
+
+
+def test_ref_placeholders_are_shown_for_people():
+    from directorsync.inventory import REF_PREFIX
+
+    assert report.REF_PREFIX == REF_PREFIX
+    assert report.compact("$ref:devices:fw 01") == "(new devices 'fw 01')"
+    assert (
+        report.compact(["$ref:device_groups:linux", "x"]) == '["(new device_groups \'linux\')","x"]'
+    )
+    assert report.compact({"p": "/a/$ref:repos:R1/b"}) == '{"p":"/a/(new repos \'R1\')/b"}'
+    assert report.compact("no ref here") == "no ref here"
+
+
+def ref_row() -> dict:
+    return make_row(
+        "CREATED",
+        "syslog_collectors",
+        "col-1",
+        payload={"device_id": "$ref:devices:fw01", "groups": ["$ref:device_groups:linux"]},
+    )
+
+
+def test_console_plan_shows_refs_for_people_and_keeps_the_data():
+    row = ref_row()
+    out = console()
+    print_plan({"tenant": "core", "rows": [row]}, out)
+    text = out.export_text()
+    assert "device_id: (new devices 'fw01')" in text and "$ref:" not in text
+    assert row["payload"]["device_id"] == "$ref:devices:fw01"
+    update = make_row("UPDATED", changes=[{"field": "rp", "before": "a1", "after": "$ref:rp:x"}])
+    out = console()
+    print_plan({"tenant": "core", "rows": [update]}, out)
+    assert "rp: a1 → (new rp 'x')" in out.export_text()
+
+
+def test_html_shows_refs_for_people_and_result_json_keeps_them(tmp_path):
+    result = make_result([ref_row()])
+    html = render_html(result)
+    assert "$ref:" not in html
+    assert '<code class="f">device_id</code> <ins>(new devices &#x27;fw01&#x27;)</ins>' in html
+    saved = json.loads(write_result_json(result, tmp_path / "r.json").read_text())
+    assert saved["rows"][0]["payload"]["device_id"] == "$ref:devices:fw01"
 
 
 # --- result.json --------------------------------------------------------------------------
@@ -344,10 +407,35 @@ def test_html_dry_run_uses_planned_statuses():
     rows = [make_row("PLANNED_CREATE", key="new"), make_row("PLANNED_UPDATE", key="chg"),
             make_row("UNCHANGED", key="same")]  # fmt: skip
     html = render_html(make_result(rows, dry_run=True))
-    assert "Dry run: nothing was written to Director." in html
+    assert "Dry run: 2 rows would change; nothing was written to Director." in html
     assert "<span>Would create</span>" in html and "<span>Would update</span>" in html
     assert "<span>Created</span>" not in html
     assert "badge s-planned-create" in html and "Dry run (nothing written)" in html
+
+
+def test_html_errors_table_says_error_and_marks_workbook_problems():
+    rows = [
+        make_row("ERROR", "alert_rules", "", action="error", reason="name is empty",
+                 error="name is empty"),
+        make_row("ERROR", "repos", "R", action="create", error="Director says: name taken"),
+    ]  # fmt: skip
+    html = render_html(make_result(rows))
+    errors = html[html.index('id="errors"') : html.index("</section>", html.index('id="errors"'))]
+    assert "<th>Error</th>" in errors and "Director&#x27;s message" not in errors
+    assert errors.count("workbook problem: not sent to Director") == 1
+    first, second = errors.split("name is empty", 1)[1], errors.split("name taken", 1)[1]
+    assert "workbook problem" in first.split("</tr>")[0]
+    assert "workbook problem" not in second.split("</tr>")[0]
+
+
+def test_html_shows_one_plan_timing():
+    phases = {"plan": 0.922, "load_and_plan": 0.923, "apply": 0.274}
+    html = render_html(make_result(phases=phases))
+    assert "plan 0.92 s · apply 0.27 s" in html
+    assert "load_and_plan" not in html
+    timings = html[html.index('id="timings"') :]
+    assert timings.count("<td>plan</td>") == 1 and "<td>apply</td>" in timings
+    assert htmlreport.phase_times({"load": 1, "plan": 2}) == {"load": 1, "plan": 2}
 
 
 def test_html_plan_notes():
