@@ -13,6 +13,9 @@ file (:func:`directorsync.config.load_settings`). With ``simulator=True`` an in-
 simulator seeded from the tenants file is started and the session points at it. The token is
 registered with :mod:`directorsync.redact` so that nothing shown or written carries it.
 
+Like ``directorsync apply``, a run logs to ``actions.log`` in its reports folder (and to the
+application log of the settings) from :func:`open_run` until :meth:`NotebookRun.close`.
+
 Table builders (``*_table``) are pure and return DataFrames; ``show_*`` display them.
 """
 
@@ -30,6 +33,7 @@ import pandas as pd
 from directorsync import redact
 from directorsync.config import Settings, load_settings
 from directorsync.errors import ConfigError, WorkbookError
+from directorsync.logs import RunLogging, setup_logging
 from directorsync.plan import Plan, desired_frame
 from directorsync.profile import dependency_order
 from directorsync.report import compact
@@ -88,7 +92,7 @@ class NotebookRun:
 
     def reports_dir(self) -> Path:
         """``output_dir``, else ``<reports_dir>/<tenant>/<run_id>/`` (not created here)."""
-        return self.output_dir or Path(self.settings.app.reports_dir) / self.tenant / self.run_id
+        return reports_dir(self.settings, self.tenant, self.output_dir)
 
     def plan(self) -> Plan:
         """Plan the workbook against the live inventory."""
@@ -158,6 +162,30 @@ class NotebookRun:
         self.close()
 
 
+def reports_dir(settings: Settings, tenant: str, output_dir: Path | None = None) -> Path:
+    """``output_dir``, else ``<reports_dir>/<tenant>/<run_id>/`` (not created here)."""
+    return output_dir or Path(settings.app.reports_dir) / tenant / settings.run_id
+
+
+def start_logging(settings: Settings, folder: Path) -> RunLogging:
+    """The run's logging, as ``directorsync apply`` sets it up: ``<folder>/actions.log``.
+
+    Args:
+        settings: the run's settings (run id, console level, application log, token).
+        folder: the run's reports folder.
+
+    Returns:
+        The attached handlers (close them at the end of the run); the token is masked.
+    """
+    return setup_logging(
+        run_id=settings.run_id,
+        console_level=settings.logging.level,
+        app_log=settings.logging.app_log,
+        action_log=folder / "actions.log",
+        secrets=[settings.token] if settings.token else [],
+    )
+
+
 def open_run(
     *,
     tenant: str,
@@ -179,7 +207,8 @@ def open_run(
         resources: resources to plan (list or comma-separated); empty: all with a sheet.
         config_path: settings YAML; empty: the usual search paths.
         simulator: start an in-process simulator seeded from the tenants file and use it.
-        output_dir: where reports go; empty: ``<reports_dir>/<tenant>/<run_id>/``.
+        output_dir: where reports go; empty: ``<reports_dir>/<tenant>/<run_id>/``. The run's
+            ``actions.log`` is written there from now until :meth:`NotebookRun.close`.
         run_id: the run's id; empty: a new one.
 
     Raises:
@@ -209,10 +238,12 @@ def open_run(
             },
         )
     redact.register_secret(settings.token)
+    out = _path(output_dir)
     try:
         from directorsync.runs import workbook_for
 
         path = _path(workbook) or workbook_for(settings, tenant)
+        stack.enter_context(start_logging(settings, reports_dir(settings, tenant, out)))
         session = stack.enter_context(Session.open(settings=settings))
     except BaseException:
         stack.close()
@@ -222,7 +253,7 @@ def open_run(
         tenant=tenant,
         workbook=path,
         resources=parse_resources(resources),
-        output_dir=_path(output_dir),
+        output_dir=out,
         simulator=sim,
         _stack=stack,
     )

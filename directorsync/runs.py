@@ -2,8 +2,8 @@
 
 Each tenant is a :class:`TenantJob`: papermill executes the notebook with the tenant's
 parameters (checked first against the notebook with ``papermill.inspect_notebook``) into
-``reports/<tenant>/<run_id>/`` — the executed notebook, ``report.html``, ``result.json`` and
-``plan.json``. A tenant whose notebook fails keeps its failed notebook there and the other
+``reports/<tenant>/<run_id>/`` — the executed notebook, ``report.html``, ``result.json``,
+``plan.json`` and ``actions.log`` (the notebook's ``open_run`` sets up the run's logging). A tenant whose notebook fails keeps its failed notebook there and the other
 tenants go on. ``reports/<run_id>/index.html`` links every tenant (``write_fleet_index``).
 
 Jobs run on threads (``--executor local``, ``--parallel N``) or on Dask distributed
@@ -470,8 +470,8 @@ def run_command(
 ) -> int:
     """Run tenant_sync.ipynb for each tenant (papermill), then write the fleet page.
 
-    Writes reports/<tenant>/<run_id>/ (executed notebook, report.html, result.json) per tenant
-    and reports/<run_id>/index.html. Exits 1 when a tenant failed or a row ended in
+    Writes reports/<tenant>/<run_id>/ (executed notebook, report.html, result.json, plan.json,
+    actions.log) per tenant and reports/<run_id>/index.html. Exits 1 when a tenant failed or a row ended in
     ERROR/EXCEPTION.
     """
     settings = load_settings(

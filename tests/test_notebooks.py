@@ -168,6 +168,8 @@ def test_tables_for_the_notebooks(plan):
         "summary": {"by_resource": {"repos": {"CREATED": 2}, "alert_rules": {"ERROR": 1}}},
         "rows": [{"resource": "alert_rules", "key": "D", "status": "ERROR", "error": "no"}],
     }
+    ref = [{"field": "repo", "before": None, "after": "$ref:repos:Repo_x"}]
+    assert nb._changes_text(ref) == "repo: null → (new repos 'Repo_x')"
     assert nb.result_table(result).loc["alert_rules", "ERROR"] == 1
     assert nb.failed_rows_table(result)["error"].tolist() == ["no"]
 
@@ -251,6 +253,7 @@ def test_tenant_sync_applies_against_the_director_from_the_environment(director,
     assert len(posts) == created
     assert (tmp_path / "reports" / "report.html").is_file()
     assert (tmp_path / "reports" / "plan.json").is_file()
+    assert "POST" in (tmp_path / "reports" / "actions.log").read_text()
     text = outputs_text(nb)
     assert "CREATED" in text and "esait-aio01" in text
     assert_no_token(tmp_path)
@@ -273,6 +276,31 @@ def test_explore_runs_with_an_embedded_simulator(simulator_cls, monkeypatch, tmp
     review = by_id["review"].outputs
     assert any("application/vnd.jupyter.widget-view+json" in o.get("data", {}) for o in review)
     assert "in-process simulator" in outputs_text(nb)
+    assert_no_token(tmp_path)
+
+
+def test_open_run_logs_the_run_to_actions_log_until_closed(simulator_cls, monkeypatch, tmp_path):
+    import logging
+
+    from directorsync import notebook_helpers as nb
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DSYNC_DIRECTOR__TOKEN", TOKEN)
+    monkeypatch.setenv("DSYNC_LOGGING__LEVEL", "DEBUG")
+    run = nb.open_run(
+        tenant="esait",
+        workbook=str(SAMPLES / "esait_config.xlsx"),
+        tenants_file=str(SAMPLES / "tenants.yml"),
+        resources="repos",
+        simulator=True,
+        output_dir=str(tmp_path / "out"),
+    )
+    with run:
+        run.write_reports(run.apply(run.plan()), None)
+    log = (tmp_path / "out" / "actions.log").read_text()
+    assert f"run_id={run.run_id}" in log and "applying" in log and "POST" in log
+    assert not logging.getLogger("directorsync").handlers, "closed with the run"
+    assert (tmp_path / "logs" / "directorsync.log").is_file()  # the settings' app log
     assert_no_token(tmp_path)
 
 

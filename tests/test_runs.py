@@ -198,7 +198,9 @@ def test_run_three_tenants_one_failing(simulator_available, samples, tmp_path, m
             "tenant_sync.ipynb",
             "report.html",
             "result.json",
+            "actions.log",  # like every run (README), the notebook path logs its actions
         }
+        assert "applying" in (folder / "actions.log").read_text()
         result = json.loads((folder / "result.json").read_text())
         assert result["tenant"] == tenant and result["run_id"] == run_id
         assert not result["dry_run"]
