@@ -1,4 +1,8 @@
-"""The ``apply`` command's body: plan (or load a plan), apply, report, exit code."""
+"""The ``apply`` command's body: plan (or load a plan), apply, report, exit code.
+
+Like ``plan``, the tables and the summary go to stdout (``directorsync apply > apply.txt`` keeps
+them); progress (``… planning``, the progress bar) and errors go to stderr.
+"""
 
 from __future__ import annotations
 
@@ -29,7 +33,7 @@ def run_apply(
     dry_run: bool,
 ) -> int:
     """Plan (or load ``plan_file``), apply, write reports; return the exit code."""
-    console = Console(stderr=True)
+    console, status = Console(), Console(stderr=True)
     plan = load_plan(plan_file) if plan_file else None
     tenant = (plan.tenant if plan else None) or tenant or settings.context.tenant
     if not tenant:
@@ -51,14 +55,14 @@ def run_apply(
     )
     try:
         with Session.open(
-            settings=settings, progress=lambda m: console.print(f"[dim]… {m}")
+            settings=settings, progress=lambda m: status.print(f"[dim]… {m}")
         ) as session:
             if plan is None:
                 plan = session.plan(tenant, xlsx, resources)
             plan.save(out / "plan.json")
             print_plan(plan.to_dict(), console)
             selection = _approved(approved, plan) if approved else None
-            result = _apply(session, plan, selection, dry_run, bool(plan_file), console)
+            result = _apply(session, plan, selection, dry_run, bool(plan_file), status)
     finally:
         logging.close()
     return _report(result, out, console)
@@ -73,6 +77,7 @@ def _approved(path: Path, plan) -> list[int]:
 def _apply(
     session: Session, plan, selection, dry_run: bool, check_stale: bool, console: Console
 ) -> dict[str, Any]:
+    """Apply with a progress bar on ``console`` (stderr); the result dict."""
     total = len(plan.changed()) if selection is None else len(selection)
     columns = [TextColumn("applying"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()]
     with Progress(*columns, console=console, transient=True, disable=dry_run or total == 0) as bar:
@@ -87,6 +92,7 @@ def _apply(
 
 
 def _report(result: dict[str, Any], out: Path, console: Console) -> int:
+    """Write result.json and report.html, print the summary; the exit code."""
     from directorsync.htmlreport import write_html
 
     write_result_json(result, out / "result.json")

@@ -10,6 +10,10 @@ from __future__ import annotations
 
 import importlib
 import sys
+import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 import click
 
@@ -62,10 +66,72 @@ def cli() -> None:
     """
 
 
+PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+def _in_package(filename: str) -> bool:
+    try:
+        return Path(filename).resolve().is_relative_to(PACKAGE_DIR)
+    except (OSError, ValueError):
+        return False
+
+
+def _warned_here() -> bool:
+    """Whether the code that called ``warnings.warn`` is in the ``directorsync`` package.
+
+    The ``filename`` a warning carries is its ``stacklevel`` frame, which may be a caller
+    outside the package (click, for a setting read in a command callback); so the stack is
+    read: the first frame outside this module and :mod:`warnings` is the one that warned.
+    """
+    frame = sys._getframe(1)
+    while frame is not None and frame.f_code.co_filename in (__file__, warnings.__file__):
+        frame = frame.f_back
+    return frame is not None and _in_package(frame.f_code.co_filename)
+
+
+def _ours(category: type[Warning], filename: str) -> bool:
+    """A UserWarning raised by DirectorSync (an unknown setting …), not by a library."""
+    if not issubclass(category, UserWarning):
+        return False
+    return _in_package(filename) or _warned_here()
+
+
+def warning_printer(default: Callable[..., None]) -> Callable[..., None]:
+    """A ``warnings.showwarning`` that prints DirectorSync's warnings as one line.
+
+    Args:
+        default: the ``showwarning`` used for every other warning.
+
+    Returns:
+        The function: ``warning: <message>`` in yellow on stderr for a ``UserWarning`` raised
+        from the ``directorsync`` package (no file name, no source line); ``default`` otherwise.
+    """
+
+    def show(message, category, filename, lineno, file=None, line=None) -> None:
+        if not _ours(category, filename):
+            default(message, category, filename, lineno, file, line)
+            return
+        click.secho(f"warning: {message}", fg="yellow", err=True)
+
+    return show
+
+
+@contextmanager
+def _short_warnings() -> Iterator[None]:
+    """Install :func:`warning_printer` for the duration of a command."""
+    previous = warnings.showwarning
+    warnings.showwarning = warning_printer(previous)
+    try:
+        yield
+    finally:
+        warnings.showwarning = previous
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: run the CLI and turn expected errors into messages and exit codes."""
     try:
-        rv = cli.main(args=argv, prog_name="directorsync", standalone_mode=False)
+        with _short_warnings():
+            rv = cli.main(args=argv, prog_name="directorsync", standalone_mode=False)
     except DirectorSyncError as exc:
         click.secho(f"error: {exc.message}", fg="red", err=True)
         sys.exit(exc.exit_code)
