@@ -5,14 +5,26 @@ when calamine cannot read a file. CSV is read too: a single ``.csv`` file is one
 the file, a folder of CSV files is a workbook whose sheets are the file stems.
 
 Every frame gets a ``_row`` column: the row number a person sees in Excel (the header is row 1).
-Sheets are read lazily, once.
+Sheets are read lazily, once, from one open calamine workbook.
+
+A formula cell whose result is not stored in the file (a workbook saved by a script such as
+openpyxl keeps the formula but drops its value) would read as empty: the XLSX sheet part is
+scanned for such cells and the sheet is refused with a :class:`WorkbookError` naming them.
 """
 
 from __future__ import annotations
 
 import difflib
+import functools
+import posixpath
+import re
+import threading
+import zipfile
+import zlib
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from xml.etree import ElementTree
 
 import pandas as pd
 
@@ -77,22 +89,45 @@ class Workbook:
 
 
 class _ExcelReader:
-    """calamine first, openpyxl when calamine fails."""
+    """calamine first (one open workbook per reader), openpyxl when calamine fails."""
+
+    def __init__(self) -> None:
+        self._book = None
+        self._lock = threading.Lock()
+
+    def _calamine(self, path: Path):
+        if self._book is None:
+            from python_calamine import CalamineWorkbook
+
+            self._book = CalamineWorkbook.from_path(str(path))
+        return self._book
 
     def sheet_names(self, path: Path) -> list[str]:
         try:
-            from python_calamine import CalamineWorkbook
-
-            return list(CalamineWorkbook.from_path(str(path)).sheet_names)
+            with self._lock:
+                return list(self._calamine(path).sheet_names)
         except Exception:  # noqa: BLE001 - calamine errors are opaque; try openpyxl
             return self._openpyxl_names(path)
 
     def read(self, path: Path, sheet: str) -> pd.DataFrame:
-        try:
-            rows, first_row = _calamine_rows(path, sheet)
-        except Exception:  # noqa: BLE001
-            rows, first_row = _openpyxl_rows(path, sheet)
-        return _frame(rows, first_row, path, sheet)
+        # calamine parses without the GIL: the formula scan runs meanwhile in a thread
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            scan = pool.submit(_sheet_formulas_without_values, path, sheet)
+            try:
+                rows, origin = self._calamine_rows(path, sheet)
+            except Exception:  # noqa: BLE001
+                rows, origin = _openpyxl_rows(path, sheet), (1, 0)
+            refs = scan.result()
+        check_formula_values(refs, path, sheet, rows[0] if rows else [], origin)
+        return _frame(rows, origin[0], path, sheet)
+
+    def _calamine_rows(self, path: Path, sheet: str) -> tuple[list[list], tuple[int, int]]:
+        """Rows of ``sheet`` and the origin of its used range (Excel row, 0-based column)."""
+        with self._lock:
+            sh = self._calamine(path).get_sheet_by_name(sheet)
+            rows = sh.to_python(skip_empty_area=True)
+        start = sh.start or (0, 0)
+        return rows, (start[0] + 1, start[1])
 
     def _openpyxl_names(self, path: Path) -> list[str]:
         try:
@@ -111,14 +146,7 @@ class _ExcelReader:
             ) from exc
 
 
-def _calamine_rows(path: Path, sheet: str) -> tuple[list[list], int]:
-    from python_calamine import CalamineWorkbook
-
-    sh = CalamineWorkbook.from_path(str(path)).get_sheet_by_name(sheet)
-    return sh.to_python(skip_empty_area=True), sh.start[0] + 1 if sh.start else 1
-
-
-def _openpyxl_rows(path: Path, sheet: str) -> tuple[list[list], int]:
+def _openpyxl_rows(path: Path, sheet: str) -> list[list]:
     import openpyxl
 
     try:
@@ -131,7 +159,7 @@ def _openpyxl_rows(path: Path, sheet: str) -> tuple[list[list], int]:
         ]
     finally:
         wb.close()
-    return rows, 1
+    return rows
 
 
 def _frame(rows: list[list], header_row: int, path: Path, sheet: str) -> pd.DataFrame:
@@ -145,7 +173,9 @@ def _frame(rows: list[list], header_row: int, path: Path, sheet: str) -> pd.Data
     frame = pd.DataFrame(rows[1:], columns=header)
     frame[ROW] = range(header_row + 1, header_row + 1 + len(frame))
     blank = frame.drop(columns=ROW).isin(["", None]).all(axis=1)
-    return frame[~blank].reset_index(drop=True)
+    frame = frame[~blank].reset_index(drop=True)
+    frame.attrs["header_row"] = header_row
+    return frame
 
 
 def _check_duplicate_headers(header: list[str], path: Path, sheet: str) -> None:
@@ -160,6 +190,133 @@ def _check_duplicate_headers(header: list[str], path: Path, sheet: str) -> None:
                 column=name,
             )
         seen.add(name)
+
+
+# -- formula cells without a stored value ------------------------------------------------------
+
+_SHOWN_CELLS = 5
+_ROOT_TAG = re.compile(rb"<(\w+:)?worksheet[\s>]")
+_ATTR = re.compile(rb"""\s(r|t)\s*=\s*["']([^"']*)["']""")
+_CELL_REF = re.compile(r"([A-Z]+)([0-9]+)")
+_UNREADABLE = (OSError, KeyError, ValueError, RuntimeError, zipfile.BadZipFile, zlib.error)
+_UNREADABLE += (ElementTree.ParseError,)
+
+
+@functools.cache
+def _formula_pattern(prefix: bytes) -> re.Pattern[bytes]:
+    """A formula element followed by no value: empty ``<v/>`` (group 1) or the cell's end."""
+    p = re.escape(prefix)
+    return re.compile(
+        rb"<%sf(?:\s[^>]*)?(?:/>|>[^<]*</%sf>)\s*(?:(<%sv\s*/>|<%sv></%sv>)|</%sc>)"
+        % (p, p, p, p, p, p)
+    )
+
+
+def formulas_without_values(data: bytes) -> list[str]:
+    """A1 references of the formula cells of a worksheet part that have no stored value.
+
+    A formula whose stored result is the empty text (``t="str"`` with an empty ``<v>``) has a
+    value; a cell without ``r`` attribute is reported as ``?``.
+
+    Args:
+        data: the worksheet XML (``xl/worksheets/sheetN.xml``).
+    """
+    root = _ROOT_TAG.search(data, 0, 4096)
+    prefix = (root.group(1) or b"") if root else b""
+    refs = []
+    for match in _formula_pattern(prefix).finditer(data):
+        tag = data[data.rfind(b"<", 0, match.start()) : match.start()]
+        attrs = dict(_ATTR.findall(tag))
+        if match.group(1) and attrs.get(b"t") == b"str":
+            continue
+        refs.append(attrs.get(b"r", b"?").decode("ascii", "replace"))
+    return refs
+
+
+def _sheet_part(book: zipfile.ZipFile, sheet: str) -> str | None:
+    """The zip member holding ``sheet`` (workbook part → relationships → worksheet part)."""
+    main = "xl/workbook.xml"
+    for rel in ElementTree.fromstring(book.read("_rels/.rels")):
+        if rel.get("Type", "").endswith("/officeDocument"):
+            main = rel.get("Target", main).lstrip("/")
+    base = posixpath.dirname(main)
+    rels_name = posixpath.join(base, "_rels", posixpath.basename(main) + ".rels")
+    targets = {
+        r.get("Id"): r.get("Target", "") for r in ElementTree.fromstring(book.read(rels_name))
+    }
+    for element in ElementTree.fromstring(book.read(main)).iter():
+        if element.tag.rsplit("}", 1)[-1] == "sheet" and element.get("name") == sheet:
+            rid = next((v for k, v in element.attrib.items() if k.endswith("}id")), None)
+            target = targets.get(rid, "")
+            if target:
+                return (
+                    target.lstrip("/")
+                    if target.startswith("/")
+                    else posixpath.normpath(posixpath.join(base, target))
+                )
+    return None
+
+
+def _sheet_formulas_without_values(path: Path, sheet: str) -> list[str]:
+    """Like :func:`formulas_without_values` for one sheet of an XLSX file (``[]`` if not XLSX)."""
+    try:
+        with zipfile.ZipFile(path) as book:
+            part = _sheet_part(book, sheet)
+            return formulas_without_values(book.read(part)) if part else []
+    except _UNREADABLE:  # not an OOXML zip (xls, ods) or a part missing: nothing to check
+        return []
+
+
+def check_formula_values(
+    refs: list[str], path: Path, sheet: str, header: list, origin: tuple[int, int] = (1, 0)
+) -> None:
+    """Refuse a sheet having formula cells whose value is not stored in the file.
+
+    Args:
+        refs: A1 references of those cells (:func:`formulas_without_values`).
+        path: the workbook file.
+        sheet: the sheet read.
+        header: the header row's cells as read (for column names).
+        origin: Excel row of the header and 0-based column of its first cell.
+
+    Raises:
+        WorkbookError: naming the file, the sheet, the first cells and how to fix it.
+    """
+    if not refs:
+        return
+    cells = [_describe_cell(ref, header, origin) for ref in refs[:_SHOWN_CELLS]]
+    more = f" and {len(refs) - _SHOWN_CELLS} more" if len(refs) > _SHOWN_CELLS else ""
+    first = _CELL_REF.fullmatch(refs[0])
+    raise WorkbookError(
+        f"{path.name} › {sheet}: {len(refs)} formula cell(s) have no stored value and would "
+        f"read as empty: {', '.join(cells)}{more}. The workbook was saved without formula "
+        "results (e.g. written by a script such as openpyxl): open and save it in Excel or "
+        "LibreOffice so formula values are stored, or replace the formulas with values.",
+        file=path.name,
+        sheet=sheet,
+        row=int(first.group(2)) if first else None,
+        column=_column_name(first.group(1), header, origin) if first else None,
+    )
+
+
+def _describe_cell(ref: str, header: list, origin: tuple[int, int]) -> str:
+    """``F7 (column 'active', row 7)``."""
+    match = _CELL_REF.fullmatch(ref)
+    if not match:
+        return ref
+    row = int(match.group(2))
+    if row == origin[0]:
+        return f"{ref} (header row)"
+    name = _column_name(match.group(1), header, origin)
+    column = f"column '{name}'" if name else f"column {match.group(1)}"
+    return f"{ref} ({column}, row {row})"
+
+
+def _column_name(letters: str, header: list, origin: tuple[int, int]) -> str | None:
+    index = functools.reduce(lambda n, c: n * 26 + ord(c) - 64, letters, 0) - 1 - origin[1]
+    if 0 <= index < len(header) and header[index] not in (None, ""):
+        return str(header[index]).strip()
+    return None
 
 
 class _CsvReader:
