@@ -30,6 +30,8 @@ from directorsync.workbook import ROW
 ROWS = "_rows"
 SHEET = "_sheet"
 SOURCES = ("col", "expr", "from", "const", "zip", "object")
+#: How many first data rows are searched for a header placed below a title row.
+HEADER_SEARCH_ROWS = 5
 
 
 def resolve_columns(frame: pd.DataFrame, profile: Profile, workbook: str) -> dict[str, str]:
@@ -69,10 +71,31 @@ def _missing_columns_message(
         close = difflib.get_close_matches(name, columns, n=1, cutoff=0.5)
         hint = f" (did you mean '{close[0]}'?)" if close else ""
         parts.append(f"'{name}'{hint}")
+    what = "column {} is" if len(parts) == 1 else "columns {} are"
     return (
-        f"{workbook} › {profile.sheet}: required column {', '.join(parts)} is missing. "
-        f"The sheet has: {', '.join(columns)}"
+        f"{workbook} › {profile.sheet}: required {what.format(', '.join(parts))} missing."
+        f"{_header_row_hint(missing, frame, profile)} The sheet has: {', '.join(columns)}"
     )
+
+
+def _header_row_hint(missing: list[str], frame: pd.DataFrame, profile: Profile) -> str:
+    """Where the header really is when one of the first data rows holds the missing columns.
+
+    A title row above the header makes the title the header: the real header then reads as
+    one of the first data rows.
+    """
+    aliases = profile.xlsx.get("aliases") or {}
+    header_row = frame.attrs.get("header_row", 1)
+    for position, (_, row) in enumerate(frame.head(HEADER_SEARCH_ROWS).iterrows()):
+        cells = {str(v).strip().lower() for v in row.drop(ROW, errors="ignore") if v is not None}
+        names = [[n.lower() for n in [name, *(aliases.get(name) or [])]] for name in missing]
+        if all(cells.intersection(candidates) for candidates in names):
+            excel_row = row.get(ROW, header_row + 1 + position)
+            return (
+                f" The header seems to be on row {excel_row}, not row {header_row}: "
+                "remove the rows above it."
+            )
+    return ""
 
 
 def _specs(profile: Profile) -> list[dict[str, Any]]:
