@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 from directorsync.errors import ConfigError
 
@@ -63,6 +63,23 @@ class DirectorSettings(_Section):
     connect_timeout_sec: float = Field(5.0, gt=0)
     retries: int = Field(3, ge=0, le=20)
     order_timeout_sec: float = Field(180.0, gt=0)
+
+    @field_validator("base_url")
+    @classmethod
+    def _check_base_url(cls, value: str) -> str:
+        """An empty URL (not configured) or ``http(s)://…`` without surrounding spaces."""
+        fix = (
+            "fix DSYNC_DIRECTOR__BASE_URL / LP_DIRECTOR_URL, --url or director.base_url in the "
+            "config file"
+        )
+        if value != value.strip():
+            raise ValueError(f"{value!r} has spaces around it: remove them ({fix})")
+        if value and not value.lower().startswith(("http://", "https://")):
+            raise ValueError(
+                f"{value!r} must start with http:// or https:// (e.g. 'https://{value}' or "
+                f"'http://{value}'): {fix}"
+            )
+        return value
 
 
 class ProfilesSettings(_Section):
@@ -253,5 +270,8 @@ def _validation_message(exc: ValidationError, path: Path | None) -> str:
     parts = []
     for err in exc.errors():
         loc = ".".join(str(p) for p in err["loc"])
-        parts.append(f"{loc}: {err['msg']} (got {err.get('input')!r})")
+        if err["type"] == "value_error":  # our validators: the message names the value
+            parts.append(f"{loc}: {err['ctx']['error']}")
+        else:
+            parts.append(f"{loc}: {err['msg']} (got {err.get('input')!r})")
     return f"invalid settings{where}: " + "; ".join(parts)

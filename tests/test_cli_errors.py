@@ -78,3 +78,13 @@ def test_wrong_token_is_a_clear_error(samples, tenants_file, director):
                    "--xlsx", str(samples / "core_config.xlsx"), "--resources", "repos", env_extra=env)
     check(proc, 4, "error:", "401")
     assert "wrong-token-123456" not in proc.stderr + proc.stdout
+
+
+def test_base_url_without_scheme_is_a_config_error(samples, tenants_file, tmp_path):
+    env = {"DSYNC_DIRECTOR__BASE_URL": "127.0.0.1:8472", "DSYNC_DIRECTOR__TOKEN": TOKEN}
+    proc = run_cli("plan", "--tenant", "core", "--tenants-file", str(tenants_file),
+                   "--xlsx", str(samples / "core_config.xlsx"), "--resources", "repos",
+                   env_extra=env, cwd=tmp_path)
+    check(proc, 2, "error:", "'127.0.0.1:8472' must start with http:// or https://",
+          "DSYNC_DIRECTOR__BASE_URL")
+    assert "InvalidSchema" not in proc.stderr

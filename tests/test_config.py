@@ -59,3 +59,29 @@ def test_run_id_always_set_and_invalid_value_is_clear(tmp_path):
 def test_missing_explicit_config_file(tmp_path):
     with pytest.raises(ConfigError, match="does not exist"):
         load_settings(tmp_path / "none.yml", env={})
+
+
+@pytest.mark.parametrize(
+    ("source", "value", "needle"),
+    [
+        ("env", "127.0.0.1:8472", "must start with http:// or https://"),
+        ("legacy", "director.example:443", "must start with http:// or https://"),
+        ("yaml", "http://127.0.0.1:8472 ", "has spaces around it: remove them"),
+        ("cli", " https://director", "has spaces around it: remove them"),
+    ],
+)
+def test_base_url_needs_a_scheme_and_no_spaces(tmp_path, source, value, needle):
+    cfg = tmp_path / "c.yml"
+    cfg.write_text(f"director:\n  base_url: '{value}'\n" if source == "yaml" else "{}\n")
+    env = {"env": {"DSYNC_DIRECTOR__BASE_URL": value}, "legacy": {"LP_DIRECTOR_URL": value}}
+    overrides = {"director.base_url": value} if source == "cli" else None
+    with pytest.raises(ConfigError) as info:
+        load_settings(cfg, env=env.get(source, {}), overrides=overrides)
+    message = str(info.value)
+    assert "director.base_url" in message and repr(value) in message and needle in message
+    assert "DSYNC_DIRECTOR__BASE_URL" in message and info.value.exit_code == 2
+
+
+@pytest.mark.parametrize("value", ["", "http://127.0.0.1:8472", "HTTPS://director.example/"])
+def test_good_base_urls_are_accepted(value):
+    assert load_settings(env={"DSYNC_DIRECTOR__BASE_URL": value}).director.base_url == value
