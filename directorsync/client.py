@@ -25,8 +25,10 @@ and the caller re-lists the resource and looks the object up by natural key:
 * HTTP 500 whose body is not JSON (a proxy's page), or a 2xx body that cannot be read.
 
 HTTP 500 with a JSON body, and every other status >= 400, is Director's own refusal:
-:class:`DirectorHTTPError` (not applied) with Director's message. TLS errors raise
-:class:`TransportError` at once (retrying does not fix a certificate).
+:class:`DirectorHTTPError` (not applied) with Director's message. HTTP 401/403 say that
+Director refused the token and where to set it (Director's text only when it holds nothing that
+looks like a credential). TLS errors raise :class:`TransportError` at once (retrying does not fix
+a certificate).
 
 The token is set once on the session, registered with :mod:`directorsync.redact` and never
 appears in ``repr()``, log lines or exception messages.
@@ -78,6 +80,7 @@ __all__ = ["ClientStats", "DirectorClient"]
 READ_RETRY_STATUSES = frozenset({429, 502, 503, 504})
 WRITE_RETRY_STATUSES = frozenset({429, 503})
 WRITE_AMBIGUOUS_STATUSES = frozenset({502, 504})
+AUTH_STATUSES = frozenset({401, 403})
 _CONNECT_PHASE = (Urllib3ConnectTimeout, NameResolutionError)  # includes NewConnectionError
 _NOT_SENT = (ConnectionRefusedError, socket.gaierror)
 _MAYBE_SENT = (ProtocolError, RemoteDisconnected, ConnectionResetError, BrokenPipeError)
@@ -372,7 +375,9 @@ class DirectorClient:
                 self._pause(attempt, None, "POST", rel, f"fetch order failed: {exc}")
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _fetch_once(self, pool: str, node: str, path: str, data: dict | None, rel: str) -> list[dict]:
+    def _fetch_once(
+        self, pool: str, node: str, path: str, data: dict | None, rel: str
+    ) -> list[dict]:
         submitted = self._submit("POST", pool, node, path, data, safe=True)
         if submitted.branch == "sync":
             raise DirectorError(
@@ -544,6 +549,15 @@ class DirectorClient:
             json_body = _is_json(response)
         if not safe and (status in WRITE_AMBIGUOUS_STATUSES or (status == 500 and not json_body)):
             return self._ambiguous(method, rel, f"HTTP {status}: {text}")
+        if status in AUTH_STATUSES:  # rows of an apply report show director_message
+            text = _auth_message(status, response)
+            return DirectorHTTPError(
+                f"{method} {rel}: {text}",
+                status=status,
+                method=method,
+                path=rel,
+                director_message=text,
+            )
         return DirectorHTTPError(
             f"{method} {rel} failed: HTTP {status}: {text}",
             status=status,
@@ -561,6 +575,36 @@ class DirectorClient:
             method=method,
             path=rel,
         )
+
+
+def _auth_message(status: int, response: requests.Response) -> str:
+    """What to do when Director refuses the token, with Director's text when it is harmless.
+
+    Director's text is left out when redaction would change it (it may hold a credential,
+    or reads like one: ``invalid bearer token``), and when it is not a short line.
+    """
+    message = (
+        f"Director refused the token (HTTP {status}): check DSYNC_DIRECTOR__TOKEN / "
+        "LP_DIRECTOR_API_TOKEN or director.token; tokens expire after 8 hours"
+    )
+    if status == 403:
+        message += ", and the token's user needs rights on this pool"
+    said = _raw_director_text(response)
+    if said and len(said) <= 200 and "\n" not in said and redact_text(said) == said:
+        message += f". Director said: {said}"
+    return message
+
+
+def _raw_director_text(response: requests.Response) -> str:
+    """The JSON ``message`` of an answer, else its body (not redacted: check before use)."""
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    message = body.get("message") if isinstance(body, dict) else None
+    if isinstance(message, str) and message.strip():
+        return message.strip()
+    return (response.text or "").strip()
 
 
 def _is_tls(exc: BaseException) -> bool:

@@ -76,8 +76,10 @@ def test_wrong_token_is_a_clear_error(samples, tenants_file, director):
     env = dict(director, DSYNC_DIRECTOR__TOKEN="wrong-token-123456")
     proc = run_cli("plan", "--tenant", "core", "--tenants-file", str(tenants_file),
                    "--xlsx", str(samples / "core_config.xlsx"), "--resources", "repos", env_extra=env)
-    check(proc, 4, "error:", "401")
+    check(proc, 4, "error:", "Director refused the token (HTTP 401)",
+          "DSYNC_DIRECTOR__TOKEN / LP_DIRECTOR_API_TOKEN or director.token", "expire after 8 hours")
     assert "wrong-token-123456" not in proc.stderr + proc.stdout
+    assert "REDACTED" not in proc.stderr
 
 
 def test_base_url_without_scheme_is_a_config_error(samples, tenants_file, tmp_path):

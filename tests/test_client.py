@@ -785,3 +785,50 @@ def test_client_is_shared_by_threads(make):
     assert results == [True] * 16
     assert client.stats.requests["POST"] == 16
     assert client.stats.orders == 16
+
+
+# -- authentication failures ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("status", [401, 403])
+def test_refused_token_says_where_to_set_it_without_mangled_text(make, status):
+    reply = Reply(status, {"status": "Error", "message": "missing or invalid bearer token"})
+    client, transport, _ = make(scripted(reply))
+    with pytest.raises(DirectorHTTPError) as info:
+        client.get(POOL, NODE, "Repos")
+    err = info.value
+    assert str(err) == (
+        f"GET configapi/{POOL}/{NODE}/Repos: Director refused the token (HTTP {status}): check "
+        "DSYNC_DIRECTOR__TOKEN / LP_DIRECTOR_API_TOKEN or director.token; tokens expire after "
+        "8 hours" + (", and the token's user needs rights on this pool" if status == 403 else "")
+    )
+    assert "REDACTED" not in str(err) and err.director_message in str(err)
+    assert err.status == status and err.exit_code == 4
+    assert len(transport.sent) == 1  # never retried
+
+
+def test_refused_token_keeps_a_harmless_director_message(make):
+    client, _, _ = make(scripted(Reply(401, {"message": "Token expired"})))
+    with pytest.raises(DirectorHTTPError, match=r"8 hours\. Director said: Token expired$"):
+        client.get(POOL, NODE, "Repos")
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        Reply(401, {"message": f"invalid token {TOKEN}"}),
+        Reply(401, {"message": "bad Authorization: Bearer abcdef0123456789"}),
+        Reply(401, text=f"<html>denied for Bearer {TOKEN}</html>"),
+    ],
+)
+def test_refused_token_never_shows_a_credential(make, caplog, reply):
+    caplog.set_level(logging.DEBUG, logger="directorsync.client")
+    client, transport, _ = make(scripted(reply))
+    with pytest.raises(DirectorHTTPError) as info:
+        client.submit("POST", POOL, NODE, "Repos", {"name": "r1"})
+    err = info.value
+    assert "Director refused the token (HTTP 401)" in str(err)
+    assert "Director said" not in str(err)
+    for text in (str(err), err.director_message, repr(err.context), caplog.text):
+        assert TOKEN not in text and "abcdef0123456789" not in text
+    assert len(transport.writes()) == 1  # a refused write is not re-sent
