@@ -2,11 +2,14 @@
 
 Reads a tenants file in the format the current tool uses (``tenants.yml``): per tenant a
 ``pool_uuid`` and ``siems`` with ``search_heads``, ``backends`` and ``all_in_one`` nodes, plus
-``defaults.target`` mapping each resource to node roles.
+``defaults.target`` mapping each resource to node roles. A misspelled key of a tenant or under
+``siems`` is an error naming it (a ``backend:`` typo would otherwise leave the tenant without
+backends).
 """
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,6 +19,8 @@ import yaml
 from directorsync.errors import ConfigError
 
 ROLES = ("search_heads", "backends", "all_in_one")
+#: Keys a tenant may have (``defaults`` is accepted and ignored, as by the current tool).
+TENANT_KEYS = ("pool_uuid", "siems", "defaults", "name")
 
 #: Where resources go when the tenants file does not say (contract §4.2).
 DEFAULT_TARGETS: dict[str, list[str]] = {
@@ -97,6 +102,9 @@ def parse_tenants(data: dict[str, Any], source: str = "tenants file") -> dict[st
     tenants = {}
     for name, spec in data["tenants"].items():
         spec = spec or {}
+        if not isinstance(spec, dict):
+            raise ConfigError(f"{source}: tenant '{name}' must be a mapping", tenant=name)
+        _check_keys(spec, TENANT_KEYS, f"in tenant '{name}'", source, name)
         pool = spec.get("pool_uuid")
         if not pool:
             raise ConfigError(f"{source}: tenant '{name}' has no pool_uuid", tenant=name)
@@ -107,6 +115,12 @@ def parse_tenants(data: dict[str, Any], source: str = "tenants file") -> dict[st
 def _nodes(tenant: str, spec: dict[str, Any], source: str) -> list[Node]:
     nodes = []
     siems = spec.get("siems") or {}
+    if not isinstance(siems, dict):
+        raise ConfigError(
+            f"{source}: tenant '{tenant}' siems must map roles ({', '.join(ROLES)}) to node lists",
+            tenant=tenant,
+        )
+    _check_keys(siems, ROLES, f"in tenant '{tenant}' siems", source, tenant)
     for role in ROLES:
         for i, item in enumerate(siems.get(role) or []):
             if not item or not item.get("id") or not item.get("name"):
@@ -124,6 +138,22 @@ def _nodes(tenant: str, spec: dict[str, Any], source: str) -> list[Node]:
                 )
             )
     return nodes
+
+
+def _check_keys(
+    spec: dict[str, Any], known: tuple[str, ...], where: str, source: str, tenant: str
+) -> None:
+    """Raise on the first key of ``spec`` that is not ``known`` (with a close match)."""
+    for key in spec:
+        if key in known:
+            continue
+        close = difflib.get_close_matches(str(key), known, n=1, cutoff=0.6)
+        hint = f" (did you mean '{close[0]}'?)" if close else ""
+        raise ConfigError(
+            f"{source}: unknown key '{key}' {where}{hint}; known keys: {', '.join(known)}",
+            tenant=tenant,
+            key=str(key),
+        )
 
 
 def get_tenant(tenants: dict[str, Tenant], name: str) -> Tenant:

@@ -90,3 +90,12 @@ def test_base_url_without_scheme_is_a_config_error(samples, tenants_file, tmp_pa
     check(proc, 2, "error:", "'127.0.0.1:8472' must start with http:// or https://",
           "DSYNC_DIRECTOR__BASE_URL")
     assert "InvalidSchema" not in proc.stderr
+
+
+def test_misspelled_tenants_file_key_is_a_config_error(samples, tenants_file, tmp_path, director):
+    typo = tmp_path / "tenants.yml"
+    typo.write_text(tenants_file.read_text(encoding="utf-8").replace("      backends:", "      backend:", 1))
+    proc = run_cli("plan", "--tenant", "core", "--tenants-file", str(typo),
+                   "--xlsx", str(samples / "core_config.xlsx"), env_extra=director)
+    check(proc, 2, "error:", "unknown key 'backend' in tenant 'core' siems (did you mean 'backends'?)")
+    assert "has no node for" not in proc.stderr

@@ -70,3 +70,38 @@ def test_lint_reports_codes_file_and_line(tmp_path):
     result = CliRunner().invoke(cli, ["lint", str(bad), "--format", "json"], standalone_mode=False)
     assert result.return_value == 1
     assert '"DS-LINT-010"' in result.output
+
+
+def _sample_tenants(tenants_file):
+    import yaml
+
+    return yaml.safe_load(tenants_file.read_text(encoding="utf-8"))
+
+
+def test_misspelled_role_under_siems_names_key_tenant_and_known_ones(tenants_file):
+    data = _sample_tenants(tenants_file)
+    siems = data["tenants"]["core"]["siems"]
+    siems["backend"] = siems.pop("backends")
+    with pytest.raises(ConfigError) as info:
+        parse_tenants(data, source="tenants.yml")
+    assert str(info.value) == (
+        "tenants.yml: unknown key 'backend' in tenant 'core' siems (did you mean 'backends'?); "
+        "known keys: search_heads, backends, all_in_one"
+    )
+    assert info.value.exit_code == 2 and info.value.context["tenant"] == "core"
+
+
+def test_unknown_tenant_key_is_an_error_but_defaults_and_name_are_accepted(tenants_file):
+    data = _sample_tenants(tenants_file)
+    data["tenants"]["esait"]["defaults"] = {"target": {"repos": ["backends"]}}
+    data["tenants"]["esait"]["name"] = "ESA IT"
+    assert set(parse_tenants(data)) == {"core", "esait", "sccoe"}
+    data["tenants"]["sccoe"]["pool_uid"] = data["tenants"]["sccoe"].pop("pool_uuid")
+    with pytest.raises(ConfigError, match=r"unknown key 'pool_uid' in tenant 'sccoe' \(did you "
+                       r"mean 'pool_uuid'\?\); known keys: pool_uuid, siems, defaults, name"):
+        parse_tenants(data)
+
+
+def test_siems_must_be_a_mapping():
+    with pytest.raises(ConfigError, match="siems must map roles"):
+        parse_tenants({"tenants": {"x": {"pool_uuid": "p", "siems": [{"id": "1", "name": "n"}]}}})
