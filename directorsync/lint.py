@@ -16,10 +16,12 @@
 | DS-LINT-012 | warning | compared field that is neither mapped nor resolved |
 | DS-LINT-013 | warning | ``depends_on`` names a resource without a profile |
 | DS-LINT-014 | warning (error in strict) | no ``title`` / comment header explaining the profile |
+| DS-LINT-015 | error | unknown key in a section, a resolve entry or a mapping entry (with a close match) |
 """
 
 from __future__ import annotations
 
+import difflib
 import json
 import re
 from dataclasses import asdict, dataclass
@@ -29,7 +31,7 @@ from typing import Any
 import yaml
 
 from directorsync.errors import ProfileError
-from directorsync.hooks import HOOKS
+from directorsync.hooks import HOOK_KINDS, HOOKS
 from directorsync.inventory import CATALOGS
 from directorsync.mapping import SOURCES
 from directorsync.prechecks import _BUILDERS, SEVERITIES
@@ -57,6 +59,44 @@ SECTIONS = {
     "apply",
     "notes",
 }
+#: Keys each section may hold (DS-LINT-015); what the code reads, nothing else.
+SECTION_KEYS: dict[str, frozenset[str]] = {
+    "endpoint": frozenset({"list", "create", "update"}),
+    "identity": frozenset({"id_field", "name_field", "natural_key", "remote_key"}),
+    "xlsx": frozenset(
+        {
+            "sheet",
+            "extra_sheets",
+            "required_columns",
+            "aliases",
+            "filter",
+            "group_by",
+            "invalid_severity",
+            "mapping",
+            "repo_port",
+        }
+    ),
+    "diff": frozenset(
+        {
+            "compare",
+            "list_as_sets",
+            "deep_sets",
+            "ignore_fields",
+            "write_only",
+            "write_only_if_absent",
+            "case_insensitive",
+        }
+    ),
+    "payload": frozenset({"create", "update", "omit_empty"}),
+    "inventory": frozenset({"path", "fetch", "rename", "unnest", "transforms"}),
+    "hooks": frozenset(HOOK_KINDS),
+    "apply": frozenset({"waves"}),
+    "actions": frozenset({"after_write"}),
+}
+RESOLVE_KEYS = frozenset(
+    {"from", "lookup", "lookup_many", "match", "return", "none_value", "label", "severity"}
+)
+MAPPING_KEYS = frozenset({*SOURCES, "transforms", "aggregate", "when_any"})
 _FIELD = re.compile(r"\$\{([A-Za-z0-9_.]+)(?:\|[a-z_|]+)?\}")
 
 
@@ -100,6 +140,7 @@ def lint_file(path: Path, known_resources: set[str], strict: bool = False) -> li
         return [Finding("DS-LINT-001", "error", str(path), line, f"invalid YAML: {exc}")]
     if not isinstance(raw, dict):
         return [Finding("DS-LINT-001", "error", str(path), 1, "a profile must be a mapping")]
+    out += _check_keys(path, raw)
     for key in raw:
         if key not in SECTIONS:
             add(
@@ -140,6 +181,60 @@ def lint_file(path: Path, known_resources: set[str], strict: bool = False) -> li
     if not merged.get("title"):
         add("DS-LINT-014", "error" if strict else "warning", "resource:", "no 'title'")
     return out
+
+
+def _check_keys(path: Path, raw: dict[str, Any]) -> list[Finding]:
+    """DS-LINT-015 over this file's own YAML: sections, resolve entries and mapping entries."""
+    lines = _lines(path)
+    out: list[Finding] = []
+
+    def check(body: Any, known: frozenset[str], where: list[str], label: str) -> None:
+        for key in body if isinstance(body, dict) else {}:
+            if key not in known:
+                close = difflib.get_close_matches(str(key), sorted(known), n=1, cutoff=0.6)
+                hint = f" (did you mean '{close[0]}'?)" if close else ""
+                line = _line_of_path(lines, [*where, str(key)])
+                message = f"unknown key '{key}' in {label}{hint}; known: {', '.join(sorted(known))}"
+                out.append(Finding("DS-LINT-015", "error", str(path), line, message))
+
+    for section, known in SECTION_KEYS.items():
+        check(raw.get(section), known, [section], section)
+    for target, spec in _items(raw.get("resolve")):
+        check(spec, RESOLVE_KEYS, ["resolve", str(target)], f"resolve '{target}'")
+    for field, spec in _items((raw.get("xlsx") or {}).get("mapping")):
+        where = ["xlsx", "mapping", str(field)]
+        check(spec, MAPPING_KEYS, where, f"mapping '{field}'")
+        for sub in ("zip", "object"):
+            for name, inner in _items((spec or {}).get(sub) if isinstance(spec, dict) else None):
+                label = f"mapping '{field}.{name}'"
+                check(inner, MAPPING_KEYS, [*where, sub, str(name)], label)
+    return out
+
+
+def _items(value: Any) -> list[tuple[Any, Any]]:
+    return list(value.items()) if isinstance(value, dict) else []
+
+
+def _lines(path: Path) -> list[str]:
+    try:
+        return path.read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return []
+
+
+def _line_of_path(lines: list[str], keys: list[str]) -> int:
+    """Line of the last of ``keys``, each looked for from the line of the one before it.
+
+    Keys are matched as YAML keys (block or flow style), not as parts of longer names.
+    """
+    found = 0
+    for key in keys:
+        pattern = re.compile(rf"(?:^|[\s{{,\-])[\"']?{re.escape(key)}[\"']?\s*:")
+        for i in range(found, len(lines)):
+            if pattern.search(lines[i]):
+                found = i
+                break
+    return found + 1
 
 
 def _check_required(raw: dict[str, Any], add) -> None:

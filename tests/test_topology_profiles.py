@@ -105,3 +105,56 @@ def test_unknown_tenant_key_is_an_error_but_defaults_and_name_are_accepted(tenan
 def test_siems_must_be_a_mapping():
     with pytest.raises(ConfigError, match="siems must map roles"):
         parse_tenants({"tenants": {"x": {"pool_uuid": "p", "siems": [{"id": "1", "name": "n"}]}}})
+
+
+UNKNOWN_KEYS_PROFILE = """\
+version: 1
+resource: bad
+title: Bad
+endpoint: {list: X, craete: X}
+identity: {natural_key: [name]}
+xlsx:
+  sheet: S
+  required_colums: [n]
+  mapping:
+    name: {col: n, transfroms: [norm_str]}
+    paths: {col: p, transforms: [{split: "|"}]}
+    hiddenrepopath:
+      zip:
+        path: paths
+        retention: {col: r, tranforms: [to_int]}
+resolve:
+  paths: {from: repo_paths, lookup_many: paths, mach: path, return: null}
+diff:
+  compare: [name]
+  list_as_set: [name]
+payload:
+  create: {name: '${name}'}
+"""
+
+
+def test_unknown_keys_inside_sections_are_errors_with_line_and_close_match(tmp_path):
+    bad = tmp_path / "bad.yml"
+    bad.write_text(UNKNOWN_KEYS_PROFILE)
+    found = [(f.line, f.message) for f in lint_paths([bad]) if f.code == "DS-LINT-015"]
+    assert [(line, msg.split(";")[0]) for line, msg in found] == [
+        (4, "unknown key 'craete' in endpoint (did you mean 'create'?)"),
+        (8, "unknown key 'required_colums' in xlsx (did you mean 'required_columns'?)"),
+        (20, "unknown key 'list_as_set' in diff (did you mean 'list_as_sets'?)"),
+        (17, "unknown key 'mach' in resolve 'paths' (did you mean 'match'?)"),
+        (10, "unknown key 'transfroms' in mapping 'name' (did you mean 'transforms'?)"),
+        (15, "unknown key 'tranforms' in mapping 'hiddenrepopath.retention' (did you mean "
+             "'transforms'?)"),
+    ]
+    assert all(f.severity == "error" for f in lint_paths([bad]) if f.code == "DS-LINT-015")
+    assert "known: aliases, extra_sheets, filter" in found[1][1]
+    result = CliRunner().invoke(cli, ["lint", str(bad), "--strict"], standalone_mode=False)
+    assert result.return_value == 1 and "DS-LINT-015" in result.output
+
+
+def test_unknown_keys_are_checked_in_underscore_files_too(tmp_path):
+    base = tmp_path / "_base.yml"
+    base.write_text("version: 1\npayload:\n  omit_emtpy: true\n")
+    [finding] = lint_paths([base])
+    assert (finding.code, finding.line) == ("DS-LINT-015", 3)
+    assert "did you mean 'omit_empty'?" in finding.message
