@@ -99,3 +99,15 @@ def test_misspelled_tenants_file_key_is_a_config_error(samples, tenants_file, tm
                    "--xlsx", str(samples / "core_config.xlsx"), env_extra=director)
     check(proc, 2, "error:", "unknown key 'backend' in tenant 'core' siems (did you mean 'backends'?)")
     assert "has no node for" not in proc.stderr
+
+
+def test_workbook_saved_without_formula_values_exits_1_naming_cells(samples, tenants_file, tmp_path,
+                                                                    director):
+    import openpyxl
+
+    resaved = tmp_path / "resaved.xlsx"
+    openpyxl.load_workbook(samples / "core_config.xlsx").save(resaved)
+    proc = run_cli("plan", "--tenant", "core", "--tenants-file", str(tenants_file),
+                   "--xlsx", str(resaved), "--resources", "repos", env_extra=director)
+    check(proc, 1, "error: repos: resaved.xlsx › Repo: 6 formula cell(s) have no stored value",
+          "F2 (column 'active', row 2)", "open and save it in Excel or LibreOffice")
