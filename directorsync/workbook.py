@@ -198,6 +198,7 @@ _SHOWN_CELLS = 5
 _ROOT_TAG = re.compile(rb"<(\w+:)?worksheet[\s>]")
 _ATTR = re.compile(rb"""\s(r|t)\s*=\s*["']([^"']*)["']""")
 _CELL_REF = re.compile(r"([A-Z]+)([0-9]+)")
+#: What reading the sheet XML may raise on a file that is not an OOXML zip (xls, ods, damaged).
 _UNREADABLE = (OSError, KeyError, ValueError, RuntimeError, zipfile.BadZipFile, zlib.error)
 _UNREADABLE += (ElementTree.ParseError,)
 
@@ -235,26 +236,26 @@ def formulas_without_values(data: bytes) -> list[str]:
 
 def _sheet_part(book: zipfile.ZipFile, sheet: str) -> str | None:
     """The zip member holding ``sheet`` (workbook part → relationships → worksheet part)."""
-    main = "xl/workbook.xml"
-    for rel in ElementTree.fromstring(book.read("_rels/.rels")):
-        if rel.get("Type", "").endswith("/officeDocument"):
-            main = rel.get("Target", main).lstrip("/")
+    main = _workbook_part(book)
     base = posixpath.dirname(main)
-    rels_name = posixpath.join(base, "_rels", posixpath.basename(main) + ".rels")
-    targets = {
-        r.get("Id"): r.get("Target", "") for r in ElementTree.fromstring(book.read(rels_name))
-    }
+    rels = ElementTree.fromstring(book.read(f"{base}/_rels/{posixpath.basename(main)}.rels"))
+    targets = {r.get("Id"): r.get("Target", "") for r in rels}
     for element in ElementTree.fromstring(book.read(main)).iter():
         if element.tag.rsplit("}", 1)[-1] == "sheet" and element.get("name") == sheet:
             rid = next((v for k, v in element.attrib.items() if k.endswith("}id")), None)
-            target = targets.get(rid, "")
+            target = targets.get(rid)
             if target:
-                return (
-                    target.lstrip("/")
-                    if target.startswith("/")
-                    else posixpath.normpath(posixpath.join(base, target))
-                )
+                absolute = target.startswith("/")
+                return target[1:] if absolute else posixpath.normpath(f"{base}/{target}")
     return None
+
+
+def _workbook_part(book: zipfile.ZipFile) -> str:
+    """The workbook part named by the package relationships (usually ``xl/workbook.xml``)."""
+    for rel in ElementTree.fromstring(book.read("_rels/.rels")):
+        if rel.get("Type", "").endswith("/officeDocument"):
+            return rel.get("Target", "xl/workbook.xml").lstrip("/")
+    return "xl/workbook.xml"
 
 
 def _sheet_formulas_without_values(path: Path, sheet: str) -> list[str]:

@@ -134,3 +134,33 @@ def test_csv_and_non_zip_files_are_not_scanned(tmp_path):
     csv.write_text("name,flag\n=TRUE(),x\n", encoding="utf-8")
     assert Workbook(csv).sheet("Repo")["name"].tolist() == ["=TRUE()"]
     assert workbook_module._sheet_formulas_without_values(csv, "Repo") == []
+
+
+def test_sheet_part_is_found_through_absolute_relationship_targets(tmp_path):
+    import zipfile
+
+    rel = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+    path = tmp_path / "abs.xlsx"
+    with zipfile.ZipFile(path, "w") as book:
+        book.writestr(
+            "_rels/.rels",
+            f'<Relationships><Relationship Id="r1" Type="{rel}/officeDocument" '
+            'Target="/xl/workbook.xml"/></Relationships>',
+        )
+        book.writestr(
+            "xl/_rels/workbook.xml.rels",
+            '<Relationships><Relationship Id="rIdA" Target="/xl/worksheets/data.xml"/>'
+            '<Relationship Id="rIdB" Target="worksheets/other.xml"/></Relationships>',
+        )
+        book.writestr(
+            "xl/workbook.xml",
+            f'<workbook xmlns:r="{rel}"><sheets><sheet name="A &amp; B" r:id="rIdA"/>'
+            '<sheet name="Other" r:id="rIdB"/></sheets></workbook>',
+        )
+        book.writestr("xl/worksheets/data.xml", '<worksheet><c r="C9"><f>1</f></c></worksheet>')
+        book.writestr(
+            "xl/worksheets/other.xml", '<worksheet><c r="A1"><f>1</f><v>1</v></c></worksheet>'
+        )
+    assert workbook_module._sheet_formulas_without_values(path, "A & B") == ["C9"]
+    assert workbook_module._sheet_formulas_without_values(path, "Other") == []
+    assert workbook_module._sheet_formulas_without_values(path, "Missing") == []
