@@ -86,11 +86,19 @@ def _header_row_hint(missing: list[str], frame: pd.DataFrame, profile: Profile) 
     """
     aliases = profile.xlsx.get("aliases") or {}
     header_row = frame.attrs.get("header_row", 1)
-    for position, (_, row) in enumerate(frame.head(HEADER_SEARCH_ROWS).iterrows()):
-        cells = {str(v).strip().lower() for v in row.drop(ROW, errors="ignore") if v is not None}
-        names = [[n.lower() for n in [name, *(aliases.get(name) or [])]] for name in missing]
-        if all(cells.intersection(candidates) for candidates in names):
-            excel_row = row.get(ROW, header_row + 1 + position)
+    top = frame.head(HEADER_SEARCH_ROWS)
+    cells = (
+        top.drop(columns=[ROW], errors="ignore")
+        .astype(str)
+        .apply(lambda c: c.str.strip().str.lower())
+    )
+    names = [[n.lower() for n in [name, *(aliases.get(name) or [])]] for name in missing]
+    found = pd.concat([cells.isin(candidates).any(axis=1) for candidates in names], axis=1).all(
+        axis=1
+    )
+    for position, (hit, label) in enumerate(zip(found, top.index)):
+        if hit:
+            excel_row = top.at[label, ROW] if ROW in top else header_row + 1 + position
             return (
                 f" The header seems to be on row {excel_row}, not row {header_row}: "
                 "remove the rows above it."
@@ -221,7 +229,13 @@ def _empty(v: Any) -> bool:
 
 def _tag_invalid(series: pd.Series, column: str) -> pd.Series:
     """Record the source column on Invalid markers that do not have one yet."""
-    if pd.api.types.infer_dtype(series, skipna=True) in ("string", "empty", "integer", "floating", "boolean"):
+    if pd.api.types.infer_dtype(series, skipna=True) in (
+        "string",
+        "empty",
+        "integer",
+        "floating",
+        "boolean",
+    ):
         return series
     mask = series.map(lambda v: isinstance(v, Invalid) and v.column is None)
     if mask.any():

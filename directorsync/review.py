@@ -190,7 +190,8 @@ def approved_indices(approval: Mapping[str, Any], plan: Plan) -> list[int]:
     rows = plan.rows.reset_index(drop=True)
     changing = rows[rows["action"].isin(CHANGING)]
     index: dict[tuple[str, str, str], list[int]] = {}
-    for i, ident in zip(changing.index, changing[list(IDENTITY)].astype(str).itertuples(False)):
+    idents = zip(*(changing[k].astype(str) for k in IDENTITY))
+    for i, ident in zip(changing.index, idents):
         index.setdefault(tuple(ident), []).append(int(i))
     picked: set[int] = set()
     for entry in approval.get("rows") or []:
@@ -252,7 +253,9 @@ def changes_html(row: Mapping[str, Any]) -> str:
     changes = row_changes(row)
     if changes.empty:
         return head + "<p><i>no field changes</i></p>"
-    rows = ((f, b, "→", a) for f, b, a in changes.itertuples(index=False))
+    rows = (
+        (f, b, "→", a) for f, b, a in zip(changes["field"], changes["before"], changes["after"])
+    )
     return head + _html_table(["field", "before", "", "after"], rows)
 
 

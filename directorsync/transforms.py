@@ -135,7 +135,15 @@ def apply_transforms(series: pd.Series, specs: list[Any], ctx: Context) -> pd.Se
     return _nulls(series) if specs else series
 
 
-_SCALAR_KINDS = {"string", "empty", "integer", "floating", "boolean", "mixed-integer-float", "decimal"}
+_SCALAR_KINDS = {
+    "string",
+    "empty",
+    "integer",
+    "floating",
+    "boolean",
+    "mixed-integer-float",
+    "decimal",
+}
 
 
 def _has_lists(series: pd.Series) -> bool:
@@ -229,22 +237,24 @@ def norm_str(s: pd.Series, arg: Any, ctx: Context) -> pd.Series:
     return text.where(mask, None)
 
 
+def _on_text(s: pd.Series, method: str) -> pd.Series:
+    """Apply a pandas string method to the text cells only."""
+    mask = s.map(lambda v: isinstance(v, str))
+    out = s.copy()
+    out[mask] = getattr(s[mask].str, method)()
+    return out
+
+
 @TRANSFORMS.register("upper")
 def upper(s: pd.Series, arg: Any, ctx: Context) -> pd.Series:
     """Upper-case text."""
-    mask = s.map(lambda v: isinstance(v, str))
-    out = s.copy()
-    out[mask] = s[mask].str.upper()
-    return out
+    return _on_text(s, "upper")
 
 
 @TRANSFORMS.register("lower")
 def lower(s: pd.Series, arg: Any, ctx: Context) -> pd.Series:
     """Lower-case text."""
-    mask = s.map(lambda v: isinstance(v, str))
-    out = s.copy()
-    out[mask] = s[mask].str.lower()
-    return out
+    return _on_text(s, "lower")
 
 
 @TRANSFORMS.register("trailing_slash")
