@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from directorsync.config import Settings, load_settings
-from directorsync.errors import ConfigError
+from directorsync.errors import ConfigError, ProfileError
 from directorsync.inventory import Inventory
 from directorsync.plan import Plan, build_plan
 from directorsync.profile import Profile, load_profiles
@@ -81,7 +81,12 @@ class Session:
         """Profiles for the named resources (all when None)."""
         if not resources:
             return dict(self.profiles)
-        return load_profiles(list(resources), self.settings.profiles.search_paths)
+        unknown = [r for r in resources if r not in self.profiles]
+        if unknown:
+            raise ProfileError(
+                f"unknown resource(s): {', '.join(unknown)} (known: {', '.join(sorted(self.profiles))})"
+            )
+        return {r: self.profiles[r] for r in resources}
 
     def plan(
         self,
