@@ -181,6 +181,20 @@ def _read_result(output_dir: Path) -> dict[str, Any] | None:
     return {k: v for k, v in result.items() if k != "rows"}  # the summary is enough here
 
 
+def _close_thread_loop() -> None:
+    """Close the event loop nbclient (through jupyter_core) made for this thread, if any.
+
+    Each papermill run in a worker thread otherwise leaves an open loop (and its socket pair)
+    behind for the garbage collector.
+    """
+    from jupyter_core import utils
+
+    var = getattr(utils, "_loop", None)
+    loop = var.get() if var is not None else None
+    if loop is not None and not loop.is_closed() and not loop.is_running():
+        loop.close()
+
+
 def run_tenant(job: TenantJob) -> TenantOutcome:
     """Execute the notebook for one tenant; never raises (the error is in the outcome)."""
     import papermill
@@ -209,6 +223,8 @@ def run_tenant(job: TenantJob) -> TenantOutcome:
         error = f"{exc.ename}: {exc.evalue} (cell {exc.exec_count})"
     except Exception as exc:  # kernel died, timeout, unreadable notebook: the tenant fails
         error = f"{type(exc).__name__}: {exc}"
+    finally:
+        _close_thread_loop()
     try:
         result = _read_result(out) if error is None else None
     except (OSError, ValueError) as exc:

@@ -44,6 +44,26 @@ def invoke(*args: str) -> int:
     return run_command.main(list(args), prog_name="directorsync run", standalone_mode=False)
 
 
+def test_a_run_in_a_worker_thread_closes_the_event_loop_nbclient_opened():
+    """nbclient opens one event loop per thread; left open, its sockets leak (ResourceWarning)."""
+    import threading
+
+    from jupyter_core.utils import ensure_event_loop
+
+    from directorsync.runs import _close_thread_loop
+
+    loops = []
+
+    def job() -> None:
+        loops.append(ensure_event_loop())  # what papermill → nbclient does in a fresh thread
+        _close_thread_loop()
+
+    worker = threading.Thread(target=job)
+    worker.start()
+    worker.join()
+    assert len(loops) == 1 and loops[0].is_closed()
+
+
 # --- checks before anything runs ---------------------------------------------------------------
 
 
