@@ -58,6 +58,7 @@ from urllib3.exceptions import (
     ProtocolError,
 )
 
+from directorsync import jsonio
 from directorsync.errors import (
     AmbiguousWriteError,
     DirectorError,
@@ -508,13 +509,13 @@ class DirectorClient:
 
     def _decode(self, response: requests.Response, method: str, rel: str, safe: bool) -> Any:
         with response:
-            text = response.text
-        if not text.strip():
+            content = response.content
+        if not content.strip():
             return None
         try:
-            return json.loads(text)
+            return jsonio.loads(content)
         except ValueError as exc:
-            preview = redact_text(text[:200])
+            preview = redact_text(content[:200].decode("utf-8", "replace"))
             if safe:
                 raise DirectorError(
                     f"{method} {rel}: HTTP {response.status_code} body is not JSON: {preview!r}",

@@ -23,6 +23,7 @@ import math
 import re
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from directorsync.inventory import NODE, PLANNED
@@ -141,12 +142,7 @@ def _fast_list(value: Any, as_set: bool, fold: bool) -> str:
 
 def key_series(frame: pd.DataFrame, fields: list[str]) -> pd.Series:
     """The natural key as one text column (composite keys joined with ``/``)."""
-    parts = [
-        frame[f].map(
-            lambda v: "" if v is None or (isinstance(v, float) and math.isnan(v)) else str(v)
-        )
-        for f in fields
-    ]
+    parts = [frame[f].astype(object).where(frame[f].notna(), "").astype(str) for f in fields]
     key = parts[0]
     for part in parts[1:]:
         key = key + "/" + part
@@ -254,7 +250,34 @@ def _hash_rows(rows: pd.DataFrame, hashed: list[str], profile: Profile) -> pd.Se
 
 
 def differs_mask(after: pd.Series, before: pd.Series, field: str, profile: Profile) -> pd.Series:
-    """True where two aligned columns differ in canonical form (vectorised where possible)."""
+    """True where two aligned columns differ in canonical form (vectorised where possible).
+
+    Cells equal as Python values (``==``, element by element in numpy) or both empty are equal
+    in canonical form too, so only the remaining cells — a few percent on a converged tenant —
+    go through the canonical comparison. ``True == 1`` in Python but not canonically, so the
+    shortcut is not taken when one column holds booleans and the other does not.
+    """
+    a, b = after.to_numpy(dtype=object), before.to_numpy(dtype=object)
+    candidates = ~((a == b) | (pd.isna(a) & pd.isna(b)))
+    kinds = {pd.api.types.infer_dtype(a, skipna=True), pd.api.types.infer_dtype(b, skipna=True)}
+    if kinds & _MAY_HOLD_BOOLS:
+        candidates |= _is_bool(a) != _is_bool(b)
+    mask = np.zeros(len(a), dtype=bool)
+    if candidates.any():
+        mask[candidates] = _canonical_differs(
+            after[candidates], before[candidates], field, profile
+        ).to_numpy()
+    return pd.Series(mask, index=after.index)
+
+
+_MAY_HOLD_BOOLS = {"boolean", "mixed", "mixed-integer", "mixed-integer-float", "unknown-array"}
+
+
+def _is_bool(values: np.ndarray) -> np.ndarray:
+    return np.fromiter((v is True or v is False for v in values), dtype=bool, count=len(values))
+
+
+def _canonical_differs(after: pd.Series, before: pd.Series, field: str, profile: Profile) -> pd.Series:
     as_set, deep, fold = _flags(field, profile)
     kinds = {pd.api.types.infer_dtype(after, skipna=True), pd.api.types.infer_dtype(before, skipna=True)}
     if kinds <= {"string", "empty"}:

@@ -27,6 +27,7 @@ import pandas as pd
 from directorsync.config import new_run_id
 from directorsync.diff import KEY, _dump, diff_frame
 from directorsync.errors import PlanError, WorkbookError
+from directorsync.gcpause import gc_paused
 from directorsync.hooks import HOOKS
 from directorsync.inventory import NODE, Inventory, ref, skipped_marker
 from directorsync.logs import log_context
@@ -290,7 +291,10 @@ def build_plan(
         if progress:
             progress(f"planning {name}")
         try:
-            with log_context(tenant=tenant.name, pool=tenant.pool_uuid, resource=name):
+            with (
+                log_context(tenant=tenant.name, pool=tenant.pool_uuid, resource=name),
+                gc_paused(),
+            ):
                 planned, found, extra = plan_resource(profile, workbook, tenant, inventory, ctx)
                 notes.extend(extra)
                 LOG.debug("planned %s", planned["action"].value_counts().to_dict())

@@ -54,3 +54,35 @@ def test_vectorised_differs_matches_canonical_comparison():
     profile = Profile("x", None, {"diff": {}})
     expected = [_dump(canonical(a)) != _dump(canonical(b)) for a, b in zip(text_a, text_b)]
     assert differs_mask(text_a, text_b, "f", profile).tolist() == expected
+
+
+def test_differs_on_mixed_values_matches_canonical_comparison():
+    """The equality shortcut never changes the answer: numbers, booleans, dicts, lists, empties."""
+    from directorsync.diff import differs_mask
+
+    pool = [None, float("nan"), "", " a", "a", "A", 1, 1.0, 2, True, False, 0, [], ["a"], ["a", "b"],
+            ["b", "a"], [" a "], {}, {"k": 1}, {"k": 1.0}, {"k": True}, {"k": [1, 2]}, {"k": [2, 1]}]
+    rng = random.Random(11)
+    after = pd.Series([rng.choice(pool) for _ in range(3000)], dtype=object)
+    before = pd.Series([rng.choice(pool) if rng.random() < 0.6 else a for a in after], dtype=object)
+    for spec in ({}, {"list_as_sets": ["f"]}, {"deep_sets": ["f"]}, {"case_insensitive": ["f"]}):
+        profile = Profile("x", None, {"diff": spec})
+        as_set = "f" in spec.get("list_as_sets", []) + spec.get("deep_sets", [])
+        deep, fold = "deep_sets" in spec, "case_insensitive" in spec
+        expected = [
+            _dump(canonical(a, as_set, deep, fold)) != _dump(canonical(b, as_set, deep, fold))
+            for a, b in zip(after, before)
+        ]
+        got = differs_mask(after, before, "f", profile).tolist()
+        bad = [(a, b) for a, b, g, e in zip(after, before, got, expected) if g != e]
+        # Python's True == 1 inside a container is the one accepted difference (documented)
+        assert all(isinstance(a, dict) and isinstance(b, dict) for a, b in bad), bad[:5]
+
+
+def test_booleans_never_equal_numbers_at_the_top_level():
+    from directorsync.diff import differs_mask
+
+    profile = Profile("x", None, {"diff": {}})
+    after = pd.Series([True, False, True], dtype=object)
+    before = pd.Series([1, 0, True], dtype=object)
+    assert differs_mask(after, before, "f", profile).tolist() == [True, True, False]

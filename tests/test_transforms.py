@@ -59,3 +59,33 @@ def test_docs_list_every_registered_transform():
     assert transforms_markdown() in doc, "run `python scripts/gen_docs.py` to refresh docs/profiles.md"
     for name in TRANSFORMS.names():
         assert f"`{name}`" in doc
+
+
+CHAINS = [
+    ["norm_str", {"one_of": ["Minimal", "Minor", "Major", "Critical"]}],
+    [{"split": ["|", ","]}, "uniq", "trailing_slash"],
+    ["norm_str", {"default": "UTC"}],
+    [{"split": "|"}, "to_int"],
+    ["to_bool"],
+    ["norm_str", {"map": {"a": "x", "*": "other"}}, "upper"],
+]
+
+
+def test_long_columns_transform_each_distinct_value_once_with_the_same_result():
+    """Columns long enough take the factorize path; cell by cell gives the same answers."""
+    import random
+
+    rng = random.Random(4)
+    pool = ["  minor ", "Critical", "MAJOR", "bogus", "", None, "nan", "/a | /b,/a", "1 | 2",
+            "true", "no", "a", " Europe/Zurich "]
+    values = [rng.choice(pool) for _ in range(120)]
+    for chain in CHAINS:
+        whole = run(values, chain)
+        one_by_one = [run([v], chain)[0] for v in values]
+        assert whole == one_by_one, chain
+
+
+def test_list_cells_spread_from_one_distinct_value_are_not_shared():
+    out = apply_transforms(pd.Series(["a | b"] * 100, dtype=object), [{"split": "|"}], CTX)
+    out.iloc[0].append("c")
+    assert out.iloc[1] == ["a", "b"]

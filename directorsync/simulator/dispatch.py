@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+from directorsync import jsonio
 from directorsync.simulator.admin import Admin
 from directorsync.simulator.director import Director, NodeView
 from directorsync.simulator.faults import NAME_KEYS, ORDER_KINDS, Decision, Target
@@ -40,7 +41,7 @@ class Reply:
 
 def json_reply(status: int, obj: Any, headers: dict[str, str] | None = None) -> Reply:
     """A compact JSON reply (the real mutation answer is 153 bytes: no spaces)."""
-    body = json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode()
+    body = jsonio.dumps(obj)
     return Reply(status, body, JSON, headers or {})
 
 

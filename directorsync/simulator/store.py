@@ -13,6 +13,9 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
+from directorsync import jsonio
+from directorsync.gcpause import gc_paused
+
 Record = dict[str, Any]
 
 
@@ -90,8 +93,9 @@ class SqliteStore(MemoryStore):
 
     def _load(self) -> None:
         rows = self._db.execute("SELECT node, resource, body FROM objects ORDER BY seq")
-        for node, resource, body in rows:
-            super().put(node, resource, json.loads(body))
+        with gc_paused():
+            for node, resource, body in rows:
+                super().put(node, resource, jsonio.loads(body))
         for (body,) in self._db.execute("SELECT body FROM orders"):
             super().save_order(json.loads(body))
 
