@@ -21,7 +21,11 @@ from pathlib import Path
 from directorsync.config import load_settings
 from directorsync.session import Session
 from directorsync.simulator import Simulator
-from directorsync.synth import synthetic_group_inventory, synthetic_inventory, write_synthetic_workbook
+from directorsync.synth import (
+    synthetic_group_inventory,
+    synthetic_inventory,
+    write_synthetic_workbook,
+)
 from directorsync.workbook import Workbook
 
 CACHE = Path(__file__).resolve().parent / ".cache"
