@@ -20,11 +20,13 @@ from __future__ import annotations
 
 import copy
 import difflib
+from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
-from directorsync.inventory import NODE, Inventory, is_ref, is_skipped, skip_reason
+from directorsync.inventory import NODE, Inventory, is_ref, skip_reason
 from directorsync.prechecks import REASON, STATUS
 from directorsync.profile import Profile
 from directorsync.topology import Node
@@ -39,13 +41,15 @@ def resolve_frame(
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Resolve every ``resolve:`` entry of a profile on a desired frame (one row per node/object).
 
+    Each distinct (node, name) pair is looked up once, whatever the number of rows naming it.
+
     Returns:
         ``(frame, findings)``: a new frame with resolved fields, ``_depends`` and updated
         ``_status``/``_reason``; the findings of unresolved names.
     """
     out = frame.copy()
     if DEPENDS not in out:
-        out[DEPENDS] = [[] for _ in range(len(out))]
+        out[DEPENDS] = pd.Series([[] for _ in range(len(out))], index=out.index, dtype=object)
     all_findings = []
     names = {n.id: n.name for n in nodes}
     for target, spec in profile.resolve.items():
@@ -57,26 +61,25 @@ def resolve_frame(
         lookup_field = spec.get("lookup") or spec.get("lookup_many")
         many = "lookup_many" in spec
         active = out[STATUS].eq("ok") if STATUS in out else pd.Series(True, index=out.index)
-        values, unresolved, refs = _lookup(out.loc[active], lookup_field, inv, match, ret, many)
+        found = _lookup(out.loc[active], lookup_field, inv, match, ret, many)
         if ret is not None:
-            empty = is_empty(out[lookup_field]) & active
             out[target] = out[target] if target in out else None
-            out.loc[values.index, target] = values
-            out.loc[empty[empty].index, target] = _none_values(spec.get("none_value"), empty)
-        for idx, ref_list in refs.items():
-            out.at[idx, DEPENDS] = sorted(set(out.at[idx, DEPENDS]) | set(ref_list))
-        findings = _unresolved_findings(out, unresolved, inv, match, spec, profile, names)
+            out.loc[found.values.index, target] = found.values
+            empty = found.empty_rows
+            if len(empty):
+                out.loc[empty, target] = _none_values(spec.get("none_value"), empty)
+        _add_depends(out, found.refs)
+        findings = _unresolved_findings(out, found.unresolved, inv, match, spec, profile, names)
         all_findings.append(findings)
         _mark(out, findings, spec.get("severity", "skip"))
     findings = pd.concat(all_findings, ignore_index=True) if all_findings else pd.DataFrame()
     return out, findings
 
 
-def _none_values(none: Any, empty: pd.Series) -> Any:
+def _none_values(none: Any, rows: pd.Index) -> Any:
     """What empty names resolve to; a list/dict ``none_value`` (``[]``) is copied per row."""
     if not isinstance(none, (list, dict)):
         return none
-    rows = empty[empty].index
     return pd.Series([copy.deepcopy(none) for _ in rows], index=rows, dtype=object)
 
 
@@ -85,10 +88,37 @@ def _default_match(source: str, inventory: Inventory) -> str:
     return profile.remote_key[0] if profile else "name"
 
 
+def _add_depends(frame: pd.DataFrame, refs: pd.Series) -> None:
+    """Merge each row's new ``$ref:`` ids into its sorted ``_depends`` list (in place)."""
+    if refs.empty:
+        return
+    current = frame.loc[refs.index, DEPENDS]
+    frame.loc[refs.index, DEPENDS] = pd.Series(
+        [sorted(set(a) | set(b)) for a, b in zip(current, refs)], index=refs.index, dtype=object
+    )
+
+
+@dataclass
+class Lookup:
+    """What one ``resolve:`` entry found.
+
+    Attributes:
+        values: resolved value per row with a name (for ``lookup_many``: the list of values).
+        empty_rows: rows with no name at all (they get ``none_value``).
+        unresolved: one row per unresolved name (index = row): ``_node_id``, ``_name``, ``_skip``.
+        refs: per row, the ``$ref:`` ids of objects the plan creates that its names resolved to.
+    """
+
+    values: pd.Series
+    empty_rows: pd.Index
+    unresolved: pd.DataFrame
+    refs: pd.Series
+
+
 def _lookup(
     frame: pd.DataFrame, field: str, inv: pd.DataFrame, match: str, ret: str | None, many: bool
-) -> tuple[pd.Series, pd.DataFrame, dict[Any, list[str]]]:
-    """Merge names with the inventory; return values, unresolved (index, node, name), refs."""
+) -> Lookup:
+    """Look names up in the inventory, once per distinct (node, name) pair."""
     ret_col = ret or match
     if match in inv and ret_col in inv:
         ids = inv["id"] if "id" in inv else pd.Series(None, index=inv.index, dtype=object)
@@ -102,20 +132,45 @@ def _lookup(
     if many:
         left = left.explode("_name")
     left = left[~is_empty(left["_name"])]
-    merged = left.reset_index().merge(table, on=[NODE, "_name"], how="left").set_index("index")
-    skipped = merged["_id"].map(is_skipped).astype(bool)
-    found = merged[merged["_value"].notna() & ~skipped]
-    unresolved = merged[merged["_value"].isna() | skipped][[NODE, "_name", "_id"]]
-    unresolved = unresolved.assign(_skip=unresolved["_id"].map(skip_reason)).drop(columns="_id")
-    is_planned = found["_id"].map(is_ref).astype(bool)
-    refs = found.loc[is_planned, "_id"].groupby(level=0).agg(list).to_dict()
+    empty_rows = frame.index[~frame.index.isin(left.index)]
+    pair_codes, pairs = _distinct_pairs(left[NODE], left["_name"])
+    pairs = pairs.merge(table, on=[NODE, "_name"], how="left")  # keeps the pairs' order
+    value = pairs["_value"].to_numpy(dtype=object)[pair_codes]
+    pair_skip = pairs["_id"].map(skip_reason).to_numpy(dtype=object)
+    pair_ok = pairs["_value"].notna().to_numpy() & pd.isna(pair_skip)
+    pair_ref = pairs["_id"].map(is_ref).to_numpy(dtype=bool) & pair_ok
+    ok, planned = pair_ok[pair_codes], pair_ref[pair_codes]
+    unresolved = pd.DataFrame(
+        {NODE: left[NODE].to_numpy()[~ok], "_name": left["_name"].to_numpy()[~ok],
+         "_skip": pair_skip[pair_codes][~ok]},
+        index=left.index[~ok],
+    )
+    ids = pairs["_id"].to_numpy(dtype=object)[pair_codes]
+    refs = gather_lists(pd.Series(ids[planned], index=left.index[planned], dtype=object))
+    found = pd.Series(value[ok], index=left.index[ok], dtype=object)
     if many:
-        values = gather_lists(found["_value"])
-        values = values.reindex(frame.index[~is_empty(frame[field])])
-        values = values.map(lambda v: v if isinstance(v, list) else [])
+        gathered = gather_lists(found)
+        named = frame.index[frame.index.isin(left.index)]
+        values = pd.Series([[] for _ in range(len(named))], index=named, dtype=object)
+        values.loc[gathered.index] = gathered
     else:
-        values = found["_value"]
-    return values, unresolved, refs
+        values = found
+    return Lookup(values, empty_rows, unresolved, refs)
+
+
+def _distinct_pairs(nodes: pd.Series, names: pd.Series) -> tuple[np.ndarray, pd.DataFrame]:
+    """Codes per row and the frame of distinct ``(_node_id, _name)`` pairs they point to."""
+    node_codes, node_values = pd.factorize(nodes.to_numpy(dtype=object))
+    name_codes, name_values = pd.factorize(names.to_numpy(dtype=object))
+    width = max(len(name_values), 1)
+    pair_codes, pair_values = pd.factorize(node_codes.astype(np.int64) * width + name_codes)
+    pairs = pd.DataFrame(
+        {
+            NODE: np.asarray(node_values, dtype=object)[pair_values // width],
+            "_name": np.asarray(name_values, dtype=object)[pair_values % width],
+        }
+    )
+    return pair_codes, pairs
 
 
 def _unresolved_findings(
