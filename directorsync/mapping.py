@@ -237,7 +237,7 @@ def _tag_invalid(series: pd.Series, column: str) -> pd.Series:
         "boolean",
     ):
         return series
-    mask = series.map(lambda v: isinstance(v, Invalid) and v.column is None)
+    mask = series.map(lambda v: type(v) is Invalid and v.column is None)
     if mask.any():
         series = series.copy()
         series[mask] = series[mask].map(lambda v: Invalid(v.value, v.reason, column))

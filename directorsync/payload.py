@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import re
+from functools import lru_cache
 from typing import Any
 
 import pandas as pd
@@ -39,12 +40,35 @@ def render(template: Any, row: dict[str, Any], omit_empty: bool = True) -> Any:
         items = [render(v, row, omit_empty) for v in template]
         return [i for i in items if i is not _OMIT]
     if isinstance(template, str):
-        whole = _WHOLE.match(template)
-        if whole:
-            value = _filtered(_clean(row.get(whole.group(1))), whole.group(2))
+        whole = _whole(template)
+        if whole is not None:
+            field, filters = whole
+            value = _clean(row.get(field))
+            if filters:
+                value = _filtered(value, filters)
             return _OMIT if (omit_empty and _empty(value)) else value
         return _PART.sub(lambda m: _text(_filtered(row.get(m.group(1)), m.group(2))), template)
     return template
+
+
+@lru_cache(maxsize=4096)
+def _whole(template: str) -> tuple[str, str] | None:
+    """``"${field|f}"`` → ``("field", "|f")``; None for any other text (parsed once per text)."""
+    match = _WHOLE.match(template)
+    return (match.group(1), match.group(2)) if match else None
+
+
+def template_fields(template: Any) -> set[str]:
+    """Every field a template (or path template) reads."""
+    if isinstance(template, dict):
+        return set().union(*(template_fields(v) for v in template.values()))
+    if isinstance(template, list):
+        return set().union(*(template_fields(v) for v in template))
+    if isinstance(template, str):
+        return {m.group(1) for m in _PART.finditer(template)} | set(
+            re.findall(r"(?<!\$)\{([A-Za-z0-9_]+)\}", template)
+        )
+    return set()
 
 
 FILTERS = {
@@ -75,6 +99,11 @@ def _filtered(value: Any, filters: str) -> Any:
 
 
 def _clean(value: Any) -> Any:
+    kind = type(value)
+    if kind is str or kind is int or kind is bool or value is None:
+        return value
+    if kind is list:
+        return [_clean(v) for v in value]
     if isinstance(value, float) and math.isnan(value):
         return None
     if isinstance(value, dict):
@@ -114,8 +143,10 @@ def build_requests(frame: pd.DataFrame, profile: Profile) -> pd.DataFrame:
     if not todo.any():
         return out
     omit = bool(profile.payload.get("omit_empty", True))
-    records = out.loc[todo].assign(id=out.loc[todo, "remote_id"]).to_dict("records")
     endpoint = profile.endpoint
+    used = template_fields([profile.payload, endpoint]) | {"action"}
+    rows = out.loc[todo, [c for c in out.columns if c in used and c != "id"]]
+    records = rows.assign(id=out.loc[todo, "remote_id"]).to_dict("records")
     methods, paths, payloads = [], [], []
     for row in records:
         kind = row["action"]

@@ -27,6 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 from pandera.errors import SchemaErrors
@@ -55,7 +56,8 @@ class CompiledCheck:
 
 
 def _field_mask(fn: Callable[[pd.Series], pd.Series]) -> Callable[[pd.Series], pd.Series]:
-    return lambda s: fn(s) | s.map(lambda v: isinstance(v, Invalid))
+    """A field check that also passes invalid cells (they have their own ``valid`` finding)."""
+    return lambda s: fn(s) | invalid_mask(s)
 
 
 def compile_checks(profile: Profile, frame: pd.DataFrame) -> list[CompiledCheck]:
@@ -69,7 +71,9 @@ def compile_checks(profile: Profile, frame: pd.DataFrame) -> list[CompiledCheck]
                 name=f"valid:{field}",
                 field=field,
                 severity=str(profile.xlsx.get("invalid_severity", "skip")),
-                check=pa.Check(lambda s: ~s.map(_has_invalid).astype(bool), name=f"valid:{field}"),
+                check=pa.Check(
+                    lambda s: pd.Series(~invalid_mask(s), index=s.index), name=f"valid:{field}"
+                ),
                 message=lambda v, row: _invalid_message(v),
             )
         )
@@ -218,13 +222,29 @@ _BUILDERS = {
 
 
 def _has_invalid(v: Any) -> bool:
-    if isinstance(v, Invalid):
+    kind = type(v)
+    if kind is str or v is None:
+        return False
+    if kind is Invalid:
         return True
-    if isinstance(v, list):
-        return any(_has_invalid(i) for i in v)
-    if isinstance(v, dict):
-        return any(isinstance(i, Invalid) for i in v.values())
+    if kind is list:
+        for item in v:
+            if type(item) is not str and _has_invalid(item):
+                return True
+        return False
+    if kind is dict:
+        return any(type(i) is Invalid for i in v.values())
     return False
+
+
+_SCALAR_KINDS = {"string", "empty", "integer", "floating", "boolean", "mixed-integer-float", "decimal"}
+
+
+def invalid_mask(series: pd.Series) -> np.ndarray:
+    """True where a cell is, or holds (in a list, or as a dict value), an Invalid marker."""
+    if pd.api.types.infer_dtype(series, skipna=True) in _SCALAR_KINDS:
+        return np.zeros(len(series), dtype=bool)
+    return series.map(_has_invalid).to_numpy(dtype=bool)
 
 
 def _first_invalid(v: Any) -> Invalid | None:

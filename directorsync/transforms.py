@@ -246,16 +246,24 @@ def is_empty(series: pd.Series) -> pd.Series:
         text = series.astype(object).where(~na, "").astype(str).str.strip().str.lower()
         return (na | text.isin(EMPTY_SENTINELS)).astype(bool)
 
-    def empty(v: Any) -> bool:
-        if v is None or (isinstance(v, float) and np.isnan(v)) or v is pd.NA:
-            return True
-        if isinstance(v, str):
-            return v.strip().lower() in EMPTY_SENTINELS
-        if isinstance(v, (list, tuple, dict)):
-            return len(v) == 0
-        return False
+    return series.map(_empty_cell).astype(bool)
 
-    return series.map(empty).astype(bool)
+
+def _empty_cell(v: Any) -> bool:
+    kind = type(v)
+    if kind is list or kind is dict or kind is tuple:
+        return not v
+    if kind is str:
+        return v.strip().lower() in EMPTY_SENTINELS
+    if v is None or v is pd.NA:
+        return True
+    if isinstance(v, float):
+        return v != v
+    if isinstance(v, str):
+        return v.strip().lower() in EMPTY_SENTINELS
+    if isinstance(v, (list, tuple, dict)):
+        return len(v) == 0
+    return False
 
 
 def _as_text(series: pd.Series) -> pd.Series:
