@@ -86,6 +86,22 @@ _CONNECT_PHASE = (Urllib3ConnectTimeout, NameResolutionError)  # includes NewCon
 _NOT_SENT = (ConnectionRefusedError, socket.gaierror)
 _MAYBE_SENT = (ProtocolError, RemoteDisconnected, ConnectionResetError, BrokenPipeError)
 _LOG_PREVIEW = 2000
+BODY_CHUNK = 1 << 20  # response bodies are read in 1 MB chunks
+BIG_BODY = 1 << 20  # bodies from this size on are received one at a time
+_receiving = threading.Lock()
+
+
+def _read_body(response: requests.Response) -> bytes:
+    """The whole body; large ones one at a time (threads stalled on each other's reads and
+    decoding otherwise deliver every listing late instead of one early)."""
+    try:
+        size = int(response.headers.get("Content-Length") or 0)
+    except ValueError:
+        size = 0
+    if size < BIG_BODY:
+        return b"".join(response.iter_content(BODY_CHUNK)) or b""
+    with _receiving:
+        return b"".join(response.iter_content(BODY_CHUNK)) or b""
 
 
 class ClientStats:
@@ -289,8 +305,20 @@ class DirectorClient:
 
     def list(self, pool: str, node: str, path: str) -> list[dict]:
         """GET a list endpoint, which must answer a bare JSON array of objects (contract §1.6)."""
+        return self.receive_list(pool, node, path)()
+
+    def receive_list(self, pool: str, node: str, path: str) -> Callable[[], list[dict]]:
+        """GET a list endpoint now; the returned function decodes and checks the body.
+
+        Receiving releases the interpreter lock while bytes arrive; decoding a large listing
+        holds it. Splitting the two lets background threads receive while the caller's thread
+        decodes when it needs the data (:meth:`Inventory.prefetch`).
+        """
         rel = self._rel(pool, node, path)
-        items = self.get(pool, node, path)
+        response = self._send("GET", rel, body=None, safe=True)
+        return lambda: self._check_list(rel, self._decode(response, "GET", rel, safe=True))
+
+    def _check_list(self, rel: str, items: Any) -> list[dict]:
         if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
             kind = type(items).__name__
             raise DirectorError(
@@ -486,8 +514,12 @@ class DirectorClient:
         start = self._clock()
         try:
             response = self.session.request(
-                method, url, json=body, timeout=self.timeout, verify=self.verify
+                method, url, json=body, timeout=self.timeout, verify=self.verify, stream=True
             )
+            # read the body here (errors are retried like any transport error), in 1 MB chunks:
+            # requests' default 10 kB chunks cost one interpreter-lock hand-off each, which
+            # stalls concurrent listings of tens of megabytes behind each other's decoding
+            response._content = _read_body(response)
         except requests.RequestException as exc:
             ms = (self._clock() - start) * 1000
             self.log.debug("%s %s -> %s after %.0f ms", method, rel, type(exc).__name__, ms)

@@ -185,27 +185,29 @@ def diff_frame(desired: pd.DataFrame, remote: pd.DataFrame, profile: Profile) ->
     merged = out.reset_index().merge(right, on=[NODE, KEY], how="left").set_index("index")
     exists = merged[f"r.{profile.id_field}"].notna()
     hashed = [f for f in compare_fields(profile) if f in remote]
-    changes, hashes = _changes(merged, fields, hashed, profile, exists)
     status = merged[STATUS] if STATUS in merged else pd.Series("ok", index=merged.index)
+    blocked = status.isin(["skip", "error"])
+    changes, hashes = _changes(merged, fields, hashed, profile, exists & ~blocked)
     out["remote_id"] = merged[f"r.{profile.id_field}"].where(exists, None)
     out["remote_hash"] = hashes.reindex(out.index)
     out["remote_hash"] = out["remote_hash"].where(exists, None)
-    out["changes"] = changes.reindex(out.index).map(lambda v: v if isinstance(v, list) else [])
-    out["action"] = "unchanged"
-    out.loc[~exists, "action"] = "create"
-    n_changed = out["changes"].map(len)
-    out.loc[exists & n_changed.gt(0), "action"] = "update"
-    out.loc[status.eq("skip"), "action"] = "skip"
-    out.loc[status.eq("error"), "action"] = "error"
-    out["reason"] = merged[REASON] if REASON in merged else None
-    ok = out["action"].isin(["create", "update", "unchanged"])
-    out.loc[ok & out["action"].eq("create"), "reason"] = "not on node"
-    upd = ok & out["action"].eq("update")
-    out.loc[upd, "reason"] = out.loc[upd, "changes"].map(
+    changed = out.index.isin(changes.index) & exists.to_numpy()
+    action = np.where(exists.to_numpy(), np.where(changed, "update", "unchanged"), "create")
+    action = np.where(status.eq("skip").to_numpy(), "skip", action)
+    action = np.where(status.eq("error").to_numpy(), "error", action)
+    out["action"] = pd.Series(action, index=out.index, dtype=object)
+    reason = merged[REASON].to_numpy(dtype=object) if REASON in merged else np.full(len(out), None)
+    reason = np.where(action == "create", "not on node", reason)
+    reason = np.where(action == "unchanged", None, reason)
+    out["reason"] = pd.Series(reason, index=out.index, dtype=object)
+    upd = action == "update"
+    kept = changes[changes.index.isin(out.index[upd])]
+    out.loc[kept.index, "reason"] = kept.map(
         lambda c: "differs: " + ", ".join(ch["field"] for ch in c)
     )
-    out.loc[ok & out["action"].eq("unchanged"), "reason"] = None
-    out.loc[~ok, "changes"] = out.loc[~ok, "changes"].map(lambda _: [])
+    cells = pd.Series([[] for _ in range(len(out))], index=out.index, dtype=object)
+    cells.loc[kept.index] = kept
+    out["changes"] = cells
     return out
 
 
@@ -258,10 +260,15 @@ def differs_mask(after: pd.Series, before: pd.Series, field: str, profile: Profi
     shortcut is not taken when one column holds booleans and the other does not.
     """
     a, b = after.to_numpy(dtype=object), before.to_numpy(dtype=object)
-    candidates = ~((a == b) | (pd.isna(a) & pd.isna(b)))
+    candidates = a != b
+    if candidates.any():
+        candidates[candidates] = ~(pd.isna(a[candidates]) & pd.isna(b[candidates]))
     kinds = {pd.api.types.infer_dtype(a, skipna=True), pd.api.types.infer_dtype(b, skipna=True)}
     if kinds & _MAY_HOLD_BOOLS:
-        candidates |= _is_bool(a) != _is_bool(b)
+        # only cells equal to True/False (or 1/0) can be a boolean facing a number
+        maybe = ~candidates & ((a == True) | (a == False))  # noqa: E712 - element-wise
+        if maybe.any():
+            candidates[maybe] = _is_bool(a[maybe]) != _is_bool(b[maybe])
     mask = np.zeros(len(a), dtype=bool)
     if candidates.any():
         mask[candidates] = _canonical_differs(

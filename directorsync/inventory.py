@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -133,26 +133,61 @@ class Inventory:
     _cache: dict[tuple[str, str], pd.DataFrame] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _refresh_locks: dict[tuple[str, str], threading.Lock] = field(default_factory=dict, repr=False)
+    _pending: dict[tuple[str, str], Future] = field(default_factory=dict, repr=False)
     calls: int = 0
 
+    def __post_init__(self) -> None:
+        self._slots = threading.BoundedSemaphore(max(1, self.max_workers))
+
     def frame(self, source: str, node: Node) -> pd.DataFrame:
-        """One source's objects on one node (listed on first use)."""
+        """One source's objects on one node (listed on first use, or by a pending prefetch)."""
         key = (source, node.id)
         with self._lock:
             cached = self._cache.get(key)
+            pending = self._pending.get(key)
         if cached is not None:
             return cached
-        frame = self._list(source, node)
+        if pending is None:
+            frame = self._list(source, node)
+        else:
+            try:
+                frame = pending.result()()
+            finally:
+                with self._lock:
+                    if self._pending.get(key) is pending:
+                        del self._pending[key]
         with self._lock:
             self._cache.setdefault(key, frame)
             return self._cache[key]
 
+    def prefetch(self, source: str, nodes: list[Node]) -> None:
+        """Start listing ``source`` on ``nodes`` in the background; returns at once.
+
+        :meth:`frame` then waits for the listing instead of starting another (and raises its
+        error, if any). At most ``max_workers`` listings run at a time.
+        """
+        for node in nodes:
+            key = (source, node.id)
+            with self._lock:
+                if key in self._cache or key in self._pending:
+                    continue
+                future: Future[pd.DataFrame] = Future()
+                self._pending[key] = future
+            threading.Thread(
+                target=self._fill, args=(source, node, future), name=f"list {source}", daemon=True
+            ).start()
+
+    def _fill(self, source: str, node: Node, future: Future) -> None:
+        with self._slots:
+            try:
+                future.set_result(self._receive(source, node))
+            except BaseException as exc:  # handed to whoever waits in frame()
+                future.set_exception(exc)
+
     def frames(self, source: str, nodes: list[Node]) -> pd.DataFrame:
         """One source across nodes, listed concurrently, concatenated (``_node_id`` column)."""
-        missing = [n for n in nodes if (source, n.id) not in self._cache]
-        if len(missing) > 1:
-            with ThreadPoolExecutor(max_workers=min(self.max_workers, len(missing))) as pool:
-                list(pool.map(lambda n: self.frame(source, n), missing))
+        if sum((source, n.id) not in self._cache for n in nodes) > 1:
+            self.prefetch(source, nodes)
         parts = [self.frame(source, n) for n in nodes]
         parts = [p for p in parts if len(p.columns)]
         if not parts:
@@ -164,6 +199,7 @@ class Inventory:
         with self._refresh_lock(source, node):
             frame = self._list(source, node)
             with self._lock:
+                self._pending.pop((source, node.id), None)
                 planned = self._cache.get((source, node.id))
                 if planned is not None and PLANNED in planned:
                     keep = planned[planned[PLANNED].fillna(False).astype(bool)]
@@ -178,9 +214,10 @@ class Inventory:
     def invalidate(self, source: str, node: Node | None = None) -> None:
         """Forget a listing (after writes, before re-reading)."""
         with self._lock:
-            for key in list(self._cache):
-                if key[0] == source and (node is None or key[1] == node.id):
-                    del self._cache[key]
+            for store in (self._cache, self._pending):
+                for key in list(store):
+                    if key[0] == source and (node is None or key[1] == node.id):
+                        del store[key]
 
     def add_planned(self, source: str, node: Node, rows: pd.DataFrame) -> None:
         """Add objects the plan will create (their id is a ``$ref:`` placeholder)."""
@@ -192,12 +229,30 @@ class Inventory:
             self._cache[(source, node.id)] = pd.concat([base, rows], ignore_index=True)
 
     def _list(self, source: str, node: Node) -> pd.DataFrame:
+        return self._receive(source, node)()
+
+    def _receive(self, source: str, node: Node) -> Callable[[], pd.DataFrame]:
+        """Do the listing's I/O now; return what builds its frame (decoding included).
+
+        Prefetch threads only receive: decoding and normalising hold the interpreter lock for
+        long stretches, so they run on the thread that needs the frame, not beside it.
+        """
         with self._lock:
             self.calls += 1
         if source in self.profiles:
-            return self._resource_frame(self.profiles[source], node)
+            profile = self.profiles[source]
+            spec = profile.inventory
+            path = spec.get("path") or profile.endpoint.get("list")
+            if not path:
+                raise ProfileError(f"{profile.path}: endpoint.list (or inventory.path) is required")
+            items = self._read(path, bool(spec.get("fetch")), node)
+            return lambda: normalise_listing(items(), profile, node, self)
         catalog = CATALOGS.get(source)
         items = self._read(catalog.path, catalog.fetch, node)
+        return lambda: self._catalog_frame(catalog, items(), node)
+
+    @staticmethod
+    def _catalog_frame(catalog: Catalog, items: list[dict[str, Any]], node: Node) -> pd.DataFrame:
         if catalog.explode:
             list_key, column = catalog.explode
             values = [v for item in items for v in (item.get(list_key) or [])]
@@ -207,24 +262,34 @@ class Inventory:
         frame[NODE] = node.id
         return frame
 
-    def _read(self, path: str, fetch: bool, node: Node) -> list[dict[str, Any]]:
+    def _read(self, path: str, fetch: bool, node: Node) -> Callable[[], list[dict[str, Any]]]:
+        """Receive a listing; the returned function decodes it (both may raise DirectorError)."""
         pool = self.tenant.pool_uuid
+
+        def failed(exc: DirectorError) -> DirectorError:
+            return DirectorError(
+                f"cannot list {path} on node {node.name}: {exc}", node=node.name, path=path
+            )
+
         try:
             if fetch:
-                return self.client.fetch(pool, node.id, path, {})
-            return self.client.list(pool, node.id, path)
+                items = self.client.fetch(pool, node.id, path, {})
+                return lambda: items
+            receive = getattr(self.client, "receive_list", None)
+            if receive is None:
+                items = self.client.list(pool, node.id, path)
+                return lambda: items
+            decode = receive(pool, node.id, path)
         except DirectorError as exc:
-            raise DirectorError(
-                f"cannot list {path} on node {node.name}: {exc}", node=node.name, path=path
-            ) from exc
+            raise failed(exc) from exc
 
-    def _resource_frame(self, profile: Profile, node: Node) -> pd.DataFrame:
-        spec = profile.inventory
-        path = spec.get("path") or profile.endpoint.get("list")
-        if not path:
-            raise ProfileError(f"{profile.path}: endpoint.list (or inventory.path) is required")
-        items = self._read(path, bool(spec.get("fetch")), node)
-        return normalise_listing(items, profile, node, self)
+        def decoded() -> list[dict[str, Any]]:
+            try:
+                return decode()
+            except DirectorError as exc:
+                raise failed(exc) from exc
+
+        return decoded
 
 
 def normalise_listing(

@@ -9,15 +9,30 @@ is paused (see :mod:`directorsync.gcpause`). Text orjson refuses but the standar
 from __future__ import annotations
 
 import json
+import threading
 from typing import Any
 
 import orjson
 
 from directorsync.gcpause import gc_paused
 
+_BIG = 1 << 20
+_decoding = threading.Lock()
+
 
 def loads(data: bytes | str) -> Any:
-    """Decode JSON text (``ValueError`` when it is not JSON)."""
+    """Decode JSON text (``ValueError`` when it is not JSON).
+
+    Large texts are decoded one at a time: decoding holds the interpreter lock anyway, and
+    threads taking turns on several 30 MB listings only thrash each other's caches.
+    """
+    if len(data) >= _BIG:
+        with _decoding:
+            return _loads(data)
+    return _loads(data)
+
+
+def _loads(data: bytes | str) -> Any:
     with gc_paused():
         try:
             return orjson.loads(data)

@@ -383,9 +383,14 @@ def plan_resource(
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Plan one resource: rows in ``PLAN_COLUMNS``, its findings and notes."""
     profile = choose_sheet(profile, workbook)
+    nodes = tenant.nodes_for(profile.name, profile.targets)
+    if nodes and all(workbook.has_sheet(s) for s in profile.sheets):
+        # list what the diff and the lookups need while the sheet is mapped and checked
+        sources = [profile.name, *(spec.get("from") for spec in profile.resolve.values())]
+        for source in filter(None, sources):
+            inventory.prefetch(source, nodes)
     frame = desired_frame(profile, workbook, ctx)
     frame, findings = run_prechecks(frame, profile, workbook.name)
-    nodes = tenant.nodes_for(profile.name, profile.targets)
     if not nodes:
         raise WorkbookError(
             f"tenant {tenant.name} has no node for {profile.name} "
