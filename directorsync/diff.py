@@ -29,6 +29,7 @@ import pandas as pd
 from directorsync.inventory import NODE, PLANNED
 from directorsync.prechecks import REASON, STATUS
 from directorsync.profile import Profile
+from directorsync.transforms import gather_lists
 
 KEY = "_key"
 _TEMPLATE_FIELD = re.compile(r"\$\{([A-Za-z0-9_.]+)\}")
@@ -170,10 +171,10 @@ def diff_frame(desired: pd.DataFrame, remote: pd.DataFrame, profile: Profile) ->
     Returns:
         ``desired`` plus ``action``, ``reason``, ``changes``, ``remote_id``, ``remote_hash``.
     """
-    out = desired.copy()
+    out = desired.copy(deep=False)
     out[KEY] = key_series(out, profile.natural_key)
     remote = remote[~remote[PLANNED].fillna(False).astype(bool)] if PLANNED in remote else remote
-    remote = remote.copy()
+    remote = remote.copy(deep=False)
     remote[KEY] = key_series(remote, profile.remote_key)
     absent = set(profile.diff.get("write_only_if_absent") or []) - set(remote.columns)
     fields = [f for f in compare_fields(profile) if f not in absent]
@@ -239,8 +240,10 @@ def _changes(
     if not parts:
         return pd.Series(dtype=object), hashes
     long = pd.concat(parts)
-    records = pd.Series(long.to_dict("records"), index=long.index)
-    return records.groupby(level=0, sort=False).agg(list), hashes
+    # each row's changes together, rows in order of first appearance, fields in compare order
+    long = long.iloc[np.argsort(pd.factorize(long.index)[0], kind="stable")]
+    records = pd.Series(long.to_dict("records"), index=long.index, dtype=object)
+    return gather_lists(records), hashes
 
 
 def _hash_rows(rows: pd.DataFrame, hashed: list[str], profile: Profile) -> pd.Series:

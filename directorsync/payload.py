@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
@@ -49,6 +50,41 @@ def render(template: Any, row: dict[str, Any], omit_empty: bool = True) -> Any:
             return _OMIT if (omit_empty and _empty(value)) else value
         return _PART.sub(lambda m: _text(_filtered(row.get(m.group(1)), m.group(2))), template)
     return template
+
+
+def compile_template(template: Any, omit_empty: bool = True) -> Callable[[dict[str, Any]], Any]:
+    """The template as a function of a row, parsed once: ``compile_template(t)(row)`` equals
+    ``render(t, row)`` (used when thousands of rows share one template)."""
+    if isinstance(template, dict):
+        parts = [(key, compile_template(value, omit_empty)) for key, value in template.items()]
+
+        def render_dict(row: dict[str, Any]) -> dict[str, Any]:
+            out = {}
+            for key, part in parts:
+                value = part(row)
+                if value is _OMIT or (omit_empty and (value is None or value == "")):
+                    continue
+                out[key] = value
+            return out
+
+        return render_dict
+    if isinstance(template, list):
+        items = [compile_template(value, omit_empty) for value in template]
+        return lambda row: [v for v in (item(row) for item in items) if v is not _OMIT]
+    if isinstance(template, str):
+        whole = _whole(template)
+        if whole is None:
+            return lambda row: render(template, row, omit_empty)
+        field, filters = whole
+
+        def render_field(row: dict[str, Any]) -> Any:
+            value = _clean(row.get(field))
+            if filters:
+                value = _filtered(value, filters)
+            return _OMIT if (omit_empty and _empty(value)) else value
+
+        return render_field
+    return lambda row: template
 
 
 @lru_cache(maxsize=4096)
@@ -103,7 +139,7 @@ def _clean(value: Any) -> Any:
     if kind is str or kind is int or kind is bool or value is None:
         return value
     if kind is list:
-        return [_clean(v) for v in value]
+        return [v if type(v) is str else _clean(v) for v in value]
     if isinstance(value, float) and math.isnan(value):
         return None
     if isinstance(value, dict):
@@ -135,7 +171,7 @@ def build_requests(frame: pd.DataFrame, profile: Profile) -> pd.DataFrame:
     A row is one request here, so payloads are built per row; values come from the frame's
     records (``id`` is the remote id).
     """
-    out = frame.copy()
+    out = frame.copy(deep=False)
     out["method"] = None
     out["path"] = None
     out["payload"] = None
@@ -148,10 +184,13 @@ def build_requests(frame: pd.DataFrame, profile: Profile) -> pd.DataFrame:
     rows = out.loc[todo, [c for c in out.columns if c in used and c != "id"]]
     records = rows.assign(id=out.loc[todo, "remote_id"]).to_dict("records")
     methods, paths, payloads = [], [], []
+    compiled = {
+        kind: compile_template(profile.payload.get(kind) or profile.payload.get("create") or {}, omit)
+        for kind in ("create", "update")
+    }
     for row in records:
         kind = row["action"]
-        template = profile.payload.get(kind) or profile.payload.get("create") or {}
-        payloads.append(render(template, row, omit))
+        payloads.append(compiled[kind](row))
         methods.append("POST" if kind == "create" else "PUT")
         paths.append(render_path(endpoint.get(kind) or endpoint.get("list", ""), row))
     out.loc[todo, "method"] = methods

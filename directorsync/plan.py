@@ -391,6 +391,7 @@ def plan_resource(
             inventory.prefetch(source, nodes)
     frame = desired_frame(profile, workbook, ctx)
     frame, findings = run_prechecks(frame, profile, workbook.name)
+    frame[SOURCE] = _source_labels(workbook.name, *_sheet_and_rows(frame, profile))
     if not nodes:
         raise WorkbookError(
             f"tenant {tenant.name} has no node for {profile.name} "
@@ -455,9 +456,17 @@ def _register_creates(frame: pd.DataFrame, profile: Profile, inventory: Inventor
         inventory.add_planned(profile.name, node, rows)
 
 
+SOURCE = "_source"
+
+
+def _sheet_and_rows(frame: pd.DataFrame, profile: Profile) -> tuple[pd.Series, pd.Series]:
+    rows = frame[ROWS] if ROWS in frame else frame[ROW].map(lambda r: [r])
+    sheet = frame[SHEET] if SHEET in frame else pd.Series(profile.sheet, index=frame.index)
+    return sheet, rows
+
+
 def _plan_rows(frame: pd.DataFrame, profile: Profile, workbook: str) -> pd.DataFrame:
-    rows_col = frame[ROWS] if ROWS in frame else frame[ROW].map(lambda r: [r])
-    sheet = frame[SHEET] if SHEET in frame else profile.sheet
+    sheet, rows_col = _sheet_and_rows(frame, profile)
     out = pd.DataFrame(
         {
             "resource": profile.name,
@@ -472,14 +481,25 @@ def _plan_rows(frame: pd.DataFrame, profile: Profile, workbook: str) -> pd.DataF
             "path": frame["path"],
             "remote_id": frame["remote_id"],
             "remote_hash": frame["remote_hash"],
-            "depends_on": frame[DEPENDS].map(lambda refs: [r.split(":", 1)[1] for r in refs]),
+            "depends_on": _dependencies(frame[DEPENDS]),
             "sheet": sheet,
             "excel_rows": rows_col,
         },
         index=frame.index,
     )
-    out["source"] = _source_labels(workbook, out["sheet"], out["excel_rows"])
+    out["source"] = (
+        frame[SOURCE] if SOURCE in frame else _source_labels(workbook, sheet, rows_col)
+    )
     return out.reset_index(drop=True)
+
+
+def _dependencies(refs: pd.Series) -> pd.Series:
+    """``$ref:resource:key`` lists → ``resource:key`` lists (empty lists stay empty, unshared)."""
+    out = pd.Series([[] for _ in range(len(refs))], index=refs.index, dtype=object)
+    some = refs.str.len().gt(0)
+    if some.any():
+        out[some] = refs[some].map(lambda items: [r.split(":", 1)[1] for r in items])
+    return out
 
 
 def _source_labels(workbook: str, sheets: pd.Series, rows: pd.Series) -> pd.Series:

@@ -356,7 +356,7 @@ def _display(v: Any) -> Any:
 
 
 def _verdicts(frame: pd.DataFrame, findings: pd.DataFrame) -> pd.DataFrame:
-    out = frame.copy()
+    out = frame.copy(deep=False)
     out[STATUS] = "ok"
     out[REASON] = None
     if findings.empty:

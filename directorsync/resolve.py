@@ -47,7 +47,7 @@ def resolve_frame(
         ``(frame, findings)``: a new frame with resolved fields, ``_depends`` and updated
         ``_status``/``_reason``; the findings of unresolved names.
     """
-    out = frame.copy()
+    out = frame.copy(deep=False)
     if DEPENDS not in out:
         out[DEPENDS] = pd.Series([[] for _ in range(len(out))], index=out.index, dtype=object)
     all_findings = []
