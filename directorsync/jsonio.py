@@ -1,9 +1,10 @@
-"""JSON encoding and decoding for large payloads: orjson, with the collector paused.
+"""JSON encoding and decoding for large payloads: msgspec, with the collector paused.
 
-orjson produces the same compact UTF-8 text as ``json.dumps(obj, separators=(",", ":"),
-ensure_ascii=False)`` six times faster, and decodes five times faster once the garbage collector
-is paused (see :mod:`directorsync.gcpause`). Text orjson refuses but the standard library reads
-(``NaN``, integers beyond 64 bits) falls back to :func:`json.loads`, so nothing valid is rejected.
+msgspec writes the same compact UTF-8 text as ``json.dumps(obj, separators=(",", ":"),
+ensure_ascii=False)`` (floats may be spelt differently: ``1e20`` for ``1e+20``) several times
+faster, and decodes a 35 MB listing in about 0.2 s once the garbage collector is paused (see
+:mod:`directorsync.gcpause`); the standard library needs over 1 s. Text msgspec refuses but the
+standard library reads (``NaN``) falls back to :func:`json.loads`, so nothing valid is rejected.
 """
 
 from __future__ import annotations
@@ -12,12 +13,14 @@ import json
 import threading
 from typing import Any
 
-import orjson
+import msgspec
 
 from directorsync.gcpause import gc_paused
 
 _BIG = 1 << 20
 _decoding = threading.Lock()
+_decoder = msgspec.json.Decoder()
+_encoder = msgspec.json.Encoder()
 
 
 def loads(data: bytes | str) -> Any:
@@ -35,14 +38,14 @@ def loads(data: bytes | str) -> Any:
 def _loads(data: bytes | str) -> Any:
     with gc_paused():
         try:
-            return orjson.loads(data)
-        except orjson.JSONDecodeError:
+            return _decoder.decode(data)
+        except msgspec.DecodeError:
             return json.loads(data)
 
 
 def dumps(obj: Any) -> bytes:
     """Compact UTF-8 JSON (no spaces, non-ASCII kept as is)."""
     try:
-        return orjson.dumps(obj, option=orjson.OPT_NON_STR_KEYS)
-    except TypeError:
+        return _encoder.encode(obj)
+    except (TypeError, msgspec.EncodeError):
         return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode()

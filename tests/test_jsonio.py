@@ -1,0 +1,77 @@
+"""Fast JSON helpers and the collector pause they rely on."""
+
+import gc
+import json
+import threading
+
+import pytest
+
+from directorsync import jsonio
+from directorsync.gcpause import gc_paused
+
+RECORDS = [
+    {"id": "6500074129699a95275ac9d0", "name": "proxy-zrh-édge", "ip": ["10.2.208.29"],
+     "risk_values": {"confidentiality": "Minor"}, "active": True, "n": 3, "f": 1.5, "none": None,
+     "text": 'quote " backslash \\ tab \t nul \x00 line\u2028'},
+]
+
+
+def test_dumps_is_the_compact_utf8_text_of_the_standard_library():
+    assert jsonio.dumps(RECORDS) == json.dumps(RECORDS, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def test_loads_round_trips_and_accepts_what_the_standard_library_accepts():
+    assert jsonio.loads(jsonio.dumps(RECORDS)) == RECORDS
+    assert jsonio.loads(b'{"a": NaN}')["a"] != jsonio.loads(b'{"a": NaN}')["a"]  # NaN, via fallback
+    assert jsonio.loads("[1, 2]") == [1, 2]
+
+
+def test_loads_refuses_text_that_is_not_json_with_a_value_error():
+    with pytest.raises(ValueError):
+        jsonio.loads(b"<html>proxy error</html>")
+
+
+def test_large_texts_decode_with_the_collector_paused_and_restored():
+    big = jsonio.dumps([{"k": "v" * 50, "i": i} for i in range(20_000)])
+    assert len(big) > 1 << 20
+    assert gc.isenabled()
+    assert len(jsonio.loads(big)) == 20_000
+    assert gc.isenabled()
+
+
+def test_pauses_nest_and_the_last_one_out_restores_the_collector():
+    assert gc.isenabled()
+    with gc_paused():
+        with gc_paused():
+            assert not gc.isenabled()
+        assert not gc.isenabled()
+    assert gc.isenabled()
+
+
+def test_pauses_overlapping_in_threads_restore_the_collector_once_all_end():
+    inside, release = threading.Barrier(3), threading.Event()
+
+    def worker():
+        with gc_paused():
+            inside.wait()
+            release.wait()
+
+    threads = [threading.Thread(target=worker) for _ in range(2)]
+    for t in threads:
+        t.start()
+    inside.wait()
+    assert not gc.isenabled()
+    release.set()
+    for t in threads:
+        t.join()
+    assert gc.isenabled()
+
+
+def test_a_collector_that_was_off_stays_off():
+    gc.disable()
+    try:
+        with gc_paused():
+            pass
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
