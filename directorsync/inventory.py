@@ -134,6 +134,7 @@ class Inventory:
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _refresh_locks: dict[tuple[str, str], threading.Lock] = field(default_factory=dict, repr=False)
     _pending: dict[tuple[str, str], Future] = field(default_factory=dict, repr=False)
+    _planned: dict[tuple[str, str], list[pd.DataFrame]] = field(default_factory=dict, repr=False)
     calls: int = 0
 
     def __post_init__(self) -> None:
@@ -143,10 +144,9 @@ class Inventory:
         """One source's objects on one node (listed on first use, or by a pending prefetch)."""
         key = (source, node.id)
         with self._lock:
-            cached = self._cache.get(key)
+            if key in self._cache:
+                return self._with_planned(key)
             pending = self._pending.get(key)
-        if cached is not None:
-            return cached
         if pending is None:
             frame = self._list(source, node)
         else:
@@ -158,7 +158,14 @@ class Inventory:
                         del self._pending[key]
         with self._lock:
             self._cache.setdefault(key, frame)
-            return self._cache[key]
+            return self._with_planned(key)
+
+    def _with_planned(self, key: tuple[str, str]) -> pd.DataFrame:
+        """The cached listing with the planned objects added since (caller holds the lock)."""
+        extra = self._planned.pop(key, None)
+        if extra:
+            self._cache[key] = pd.concat([self._cache[key], *extra], ignore_index=True)
+        return self._cache[key]
 
     def prefetch(self, source: str, nodes: list[Node]) -> None:
         """Start listing ``source`` on ``nodes`` in the background; returns at once.
@@ -205,7 +212,7 @@ class Inventory:
                     keep = planned[planned[PLANNED].fillna(False).astype(bool)]
                     frame = pd.concat([frame, keep], ignore_index=True) if len(keep) else frame
                 self._cache[(source, node.id)] = frame
-            return frame
+                return self._with_planned((source, node.id))
 
     def _refresh_lock(self, source: str, node: Node) -> threading.Lock:
         with self._lock:
@@ -214,19 +221,21 @@ class Inventory:
     def invalidate(self, source: str, node: Node | None = None) -> None:
         """Forget a listing (after writes, before re-reading)."""
         with self._lock:
-            for store in (self._cache, self._pending):
+            for store in (self._cache, self._pending, self._planned):
                 for key in list(store):
                     if key[0] == source and (node is None or key[1] == node.id):
                         del store[key]
 
     def add_planned(self, source: str, node: Node, rows: pd.DataFrame) -> None:
-        """Add objects the plan will create (their id is a ``$ref:`` placeholder)."""
+        """Add objects the plan will create (their id is a ``$ref:`` placeholder).
+
+        They join the listing the next time it is read (most listings never are again).
+        """
         if rows.empty:
             return
-        base = self.frame(source, node)
         rows = rows.assign(**{NODE: node.id, PLANNED: True})
         with self._lock:
-            self._cache[(source, node.id)] = pd.concat([base, rows], ignore_index=True)
+            self._planned.setdefault((source, node.id), []).append(rows)
 
     def _list(self, source: str, node: Node) -> pd.DataFrame:
         return self._receive(source, node)()

@@ -108,17 +108,19 @@ def _non_empty(arg: str, frame: pd.DataFrame):
 
 
 def _unique(arg: str, frame: pd.DataFrame):
-    first_rows = (
-        frame.loc[~frame[arg].duplicated() & ~is_empty(frame[arg])].set_index(arg)[ROW]
-        if arg in frame
-        else pd.Series(dtype=object)
-    )
+    first_rows: dict[str, pd.Series] = {}  # built on the first duplicate only
 
     def fn(s: pd.Series) -> pd.Series:
         return ~s.duplicated(keep="first") | is_empty(s)
 
     def message(value: Any, row: int) -> str:
-        first = first_rows.get(value)
+        if "rows" not in first_rows:
+            first_rows["rows"] = (
+                frame.loc[~frame[arg].duplicated() & ~is_empty(frame[arg])].set_index(arg)[ROW]
+                if arg in frame
+                else pd.Series(dtype=object)
+            )
+        first = first_rows["rows"].get(value)
         return f"duplicate {arg} '{value}' (first defined at row {first})"
 
     return arg, fn, message
