@@ -143,7 +143,7 @@ DISTINCT_MIN_ROWS = 64
 
 
 def distinct_text(series: pd.Series) -> tuple[np.ndarray, pd.Series] | None:
-    """``(codes, distinct cells)`` of a column of text and nulls with repeated values, else None.
+    """``(codes, distinct cells)`` of a text column where values repeat (at most half distinct).
 
     Only text columns qualify: ``pd.factorize`` treats ``1``, ``1.0`` and ``True`` as one value,
     which a transform may not. Nulls (None, NaN) form one distinct cell.
@@ -153,7 +153,7 @@ def distinct_text(series: pd.Series) -> tuple[np.ndarray, pd.Series] | None:
     if pd.api.types.infer_dtype(series, skipna=True) not in ("string", "empty"):
         return None
     codes, uniques = pd.factorize(series.to_numpy(dtype=object), use_na_sentinel=False)
-    if len(uniques) == len(series):
+    if len(uniques) > len(series) // 2:  # mostly distinct: transforming the column is cheaper
         return None
     return codes, pd.Series(uniques, dtype=object)
 
@@ -469,15 +469,26 @@ def sheet_map(s: pd.Series, arg: Any, ctx: Context) -> pd.Series:
 def split(s: pd.Series, arg: Any, ctx: Context) -> pd.Series:
     """Split text cells into lists on one or several separators (items trimmed, empties dropped)."""
     seps = arg if isinstance(arg, list) else [arg or "|"]
-    pattern = "|".join(re.escape(sep) for sep in seps)
+    # white space around a separator goes with it, so items come out trimmed
+    pattern = r"\s*(?:" + "|".join(re.escape(sep) for sep in seps) + r")\s*"
     text = _as_text(s)
-    out = pd.Series([[] for _ in range(len(s))], index=s.index, dtype=object)
-    mask = text.notna()
+    mask = text.notna().to_numpy()
+    cells = np.empty(len(s), dtype=object)
+    cells[~mask] = np.fromiter(([] for _ in range(int((~mask).sum()))), dtype=object)
     if mask.any():
-        items = text[mask].astype(str).str.split(pattern, regex=True).explode().str.strip()
-        items = items[items.notna() & (items != "")]
-        gathered = gather_lists(items.astype(object))
-        out[gathered.index] = gathered
+        parts = text[mask].astype(str).str.strip().str.split(pattern, regex=True)
+        items = parts.explode()
+        holes = items.eq("") | items.isna()
+        if holes.any():  # empty items (",,", a trailing separator, a blank cell): drop them
+            fixed = parts.index.isin(items.index[holes])
+            kept = items[items.index.isin(parts.index[fixed]) & ~holes]
+            gathered = gather_lists(kept.astype(object))
+            repaired = pd.Series([[] for _ in range(int(fixed.sum()))], index=parts.index[fixed], dtype=object)
+            repaired.loc[gathered.index] = gathered
+            parts = parts.copy()
+            parts[fixed] = repaired
+        cells[mask] = parts.to_numpy(dtype=object)
+    out = pd.Series(cells, index=s.index, dtype=object)
     if _has_lists(s):
         keep = s.map(lambda v: isinstance(v, list))
         out[keep] = s[keep]

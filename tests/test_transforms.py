@@ -89,3 +89,21 @@ def test_list_cells_spread_from_one_distinct_value_are_not_shared():
     out = apply_transforms(pd.Series(["a | b"] * 100, dtype=object), [{"split": "|"}], CTX)
     out.iloc[0].append("c")
     assert out.iloc[1] == ["a", "b"]
+
+
+def test_split_matches_a_plain_python_split_on_random_cells():
+    import random
+    import re
+
+    rng = random.Random(8)
+    alphabet = ["a", "b", "10.0.0.1", " ", "  ", "|", ",", ";", "\t", "é"]
+    cells = ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 8))) for _ in range(400)]
+    cells += [None, float("nan"), "", "nan", "  -  "]
+    got = run(cells, [{"split": ["|", ","]}])
+
+    def reference(cell):
+        if cell is None or cell != cell or cell.strip().lower() in {"", "nan", "none", "null", "-", "n/a"}:
+            return []
+        return [p.strip() for p in re.split(r"\||,", cell) if p.strip()]
+
+    assert got == [reference(c) for c in cells]
