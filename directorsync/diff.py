@@ -178,12 +178,13 @@ def diff_frame(desired: pd.DataFrame, remote: pd.DataFrame, profile: Profile) ->
     remote[KEY] = key_series(remote, profile.remote_key)
     absent = set(profile.diff.get("write_only_if_absent") or []) - set(remote.columns)
     fields = [f for f in compare_fields(profile) if f not in absent]
-    right = remote.drop_duplicates([NODE, KEY])[
-        [NODE, KEY, profile.id_field]
-        + [f for f in fields if f in remote and f != profile.id_field]
-    ]
-    right = right.rename(columns={c: f"r.{c}" for c in right.columns if c not in (NODE, KEY)})
-    merged = out.reset_index().merge(right, on=[NODE, KEY], how="left").set_index("index")
+    pos = _match_positions(out, remote)
+    merged = out.copy(deep=False)
+    found = pos >= 0
+    for col in [profile.id_field] + [f for f in fields if f in remote and f != profile.id_field]:
+        values = np.full(len(out), None, dtype=object)
+        values[found] = remote[col].to_numpy(dtype=object)[pos[found]]
+        merged[f"r.{col}"] = values
     exists = merged[f"r.{profile.id_field}"].notna()
     hashed = [f for f in compare_fields(profile) if f in remote]
     status = merged[STATUS] if STATUS in merged else pd.Series("ok", index=merged.index)
@@ -210,6 +211,24 @@ def diff_frame(desired: pd.DataFrame, remote: pd.DataFrame, profile: Profile) ->
     cells.loc[kept.index] = kept
     out["changes"] = cells
     return out
+
+
+def _match_positions(out: pd.DataFrame, remote: pd.DataFrame) -> np.ndarray:
+    """For each desired row, the position of the first remote row with its (node, key); -1 if none.
+
+    A hash join on integer codes: both sides' nodes and keys are factorized together, so the
+    desired frame is never copied into a merged frame.
+    """
+    n = len(out)
+    node_codes, _ = pd.factorize(np.concatenate([out[NODE].to_numpy(object), remote[NODE].to_numpy(object)]))
+    key_codes, keys = pd.factorize(np.concatenate([out[KEY].to_numpy(object), remote[KEY].to_numpy(object)]))
+    codes = node_codes.astype(np.int64) * max(len(keys), 1) + key_codes
+    right = pd.Index(codes[n:])
+    first = ~right.duplicated(keep="first")
+    at = pd.Index(codes[n:][first]).get_indexer(codes[:n])
+    pos = np.full(n, -1, dtype=np.int64)
+    pos[at >= 0] = np.flatnonzero(first)[at[at >= 0]]
+    return pos
 
 
 def _changes(

@@ -158,6 +158,27 @@ def distinct_text(series: pd.Series) -> tuple[np.ndarray, pd.Series] | None:
     return codes, pd.Series(uniques, dtype=object)
 
 
+def distinct_cells(series: pd.Series) -> tuple[np.ndarray, pd.Series] | None:
+    """Like :func:`distinct_text`, also for columns of lists (compared item by item)."""
+    found = distinct_text(series)
+    if found is not None or len(series) < DISTINCT_MIN_ROWS:
+        return found
+    if pd.api.types.infer_dtype(series, skipna=True) != "mixed":
+        return None
+    values = series.to_numpy(dtype=object)
+    keys = np.fromiter(
+        (tuple(v) if type(v) is list else v for v in values), dtype=object, count=len(values)
+    )
+    try:
+        codes, uniques = pd.factorize(keys, use_na_sentinel=False)
+    except TypeError:  # unhashable items (dicts)
+        return None
+    if len(uniques) > len(series) // 2:
+        return None
+    cells = [list(u) if type(u) is tuple else u for u in uniques]
+    return codes, pd.Series(cells, dtype=object)
+
+
 def spread(done: pd.Series, codes: np.ndarray, index: pd.Index) -> pd.Series:
     """Per-distinct-value results → one cell per row (lists and dicts copied, never shared)."""
     values = done.to_numpy(dtype=object)[codes]
