@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import re
+import statistics
 import subprocess
 import sys
 import time
@@ -87,6 +88,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--devices", type=int, default=100_000)
     parser.add_argument("--nodes", type=int, default=3)
+    parser.add_argument("--repeat", type=int, default=3, help="plans in a row (fresh session each)")
     args = parser.parse_args()
     CACHE.mkdir(exist_ok=True)
     path = CACHE / f"devices-{args.devices}-seed-7.xlsx"
@@ -98,22 +100,28 @@ def main() -> None:
 
     tenants.write_text(yaml.safe_dump(topology(args.nodes)))
     state = state_file(args.nodes, args.devices)
+    loads, afters = [], []
     with separate_simulator(tenants, state) as url:
         settings = load_settings(env={}, overrides={"director.base_url": url, "director.token": TOKEN})
-        with Session.open(settings=settings, tenants_file=tenants) as session:
-            t0 = time.perf_counter()
-            workbook = Workbook(path)
-            workbook.sheet("Device")
-            workbook.sheet("DeviceGroups")
-            loaded = time.perf_counter()
-            plan = session.plan("bench", workbook, ["device_groups", "devices"])
-            done = time.perf_counter()
+        for _ in range(args.repeat):
+            # a fresh session each time: nothing listed or read is reused between runs
+            with Session.open(settings=settings, tenants_file=tenants) as session:
+                t0 = time.perf_counter()
+                workbook = Workbook(path)
+                workbook.sheet("Device")
+                workbook.sheet("DeviceGroups")
+                loaded = time.perf_counter()
+                plan = session.plan("bench", workbook, ["device_groups", "devices"])
+                done = time.perf_counter()
+            loads.append(loaded - t0)
+            afters.append(done - loaded)
+            print(f"run {len(afters)}: workbook load {loads[-1]:.2f} s, everything after load {afters[-1]:.2f} s")
     devices = plan.rows[plan.rows["resource"] == "devices"]
     print(f"devices={args.devices} nodes={args.nodes} rows planned={len(devices)}")
     print(plan.summary().to_string(index=False))
-    print(f"workbook load:            {loaded - t0:.2f} s")
-    print(f"everything after load:    {done - loaded:.2f} s (list inventories over HTTP, map, "
-          "precheck, resolve, diff, payloads)")
+    print(f"workbook load:            {statistics.median(loads):.2f} s (median of {len(loads)})")
+    print(f"everything after load:    {statistics.median(afters):.2f} s (median of {len(afters)}; "
+          "list inventories over HTTP, map, precheck, resolve, diff, payloads)")
 
 
 if __name__ == "__main__":
