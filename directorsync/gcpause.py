@@ -5,7 +5,9 @@ of containers; each allocation burst triggers generational collections that walk
 container (decoding 35 MB of JSON takes 1.0 s with the collector on, 0.2 s with it paused). None
 of that data forms reference cycles, so pausing loses nothing; reference counting still frees
 everything as usual. Nested and concurrent pauses (threads) are counted: the collector resumes
-when the last one ends, and only if it was on before the first.
+when the last one ends, and only if it was on before the first. What survives the pause is then
+moved to the oldest generation without a walk (``gc.freeze()`` + ``gc.unfreeze()``), so the first
+young collections after the pause do not walk it all either (0.4 s after a 100,000-device plan).
 """
 
 from __future__ import annotations
@@ -35,4 +37,9 @@ def gc_paused() -> Iterator[None]:
         with _lock:
             _depth -= 1
             if _depth == 0 and _was_enabled:
+                # What was built survives as the oldest generation: the next young collections
+                # need not walk millions of fresh containers (a freeze moves them without a walk;
+                # unfreezing keeps them collectable by the next full collection).
+                gc.freeze()
+                gc.unfreeze()
                 gc.enable()

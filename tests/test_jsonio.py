@@ -75,3 +75,21 @@ def test_a_collector_that_was_off_stays_off():
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+def test_what_survives_a_pause_joins_the_oldest_generation_still_collectable():
+    import weakref
+
+    class Loop:
+        pass
+
+    with gc_paused():
+        survivor = [[i] for i in range(10)]
+        cycle = Loop()
+        cycle.me = cycle
+    assert any(o is survivor for o in gc.get_objects(generation=2))
+    assert gc.get_freeze_count() == 0  # nothing stays frozen
+    probe = weakref.ref(cycle)
+    del cycle
+    gc.collect()
+    assert probe() is None  # cyclic garbage made during the pause is still collected
