@@ -155,10 +155,7 @@ def remote_hash(remote: pd.DataFrame, profile: Profile) -> pd.Series:
     fields = [f for f in compare_fields(profile) if f in remote]
     if remote.empty:
         return pd.Series(dtype=object)
-    text = pd.Series("", index=remote.index, dtype=object)
-    for field in fields:
-        text = text + field + "=" + canonical_series(remote[field], field, profile) + ";"
-    return text.map(_short_hash)
+    return _hash_frame(remote, fields, profile)
 
 
 def diff_frame(desired: pd.DataFrame, remote: pd.DataFrame, profile: Profile) -> pd.DataFrame:
@@ -191,8 +188,8 @@ def diff_frame(desired: pd.DataFrame, remote: pd.DataFrame, profile: Profile) ->
     blocked = status.isin(["skip", "error"])
     changes, hashes = _changes(merged, fields, hashed, profile, exists & ~blocked)
     out["remote_id"] = merged[f"r.{profile.id_field}"].where(exists, None)
-    out["remote_hash"] = hashes.reindex(out.index)
-    out["remote_hash"] = out["remote_hash"].where(exists, None)
+    hashed_rows = hashes.reindex(out.index).astype(object)
+    out["remote_hash"] = hashed_rows.where(hashed_rows.notna() & exists, None)
     changed = out.index.isin(changes.index) & exists.to_numpy()
     action = np.where(exists.to_numpy(), np.where(changed, "update", "unchanged"), "create")
     action = np.where(status.eq("skip").to_numpy(), "skip", action)
@@ -240,22 +237,27 @@ def _changes(
     are computed for those rows alone.
     """
     parts = []
-    rows = merged[exists]
-    changed = pd.Series(False, index=rows.index)
+    mask = exists.to_numpy()
+    index = merged.index[mask]
+    changed = np.zeros(len(index), dtype=bool)
+
+    def column(name: str) -> pd.Series:  # one column of the existing rows (no frame subset)
+        values = merged[name].to_numpy(dtype=object)[mask] if name in merged else None
+        return pd.Series(values, index=index, dtype=object)
+
     for field in fields:
-        if field not in rows:
+        if field not in merged:
             continue
-        before = rows[f"r.{field}"] if f"r.{field}" in rows else pd.Series(None, index=rows.index)
-        after = rows[field]
-        differs = differs_mask(after, before, field, profile)
+        before, after = column(f"r.{field}"), column(field)
+        differs = differs_mask(after, before, field, profile).to_numpy()
         if differs.any():
             changed |= differs
             parts.append(pd.DataFrame({
                 "field": field,
                 "before": before[differs].map(_plain),
                 "after": after[differs].map(_plain),
-            }, index=rows.index[differs]))
-    hashes = _hash_rows(rows[changed], hashed, profile)
+            }, index=index[differs]))
+    hashes = _hash_changed(merged, index[changed], hashed, profile)
     if not parts:
         return pd.Series(dtype=object), hashes
     long = pd.concat(parts)
@@ -265,11 +267,21 @@ def _changes(
     return gather_lists(records), hashes
 
 
-def _hash_rows(rows: pd.DataFrame, hashed: list[str], profile: Profile) -> pd.Series:
-    text = pd.Series("", index=rows.index, dtype=object)
-    for field in hashed:
-        before = rows[f"r.{field}"] if f"r.{field}" in rows else pd.Series(None, index=rows.index)
-        text = text + field + "=" + canonical_series(before, field, profile) + ";"
+def _hash_changed(
+    merged: pd.DataFrame, rows: pd.Index, hashed: list[str], profile: Profile
+) -> pd.Series:
+    """:func:`remote_hash` of the remote objects of ``rows`` (their ``r.`` columns)."""
+    remote = pd.DataFrame(
+        {f: merged.loc[rows, f"r.{f}"] if f"r.{f}" in merged else None for f in hashed},
+        index=rows,
+    )
+    return _hash_frame(remote, hashed, profile)
+
+
+def _hash_frame(remote: pd.DataFrame, fields: list[str], profile: Profile) -> pd.Series:
+    text = pd.Series("", index=remote.index, dtype=object)
+    for field in fields:
+        text = text + field + "=" + canonical_series(remote[field], field, profile) + ";"
     return text.map(_short_hash)
 
 

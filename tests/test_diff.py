@@ -86,3 +86,31 @@ def test_booleans_never_equal_numbers_at_the_top_level():
     after = pd.Series([True, False, True], dtype=object)
     before = pd.Series([1, 0, True], dtype=object)
     assert differs_mask(after, before, "f", profile).tolist() == [True, True, False]
+
+
+def test_plan_time_hash_of_an_update_equals_the_hash_apply_recomputes():
+    """apply --plan refuses a stale plan by recomputing remote_hash on a fresh listing."""
+    from directorsync.diff import diff_frame, remote_hash
+    from directorsync.inventory import NODE
+    from directorsync.prechecks import REASON, STATUS
+
+    profile = Profile("x", None, {
+        "identity": {"natural_key": ["name"]},
+        "diff": {"compare": ["ip", "tz", "risk"], "list_as_sets": ["ip"]},
+    })
+    remote = pd.DataFrame({
+        NODE: ["n1", "n1", "n2"], "id": ["a", "b", "c"], "name": ["web", "db", "web"],
+        "ip": [["10.0.0.2", "10.0.0.1"], ["10.0.0.9"], []], "tz": ["UTC", " UTC", None],
+        "risk": [{"c": "Minor"}, {"c": "Major"}, {}],
+    })
+    desired = pd.DataFrame({
+        NODE: ["n1", "n1", "n2"], "name": ["web", "db", "web"],
+        "ip": [["10.0.0.1", "10.0.0.2"], ["10.0.0.8"], ["10.0.0.1"]], "tz": ["UTC", "UTC", "UTC"],
+        "risk": [{"c": "Minor"}, {"c": "Major"}, {"c": "Minor"}], STATUS: "ok", REASON: None,
+    })
+    out = diff_frame(desired, remote, profile)
+    assert out["action"].tolist() == ["unchanged", "update", "update"]
+    expected = remote_hash(remote, profile)
+    for i in (1, 2):
+        assert out.loc[i, "remote_hash"] == expected[i]
+    assert out.loc[0, "remote_hash"] is None
