@@ -560,7 +560,13 @@ def parse_json(s: pd.Series, arg: Any, ctx: Context) -> pd.Series:
 @TRANSFORMS.register("uniq", elementwise=False)
 def uniq(s: pd.Series, arg: Any, ctx: Context) -> pd.Series:
     """Drop repeated items from list cells, keeping the first occurrence."""
-    return s.map(lambda v: list(dict.fromkeys(v)) if isinstance(v, list) else v)
+    several = s.map(lambda v: isinstance(v, list) and len(v) > 1, na_action="ignore")
+    several = several.fillna(False).astype(bool)
+    if not several.any():  # no list can hold a repeat
+        return s
+    out = s.copy()
+    out[several] = s[several].map(lambda v: list(dict.fromkeys(v)))
+    return out
 
 
 @TRANSFORMS.register("sort", elementwise=False)
