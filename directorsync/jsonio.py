@@ -30,17 +30,16 @@ def loads(data: bytes | str) -> Any:
     threads taking turns on several 30 MB listings only thrash each other's caches.
     """
     if len(data) >= _BIG:
-        with _decoding:
+        with _decoding, gc_paused():
             return _loads(data)
     return _loads(data)
 
 
 def _loads(data: bytes | str) -> Any:
-    with gc_paused():
-        try:
-            return _decoder.decode(data)
-        except msgspec.DecodeError:
-            return json.loads(data)
+    try:
+        return _decoder.decode(data)
+    except msgspec.DecodeError:
+        return json.loads(data)
 
 
 def dumps(obj: Any) -> bytes:
