@@ -314,9 +314,12 @@ class DirectorClient:
         holds it. Splitting the two lets background threads receive while the caller's thread
         decodes when it needs the data (:meth:`Inventory.prefetch`).
         """
+        return self.receive_listing(pool, node, path).items
+
+    def receive_listing(self, pool: str, node: str, path: str) -> ReceivedListing:
+        """GET a list endpoint now; the answer decodes later, whole or a few fields of it."""
         rel = self._rel(pool, node, path)
-        response = self._send("GET", rel, body=None, safe=True)
-        return lambda: self._check_list(rel, self._decode(response, "GET", rel, safe=True))
+        return ReceivedListing(self, rel, self._send("GET", rel, body=None, safe=True))
 
     def _check_list(self, rel: str, items: Any) -> list[dict]:
         if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
@@ -609,6 +612,33 @@ class DirectorClient:
             path=rel,
         )
 
+
+class ReceivedListing:
+    """A list endpoint's answer, received and not yet decoded.
+
+    :meth:`items` decodes every object; :meth:`columns` only the named fields, column by column
+    (several times faster on a large listing). Both check that the body is a JSON array of
+    objects (contract §1.6) and may be called several times.
+    """
+
+    def __init__(self, client: DirectorClient, rel: str, response: requests.Response) -> None:
+        self._client, self._rel, self._response = client, rel, response
+
+    def items(self) -> list[dict]:
+        client, rel = self._client, self._rel
+        return client._check_list(rel, client._decode(self._response, "GET", rel, safe=True))
+
+    def columns(self, fields: list[str]) -> dict[str, list[Any]]:
+        """``{field: [value per object]}`` of the fields at least one object has."""
+        with self._response as response:
+            content = response.content
+        if not content.strip():
+            return self._client._check_list(self._rel, None)
+        try:
+            return jsonio.loads_columns(content, fields)
+        except ValueError:  # not JSON, or not an array of objects: the full decode says which
+            self.items()
+            raise
 
 def _auth_message(status: int, response: requests.Response) -> str:
     """What to do when Director refuses the token, with Director's text when it is harmless.

@@ -29,7 +29,7 @@ import pandas as pd
 from directorsync.inventory import NODE, PLANNED
 from directorsync.prechecks import REASON, STATUS
 from directorsync.profile import Profile
-from directorsync.transforms import gather_lists
+from directorsync.transforms import cellwise, gather_lists
 
 KEY = "_key"
 _TEMPLATE_FIELD = re.compile(r"\$\{([A-Za-z0-9_.]+)\}")
@@ -77,6 +77,11 @@ def compare_fields(profile: Profile) -> list[str]:
     return [f for f in fields if f not in skip]
 
 
+def remote_columns(profile: Profile) -> list[str]:
+    """The columns of a resource's listing that its diff reads (id, key, compared fields)."""
+    return list(dict.fromkeys([profile.id_field, *profile.remote_key, *compare_fields(profile)]))
+
+
 def _flags(field: str, profile: Profile) -> tuple[bool, bool, bool]:
     spec = profile.diff
     deep = field in (spec.get("deep_sets") or [])
@@ -91,29 +96,40 @@ def canonical_series(series: pd.Series, field: str, profile: Profile) -> pd.Seri
     of the general path (``json.dumps`` of :func:`canonical`), so hashes never depend on the path.
     """
     as_set, deep, fold = _flags(field, profile)
-    kind = pd.api.types.infer_dtype(series, skipna=True)
+    values = series.to_numpy(dtype=object)
+    kind = pd.api.types.infer_dtype(values, skipna=True)
     if kind in ("string", "empty"):
-        return _fast_text(series, fold)
-    if kind == "mixed" and not deep:
-        return series.map(lambda v: _fast_list(v, as_set, fold))
-    return series.map(lambda v: _dump(canonical(v, as_set, deep, fold)))
+        text = _TEXT_JSON[fold](values)
+    elif kind == "mixed" and not deep:
+        text = cellwise(lambda v: _fast_list(v, as_set, fold))(values)
+    else:
+        text = cellwise(lambda v: _dump(canonical(v, as_set, deep, fold)))(values)
+    return pd.Series(text, index=series.index, dtype=object)
 
 
 _ESCAPES = r'["\\\x00-\x1f]'
+_NEEDS_ESCAPE = re.compile(_ESCAPES)
 _CONTROL = re.compile(r"[\\\x00-\x1f]")
 
 
-def _fast_text(series: pd.Series, fold: bool) -> pd.Series:
-    na = series.isna()
-    text = series.astype(object).where(~na, "").astype(str).str.strip()
+def _text_json(value: Any, fold: bool) -> str:
+    """Canonical JSON text of a text cell (str, or a null of any kind)."""
+    if value is None or value is pd.NA or (isinstance(value, float) and value != value):
+        return "null"
+    text = value.strip()
     if fold:
-        text = text.str.lower()
-    out = ('"' + text + '"').astype(object)
-    special = text.str.contains(_ESCAPES, regex=True)
-    if special.any():
-        out[special] = text[special].map(lambda t: json.dumps(t, ensure_ascii=False))
-    out[na | text.eq("")] = "null"
-    return out
+        text = text.lower()
+    if not text:
+        return "null"
+    if _NEEDS_ESCAPE.search(text):
+        return json.dumps(text, ensure_ascii=False)
+    return '"' + text + '"'
+
+
+#: ``_TEXT_JSON[fold](values)``: :func:`_text_json` over an object array.
+_TEXT_JSON = {
+    fold: cellwise(lambda v, f=fold: _text_json(v, f)) for fold in (False, True)
+}
 
 
 def _fast_list(value: Any, as_set: bool, fold: bool) -> str:
@@ -143,11 +159,26 @@ def _fast_list(value: Any, as_set: bool, fold: bool) -> str:
 
 def key_series(frame: pd.DataFrame, fields: list[str]) -> pd.Series:
     """The natural key as one text column (composite keys joined with ``/``)."""
-    parts = [frame[f].astype(object).where(frame[f].notna(), "").astype(str) for f in fields]
+    parts = [_key_text(frame[f]) for f in fields]
     key = parts[0]
     for part in parts[1:]:
         key = key + "/" + part
-    return key
+    return pd.Series(key, index=frame.index, dtype=object)
+
+
+def _key_text(column: pd.Series) -> np.ndarray:
+    """A key column as text: nulls become ``""`` (text columns are taken as they are)."""
+    values = column.to_numpy(dtype=object)
+    if pd.api.types.infer_dtype(values, skipna=True) in ("string", "empty"):
+        nulls = pd.isna(values)
+        if nulls.any():
+            values = values.copy()
+            values[nulls] = ""
+        return values
+    return _KEY_TEXT(values)
+
+
+_KEY_TEXT = cellwise(lambda v: "" if v is None or v is pd.NA or v != v else str(v))
 
 
 def remote_hash(remote: pd.DataFrame, profile: Profile) -> pd.Series:
@@ -161,6 +192,9 @@ def remote_hash(remote: pd.DataFrame, profile: Profile) -> pd.Series:
 def diff_frame(desired: pd.DataFrame, remote: pd.DataFrame, profile: Profile) -> pd.DataFrame:
     """Compute actions and changes.
 
+    Desired rows are matched to remote objects on (node, natural key); each compared field is
+    then compared as two aligned columns over the rows that exist on both sides.
+
     Args:
         desired: one row per (node, object), with ``_node_id``, ``_status``, ``_reason``.
         remote: the inventory of the target nodes (``_node_id`` column), write shape.
@@ -170,131 +204,148 @@ def diff_frame(desired: pd.DataFrame, remote: pd.DataFrame, profile: Profile) ->
     """
     out = desired.copy(deep=False)
     out[KEY] = key_series(out, profile.natural_key)
-    remote = remote[~remote[PLANNED].fillna(False).astype(bool)] if PLANNED in remote else remote
-    remote = remote.copy(deep=False)
-    remote[KEY] = key_series(remote, profile.remote_key)
+    if PLANNED in remote:
+        remote = remote[~remote[PLANNED].fillna(False).astype(bool).to_numpy()]
+    remote_keys = key_series(remote, profile.remote_key).to_numpy(dtype=object)
     absent = set(profile.diff.get("write_only_if_absent") or []) - set(remote.columns)
-    fields = [f for f in compare_fields(profile) if f not in absent]
-    pos = _match_positions(out, remote)
-    merged = out.copy(deep=False)
-    found = pos >= 0
-    for col in [profile.id_field] + [f for f in fields if f in remote and f != profile.id_field]:
-        values = np.full(len(out), None, dtype=object)
-        values[found] = remote[col].to_numpy(dtype=object)[pos[found]]
-        merged[f"r.{col}"] = values
-    exists = merged[f"r.{profile.id_field}"].notna()
+    fields = [f for f in compare_fields(profile) if f not in absent and f in out]
+    pos = _match_positions(out[NODE].to_numpy(dtype=object), out[KEY].to_numpy(dtype=object),
+                           remote[NODE].to_numpy(dtype=object), remote_keys)
+    remote_id = _take(remote, profile.id_field, pos)
+    exists = pd.notna(remote_id)
+    status = out[STATUS].to_numpy(dtype=object) if STATUS in out else np.full(len(out), "ok")
+    compared = np.flatnonzero(exists & (status != "skip") & (status != "error"))
+    changes = _changes(out, remote, compared, pos[compared], fields, profile)
     hashed = [f for f in compare_fields(profile) if f in remote]
-    status = merged[STATUS] if STATUS in merged else pd.Series("ok", index=merged.index)
-    blocked = status.isin(["skip", "error"])
-    changes, hashes = _changes(merged, fields, hashed, profile, exists & ~blocked)
-    out["remote_id"] = merged[f"r.{profile.id_field}"].where(exists, None)
-    hashed_rows = hashes.reindex(out.index).astype(object)
-    out["remote_hash"] = hashed_rows.where(hashed_rows.notna() & exists, None)
-    changed = out.index.isin(changes.index) & exists.to_numpy()
-    action = np.where(exists.to_numpy(), np.where(changed, "update", "unchanged"), "create")
-    action = np.where(status.eq("skip").to_numpy(), "skip", action)
-    action = np.where(status.eq("error").to_numpy(), "error", action)
+    updated = changes.index.to_numpy(dtype=np.int64)
+    hashes = np.full(len(out), None, dtype=object)
+    if len(updated):
+        at = pos[updated]
+        values = {f: remote[f].to_numpy(dtype=object)[at] for f in hashed}
+        hashes[updated] = _hash_frame(pd.DataFrame(values, dtype=object), hashed, profile).to_numpy()
+    changed = np.zeros(len(out), dtype=bool)
+    changed[updated] = True
+    action = np.full(len(out), "create", dtype=object)
+    action[exists] = "unchanged"
+    action[changed] = "update"
+    action[status == "skip"] = "skip"
+    action[status == "error"] = "error"
+    reason = out[REASON].to_numpy(dtype=object).copy() if REASON in out else np.full(len(out), None)
+    reason[action == "create"] = "not on node"
+    reason[action == "unchanged"] = None
+    reason[updated] = [
+        "differs: " + ", ".join(ch["field"] for ch in c) for c in changes.to_numpy()
+    ]
+    cells = np.empty(len(out), dtype=object)
+    cells[:] = [[] for _ in range(len(out))]
+    cells[updated] = changes.to_numpy()
+    out["remote_id"] = pd.Series(np.where(exists, remote_id, None), index=out.index, dtype=object)
+    out["remote_hash"] = pd.Series(hashes, index=out.index, dtype=object)
     out["action"] = pd.Series(action, index=out.index, dtype=object)
-    reason = merged[REASON].to_numpy(dtype=object) if REASON in merged else np.full(len(out), None)
-    reason = np.where(action == "create", "not on node", reason)
-    reason = np.where(action == "unchanged", None, reason)
     out["reason"] = pd.Series(reason, index=out.index, dtype=object)
-    upd = action == "update"
-    kept = changes[changes.index.isin(out.index[upd])]
-    out.loc[kept.index, "reason"] = kept.map(
-        lambda c: "differs: " + ", ".join(ch["field"] for ch in c)
-    )
-    cells = pd.Series([[] for _ in range(len(out))], index=out.index, dtype=object)
-    cells.loc[kept.index] = kept
-    out["changes"] = cells
+    out["changes"] = pd.Series(cells, index=out.index, dtype=object)
     return out
 
 
-def _match_positions(out: pd.DataFrame, remote: pd.DataFrame) -> np.ndarray:
+def _take(frame: pd.DataFrame, column: str, pos: np.ndarray) -> np.ndarray:
+    """``frame[column]`` at positions ``pos`` (None where ``pos`` is -1 or the column is absent)."""
+    out = np.full(len(pos), None, dtype=object)
+    if column in frame:
+        found = pos >= 0
+        out[found] = frame[column].to_numpy(dtype=object)[pos[found]]
+    return out
+
+
+def _match_positions(
+    nodes: np.ndarray, keys: np.ndarray, remote_nodes: np.ndarray, remote_keys: np.ndarray
+) -> np.ndarray:
     """For each desired row, the position of the first remote row with its (node, key); -1 if none.
 
-    A hash join on integer codes: both sides' nodes and keys are factorized together, so the
-    desired frame is never copied into a merged frame.
+    One hash index of keys per node: the desired frame is never copied into a merged frame.
     """
-    n = len(out)
-    node_codes, _ = pd.factorize(np.concatenate([out[NODE].to_numpy(object), remote[NODE].to_numpy(object)]))
-    key_codes, keys = pd.factorize(np.concatenate([out[KEY].to_numpy(object), remote[KEY].to_numpy(object)]))
-    codes = node_codes.astype(np.int64) * max(len(keys), 1) + key_codes
-    right = pd.Index(codes[n:])
-    first = ~right.duplicated(keep="first")
-    at = pd.Index(codes[n:][first]).get_indexer(codes[:n])
-    pos = np.full(n, -1, dtype=np.int64)
-    pos[at >= 0] = np.flatnonzero(first)[at[at >= 0]]
+    pos = np.full(len(keys), -1, dtype=np.int64)
+    for node in pd.unique(nodes):
+        rows = np.flatnonzero(nodes == node)
+        candidates = np.flatnonzero(remote_nodes == node)
+        if not len(candidates):
+            continue
+        index = pd.Index(remote_keys[candidates], dtype=object)
+        if not index.is_unique:  # the first object of a duplicated key is the one compared
+            first = ~index.duplicated(keep="first")
+            candidates, index = candidates[first], index[first]
+        at = index.get_indexer(keys[rows])
+        pos[rows] = np.where(at >= 0, candidates[at], -1)
     return pos
 
 
 def _changes(
-    merged: pd.DataFrame, fields: list[str], hashed: list[str], profile: Profile, exists: pd.Series
-) -> tuple[pd.Series, pd.Series]:
-    """Differing cells → list of {field, before, after} per row; the remote hash of changed rows.
-
-    Only rows that will be updated need a hash (the stale check of ``apply --plan``), so hashes
-    are computed for those rows alone.
-    """
-    parts = []
-    mask = exists.to_numpy()
-    index = merged.index[mask]
-    changed = np.zeros(len(index), dtype=bool)
-
-    def column(name: str) -> pd.Series:  # one column of the existing rows (no frame subset)
-        values = merged[name].to_numpy(dtype=object)[mask] if name in merged else None
-        return pd.Series(values, index=index, dtype=object)
-
-    for field in fields:
-        if field not in merged:
-            continue
-        before, after = column(f"r.{field}"), column(field)
-        differs = differs_mask(after, before, field, profile).to_numpy()
-        if differs.any():
-            changed |= differs
-            parts.append(pd.DataFrame({
-                "field": field,
-                "before": before[differs].map(_plain),
-                "after": after[differs].map(_plain),
-            }, index=index[differs]))
-    hashes = _hash_changed(merged, index[changed], hashed, profile)
-    if not parts:
-        return pd.Series(dtype=object), hashes
-    long = pd.concat(parts)
-    # each row's changes together, rows in order of first appearance, fields in compare order
-    long = long.iloc[np.argsort(pd.factorize(long.index)[0], kind="stable")]
-    records = pd.Series(long.to_dict("records"), index=long.index, dtype=object)
-    return gather_lists(records), hashes
-
-
-def _hash_changed(
-    merged: pd.DataFrame, rows: pd.Index, hashed: list[str], profile: Profile
+    out: pd.DataFrame,
+    remote: pd.DataFrame,
+    rows: np.ndarray,
+    at: np.ndarray,
+    fields: list[str],
+    profile: Profile,
 ) -> pd.Series:
-    """:func:`remote_hash` of the remote objects of ``rows`` (their ``r.`` columns)."""
-    remote = pd.DataFrame(
-        {f: merged.loc[rows, f"r.{f}"] if f"r.{f}" in merged else None for f in hashed},
-        index=rows,
+    """Differing fields of the desired rows ``rows`` against the remote rows ``at``.
+
+    Returns:
+        For each row with a difference (index = row position), its ``{field, before, after}``
+        list in compare order.
+    """
+    found_rows, found_fields, befores, afters = [], [], [], []
+    for field in fields:
+        after = out[field].to_numpy(dtype=object)[rows]
+        if field in remote:
+            before = remote[field].to_numpy(dtype=object)[at]
+        else:
+            before = np.full(len(rows), None, dtype=object)
+        differs = _differs(after, before, field, profile)
+        if differs.any():
+            found_rows.append(rows[differs])
+            found_fields.append(np.full(int(differs.sum()), field, dtype=object))
+            befores.append(before[differs])
+            afters.append(after[differs])
+    if not found_rows:
+        return pd.Series(dtype=object, index=pd.Index([], dtype=np.int64))
+    row = np.concatenate(found_rows)
+    order = np.argsort(row, kind="stable")  # each row's changes together, in compare order
+    records = pd.Series(
+        [
+            {"field": f, "before": _plain(b), "after": _plain(a)}
+            for f, b, a in zip(
+                np.concatenate(found_fields)[order],
+                np.concatenate(befores)[order],
+                np.concatenate(afters)[order],
+            )
+        ],
+        index=row[order],
+        dtype=object,
     )
-    return _hash_frame(remote, hashed, profile)
+    return gather_lists(records)
 
 
 def _hash_frame(remote: pd.DataFrame, fields: list[str], profile: Profile) -> pd.Series:
-    text = pd.Series("", index=remote.index, dtype=object)
+    text = np.full(len(remote), "", dtype=object)
     for field in fields:
-        text = text + field + "=" + canonical_series(remote[field], field, profile) + ";"
-    return text.map(_short_hash)
+        text = text + (field + "=") + canonical_series(remote[field], field, profile).to_numpy() + ";"
+    return pd.Series(_SHORT_HASH(text), index=remote.index, dtype=object)
 
 
 def differs_mask(after: pd.Series, before: pd.Series, field: str, profile: Profile) -> pd.Series:
-    """True where two aligned columns differ in canonical form (vectorised where possible).
+    """True where two aligned columns differ in canonical form (see :func:`_differs`)."""
+    differs = _differs(after.to_numpy(dtype=object), before.to_numpy(dtype=object), field, profile)
+    return pd.Series(differs, index=after.index)
+
+
+def _differs(a: np.ndarray, b: np.ndarray, field: str, profile: Profile) -> np.ndarray:
+    """True where two aligned object arrays differ in canonical form (vectorised where possible).
 
     Cells equal as Python values (``==``, element by element in numpy) or both empty are equal
     in canonical form too, so only the remaining cells — a few percent on a converged tenant —
     go through the canonical comparison. ``True == 1`` in Python but not canonically, so the
     shortcut is not taken when one column holds booleans and the other does not.
     """
-    a, b = after.to_numpy(dtype=object), before.to_numpy(dtype=object)
-    candidates = a != b
+    candidates = np.asarray(a != b, dtype=bool)
     if candidates.any():
         candidates[candidates] = ~(pd.isna(a[candidates]) & pd.isna(b[candidates]))
     kinds = {pd.api.types.infer_dtype(a, skipna=True), pd.api.types.infer_dtype(b, skipna=True)}
@@ -306,9 +357,10 @@ def differs_mask(after: pd.Series, before: pd.Series, field: str, profile: Profi
     mask = np.zeros(len(a), dtype=bool)
     if candidates.any():
         mask[candidates] = _canonical_differs(
-            after[candidates], before[candidates], field, profile
+            pd.Series(a[candidates], dtype=object), pd.Series(b[candidates], dtype=object),
+            field, profile,
         ).to_numpy()
-    return pd.Series(mask, index=after.index)
+    return mask
 
 
 _MAY_HOLD_BOOLS = {"boolean", "mixed", "mixed-integer", "mixed-integer-float", "unknown-array"}
@@ -370,6 +422,9 @@ def _lists_differ(after: pd.Series, before: pd.Series, as_set: bool, fold: bool)
 
 def _short_hash(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+_SHORT_HASH = cellwise(_short_hash)
 
 
 def _plain(value: Any) -> Any:

@@ -116,9 +116,20 @@ for _c in (
     CATALOGS.register(_c)
 
 
+#: Builds a received listing's frame from some fields (or all: None); returns the frame and the
+#: fields it was built from (None when whole).
+Builder = Callable[[frozenset[str] | None], tuple[pd.DataFrame, frozenset[str] | None]]
+
+
 @dataclass
 class Inventory:
     """Listings for one tenant, cached per (source, node) for the run.
+
+    A listing is received once per (source, node). Its frame is built on demand: whole, or —
+    when the caller names the ``columns`` it reads (the diff, the lookups) — from those fields
+    alone (:meth:`ReceivedListing.columns`), which halves the cost of a large listing. A later
+    request for more columns, or for the whole frame, decodes the same received body again:
+    nothing is listed twice.
 
     Args:
         client: anything with ``list``/``fetch`` (the :class:`~directorsync.client.DirectorClient`).
@@ -130,7 +141,10 @@ class Inventory:
     tenant: Tenant
     profiles: dict[str, Profile]
     max_workers: int = 8
-    _cache: dict[tuple[str, str], pd.DataFrame] = field(default_factory=dict, repr=False)
+    _listed: dict[tuple[str, str], pd.DataFrame] = field(default_factory=dict, repr=False)
+    _fields: dict[tuple[str, str], frozenset[str] | None] = field(default_factory=dict, repr=False)
+    _builders: dict[tuple[str, str], Builder] = field(default_factory=dict, repr=False)
+    _joined: dict[tuple[str, str], pd.DataFrame] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _refresh_locks: dict[tuple[str, str], threading.Lock] = field(default_factory=dict, repr=False)
     _pending: dict[tuple[str, str], Future] = field(default_factory=dict, repr=False)
@@ -140,32 +154,66 @@ class Inventory:
     def __post_init__(self) -> None:
         self._slots = threading.BoundedSemaphore(max(1, self.max_workers))
 
-    def frame(self, source: str, node: Node) -> pd.DataFrame:
-        """One source's objects on one node (listed on first use, or by a pending prefetch)."""
+    def frame(self, source: str, node: Node, columns: list[str] | None = None) -> pd.DataFrame:
+        """One source's objects on one node (listed on first use, or by a pending prefetch).
+
+        Args:
+            columns: the columns the caller reads (None: all). The frame may hold more.
+        """
         key = (source, node.id)
         with self._lock:
-            if key in self._cache:
+            if self._covers(key, columns):
                 return self._with_planned(key)
             pending = self._pending.get(key)
-        if pending is None:
-            frame = self._list(source, node)
-        else:
-            try:
-                frame = pending.result()()
-            finally:
-                with self._lock:
-                    if self._pending.get(key) is pending:
-                        del self._pending[key]
+            builder = self._builders.get(key)
+        if builder is None:
+            if pending is None:
+                builder = self._receive(source, node)
+            else:
+                try:
+                    builder = pending.result()
+                finally:
+                    with self._lock:
+                        if self._pending.get(key) is pending:
+                            del self._pending[key]
         with self._lock:
-            self._cache.setdefault(key, frame)
+            wanted = self._wanted(key, columns)
+        try:
+            frame, wanted = builder(wanted)
+        except BaseException:
+            with self._lock:
+                self._builders.pop(key, None)  # the next read lists again
+            raise
+        with self._lock:
+            if not self._covers(key, columns):
+                self._listed[key], self._fields[key] = frame, wanted
+                self._joined.pop(key, None)
+            if wanted is None:
+                self._builders.pop(key, None)  # whole: the received body is no longer needed
+            elif self._fields.get(key) is not None:
+                self._builders[key] = builder
             return self._with_planned(key)
 
+    def _covers(self, key: tuple[str, str], columns: list[str] | None) -> bool:
+        """A frame of ``key`` with ``columns`` (all when None) is built (caller holds the lock)."""
+        if key not in self._listed:
+            return False
+        have = self._fields[key]
+        return have is None or (columns is not None and set(columns) <= have)
+
+    def _wanted(self, key: tuple[str, str], columns: list[str] | None) -> frozenset[str] | None:
+        """The fields to build: those asked now and before (never fewer than the cached frame)."""
+        if columns is None:
+            return None
+        return frozenset(columns) | (self._fields.get(key) or frozenset())
+
     def _with_planned(self, key: tuple[str, str]) -> pd.DataFrame:
-        """The cached listing with the planned objects added since (caller holds the lock)."""
-        extra = self._planned.pop(key, None)
-        if extra:
-            self._cache[key] = pd.concat([self._cache[key], *extra], ignore_index=True)
-        return self._cache[key]
+        """The listing with the planned objects added (caller holds the lock)."""
+        if key not in self._joined:
+            extra = self._planned.get(key)
+            listed = self._listed[key]
+            self._joined[key] = pd.concat([listed, *extra], ignore_index=True) if extra else listed
+        return self._joined[key]
 
     def prefetch(self, source: str, nodes: list[Node]) -> None:
         """Start listing ``source`` on ``nodes`` in the background; returns at once.
@@ -176,9 +224,9 @@ class Inventory:
         for node in nodes:
             key = (source, node.id)
             with self._lock:
-                if key in self._cache or key in self._pending:
+                if key in self._listed or key in self._pending or key in self._builders:
                     continue
-                future: Future[pd.DataFrame] = Future()
+                future: Future[Builder] = Future()
                 self._pending[key] = future
             threading.Thread(
                 target=self._fill, args=(source, node, future), name=f"list {source}", daemon=True
@@ -191,11 +239,15 @@ class Inventory:
             except BaseException as exc:  # handed to whoever waits in frame()
                 future.set_exception(exc)
 
-    def frames(self, source: str, nodes: list[Node]) -> pd.DataFrame:
+    def frames(
+        self, source: str, nodes: list[Node], columns: list[str] | None = None
+    ) -> pd.DataFrame:
         """One source across nodes, listed concurrently, concatenated (``_node_id`` column)."""
-        if sum((source, n.id) not in self._cache for n in nodes) > 1:
+        with self._lock:
+            missing = sum(not self._covers((source, n.id), columns) for n in nodes)
+        if missing > 1:
             self.prefetch(source, nodes)
-        parts = [self.frame(source, n) for n in nodes]
+        parts = [self.frame(source, n, columns) for n in nodes]
         parts = [p for p in parts if len(p.columns)]
         if not parts:
             return pd.DataFrame({NODE: pd.Series(dtype=object)})
@@ -203,25 +255,26 @@ class Inventory:
 
     def refresh(self, source: str, node: Node) -> pd.DataFrame:
         """List again now and replace the cached listing (never an older, slower listing)."""
+        key = (source, node.id)
         with self._refresh_lock(source, node):
             frame = self._list(source, node)
             with self._lock:
-                self._pending.pop((source, node.id), None)
-                planned = self._cache.get((source, node.id))
-                if planned is not None and PLANNED in planned:
-                    keep = planned[planned[PLANNED].fillna(False).astype(bool)]
-                    frame = pd.concat([frame, keep], ignore_index=True) if len(keep) else frame
-                self._cache[(source, node.id)] = frame
-                return self._with_planned((source, node.id))
+                self._pending.pop(key, None)
+                self._builders.pop(key, None)
+                self._listed[key], self._fields[key] = frame, None
+                self._joined.pop(key, None)
+                return self._with_planned(key)
 
     def _refresh_lock(self, source: str, node: Node) -> threading.Lock:
         with self._lock:
             return self._refresh_locks.setdefault((source, node.id), threading.Lock())
 
     def invalidate(self, source: str, node: Node | None = None) -> None:
-        """Forget a listing (after writes, before re-reading)."""
+        """Forget a listing and the objects planned on it (after writes, before re-reading)."""
         with self._lock:
-            for store in (self._cache, self._pending, self._planned):
+            stores = (self._listed, self._fields, self._builders, self._joined, self._pending,
+                      self._planned)
+            for store in stores:
                 for key in list(store):
                     if key[0] == source and (node is None or key[1] == node.id):
                         del store[key]
@@ -236,11 +289,12 @@ class Inventory:
         rows = rows.assign(**{NODE: node.id, PLANNED: True})
         with self._lock:
             self._planned.setdefault((source, node.id), []).append(rows)
+            self._joined.pop((source, node.id), None)
 
     def _list(self, source: str, node: Node) -> pd.DataFrame:
-        return self._receive(source, node)()
+        return self._receive(source, node)(None)[0]
 
-    def _receive(self, source: str, node: Node) -> Callable[[], pd.DataFrame]:
+    def _receive(self, source: str, node: Node) -> Builder:
         """Do the listing's I/O now; return what builds its frame (decoding included).
 
         Prefetch threads only receive: decoding and normalising hold the interpreter lock for
@@ -254,11 +308,18 @@ class Inventory:
             path = spec.get("path") or profile.endpoint.get("list")
             if not path:
                 raise ProfileError(f"{profile.path}: endpoint.list (or inventory.path) is required")
-            items = self._read(path, bool(spec.get("fetch")), node)
-            return lambda: normalise_listing(items(), profile, node, self)
+            listing = self._read(path, bool(spec.get("fetch")), node)
+
+            def build(fields: frozenset[str] | None) -> tuple[pd.DataFrame, frozenset | None]:
+                if fields is not None and listing.columns is not None and projectable(profile):
+                    columns = listing.columns(read_fields(profile, fields))
+                    return normalise_columns(columns, profile, node, fields), fields
+                return normalise_listing(listing.items(), profile, node, self), None
+
+            return build
         catalog = CATALOGS.get(source)
-        items = self._read(catalog.path, catalog.fetch, node)
-        return lambda: self._catalog_frame(catalog, items(), node)
+        listing = self._read(catalog.path, catalog.fetch, node)
+        return lambda fields: (self._catalog_frame(catalog, listing.items(), node), None)
 
     @staticmethod
     def _catalog_frame(catalog: Catalog, items: list[dict[str, Any]], node: Node) -> pd.DataFrame:
@@ -271,8 +332,8 @@ class Inventory:
         frame[NODE] = node.id
         return frame
 
-    def _read(self, path: str, fetch: bool, node: Node) -> Callable[[], list[dict[str, Any]]]:
-        """Receive a listing; the returned function decodes it (both may raise DirectorError)."""
+    def _read(self, path: str, fetch: bool, node: Node) -> _Listing:
+        """Receive a listing; it decodes later (both steps may raise DirectorError)."""
         pool = self.tenant.pool_uuid
 
         def failed(exc: DirectorError) -> DirectorError:
@@ -280,25 +341,97 @@ class Inventory:
                 f"cannot list {path} on node {node.name}: {exc}", node=node.name, path=path
             )
 
+        def checked(decode: Callable[..., Any]) -> Callable[..., Any]:
+            def run(*args: Any) -> Any:
+                try:
+                    return decode(*args)
+                except DirectorError as exc:
+                    raise failed(exc) from exc
+
+            return run
+
         try:
             if fetch:
                 items = self.client.fetch(pool, node.id, path, {})
-                return lambda: items
+                return _Listing(lambda: items)
+            receive = getattr(self.client, "receive_listing", None)
+            if receive is not None:
+                received = receive(pool, node.id, path)
+                return _Listing(checked(received.items), checked(received.columns))
             receive = getattr(self.client, "receive_list", None)
             if receive is None:
                 items = self.client.list(pool, node.id, path)
-                return lambda: items
-            decode = receive(pool, node.id, path)
+                return _Listing(lambda: items)
+            return _Listing(checked(receive(pool, node.id, path)))
         except DirectorError as exc:
             raise failed(exc) from exc
 
-        def decoded() -> list[dict[str, Any]]:
-            try:
-                return decode()
-            except DirectorError as exc:
-                raise failed(exc) from exc
 
-        return decoded
+@dataclass(frozen=True)
+class _Listing:
+    """A received listing: ``items()`` decodes it whole; ``columns(fields)``, when the client
+    can, only the named fields (``{field: values}``)."""
+
+    items: Callable[[], list[dict[str, Any]]]
+    columns: Callable[[list[str]], dict[str, list[Any]]] | None = None
+
+
+def projectable(profile: Profile) -> bool:
+    """A listing whose frame may be built from some fields only (no hook reads it whole)."""
+    return not (profile.hooks or {}).get("inventory")
+
+
+def read_fields(profile: Profile, columns: frozenset[str]) -> list[str]:
+    """The listing's fields that make the write-shape ``columns`` (``rename``, ``unnest``)."""
+    spec = profile.inventory
+    unnest = list(spec.get("unnest") or [])
+    renamed = {new: old for old, new in (spec.get("rename") or {}).items()}
+    fields = set(columns) | set(unnest) | {profile.id_field, *profile.remote_key}
+    fields |= {renamed[c] for c in columns if c in renamed}
+    fields |= {c[: -len(u) - 1] for c in columns for u in unnest if c.endswith(f"_{u}")}
+    return sorted(fields - {NODE, PLANNED})
+
+
+def normalise_columns(
+    columns: dict[str, list[Any]], profile: Profile, node: Node, wanted: frozenset[str]
+) -> pd.DataFrame:
+    """Some fields of a listing (``{field: values}``) → a frame in the write shape.
+
+    The same frame as :func:`normalise_listing` gives, restricted to the ``wanted`` columns
+    (and the id and key), for profiles without an inventory hook.
+    """
+    spec = profile.inventory
+    columns = dict(columns)
+    for col in spec.get("unnest") or []:
+        if col not in columns:
+            continue
+        cells = columns.pop(col)
+        present = set().union(*(c for c in cells if type(c) is dict))
+        for inner in sorted(present & _inner_keys(col, wanted)):
+            values = [c.get(inner) if type(c) is dict else None for c in cells]
+            name = inner if inner not in columns or inner == col else f"{inner}_{col}"
+            columns[name] = values
+    rename = spec.get("rename") or {}
+    count = len(next(iter(columns.values()))) if columns else 0
+    frame = pd.DataFrame(
+        {rename.get(k, k): pd.Series(v, dtype=object) for k, v in columns.items()},
+        index=pd.RangeIndex(count),
+        copy=False,
+    )
+    for col, specs in (spec.get("transforms") or {}).items():
+        if col in frame:
+            frame[col] = apply_transforms(frame[col].astype(object), specs, Context(sheets={}))
+    for col in {profile.id_field, *profile.remote_key}:
+        if col not in frame:
+            frame[col] = pd.Series(None, index=frame.index, dtype=object)
+    frame[NODE] = node.id
+    return frame
+
+
+def _inner_keys(col: str, wanted: frozenset[str]) -> set[str]:
+    """Keys of an ``unnest`` column's objects that may become wanted columns."""
+    suffix = f"_{col}"
+    return set(wanted) | {w[: -len(suffix)] for w in wanted if w.endswith(suffix)}
 
 
 def normalise_listing(

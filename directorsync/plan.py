@@ -25,7 +25,7 @@ from typing import Any
 import pandas as pd
 
 from directorsync.config import new_run_id
-from directorsync.diff import KEY, _dump, diff_frame
+from directorsync.diff import KEY, _dump, diff_frame, remote_columns
 from directorsync.errors import PlanError, WorkbookError
 from directorsync.gcpause import gc_paused
 from directorsync.hooks import HOOKS
@@ -405,7 +405,7 @@ def plan_resource(
         fanned = HOOKS.get(hook, "desired")(
             fanned, profile, {"inventory": inventory, "tenant": tenant}
         )
-    remote = inventory.frames(profile.name, nodes)
+    remote = inventory.frames(profile.name, nodes, remote_columns(profile))
     diffed = build_requests(diff_frame(fanned, remote, profile), profile)
     _register_creates(diffed, profile, inventory, nodes)
     notes = _unseen_fields(profile, remote)

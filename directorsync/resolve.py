@@ -44,43 +44,59 @@ def resolve_frame(
     Each distinct (node, name) pair is looked up once, whatever the number of rows naming it.
 
     Returns:
-        ``(frame, findings)``: a new frame with resolved fields, ``_depends`` and updated
-        ``_status``/``_reason``; the findings of unresolved names.
+        ``(frame, findings)``: a new frame with resolved fields, ``_depends`` (the ``$ref:`` ids
+        a row depends on; null for none) and updated ``_status``/``_reason``; the findings of
+        unresolved names.
     """
     out = frame.copy(deep=False)
-    if DEPENDS not in out:
-        out[DEPENDS] = pd.Series([[] for _ in range(len(out))], index=out.index, dtype=object)
+    n = len(out)
+    verdicts = _Verdicts.of(out)
+    depends = out[DEPENDS].to_numpy(dtype=object).copy() if DEPENDS in out else np.full(n, None)
+    out[DEPENDS] = None  # filled at the end (kept before the resolved columns)
+    node_codes, node_values = pd.factorize(out[NODE].to_numpy(dtype=object))
     all_findings = []
-    names = {n.id: n.name for n in nodes}
+    names = {node.id: node.name for node in nodes}
     for target, spec in profile.resolve.items():
         spec = dict(spec)
         source = spec["from"]
         match = spec.get("match") or _default_match(source, inventory)
         ret = spec.get("return", "id")
-        inv = inventory.frames(source, nodes)
+        inv = inventory.frames(source, nodes, [match, ret or match, "id"])
         lookup_field = spec.get("lookup") or spec.get("lookup_many")
         many = "lookup_many" in spec
-        active = out[STATUS].eq("ok") if STATUS in out else pd.Series(True, index=out.index)
-        found = _lookup_distinct(out.loc[active], lookup_field, inv, match, ret, many)
+        rows = np.flatnonzero(verdicts.status == "ok")
+        active = pd.DataFrame(
+            {NODE: out[NODE].to_numpy(dtype=object)[rows],
+             lookup_field: out[lookup_field].to_numpy(dtype=object)[rows]},
+            index=out.index[rows],
+        )
+        codes = (node_codes[rows], node_values)
+        found = _lookup_distinct(active, lookup_field, inv, match, ret, many, codes)
         if ret is not None:
-            out[target] = out[target] if target in out else None
-            out.loc[found.values.index, target] = found.values
-            empty = found.empty_rows
+            values = out[target].to_numpy(dtype=object).copy() if target in out else np.full(n, None)
+            values[out.index.get_indexer(found.values.index)] = found.values.to_numpy(dtype=object)
+            empty = out.index.get_indexer(found.empty_rows)
             if len(empty):
-                out.loc[empty, target] = _none_values(spec.get("none_value"), empty)
-        _add_depends(out, found.refs)
+                values[empty] = _none_values(spec.get("none_value"), len(empty))
+            out[target] = pd.Series(values, index=out.index, dtype=object)
+        _add_depends(depends, out.index.get_indexer(found.refs.index), found.refs.to_numpy())
         findings = _unresolved_findings(out, found.unresolved, inv, match, spec, profile, names)
         all_findings.append(findings)
-        _mark(out, findings, spec.get("severity", "skip"))
+        verdicts.mark(out.index, findings, spec.get("severity", "skip"))
+    verdicts.store(out)
+    out[DEPENDS] = pd.Series(depends, index=out.index, dtype=object)
     findings = pd.concat(all_findings, ignore_index=True) if all_findings else pd.DataFrame()
     return out, findings
 
 
-def _none_values(none: Any, rows: pd.Index) -> Any:
+def _none_values(none: Any, count: int) -> np.ndarray:
     """What empty names resolve to; a list/dict ``none_value`` (``[]``) is copied per row."""
-    if not isinstance(none, (list, dict)):
-        return none
-    return pd.Series([copy.deepcopy(none) for _ in rows], index=rows, dtype=object)
+    values = np.empty(count, dtype=object)
+    if isinstance(none, (list, dict)):
+        values[:] = [copy.deepcopy(none) for _ in range(count)]
+    else:
+        values[:] = none
+    return values
 
 
 def _default_match(source: str, inventory: Inventory) -> str:
@@ -88,14 +104,10 @@ def _default_match(source: str, inventory: Inventory) -> str:
     return profile.remote_key[0] if profile else "name"
 
 
-def _add_depends(frame: pd.DataFrame, refs: pd.Series) -> None:
-    """Merge each row's new ``$ref:`` ids into its sorted ``_depends`` list (in place)."""
-    if refs.empty:
-        return
-    current = frame.loc[refs.index, DEPENDS]
-    frame.loc[refs.index, DEPENDS] = pd.Series(
-        [sorted(set(a) | set(b)) for a, b in zip(current, refs)], index=refs.index, dtype=object
-    )
+def _add_depends(depends: np.ndarray, rows: np.ndarray, refs: np.ndarray) -> None:
+    """Merge rows' new ``$ref:`` ids into their sorted dependency lists (in place)."""
+    if len(rows):
+        depends[rows] = [sorted(set(a or ()) | set(b)) for a, b in zip(depends[rows], refs)]
 
 
 @dataclass
@@ -116,17 +128,26 @@ class Lookup:
 
 
 def _lookup_distinct(
-    frame: pd.DataFrame, field: str, inv: pd.DataFrame, match: str, ret: str | None, many: bool
+    frame: pd.DataFrame,
+    field: str,
+    inv: pd.DataFrame,
+    match: str,
+    ret: str | None,
+    many: bool,
+    nodes: tuple[np.ndarray, Any] | None = None,
 ) -> Lookup:
     """:func:`_lookup` on the distinct (node, cell) pairs, spread back over the rows.
 
     100,000 devices × 3 nodes naming 40 distinct group lists are 120 lookups, not 300,000.
+
+    Args:
+        nodes: ``pd.factorize`` of the frame's ``_node_id`` column, when the caller has it.
     """
     cells = distinct_cells(frame[field])
     if cells is None:
         return _lookup(frame, field, inv, match, ret, many)
     cell_codes, cell_values = cells
-    node_codes, node_values = pd.factorize(frame[NODE].to_numpy(dtype=object))
+    node_codes, node_values = nodes or pd.factorize(frame[NODE].to_numpy(dtype=object))
     width = max(len(cell_values), 1)
     pair_codes, pair_ids = pd.factorize(node_codes.astype(np.int64) * width + cell_codes)
     if len(pair_ids) > len(frame) // 2:
@@ -140,7 +161,7 @@ def _lookup_distinct(
     done = _lookup(pairs, field, inv, match, ret, many)
     rows = frame.index
     return Lookup(
-        values=_spread_values(done.values, pair_codes, rows),
+        values=_spread_values(done.values, pair_codes, rows) if ret is not None else done.values,
         empty_rows=rows[np.isin(pair_codes, done.empty_rows.to_numpy())],
         unresolved=_spread_frame(done.unresolved, pair_codes, rows),
         refs=_spread_values(done.refs, pair_codes, rows),
@@ -153,7 +174,7 @@ def _spread_values(values: pd.Series, pair_codes: np.ndarray, rows: pd.Index) ->
         return pd.Series(dtype=object)
     at = pd.Index(values.index).get_indexer(pair_codes)
     have = at >= 0
-    return spread(values.iloc[at[have]].reset_index(drop=True), np.arange(int(have.sum())), rows[have])
+    return spread(values.reset_index(drop=True), at[have], rows[have])
 
 
 def _spread_frame(frame: pd.DataFrame, pair_codes: np.ndarray, rows: pd.Index) -> pd.DataFrame:
@@ -301,15 +322,33 @@ def _source_column(profile: Profile, field: str) -> str:
     return spec if isinstance(spec, str) else field
 
 
-def _mark(frame: pd.DataFrame, findings: pd.DataFrame, severity: str) -> None:
-    """Downgrade rows with blocking findings (in place on the frame built by resolve_frame)."""
-    if findings.empty or severity == "warn":
-        return
-    reasons = findings.groupby("_index")["message"].agg("; ".join)
-    idx = reasons.index
-    current = frame.loc[idx, REASON]
-    frame.loc[idx, REASON] = [
-        f"{c}; {r}" if isinstance(c, str) and c else r for c, r in zip(current, reasons)
-    ]
-    keep_error = frame.loc[idx, STATUS].eq("error")
-    frame.loc[idx[~keep_error.to_numpy()], STATUS] = severity
+@dataclass
+class _Verdicts:
+    """Rows' ``_status`` and ``_reason`` as arrays while a frame is resolved."""
+
+    status: np.ndarray
+    reason: np.ndarray
+
+    @classmethod
+    def of(cls, frame: pd.DataFrame) -> _Verdicts:
+        n = len(frame)
+        status = frame[STATUS].to_numpy(dtype=object) if STATUS in frame else np.full(n, "ok")
+        reason = frame[REASON].to_numpy(dtype=object) if REASON in frame else np.full(n, None)
+        return cls(status.astype(object), reason.astype(object).copy())
+
+    def mark(self, index: pd.Index, findings: pd.DataFrame, severity: str) -> None:
+        """Downgrade rows with blocking findings, their messages appended to the reason."""
+        if findings.empty or severity == "warn":
+            return
+        reasons = findings.groupby("_index", sort=False)["message"].agg("; ".join)
+        rows = index.get_indexer(reasons.index)
+        self.reason[rows] = [
+            f"{c}; {r}" if isinstance(c, str) and c else r
+            for c, r in zip(self.reason[rows], reasons)
+        ]
+        self.status = self.status.copy()
+        self.status[rows[self.status[rows] != "error"]] = severity
+
+    def store(self, frame: pd.DataFrame) -> None:
+        frame[STATUS] = pd.Series(self.status, index=frame.index, dtype=object)
+        frame[REASON] = pd.Series(self.reason, index=frame.index, dtype=object)

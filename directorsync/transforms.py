@@ -139,6 +139,24 @@ def apply_transforms(series: pd.Series, specs: list[Any], ctx: Context) -> pd.Se
     return spread(_apply_chain(uniques, specs, ctx), codes, series.index)
 
 
+def cellwise(fn: Callable[[Any], Any]) -> Callable[[Any], np.ndarray]:
+    """``fn`` of one cell as a function of a whole column (an object array out).
+
+    The column form of ``Series.map`` without its result inference (pandas would convert a
+    column of text to its ``str`` dtype, a second pass over every cell).
+    """
+    ufunc = np.frompyfunc(fn, 1, 1)
+
+    def apply(values: Any) -> np.ndarray:
+        values = values.to_numpy(dtype=object) if isinstance(values, pd.Series) else values
+        if not len(values):
+            return np.empty(0, dtype=object)
+        with np.errstate(all="ignore"):  # NaN cells compared in fn raise no float warnings
+            return ufunc(values).astype(object, copy=False)
+
+    return apply
+
+
 DISTINCT_MIN_ROWS = 64
 
 
@@ -159,15 +177,21 @@ def distinct_text(series: pd.Series) -> tuple[np.ndarray, pd.Series] | None:
 
 
 def distinct_cells(series: pd.Series) -> tuple[np.ndarray, pd.Series] | None:
-    """Like :func:`distinct_text`, also for columns of lists (compared item by item)."""
+    """Like :func:`distinct_text`, also for columns of lists (compared item by item).
+
+    List cells are first told apart by identity (a frame fanned out over nodes repeats the same
+    list objects), then the distinct lists by their items.
+    """
     found = distinct_text(series)
     if found is not None or len(series) < DISTINCT_MIN_ROWS:
         return found
-    if pd.api.types.infer_dtype(series, skipna=True) != "mixed":
-        return None
     values = series.to_numpy(dtype=object)
+    if pd.api.types.infer_dtype(values, skipna=True) != "mixed":
+        return None
+    same, first = pd.factorize(np.fromiter(map(id, values), dtype=np.int64, count=len(values)))
+    objects = _first_of_each(values, same, len(first))
     keys = np.fromiter(
-        (tuple(v) if type(v) is list else v for v in values), dtype=object, count=len(values)
+        (tuple(v) if type(v) is list else v for v in objects), dtype=object, count=len(objects)
     )
     try:
         codes, uniques = pd.factorize(keys, use_na_sentinel=False)
@@ -176,22 +200,36 @@ def distinct_cells(series: pd.Series) -> tuple[np.ndarray, pd.Series] | None:
     if len(uniques) > len(series) // 2:
         return None
     cells = [list(u) if type(u) is tuple else u for u in uniques]
-    return codes, pd.Series(cells, dtype=object)
+    return codes[same], pd.Series(cells, dtype=object)
+
+
+def _first_of_each(values: np.ndarray, codes: np.ndarray, count: int) -> np.ndarray:
+    """The first value of each code (codes numbered in order of first appearance)."""
+    first = np.full(count, -1, dtype=np.int64)
+    first[codes[::-1]] = np.arange(len(codes) - 1, -1, -1)
+    return values[first]
 
 
 def spread(done: pd.Series, codes: np.ndarray, index: pd.Index) -> pd.Series:
     """Per-distinct-value results → one cell per row (lists and dicts copied, never shared)."""
-    values = done.to_numpy(dtype=object)[codes]
-    if _has_containers(done):
-        copied = [v.copy() if isinstance(v, (list, dict)) else v for v in values]
-        return pd.Series(copied, index=index, dtype=object)
+    distinct = done.to_numpy(dtype=object)
+    values = distinct[codes]
+    kinds = _container_kinds(distinct)
+    if kinds == {list}:
+        values[:] = list(map(list.copy, values))
+    elif kinds:
+        values[:] = [v.copy() if isinstance(v, (list, dict)) else v for v in values]
     return pd.Series(values, index=index, dtype=object)
 
 
-def _has_containers(series: pd.Series) -> bool:
-    if pd.api.types.infer_dtype(series, skipna=True) in _SCALAR_KINDS:
-        return False
-    return bool(series.map(lambda v: isinstance(v, (list, dict))).any())
+def _container_kinds(values: np.ndarray) -> set[type]:
+    """The container types (list, dict) among the values; empty when there is none."""
+    if pd.api.types.infer_dtype(values, skipna=True) in _SCALAR_KINDS:
+        return set()
+    kinds = set(map(type, values))
+    if kinds & {list, dict}:
+        return kinds if kinds <= {list} else kinds | {dict}
+    return set()
 
 
 def _apply_chain(series: pd.Series, specs: list[Any], ctx: Context) -> pd.Series:
