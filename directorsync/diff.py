@@ -348,7 +348,9 @@ def _differs(a: np.ndarray, b: np.ndarray, field: str, profile: Profile) -> np.n
     candidates = np.asarray(a != b, dtype=bool)
     if candidates.any():
         candidates[candidates] = ~(pd.isna(a[candidates]) & pd.isna(b[candidates]))
-    kinds = {pd.api.types.infer_dtype(a, skipna=True), pd.api.types.infer_dtype(b, skipna=True)}
+    kind = pd.api.types.infer_dtype(a, skipna=True)
+    # text equals nothing but text: cells equal to a text cell need no boolean check
+    kinds = {kind} if kind in ("string", "empty") else {kind, pd.api.types.infer_dtype(b, skipna=True)}
     if kinds & _MAY_HOLD_BOOLS:
         # only cells equal to True/False (or 1/0) can be a boolean facing a number
         maybe = ~candidates & ((a == True) | (a == False))  # noqa: E712 - element-wise

@@ -24,10 +24,18 @@ import pandas as pd
 
 from directorsync.errors import ProfileError, WorkbookError
 from directorsync.profile import Profile
-from directorsync.transforms import Context, Invalid, apply_transforms, gather_lists, is_empty
+from directorsync.transforms import (
+    Context,
+    Invalid,
+    apply_transforms,
+    cellwise,
+    gather_lists,
+    is_empty,
+)
 from directorsync.workbook import ROW
 
 ROWS = "_rows"
+_ONE_ROW = cellwise(lambda row: [row])
 SHEET = "_sheet"
 SOURCES = ("col", "expr", "from", "const", "zip", "object")
 #: How many first data rows are searched for a header placed below a title row.
@@ -144,7 +152,7 @@ def map_sheet(frame: pd.DataFrame, profile: Profile, ctx: Context, workbook: str
     group_by = profile.xlsx.get("group_by")
     if group_by:
         return _group(out, profile, [group_by] if isinstance(group_by, str) else list(group_by))
-    out[ROWS] = out[ROW].map(lambda r: [r])
+    out[ROWS] = pd.Series(_ONE_ROW(out[ROW].to_numpy(dtype=object)), index=out.index, dtype=object)
     return out.reset_index(drop=True)
 
 
@@ -237,11 +245,14 @@ def _tag_invalid(series: pd.Series, column: str) -> pd.Series:
         "boolean",
     ):
         return series
-    mask = series.map(lambda v: type(v) is Invalid and v.column is None)
+    mask = _UNTAGGED(series).astype(bool)
     if mask.any():
         series = series.copy()
         series[mask] = series[mask].map(lambda v: Invalid(v.value, v.reason, column))
     return series
+
+
+_UNTAGGED = cellwise(lambda v: type(v) is Invalid and v.column is None)
 
 
 def _group(out: pd.DataFrame, profile: Profile, keys: list[str]) -> pd.DataFrame:

@@ -11,16 +11,19 @@ the text "nan".
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from directorsync.errors import ProfileError
 from directorsync.profile import Profile
+from directorsync.transforms import cellwise
 
 _WHOLE = re.compile(r"^\$\{([A-Za-z0-9_.]+)((?:\|[a-z_]+)*)\}$")
 _PART = re.compile(r"\$\{([A-Za-z0-9_.]+)((?:\|[a-z_]+)*)\}")
@@ -85,6 +88,93 @@ def compile_template(template: Any, omit_empty: bool = True) -> Callable[[dict[s
 
         return render_field
     return lambda row: template
+
+
+Columns = dict[str, np.ndarray]
+
+
+def compile_columns(template: Any, omit_empty: bool = True) -> Callable[[Columns, int], np.ndarray]:
+    """The template as a function of columns: ``compile_columns(t)(columns, n)[i]`` equals
+    ``render(t, row_i)`` where ``row_i`` holds each column's i-th value.
+
+    Every field is rendered as a column (one cell function over it), then the cells are
+    gathered into one payload per row.
+    """
+    if isinstance(template, dict):
+        keys = list(template)
+        parts = [compile_columns(template[key], omit_empty) for key in keys]
+
+        def render_dicts(columns: Columns, n: int) -> np.ndarray:
+            rendered = [part(columns, n) for part in parts]
+            rows = zip(*rendered) if rendered else (() for _ in range(n))
+            return _cells(
+                [
+                    {k: v for k, v in zip(keys, values) if not _left_out(v, omit_empty)}
+                    for values in rows
+                ],
+                n,
+            )
+
+        return render_dicts
+    if isinstance(template, list):
+        items = [compile_columns(value, omit_empty) for value in template]
+
+        def render_lists(columns: Columns, n: int) -> np.ndarray:
+            rendered = [item(columns, n) for item in items]
+            rows = zip(*rendered) if rendered else (() for _ in range(n))
+            return _cells([[v for v in values if v is not _OMIT] for values in rows], n)
+
+        return render_lists
+    if isinstance(template, str):
+        whole = _whole(template)
+        if whole is None:
+            return _text_columns(template)
+        field, filters = whole
+
+        def cell(value: Any) -> Any:
+            value = _clean(value)
+            if filters:
+                value = _filtered(value, filters)
+            return _OMIT if (omit_empty and _empty(value)) else value
+
+        render_cells = cellwise(cell)
+        return lambda columns, n: render_cells(_column(columns, field, n))
+    return lambda columns, n: _cells([template] * n, n)
+
+
+def _left_out(value: Any, omit_empty: bool) -> bool:
+    return value is _OMIT or (omit_empty and (value is None or (type(value) is str and not value)))
+
+
+def _text_columns(template: str) -> Callable[[Columns, int], np.ndarray]:
+    """``"${a}-${b|upper}"`` as a function of columns (text cells)."""
+    pieces: list[tuple[str, str, str]] = []  # (text before, field, filters)
+    end = 0
+    for match in _PART.finditer(template):
+        pieces.append((template[end : match.start()], match.group(1), match.group(2)))
+        end = match.end()
+    tail = template[end:]
+
+    def render_text(columns: Columns, n: int) -> np.ndarray:
+        text = np.full(n, "", dtype=object)
+        for before, field, filters in pieces:
+            values = cellwise(lambda v, f=filters: _text(_filtered(v, f)))(_column(columns, field, n))
+            text = text + before + values
+        return text + tail if tail else text
+
+    return render_text
+
+
+def _column(columns: Columns, field: str, n: int) -> np.ndarray:
+    values = columns.get(field)
+    return np.full(n, None, dtype=object) if values is None else values
+
+
+def _cells(values: list[Any], n: int) -> np.ndarray:
+    """A list of n values (lists and dicts included) as an object array."""
+    out = np.empty(n, dtype=object)
+    out[:] = values
+    return out
 
 
 @lru_cache(maxsize=4096)
@@ -156,44 +246,65 @@ def _text(value: Any) -> str:
     return "" if value is None else str(value)
 
 
+_TEXT = cellwise(_text)
+
+
 def _empty(value: Any) -> bool:
     return value is None or (isinstance(value, str) and value == "")
 
 
 def render_path(template: str, row: dict[str, Any]) -> str:
     """A configapi path template (``Repos/{id}``, ``Lists/{list_kind}``) for one row."""
-    return re.sub(r"\{([A-Za-z0-9_]+)\}", lambda m: _text(row.get(m.group(1))), template)
+    return _PATH_FIELD.sub(lambda m: _text(row.get(m.group(1))), template)
+
+
+_PATH_FIELD = re.compile(r"\{([A-Za-z0-9_]+)\}")
+
+
+def render_paths(template: str, columns: Columns, n: int) -> np.ndarray:
+    """:func:`render_path` as a function of columns."""
+    text = np.full(n, "", dtype=object)
+    end = 0
+    for match in _PATH_FIELD.finditer(template):
+        text = text + template[end : match.start()] + _TEXT(_column(columns, match.group(1), n))
+        end = match.end()
+    return text + template[end:]
 
 
 def build_requests(frame: pd.DataFrame, profile: Profile) -> pd.DataFrame:
     """Method, path and payload for every create/update row (others get nulls).
 
-    A row is one request here, so payloads are built per row; values come from the frame's
-    records (``id`` is the remote id).
+    A row is one request; payloads are rendered field by field over the rows to send (``id`` is
+    the remote id), then gathered into one body per row.
     """
     out = frame.copy(deep=False)
-    out["method"] = None
-    out["path"] = None
-    out["payload"] = None
-    todo = out["action"].isin(["create", "update"])
-    if not todo.any():
-        return out
+    n = len(out)
+    action = out["action"].to_numpy(dtype=object)
+    methods, paths, payloads = (np.full(n, None, dtype=object) for _ in range(3))
     omit = bool(profile.payload.get("omit_empty", True))
     endpoint = profile.endpoint
     used = template_fields([profile.payload, endpoint]) | {"action"}
-    rows = out.loc[todo, [c for c in out.columns if c in used and c != "id"]]
-    records = rows.assign(id=out.loc[todo, "remote_id"]).to_dict("records")
-    methods, paths, payloads = [], [], []
-    compiled = {
-        kind: compile_template(profile.payload.get(kind) or profile.payload.get("create") or {}, omit)
-        for kind in ("create", "update")
-    }
-    for row in records:
-        kind = row["action"]
-        payloads.append(compiled[kind](row))
-        methods.append("POST" if kind == "create" else "PUT")
-        paths.append(render_path(endpoint.get(kind) or endpoint.get("list", ""), row))
-    out.loc[todo, "method"] = methods
-    out.loc[todo, "path"] = paths
-    out.loc[todo, "payload"] = pd.Series(payloads, index=out.index[todo], dtype=object)
+    for kind, method in (("create", "POST"), ("update", "PUT")):
+        rows = np.flatnonzero(action == kind)
+        if not len(rows):
+            continue
+        columns = {c: out[c].to_numpy(dtype=object)[rows] for c in out.columns if c in used}
+        columns["id"] = out["remote_id"].to_numpy(dtype=object)[rows]
+        template = profile.payload.get(kind) or profile.payload.get("create") or {}
+        payloads[rows] = _renderer(template, omit)(columns, len(rows))
+        methods[rows] = method
+        paths[rows] = render_paths(endpoint.get(kind) or endpoint.get("list", ""), columns, len(rows))
+    out["method"] = pd.Series(methods, index=out.index, dtype=object)
+    out["path"] = pd.Series(paths, index=out.index, dtype=object)
+    out["payload"] = pd.Series(payloads, index=out.index, dtype=object)
     return out
+
+
+def _renderer(template: Any, omit_empty: bool) -> Callable[[Columns, int], np.ndarray]:
+    key = json.dumps(template, sort_keys=True, default=str)
+    return _compiled_columns(key, omit_empty)
+
+
+@lru_cache(maxsize=256)
+def _compiled_columns(key: str, omit_empty: bool) -> Callable[[Columns, int], np.ndarray]:
+    return compile_columns(json.loads(key), omit_empty)

@@ -158,6 +158,8 @@ def cellwise(fn: Callable[[Any], Any]) -> Callable[[Any], np.ndarray]:
 
 
 DISTINCT_MIN_ROWS = 64
+#: Cells sampled (evenly spread) to tell a mostly distinct column without factorizing it all.
+DISTINCT_SAMPLE = 500
 
 
 def distinct_text(series: pd.Series) -> tuple[np.ndarray, pd.Series] | None:
@@ -168,9 +170,14 @@ def distinct_text(series: pd.Series) -> tuple[np.ndarray, pd.Series] | None:
     """
     if len(series) < DISTINCT_MIN_ROWS:
         return None
-    if pd.api.types.infer_dtype(series, skipna=True) not in ("string", "empty"):
+    values = series.to_numpy(dtype=object)
+    if pd.api.types.infer_dtype(values, skipna=True) not in ("string", "empty"):
         return None
-    codes, uniques = pd.factorize(series.to_numpy(dtype=object), use_na_sentinel=False)
+    if len(values) >= 4 * DISTINCT_SAMPLE:  # a sample that is mostly distinct: so is the column
+        sample = values[:: len(values) // DISTINCT_SAMPLE]
+        if len(pd.unique(sample)) > len(sample) * 3 // 4:
+            return None
+    codes, uniques = pd.factorize(values, use_na_sentinel=False)
     if len(uniques) > len(series) // 2:  # mostly distinct: transforming the column is cheaper
         return None
     return codes, pd.Series(uniques, dtype=object)
@@ -300,20 +307,15 @@ def is_empty(series: pd.Series) -> pd.Series:
     if found is not None:
         codes, uniques = found
         return pd.Series(is_empty(uniques).to_numpy()[codes], index=series.index)
-    if pd.api.types.infer_dtype(series, skipna=True) in ("string", "empty"):
-        na = series.isna()
-        text = series.astype(object).where(~na, "").astype(str).str.strip().str.lower()
-        return (na | text.isin(EMPTY_SENTINELS)).astype(bool)
-
-    return series.map(_empty_cell).astype(bool)
+    return pd.Series(_EMPTY(series).astype(bool), index=series.index)
 
 
 def _empty_cell(v: Any) -> bool:
     kind = type(v)
-    if kind is list or kind is dict or kind is tuple:
-        return not v
     if kind is str:
         return v.strip().lower() in EMPTY_SENTINELS
+    if kind is list or kind is dict or kind is tuple:
+        return not v
     if v is None or v is pd.NA:
         return True
     if isinstance(v, float):
@@ -325,20 +327,26 @@ def _empty_cell(v: Any) -> bool:
     return False
 
 
+_EMPTY = cellwise(_empty_cell)
+
+
+def _text_cell(v: Any) -> str | None:
+    """One cell as text (whole floats lose their ``.0``); None when empty (see :func:`is_empty`)."""
+    if type(v) is str:
+        return None if v.strip().lower() in EMPTY_SENTINELS else v
+    if _empty_cell(v):
+        return None
+    if isinstance(v, float) and v.is_integer():
+        return str(int(v))
+    return v if isinstance(v, str) else str(v)
+
+
+_TEXT = cellwise(_text_cell)
+
+
 def _as_text(series: pd.Series) -> pd.Series:
     """Strings without NaN noise: floats that are whole numbers lose their ``.0``."""
-
-    def text(v: Any) -> Any:
-        if isinstance(v, float) and v.is_integer():
-            return str(int(v))
-        return v if isinstance(v, str) else str(v)
-
-    out = series.astype(object)
-    mask = ~is_empty(out)
-    out = out.where(mask, None)
-    if pd.api.types.infer_dtype(out, skipna=True) not in ("string", "empty"):
-        out[mask] = out[mask].map(text)
-    return out
+    return pd.Series(_TEXT(series), index=series.index, dtype=object)
 
 
 # ---------------------------------------------------------------- scalar transforms
@@ -347,14 +355,22 @@ def _as_text(series: pd.Series) -> pd.Series:
 @TRANSFORMS.register("norm_str")
 def norm_str(s: pd.Series, arg: Any, ctx: Context) -> pd.Series:
     """Trim and collapse white space; empty cells and sentinels (nan, none, null, -) become null."""
-    text = _as_text(s)
-    mask = text.notna()
-    stripped = text[mask].astype(str).str.strip()
-    spaced = stripped.str.contains(r"\s\s|[\t\n\r\f\v]", regex=True)
-    if spaced.any():
-        stripped[spaced] = stripped[spaced].str.replace(r"\s+", " ", regex=True)
-    text[mask] = stripped
-    return text.where(mask, None)
+    return pd.Series(_NORM(s), index=s.index, dtype=object)
+
+
+_SPACED = re.compile(r"\s\s|[\t\n\r\f\v]")
+_SPACES = re.compile(r"\s+")
+
+
+def _norm_cell(v: Any) -> str | None:
+    text = _text_cell(v)
+    if text is None:
+        return None
+    text = text.strip()
+    return _SPACES.sub(" ", text) if _SPACED.search(text) else text
+
+
+_NORM = cellwise(_norm_cell)
 
 
 def _on_text(s: pd.Series, method: str) -> pd.Series:
@@ -406,7 +422,11 @@ def to_int(s: pd.Series, arg: Any, ctx: Context) -> pd.Series:
 
 def _nulls(out: pd.Series) -> pd.Series:
     """Missing values as None (not NaN) in an object column."""
-    return out.astype(object).where(out.notna(), None)
+    values = out.to_numpy(dtype=object)
+    missing = pd.isna(values)
+    if out.dtype == object and not (missing & (values != None)).any():  # noqa: E711 - element-wise
+        return out  # already None wherever missing
+    return out.astype(object).where(~missing, None)
 
 
 def _strip_text(v: Any) -> Any:
@@ -527,31 +547,48 @@ def sheet_map(s: pd.Series, arg: Any, ctx: Context) -> pd.Series:
 @TRANSFORMS.register("split", arg="separator or [separators]", elementwise=False)
 def split(s: pd.Series, arg: Any, ctx: Context) -> pd.Series:
     """Split text cells into lists on one or several separators (items trimmed, empties dropped)."""
-    seps = arg if isinstance(arg, list) else [arg or "|"]
-    # white space around a separator goes with it, so items come out trimmed
-    pattern = r"\s*(?:" + "|".join(re.escape(sep) for sep in seps) + r")\s*"
-    text = _as_text(s)
-    mask = text.notna().to_numpy()
-    cells = np.empty(len(s), dtype=object)
-    cells[~mask] = np.fromiter(([] for _ in range(int((~mask).sum()))), dtype=object)
-    if mask.any():
-        parts = text[mask].astype(str).str.strip().str.split(pattern, regex=True)
-        items = parts.explode()
-        holes = items.eq("") | items.isna()
-        if holes.any():  # empty items (",,", a trailing separator, a blank cell): drop them
-            fixed = parts.index.isin(items.index[holes])
-            kept = items[items.index.isin(parts.index[fixed]) & ~holes]
-            gathered = gather_lists(kept.astype(object))
-            repaired = pd.Series([[] for _ in range(int(fixed.sum()))], index=parts.index[fixed], dtype=object)
-            repaired.loc[gathered.index] = gathered
-            parts = parts.copy()
-            parts[fixed] = repaired
-        cells[mask] = parts.to_numpy(dtype=object)
-    out = pd.Series(cells, index=s.index, dtype=object)
-    if _has_lists(s):
-        keep = s.map(lambda v: isinstance(v, list))
-        out[keep] = s[keep]
-    return out
+    seps = tuple(arg if isinstance(arg, list) else [arg or "|"])
+    items, has_separator = _splitter(seps), _finder(seps)
+
+    def cell(v: Any) -> list[Any]:
+        if type(v) is str:
+            text = v.strip()
+            if text.lower() in EMPTY_SENTINELS:
+                return []
+        elif type(v) is list:  # already a list: kept as it is
+            return v
+        else:
+            text = _text_cell(v)
+            if text is None:
+                return []
+            text = text.strip()
+        return items(text) if has_separator(text) else [text]
+
+    return pd.Series(cellwise(cell)(s), index=s.index, dtype=object)
+
+
+def _finder(seps: tuple[str, ...]) -> Callable[[str], bool]:
+    """Whether a text holds one of ``seps`` (one or two separators tested inline: the usual case)."""
+    if len(seps) == 1:
+        (first,) = seps
+        return lambda text: first in text
+    if len(seps) == 2:
+        first, second = seps
+        return lambda text: first in text or second in text
+    return lambda text: any(map(text.__contains__, seps))
+
+
+def _splitter(seps: tuple[str, ...]) -> Callable[[str], list[str]]:
+    """Trimmed non-empty items of a text split on any of ``seps``.
+
+    White space around a separator goes with it: single-character separators split with
+    ``str.split`` and strip the items, others with a regular expression that swallows it.
+    """
+    if all(len(sep) == 1 for sep in seps):
+        first, table = seps[0], str.maketrans({sep: seps[0] for sep in seps[1:]})
+        return lambda text: [i for i in map(str.strip, text.translate(table).split(first)) if i]
+    pattern = re.compile(r"\s*(?:" + "|".join(re.escape(sep) for sep in seps) + r")\s*")
+    return lambda text: [item for item in pattern.split(text) if item]
 
 
 @TRANSFORMS.register("parse_list", elementwise=False)
@@ -598,13 +635,17 @@ def parse_json(s: pd.Series, arg: Any, ctx: Context) -> pd.Series:
 @TRANSFORMS.register("uniq", elementwise=False)
 def uniq(s: pd.Series, arg: Any, ctx: Context) -> pd.Series:
     """Drop repeated items from list cells, keeping the first occurrence."""
-    several = s.map(lambda v: isinstance(v, list) and len(v) > 1, na_action="ignore")
-    several = several.fillna(False).astype(bool)
-    if not several.any():  # no list can hold a repeat
-        return s
-    out = s.copy()
-    out[several] = s[several].map(lambda v: list(dict.fromkeys(v)))
-    return out
+    return pd.Series(_UNIQ(s), index=s.index, dtype=object)
+
+
+def _uniq_cell(v: Any) -> Any:
+    if type(v) is list and len(v) > 1:
+        items = list(dict.fromkeys(v))
+        return items if len(items) < len(v) else v
+    return v
+
+
+_UNIQ = cellwise(_uniq_cell)
 
 
 @TRANSFORMS.register("sort", elementwise=False)

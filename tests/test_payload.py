@@ -50,3 +50,18 @@ def test_unknown_filter_is_a_profile_error():
 def test_template_fields_cover_payloads_and_paths():
     assert template_fields([TEMPLATE, {"update": "Repos/{id}"}]) == {
         "name", "ip", "ids", "flag", "kind", "count", "path", "a", "b", "id"}
+
+
+@pytest.mark.parametrize("omit", [True, False])
+def test_column_rendering_renders_each_row_like_render(omit):
+    """build_requests renders payloads column by column: the same bodies as row by row."""
+    from directorsync.payload import compile_columns
+
+    fields = sorted(set().union(*ROWS))
+    columns = {f: np.array([row.get(f) for row in ROWS] + [None], dtype=object) for f in fields}
+    columns["ip"][1] = []  # numpy would not keep an empty list as a cell otherwise
+    rows = [{f: columns[f][i] for f in fields} for i in range(len(ROWS) + 1)]
+    got = compile_columns(TEMPLATE, omit)(columns, len(rows))
+    assert list(got) == [render(TEMPLATE, row, omit) for row in rows]
+    assert compile_columns({}, omit)(columns, 2).tolist() == [{}, {}]
+    assert compile_columns(["${name}", "x"], omit)({}, 1).tolist() == [["x"] if omit else [None, "x"]]
