@@ -45,6 +45,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable
+from concurrent.futures import Future
 from http.client import RemoteDisconnected
 from typing import Any, NamedTuple
 
@@ -58,7 +59,7 @@ from urllib3.exceptions import (
     ProtocolError,
 )
 
-from directorsync import jsonio
+from directorsync import decoder, jsonio
 from directorsync.errors import (
     AmbiguousWriteError,
     DirectorError,
@@ -316,8 +317,16 @@ class DirectorClient:
         """
         return self.receive_listing(pool, node, path).items
 
-    def receive_listing(self, pool: str, node: str, path: str) -> ReceivedListing:
-        """GET a list endpoint now; the answer decodes later, whole or a few fields of it."""
+    def receive_listing(
+        self, pool: str, node: str, path: str, *, columns_wanted: bool = False
+    ) -> ReceivedListing:
+        """GET a list endpoint now; the answer decodes later, whole or a few fields of it.
+
+        ``columns_wanted``: the caller will ask for some columns, perhaps of a large listing:
+        the decoding helper is started while the answer arrives.
+        """
+        if columns_wanted:
+            decoder.shared().warm()
         rel = self._rel(pool, node, path)
         return ReceivedListing(self, rel, self._send("GET", rel, body=None, safe=True))
 
@@ -623,17 +632,39 @@ class ReceivedListing:
 
     def __init__(self, client: DirectorClient, rel: str, response: requests.Response) -> None:
         self._client, self._rel, self._response = client, rel, response
+        self._started: dict[tuple[str, ...], Future] = {}
+
+    def start_columns(self, fields: list[str], unnest: dict[str, list[str]] | None = None) -> None:
+        """Start decoding ``fields`` in the decoding helper now, for a later :meth:`columns`.
+
+        Only large listings go to the helper (:data:`directorsync.decoder.MIN_BYTES`); others
+        are decoded when asked. ``unnest`` (``{field: [keys]}``) names object fields that come
+        back as one column per key (:class:`directorsync.decoder.Unnested`), those keys only.
+        """
+        content = self._response.content
+        if len(content) >= decoder.MIN_BYTES:
+            self._started[tuple(fields)] = decoder.shared().submit(content, fields, unnest)
 
     def items(self) -> list[dict]:
         client, rel = self._client, self._rel
         return client._check_list(rel, client._decode(self._response, "GET", rel, safe=True))
 
-    def columns(self, fields: list[str]) -> dict[str, list[Any]]:
-        """``{field: [value per object]}`` of the fields at least one object has."""
+    def columns(self, fields: list[str]) -> dict[str, Any]:
+        """``{field: [value per object]}`` of the fields at least one object has.
+
+        A column decoded by the helper may be an object array, and an ``unnest`` field an
+        :class:`~directorsync.decoder.Unnested` (see :meth:`start_columns`).
+        """
         with self._response as response:
             content = response.content
         if not content.strip():
             return self._client._check_list(self._rel, None)
+        started = self._started.pop(tuple(fields), None)
+        if started is not None:
+            try:
+                return decoder.decode_columns(started)
+            except decoder.DecoderUnavailable:
+                pass  # decoded here instead (with this process's own error messages)
         try:
             return jsonio.loads_columns(content, fields)
         except ValueError:  # not JSON, or not an array of objects: the full decode says which

@@ -21,6 +21,7 @@ import hashlib
 import json
 import math
 import re
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -32,6 +33,8 @@ from directorsync.profile import Profile
 from directorsync.transforms import cellwise, gather_lists
 
 KEY = "_key"
+#: ``changes`` of a row without any (one immutable value, shared: JSON ``[]``).
+NO_CHANGES: tuple = ()
 _TEMPLATE_FIELD = re.compile(r"\$\{([A-Za-z0-9_.]+)\}")
 
 
@@ -189,62 +192,81 @@ def remote_hash(remote: pd.DataFrame, profile: Profile) -> pd.Series:
     return _hash_frame(remote, fields, profile)
 
 
-def diff_frame(desired: pd.DataFrame, remote: pd.DataFrame, profile: Profile) -> pd.DataFrame:
+#: The remote side of a diff: the listing of every target node, or the listing of one node by id.
+Remote = pd.DataFrame | Callable[[str], pd.DataFrame]
+
+
+def diff_frame(desired: pd.DataFrame, remote: Remote, profile: Profile) -> pd.DataFrame:
     """Compute actions and changes.
 
-    Desired rows are matched to remote objects on (node, natural key); each compared field is
-    then compared as two aligned columns over the rows that exist on both sides.
+    Node by node, desired rows are matched to the node's objects on the natural key; each
+    compared field is then compared as two aligned columns over the rows that exist on both
+    sides. Given a function, the listing of each node is asked for only when that node's rows
+    are diffed (the next node's listing may still be decoding meanwhile).
 
     Args:
         desired: one row per (node, object), with ``_node_id``, ``_status``, ``_reason``.
-        remote: the inventory of the target nodes (``_node_id`` column), write shape.
+        remote: the inventory of the target nodes (``_node_id`` column), write shape; or a
+            function of a node id giving that node's inventory.
 
     Returns:
         ``desired`` plus ``action``, ``reason``, ``changes``, ``remote_id``, ``remote_hash``.
     """
     out = desired.copy(deep=False)
     out[KEY] = key_series(out, profile.natural_key)
-    if PLANNED in remote:
-        remote = remote[~remote[PLANNED].fillna(False).astype(bool).to_numpy()]
-    remote_keys = key_series(remote, profile.remote_key).to_numpy(dtype=object)
-    absent = set(profile.diff.get("write_only_if_absent") or []) - set(remote.columns)
-    fields = [f for f in compare_fields(profile) if f not in absent and f in out]
-    pos = _match_positions(out[NODE].to_numpy(dtype=object), out[KEY].to_numpy(dtype=object),
-                           remote[NODE].to_numpy(dtype=object), remote_keys)
-    remote_id = _take(remote, profile.id_field, pos)
-    exists = pd.notna(remote_id)
-    status = out[STATUS].to_numpy(dtype=object) if STATUS in out else np.full(len(out), "ok")
-    compared = np.flatnonzero(exists & (status != "skip") & (status != "error"))
-    changes = _changes(out, remote, compared, pos[compared], fields, profile)
-    hashed = [f for f in compare_fields(profile) if f in remote]
+    n = len(out)
+    nodes, keys = out[NODE].to_numpy(dtype=object), out[KEY].to_numpy(dtype=object)
+    status = out[STATUS].to_numpy(dtype=object) if STATUS in out else np.full(n, "ok")
+    listing = remote if callable(remote) else _node_listings(remote)
+    remote_id, hashes = np.full(n, None, dtype=object), np.full(n, None, dtype=object)
+    found = []
+    for node in pd.unique(nodes):
+        rows = np.flatnonzero(nodes == node)
+        frame = listing(node)
+        if PLANNED in frame:
+            frame = frame[~frame[PLANNED].fillna(False).astype(bool).to_numpy()]
+        pos = _positions(keys[rows], key_series(frame, profile.remote_key).to_numpy(dtype=object))
+        remote_id[rows] = _take(frame, profile.id_field, pos)
+        compared = pd.notna(remote_id[rows]) & (status[rows] != "skip") & (status[rows] != "error")
+        absent = set(profile.diff.get("write_only_if_absent") or []) - set(frame.columns)
+        fields = [f for f in compare_fields(profile) if f not in absent and f in out]
+        changes = _changes(out, frame, rows[compared], pos[compared], fields, profile)
+        if len(changes):
+            updated = changes.index.to_numpy(dtype=np.int64)
+            at = pos[np.searchsorted(rows, updated)]
+            hashed = [f for f in compare_fields(profile) if f in frame]
+            values = {f: frame[f].to_numpy(dtype=object)[at] for f in hashed}
+            hashes[updated] = _hash_frame(pd.DataFrame(values, dtype=object), hashed, profile)
+            found.append(changes)
+    changes = pd.concat(found) if found else pd.Series(dtype=object)
     updated = changes.index.to_numpy(dtype=np.int64)
-    hashes = np.full(len(out), None, dtype=object)
-    if len(updated):
-        at = pos[updated]
-        values = {f: remote[f].to_numpy(dtype=object)[at] for f in hashed}
-        hashes[updated] = _hash_frame(pd.DataFrame(values, dtype=object), hashed, profile).to_numpy()
-    changed = np.zeros(len(out), dtype=bool)
-    changed[updated] = True
-    action = np.full(len(out), "create", dtype=object)
+    exists = pd.notna(remote_id)
+    action = np.full(n, "create", dtype=object)
     action[exists] = "unchanged"
-    action[changed] = "update"
+    action[updated] = "update"
     action[status == "skip"] = "skip"
     action[status == "error"] = "error"
-    reason = out[REASON].to_numpy(dtype=object).copy() if REASON in out else np.full(len(out), None)
+    reason = out[REASON].to_numpy(dtype=object).copy() if REASON in out else np.full(n, None)
     reason[action == "create"] = "not on node"
     reason[action == "unchanged"] = None
     reason[updated] = [
         "differs: " + ", ".join(ch["field"] for ch in c) for c in changes.to_numpy()
     ]
-    cells = np.empty(len(out), dtype=object)
-    cells[:] = [[] for _ in range(len(out))]
+    cells = np.empty(n, dtype=object)
+    cells[:] = [NO_CHANGES] * n
     cells[updated] = changes.to_numpy()
-    out["remote_id"] = pd.Series(np.where(exists, remote_id, None), index=out.index, dtype=object)
+    out["remote_id"] = pd.Series(remote_id, index=out.index, dtype=object)
     out["remote_hash"] = pd.Series(hashes, index=out.index, dtype=object)
     out["action"] = pd.Series(action, index=out.index, dtype=object)
     out["reason"] = pd.Series(reason, index=out.index, dtype=object)
     out["changes"] = pd.Series(cells, index=out.index, dtype=object)
     return out
+
+
+def _node_listings(remote: pd.DataFrame) -> Callable[[str], pd.DataFrame]:
+    """The listing of each node of a frame holding several (``_node_id`` column)."""
+    nodes = remote[NODE].to_numpy(dtype=object) if NODE in remote else np.array([], dtype=object)
+    return lambda node: remote[nodes == node]
 
 
 def _take(frame: pd.DataFrame, column: str, pos: np.ndarray) -> np.ndarray:
@@ -256,26 +278,17 @@ def _take(frame: pd.DataFrame, column: str, pos: np.ndarray) -> np.ndarray:
     return out
 
 
-def _match_positions(
-    nodes: np.ndarray, keys: np.ndarray, remote_nodes: np.ndarray, remote_keys: np.ndarray
-) -> np.ndarray:
-    """For each desired row, the position of the first remote row with its (node, key); -1 if none.
-
-    One hash index of keys per node: the desired frame is never copied into a merged frame.
-    """
-    pos = np.full(len(keys), -1, dtype=np.int64)
-    for node in pd.unique(nodes):
-        rows = np.flatnonzero(nodes == node)
-        candidates = np.flatnonzero(remote_nodes == node)
-        if not len(candidates):
-            continue
-        index = pd.Index(remote_keys[candidates], dtype=object)
-        if not index.is_unique:  # the first object of a duplicated key is the one compared
-            first = ~index.duplicated(keep="first")
-            candidates, index = candidates[first], index[first]
-        at = index.get_indexer(keys[rows])
-        pos[rows] = np.where(at >= 0, candidates[at], -1)
-    return pos
+def _positions(keys: np.ndarray, remote_keys: np.ndarray) -> np.ndarray:
+    """For each key, the position of the first remote object with that key; -1 if none."""
+    if not len(remote_keys):
+        return np.full(len(keys), -1, dtype=np.int64)
+    index = pd.Index(remote_keys, dtype=object)
+    candidates = np.arange(len(remote_keys))
+    if not index.is_unique:  # the first object of a duplicated key is the one compared
+        first = ~index.duplicated(keep="first")
+        candidates, index = candidates[first], index[first]
+    at = index.get_indexer(keys)
+    return np.where(at >= 0, candidates[at], -1)
 
 
 def _changes(
@@ -374,52 +387,55 @@ def _is_bool(values: np.ndarray) -> np.ndarray:
 
 def _canonical_differs(after: pd.Series, before: pd.Series, field: str, profile: Profile) -> pd.Series:
     as_set, deep, fold = _flags(field, profile)
-    kinds = {pd.api.types.infer_dtype(after, skipna=True), pd.api.types.infer_dtype(before, skipna=True)}
+    a, b = after.to_numpy(dtype=object), before.to_numpy(dtype=object)
+    kinds = {pd.api.types.infer_dtype(a, skipna=True), pd.api.types.infer_dtype(b, skipna=True)}
     if kinds <= {"string", "empty"}:
-        return _text_key(after, fold) != _text_key(before, fold)
-    if not deep and kinds <= {"mixed", "empty"} and _text_lists(after) and _text_lists(before):
-        return _lists_differ(after, before, as_set, fold)
+        key = _TEXT_KEY[fold]
+        return pd.Series(key(a) != key(b), index=after.index)
+    if not deep and kinds <= {"mixed", "empty"}:
+        key = _LIST_KEY[(as_set, fold)]
+        ka, kb = key(a), key(b)
+        if not (_is_other(ka).any() or _is_other(kb).any()):
+            return pd.Series(ka != kb, index=after.index)
     return canonical_series(after, field, profile) != canonical_series(before, field, profile)
 
 
-def _text_key(series: pd.Series, fold: bool) -> pd.Series:
-    text = series.astype(object).where(series.notna(), "").astype(str).str.strip()
-    return text.str.lower() if fold else text
+def _text_key(value: Any, fold: bool) -> str:
+    """A text cell as compared: trimmed (and folded); nulls and blanks as ``""``."""
+    if value is None or value is pd.NA or (isinstance(value, float) and value != value):
+        return ""
+    text = value.strip()
+    return text.lower() if fold else text
 
 
-def _text_lists(series: pd.Series) -> bool:
-    """Every non-null cell is a list whose items are text (or null)."""
-    cells = series[series.notna()]
-    if cells.empty:
-        return True
-    if not cells.map(lambda v: isinstance(v, list)).all():
-        return False
-    items = cells.explode()
-    return pd.api.types.infer_dtype(items, skipna=True) in ("string", "empty")
+_TEXT_KEY = {fold: cellwise(lambda v, f=fold: _text_key(v, f)) for fold in (False, True)}
+_OTHER = object()  # a cell that is not a list of text
 
 
-def _exploded_text(series: pd.Series, fold: bool) -> pd.DataFrame:
-    items = series.explode()
-    items = items[items.notna()]
-    text = items.astype(str).str.strip()
-    if fold:
-        text = text.str.lower()
-    text = text[text != ""]
-    return pd.DataFrame({"row": text.index, "v": text.to_numpy()})
-
-
-def _lists_differ(after: pd.Series, before: pd.Series, as_set: bool, fold: bool) -> pd.Series:
-    """Compare list cells by merging their exploded items (as sets, or position by position)."""
-    a, b = _exploded_text(after, fold), _exploded_text(before, fold)
-    on = ["row", "v"]
-    if as_set:
-        a, b = a.drop_duplicates(on), b.drop_duplicates(on)
+def _list_key(value: Any, as_set: bool, fold: bool) -> Any:
+    """A list-of-text cell as compared: its trimmed non-empty items, as a set or in order."""
+    if value is None or (isinstance(value, float) and value != value):
+        items: list[str] = []
+    elif type(value) is not list:
+        return _OTHER
     else:
-        a["p"], b["p"] = a.groupby("row").cumcount(), b.groupby("row").cumcount()
-        on.append("p")
-    merged = a.merge(b, on=on, how="outer", indicator=True)
-    bad = merged.loc[merged["_merge"] != "both", "row"].unique()
-    return pd.Series(after.index.isin(bad), index=after.index)
+        items = []
+        for item in value:
+            if type(item) is str:
+                text = item.strip()
+                if text:
+                    items.append(text.lower() if fold else text)
+            elif not (item is None or (isinstance(item, float) and item != item)):
+                return _OTHER
+    return frozenset(items) if as_set else tuple(items)
+
+
+_LIST_KEY = {
+    (as_set, fold): cellwise(lambda v, s=as_set, f=fold: _list_key(v, s, f))
+    for as_set in (False, True)
+    for fold in (False, True)
+}
+_is_other = cellwise(lambda key: key is _OTHER)
 
 
 def _short_hash(text: str) -> str:

@@ -22,6 +22,7 @@ from typing import Any, Protocol
 
 import pandas as pd
 
+from directorsync.decoder import Unnested
 from directorsync.errors import DirectorError, ProfileError
 from directorsync.hooks import HOOKS
 from directorsync.profile import Profile
@@ -215,11 +216,13 @@ class Inventory:
             self._joined[key] = pd.concat([listed, *extra], ignore_index=True) if extra else listed
         return self._joined[key]
 
-    def prefetch(self, source: str, nodes: list[Node]) -> None:
+    def prefetch(self, source: str, nodes: list[Node], columns: list[str] | None = None) -> None:
         """Start listing ``source`` on ``nodes`` in the background; returns at once.
 
         :meth:`frame` then waits for the listing instead of starting another (and raises its
-        error, if any). At most ``max_workers`` listings run at a time.
+        error, if any). At most ``max_workers`` listings run at a time. With ``columns`` (those
+        the caller will read), a large listing starts decoding in the decoding helper as soon as
+        it is received (:mod:`directorsync.decoder`).
         """
         for node in nodes:
             key = (source, node.id)
@@ -229,13 +232,18 @@ class Inventory:
                 future: Future[Builder] = Future()
                 self._pending[key] = future
             threading.Thread(
-                target=self._fill, args=(source, node, future), name=f"list {source}", daemon=True
+                target=self._fill,
+                args=(source, node, future, columns),
+                name=f"list {source}",
+                daemon=True,
             ).start()
 
-    def _fill(self, source: str, node: Node, future: Future) -> None:
+    def _fill(
+        self, source: str, node: Node, future: Future, columns: list[str] | None = None
+    ) -> None:
         with self._slots:
             try:
-                future.set_result(self._receive(source, node))
+                future.set_result(self._receive(source, node, columns))
             except BaseException as exc:  # handed to whoever waits in frame()
                 future.set_exception(exc)
 
@@ -294,11 +302,12 @@ class Inventory:
     def _list(self, source: str, node: Node) -> pd.DataFrame:
         return self._receive(source, node)(None)[0]
 
-    def _receive(self, source: str, node: Node) -> Builder:
+    def _receive(self, source: str, node: Node, columns: list[str] | None = None) -> Builder:
         """Do the listing's I/O now; return what builds its frame (decoding included).
 
         Prefetch threads only receive: decoding and normalising hold the interpreter lock for
-        long stretches, so they run on the thread that needs the frame, not beside it.
+        long stretches, so they run on the thread that needs the frame, not beside it — or in
+        the decoding helper, started here when the ``columns`` to read are known.
         """
         with self._lock:
             self.calls += 1
@@ -308,7 +317,11 @@ class Inventory:
             path = spec.get("path") or profile.endpoint.get("list")
             if not path:
                 raise ProfileError(f"{profile.path}: endpoint.list (or inventory.path) is required")
-            listing = self._read(path, bool(spec.get("fetch")), node)
+            listing = self._read(path, bool(spec.get("fetch")), node, columns is not None)
+            if columns is not None and listing.start is not None and projectable(profile):
+                wanted = frozenset(columns)
+                unnest = {u: sorted(_inner_keys(u, wanted)) for u in spec.get("unnest") or []}
+                listing.start(read_fields(profile, wanted), unnest)
 
             def build(fields: frozenset[str] | None) -> tuple[pd.DataFrame, frozenset | None]:
                 if fields is not None and listing.columns is not None and projectable(profile):
@@ -332,7 +345,7 @@ class Inventory:
         frame[NODE] = node.id
         return frame
 
-    def _read(self, path: str, fetch: bool, node: Node) -> _Listing:
+    def _read(self, path: str, fetch: bool, node: Node, columns_wanted: bool = False) -> _Listing:
         """Receive a listing; it decodes later (both steps may raise DirectorError)."""
         pool = self.tenant.pool_uuid
 
@@ -356,8 +369,10 @@ class Inventory:
                 return _Listing(lambda: items)
             receive = getattr(self.client, "receive_listing", None)
             if receive is not None:
-                received = receive(pool, node.id, path)
-                return _Listing(checked(received.items), checked(received.columns))
+                received = receive(pool, node.id, path, columns_wanted=columns_wanted)
+                return _Listing(
+                    checked(received.items), checked(received.columns), received.start_columns
+                )
             receive = getattr(self.client, "receive_list", None)
             if receive is None:
                 items = self.client.list(pool, node.id, path)
@@ -370,10 +385,12 @@ class Inventory:
 @dataclass(frozen=True)
 class _Listing:
     """A received listing: ``items()`` decodes it whole; ``columns(fields)``, when the client
-    can, only the named fields (``{field: values}``)."""
+    can, only the named fields (``{field: values}``), which ``start(fields)`` may begin to
+    decode in the decoding helper."""
 
     items: Callable[[], list[dict[str, Any]]]
     columns: Callable[[list[str]], dict[str, list[Any]]] | None = None
+    start: Callable[[list[str], dict[str, list[str]]], None] | None = None
 
 
 def projectable(profile: Profile) -> bool:
@@ -406,11 +423,17 @@ def normalise_columns(
         if col not in columns:
             continue
         cells = columns.pop(col)
-        present = set().union(*(c for c in cells if type(c) is dict))
-        for inner in sorted(present & _inner_keys(col, wanted)):
-            values = [c.get(inner) if type(c) is dict else None for c in cells]
+        if isinstance(cells, Unnested):  # already one column per key (decoding helper)
+            keyed = {key: cells[key] for key in cells.keys() & _inner_keys(col, wanted)}
+        else:
+            present = set().union(*(c for c in cells if type(c) is dict))
+            keyed = {
+                key: [c.get(key) if type(c) is dict else None for c in cells]
+                for key in present & _inner_keys(col, wanted)
+            }
+        for inner in sorted(keyed):
             name = inner if inner not in columns or inner == col else f"{inner}_{col}"
-            columns[name] = values
+            columns[name] = keyed[inner]
     rename = spec.get("rename") or {}
     count = len(next(iter(columns.values()))) if columns else 0
     frame = pd.DataFrame(

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from directorsync.config import new_run_id
@@ -35,9 +36,9 @@ from directorsync.mapping import ROWS, SHEET, map_sheet
 from directorsync.payload import build_requests
 from directorsync.prechecks import FINDING_COLUMNS, run_prechecks
 from directorsync.profile import Profile, dependency_order
-from directorsync.resolve import DEPENDS, resolve_frame
+from directorsync.resolve import DEPENDS, lookup_columns, resolve_frame
 from directorsync.topology import Tenant
-from directorsync.transforms import Context
+from directorsync.transforms import Context, cellwise
 from directorsync.workbook import ROW, Workbook, source_label
 
 LOG = logging.getLogger("directorsync.plan")
@@ -385,10 +386,10 @@ def plan_resource(
     profile = choose_sheet(profile, workbook)
     nodes = tenant.nodes_for(profile.name, profile.targets)
     if nodes and all(workbook.has_sheet(s) for s in profile.sheets):
-        # list what the diff and the lookups need while the sheet is mapped and checked
-        sources = [profile.name, *(spec.get("from") for spec in profile.resolve.values())]
-        for source in filter(None, sources):
-            inventory.prefetch(source, nodes)
+        # list (and decode) what the diff and the lookups need while the sheet is mapped
+        inventory.prefetch(profile.name, nodes, remote_columns(profile))
+        for spec in profile.resolve.values():
+            inventory.prefetch(spec["from"], nodes, lookup_columns(spec, inventory))
     frame = desired_frame(profile, workbook, ctx)
     frame, findings = run_prechecks(frame, profile, workbook.name)
     frame[SOURCE] = _source_labels(workbook.name, *_sheet_and_rows(frame, profile))
@@ -405,10 +406,17 @@ def plan_resource(
         fanned = HOOKS.get(hook, "desired")(
             fanned, profile, {"inventory": inventory, "tenant": tenant}
         )
-    remote = inventory.frames(profile.name, nodes, remote_columns(profile))
-    diffed = build_requests(diff_frame(fanned, remote, profile), profile)
+    listings: dict[str, pd.DataFrame] = {}
+    by_id = {n.id: n for n in nodes}
+
+    def listing(node_id: str) -> pd.DataFrame:  # each node's when its rows are diffed
+        frame = inventory.frame(profile.name, by_id[node_id], remote_columns(profile))
+        listings[node_id] = frame
+        return frame
+
+    diffed = build_requests(diff_frame(fanned, listing, profile), profile)
     _register_creates(diffed, profile, inventory, nodes)
-    notes = _unseen_fields(profile, remote)
+    notes = _unseen_fields(profile, list(listings.values()))
     return (
         _plan_rows(diffed, profile, workbook.name),
         _concat_findings([findings, unresolved]),
@@ -416,10 +424,12 @@ def plan_resource(
     )
 
 
-def _unseen_fields(profile: Profile, remote: pd.DataFrame) -> list[dict[str, str]]:
+def _unseen_fields(profile: Profile, listings: list[pd.DataFrame]) -> list[dict[str, str]]:
     """A note for compared fields Director does not return (changes to them go undetected)."""
-    unseen = [f for f in profile.diff.get("write_only_if_absent") or [] if f not in remote]
-    if remote.empty or not unseen:
+    listings = [frame for frame in listings if not frame.empty]
+    fields = profile.diff.get("write_only_if_absent") or []
+    unseen = [f for f in fields if not any(f in frame for frame in listings)]
+    if not listings or not unseen:
         return []
     return [
         {
@@ -435,25 +445,32 @@ def _unseen_fields(profile: Profile, remote: pd.DataFrame) -> list[dict[str, str
 
 def _register_creates(frame: pd.DataFrame, profile: Profile, inventory: Inventory, nodes) -> None:
     """Objects this plan creates — and those it would create but skips — for later resources."""
-    creates = frame["action"] == "create"
-    skipped = frame["action"].isin(["skip", "error"]) & frame["remote_id"].isna()
-    keys = frame[KEY].notna() & frame[KEY].astype(str).ne("")
-    ids = pd.Series(None, index=frame.index, dtype=object)
-    ids[creates] = [ref(profile.name, k) for k in frame.loc[creates, KEY]]
-    ids[skipped] = [skipped_marker(str(r)) for r in frame.loc[skipped, "reason"]]
-    todo = frame[(creates | skipped) & keys]
+    action = frame["action"].to_numpy(dtype=object)
+    creates = action == "create"
+    skipped = ((action == "skip") | (action == "error")) & pd.isna(frame["remote_id"].to_numpy())
+    keys = frame[KEY].to_numpy(dtype=object)
+    rows = np.flatnonzero((creates | skipped) & pd.notna(keys) & (keys != ""))
+    if not len(rows):
+        return
+    reasons = frame["reason"].to_numpy(dtype=object)
+    ids = np.array(
+        [ref(profile.name, k) if c else skipped_marker(str(r))
+         for k, c, r in zip(keys[rows], creates[rows], reasons[rows])],
+        dtype=object,
+    )
+    node_of = frame[NODE].to_numpy(dtype=object)[rows]
     for node in nodes:
-        on_node = todo[todo[NODE] == node.id]
-        if on_node.empty:
+        on_node = node_of == node.id
+        if not on_node.any():
             continue
-        rows = pd.DataFrame(
+        planned = pd.DataFrame(
             {
-                remote: on_node[local].to_numpy()
+                remote: frame[local].to_numpy(dtype=object)[rows[on_node]]
                 for local, remote in zip(profile.natural_key, profile.remote_key)
             }
         )
-        rows[profile.id_field] = ids[on_node.index].to_numpy()
-        inventory.add_planned(profile.name, node, rows)
+        planned[profile.id_field] = ids[on_node]
+        inventory.add_planned(profile.name, node, planned)
 
 
 SOURCE = "_source"
@@ -494,31 +511,28 @@ def _plan_rows(frame: pd.DataFrame, profile: Profile, workbook: str) -> pd.DataF
 
 
 def _dependencies(refs: pd.Series) -> pd.Series:
-    """``$ref:resource:key`` lists → ``resource:key`` lists (empty lists stay empty, unshared)."""
-    out = pd.Series([[] for _ in range(len(refs))], index=refs.index, dtype=object)
-    some = refs.str.len().gt(0)
-    if some.any():
-        out[some] = refs[some].map(lambda items: [r.split(":", 1)[1] for r in items])
-    return out
+    """``$ref:resource:key`` lists → ``resource:key`` lists (``()``, JSON ``[]``, for none)."""
+    return pd.Series(_DEPENDENCIES(refs), index=refs.index, dtype=object)
+
+
+_DEPENDENCIES = cellwise(lambda items: [r.split(":", 1)[1] for r in items] if items else ())
 
 
 def _source_labels(workbook: str, sheets: pd.Series, rows: pd.Series) -> pd.Series:
-    """``book.xlsx › Sheet › row 7`` (or ``rows 2, 3``), vectorised for single-row objects."""
-    first = rows.map(lambda rs: rs[0] if len(rs) == 1 else None)
-    single = first.notna()
-    labels = (workbook + " › " + sheets.astype(str) + " › row ").where(single, "")
-    labels = labels.astype(object)
-    labels[single] = labels[single] + first[single].astype(int).astype(str)
-    many = ~single
-    if many.any():
-        labels[many] = [
-            source_label(workbook, s, None) + " › " + _rows_label(r)
-            for s, r in zip(sheets[many], rows[many])
-        ]
-    return labels
+    """``book.xlsx › Sheet › row 7`` (or ``rows 2, 3``), one label per object."""
+    sheet_of = sheets.to_numpy(dtype=object)
+    rows_text = _ROWS_LABEL(rows)
+    labels = np.empty(len(rows), dtype=object)
+    for sheet in pd.unique(sheet_of):
+        on_sheet = sheet_of == sheet
+        labels[on_sheet] = source_label(workbook, sheet, None) + " › " + rows_text[on_sheet]
+    return pd.Series(labels, index=rows.index, dtype=object)
 
 
 def _rows_label(rows: list[int]) -> str:
     if len(rows) == 1:
         return f"row {rows[0]}"
     return "rows " + ", ".join(map(str, rows))
+
+
+_ROWS_LABEL = cellwise(_rows_label)

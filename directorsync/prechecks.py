@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,7 +36,7 @@ from pandera.errors import SchemaErrors
 from directorsync.errors import ProfileError
 from directorsync.mapping import ROWS
 from directorsync.profile import Profile
-from directorsync.transforms import Invalid, is_empty
+from directorsync.transforms import Invalid, cellwise, is_empty
 from directorsync.workbook import ROW
 
 SEVERITIES = ("skip", "error", "warn")
@@ -57,7 +58,47 @@ class CompiledCheck:
 
 def _field_mask(fn: Callable[[pd.Series], pd.Series]) -> Callable[[pd.Series], pd.Series]:
     """A field check that also passes invalid cells (they have their own ``valid`` finding)."""
-    return lambda s: fn(s) | invalid_mask(s)
+    return lambda s: pd.Series(np.asarray(fn(s), dtype=bool) | _invalid(s), index=s.index)
+
+
+class _ColumnMemo:
+    """Masks of whole columns (empty cells, invalid cells) computed once per validation.
+
+    Several checks read the same column (``non_empty`` and ``unique_in_sheet`` on a name, the
+    ``valid`` check and a field check): each mask is computed once, keyed by column name,
+    while :func:`run_prechecks` validates one frame.
+    """
+
+    def __init__(self, length: int) -> None:
+        self.length = length
+        self.masks: dict[tuple[str, Any], np.ndarray] = {}
+
+    def mask(self, kind: str, series: pd.Series, compute: Callable[[pd.Series], Any]) -> np.ndarray:
+        if series.name is None or len(series) != self.length:
+            return np.asarray(compute(series), dtype=bool)
+        key = (kind, series.name)
+        if key not in self.masks:
+            self.masks[key] = np.asarray(compute(series), dtype=bool)
+        return self.masks[key]
+
+
+_MEMO: ContextVar[_ColumnMemo | None] = ContextVar("precheck_masks", default=None)
+
+
+def _empty(series: pd.Series) -> np.ndarray:
+    """:func:`is_empty` of a column (once per validation)."""
+    memo = _MEMO.get()
+    if memo is None:
+        return is_empty(series).to_numpy(dtype=bool)
+    return memo.mask("empty", series, is_empty)
+
+
+def _invalid(series: pd.Series) -> np.ndarray:
+    """:func:`invalid_mask` of a column (once per validation)."""
+    memo = _MEMO.get()
+    if memo is None:
+        return invalid_mask(series)
+    return memo.mask("invalid", series, invalid_mask)
 
 
 def compile_checks(profile: Profile, frame: pd.DataFrame) -> list[CompiledCheck]:
@@ -72,7 +113,7 @@ def compile_checks(profile: Profile, frame: pd.DataFrame) -> list[CompiledCheck]
                 field=field,
                 severity=str(profile.xlsx.get("invalid_severity", "skip")),
                 check=pa.Check(
-                    lambda s: pd.Series(~invalid_mask(s), index=s.index), name=f"valid:{field}"
+                    lambda s: pd.Series(~_invalid(s), index=s.index), name=f"valid:{field}"
                 ),
                 message=lambda v, row: _invalid_message(v),
             )
@@ -104,22 +145,25 @@ def _compile_one(
 
 
 def _non_empty(arg: str, frame: pd.DataFrame):
-    return arg, _field_mask(lambda s: ~is_empty(s)), lambda v, row: f"{arg} is empty"
+    return arg, _field_mask(lambda s: ~_empty(s)), lambda v, row: f"{arg} is empty"
 
 
 def _unique(arg: str, frame: pd.DataFrame):
     first_rows: dict[str, pd.Series] = {}  # built on the first duplicate only
 
     def fn(s: pd.Series) -> pd.Series:
-        return ~s.duplicated(keep="first") | is_empty(s)
+        return pd.Series(~s.duplicated(keep="first").to_numpy() | _empty(s), index=s.index)
 
     def message(value: Any, row: int) -> str:
         if "rows" not in first_rows:
-            first_rows["rows"] = (
-                frame.loc[~frame[arg].duplicated() & ~is_empty(frame[arg])].set_index(arg)[ROW]
-                if arg in frame
-                else pd.Series(dtype=object)
-            )
+            if arg in frame:
+                column = frame[arg]
+                first = ~column.duplicated().to_numpy() & ~_empty(column)
+                first_rows["rows"] = pd.Series(
+                    frame[ROW].to_numpy()[first], index=column.to_numpy(dtype=object)[first]
+                )
+            else:
+                first_rows["rows"] = pd.Series(dtype=object)
         first = first_rows["rows"].get(value)
         return f"duplicate {arg} '{value}' (first defined at row {first})"
 
@@ -130,7 +174,7 @@ def _one_of(arg: dict[str, Any], frame: pd.DataFrame):
     values = list(arg["values"])
     return (
         arg["field"],
-        _field_mask(lambda s: s.isin(values) | is_empty(s)),
+        _field_mask(lambda s: s.isin(values).to_numpy() | _empty(s)),
         (lambda v, row: f"{arg['field']} '{v}' is not one of {', '.join(map(str, values))}"),
     )
 
@@ -140,7 +184,7 @@ def _matches(arg: dict[str, Any], frame: pd.DataFrame):
 
     def fn(s: pd.Series) -> pd.Series:
         text = s.map(lambda v: v if isinstance(v, str) else "")
-        return text.str.fullmatch(pattern).fillna(False).astype(bool) | is_empty(s)
+        return text.str.fullmatch(pattern).fillna(False).astype(bool).to_numpy() | _empty(s)
 
     default = f"{arg['field']} '{{value}}' does not match {arg['pattern']}"
     return (
@@ -155,7 +199,7 @@ def _length(arg: dict[str, Any], frame: pd.DataFrame):
 
     def fn(s: pd.Series) -> pd.Series:
         n = s.map(lambda v: len(v) if isinstance(v, (str, list)) else 0)
-        return n.between(lo, hi) | is_empty(s)
+        return n.between(lo, hi).to_numpy() | _empty(s)
 
     return (
         arg["field"],
@@ -239,6 +283,7 @@ def _has_invalid(v: Any) -> bool:
     return False
 
 
+_HAS_INVALID = cellwise(_has_invalid)
 _SCALAR_KINDS = {"string", "empty", "integer", "floating", "boolean", "mixed-integer-float", "decimal"}
 
 
@@ -246,7 +291,7 @@ def invalid_mask(series: pd.Series) -> np.ndarray:
     """True where a cell is, or holds (in a list, or as a dict value), an Invalid marker."""
     if pd.api.types.infer_dtype(series, skipna=True) in _SCALAR_KINDS:
         return np.zeros(len(series), dtype=bool)
-    return series.map(_has_invalid).to_numpy(dtype=bool)
+    return _HAS_INVALID(series).astype(bool)
 
 
 def _first_invalid(v: Any) -> Invalid | None:
@@ -292,12 +337,16 @@ def run_prechecks(
     checks = compile_checks(profile, frame)
     schema = build_schema(checks, frame)
     data = frame.drop(columns=[ROWS], errors="ignore").astype(object)
+    token = _MEMO.set(_ColumnMemo(len(frame)))
     try:
-        schema.validate(data, lazy=True)
-        failures = pd.DataFrame(columns=["column", "check", "index", "failure_case"])
-    except SchemaErrors as exc:
-        failures = exc.failure_cases
-    findings = _findings(failures, checks, frame, profile, workbook)
+        try:
+            schema.validate(data, lazy=True)
+            failures = pd.DataFrame(columns=["column", "check", "index", "failure_case"])
+        except SchemaErrors as exc:
+            failures = exc.failure_cases
+        findings = _findings(failures, checks, frame, profile, workbook)
+    finally:
+        _MEMO.reset(token)
     return _verdicts(frame, findings), findings
 
 

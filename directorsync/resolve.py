@@ -61,7 +61,7 @@ def resolve_frame(
         source = spec["from"]
         match = spec.get("match") or _default_match(source, inventory)
         ret = spec.get("return", "id")
-        inv = inventory.frames(source, nodes, [match, ret or match, "id"])
+        inv = inventory.frames(source, nodes, lookup_columns(spec, inventory))
         lookup_field = spec.get("lookup") or spec.get("lookup_many")
         many = "lookup_many" in spec
         rows = np.flatnonzero(verdicts.status == "ok")
@@ -87,6 +87,12 @@ def resolve_frame(
     out[DEPENDS] = pd.Series(depends, index=out.index, dtype=object)
     findings = pd.concat(all_findings, ignore_index=True) if all_findings else pd.DataFrame()
     return out, findings
+
+
+def lookup_columns(spec: dict[str, Any], inventory: Inventory) -> list[str]:
+    """The columns of its ``from`` listing that a ``resolve:`` entry reads."""
+    match = spec.get("match") or _default_match(spec["from"], inventory)
+    return list(dict.fromkeys([match, spec.get("return", "id") or match, "id"]))
 
 
 def _none_values(none: Any, count: int) -> np.ndarray:

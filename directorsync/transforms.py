@@ -218,25 +218,12 @@ def _first_of_each(values: np.ndarray, codes: np.ndarray, count: int) -> np.ndar
 
 
 def spread(done: pd.Series, codes: np.ndarray, index: pd.Index) -> pd.Series:
-    """Per-distinct-value results → one cell per row (lists and dicts copied, never shared)."""
-    distinct = done.to_numpy(dtype=object)
-    values = distinct[codes]
-    kinds = _container_kinds(distinct)
-    if kinds == {list}:
-        values[:] = list(map(list.copy, values))
-    elif kinds:
-        values[:] = [v.copy() if isinstance(v, (list, dict)) else v for v in values]
-    return pd.Series(values, index=index, dtype=object)
+    """Per-distinct-value results → one cell per row.
 
-
-def _container_kinds(values: np.ndarray) -> set[type]:
-    """The container types (list, dict) among the values; empty when there is none."""
-    if pd.api.types.infer_dtype(values, skipna=True) in _SCALAR_KINDS:
-        return set()
-    kinds = set(map(type, values))
-    if kinds & {list, dict}:
-        return kinds if kinds <= {list} else kinds | {dict}
-    return set()
+    Rows holding the same value share it (a list included): cells are values, and no stage
+    modifies one in place — it builds a new one, as every transform does.
+    """
+    return pd.Series(done.to_numpy(dtype=object)[codes], index=index, dtype=object)
 
 
 def _apply_chain(series: pd.Series, specs: list[Any], ctx: Context) -> pd.Series:

