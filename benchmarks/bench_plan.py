@@ -24,6 +24,8 @@ import sys
 import time
 from pathlib import Path
 
+import pandas as pd
+
 from directorsync.config import load_settings
 from directorsync.session import Session
 from directorsync.simulator import Simulator
@@ -100,7 +102,12 @@ def plan_once(url: str, tenants: Path, path: Path) -> dict:
         loaded = time.perf_counter()
         plan = session.plan("bench", workbook, ["device_groups", "devices"])
         done = time.perf_counter()
-    return {"load": loaded - t0, "after": done - loaded, "counts": plan.counts(), "plan": plan}
+    return {
+        "load": loaded - t0,
+        "after": done - loaded,
+        "counts": plan.counts(),
+        "summary": plan.summary().to_dict("records"),
+    }
 
 
 def run_in_processes(url: str, tenants: Path, path: Path, repeat: int) -> list[dict]:
@@ -127,9 +134,7 @@ def main() -> None:
     parser.add_argument("--child", nargs=3, metavar=("URL", "TENANTS", "WORKBOOK"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        result = plan_once(args.child[0], Path(args.child[1]), Path(args.child[2]))
-        del result["plan"]
-        print(json.dumps(result))
+        print(json.dumps(plan_once(args.child[0], Path(args.child[1]), Path(args.child[2]))))
         return
     CACHE.mkdir(exist_ok=True)
     path = CACHE / f"devices-{args.devices}-seed-7.xlsx"
@@ -142,17 +147,17 @@ def main() -> None:
     tenants.write_text(yaml.safe_dump(topology(args.nodes)))
     state = state_file(args.nodes, args.devices)
     with separate_simulator(tenants, state) as url:
-        warm_up = plan_once(url, tenants, path)  # the simulator's first answers are not timed
         if args.same_process:
+            warm_up = plan_once(url, tenants, path)  # the simulator's first answers: not timed
             runs = [plan_once(url, tenants, path) for _ in range(args.repeat)]
-        else:
-            runs = run_in_processes(url, tenants, path, args.repeat)
+        else:  # this process stays small: it only starts the plans
+            warm_up, *runs = run_in_processes(url, tenants, path, args.repeat + 1)
     for i, run in enumerate(runs, 1):
         print(f"run {i}: workbook load {run['load']:.2f} s, everything after load {run['after']:.2f} s")
-    plan = warm_up["plan"]
-    devices = plan.rows[plan.rows["resource"] == "devices"]
-    print(f"devices={args.devices} nodes={args.nodes} rows planned={len(devices)}")
-    print(plan.summary().to_string(index=False))
+    summary = pd.DataFrame(warm_up["summary"])
+    devices = summary.loc[summary["resource"] == "devices", "count"].sum()
+    print(f"devices={args.devices} nodes={args.nodes} rows planned={devices}")
+    print(summary.to_string(index=False))
     assert all(run["counts"] == warm_up["counts"] for run in runs), "runs planned differently"
     mode = "one process per plan" if not args.same_process else "plans in one process"
     loads, afters = [r["load"] for r in runs], [r["after"] for r in runs]

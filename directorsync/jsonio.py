@@ -47,7 +47,7 @@ def _loads(data: bytes | str) -> Any:
     try:
         return _decoder.decode(data)
     except msgspec.DecodeError:
-        return json.loads(data)
+        return json.loads(data if isinstance(data, (str, bytes, bytearray)) else bytes(data))
 
 
 def dumps(obj: Any) -> bytes:
