@@ -62,8 +62,13 @@ class Handler(BaseHTTPRequestHandler):
         ]
         if self.close_connection:
             head.append("Connection: close")
+        head_bytes = ("\r\n".join(head) + "\r\n\r\n").encode("latin-1")
         body = b"" if self.command == "HEAD" else reply.body
-        self.wfile.write(("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + body)
+        if len(body) < 1 << 16:  # one write: a small answer in one segment
+            self.wfile.write(head_bytes + body)
+        else:  # a large body as it is, not copied behind the head
+            self.wfile.write(head_bytes)
+            self.wfile.write(body)
 
     def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - signature of the base class
         """Silence the per-request stderr line (the request log has everything)."""

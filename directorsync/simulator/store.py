@@ -25,6 +25,8 @@ class MemoryStore:
     def __init__(self) -> None:
         self._nodes: dict[str, dict[str, dict[str, Record]]] = {}
         self._orders: dict[str, Record] = {}
+        #: Bumped by every change of an object (readers may keep answers made at a version).
+        self.version = 0
 
     def has_node(self, node: str) -> bool:
         """Whether ``node`` has been seeded."""
@@ -33,6 +35,7 @@ class MemoryStore:
     def seed(self, node: str, records: dict[str, list[Record]]) -> None:
         """Install the initial records of ``node`` (replacing whatever it held)."""
         self._nodes[node] = {res: {r["id"]: r for r in items} for res, items in records.items()}
+        self.version += 1
 
     def objects(self, node: str, resource: str) -> list[Record]:
         """The records of ``resource`` on ``node``, oldest first."""
@@ -45,10 +48,12 @@ class MemoryStore:
     def put(self, node: str, resource: str, record: Record) -> None:
         """Insert or replace ``record`` (keyed by its ``id``)."""
         self._nodes.setdefault(node, {}).setdefault(resource, {})[record["id"]] = record
+        self.version += 1
 
     def delete(self, node: str, resource: str, oid: str) -> None:
         """Remove a record if present."""
         self._nodes.get(node, {}).get(resource, {}).pop(oid, None)
+        self.version += 1
 
     def save_order(self, order: Record) -> None:
         """Remember an order's current form (keyed by its ``id``)."""
@@ -66,6 +71,7 @@ class MemoryStore:
         """Forget every node and order."""
         self._nodes.clear()
         self._orders.clear()
+        self.version += 1
 
     def close(self) -> None:
         """Release resources (nothing to do in memory)."""
