@@ -114,3 +114,52 @@ def test_plan_time_hash_of_an_update_equals_the_hash_apply_recomputes():
     for i in (1, 2):
         assert out.loc[i, "remote_hash"] == expected[i]
     assert out.loc[0, "remote_hash"] is None
+
+
+def test_diff_node_by_node_equals_diff_of_all_listings_at_once():
+    """Given a function, each node's listing is asked for when its rows are diffed: same result."""
+    from directorsync.diff import diff_frame
+    from directorsync.inventory import NODE
+    from directorsync.prechecks import REASON, STATUS
+
+    rng = random.Random(21)
+    profile = Profile("x", None, {"identity": {"natural_key": ["name"]},
+                                  "diff": {"compare": ["ip", "tz"], "list_as_sets": ["ip"]}})
+    names = [f"h{i}" for i in range(60)]
+    desired = pd.DataFrame({
+        NODE: [n for _ in names for n in ("n1", "n2", "n3")],
+        "name": [h for h in names for _ in range(3)],
+        "ip": [rng.sample(["a", "b", "c"], rng.randint(0, 2)) for _ in range(180)],
+        "tz": [rng.choice(["UTC", " UTC", None, "CET"]) for _ in range(180)],
+        STATUS: [rng.choice(["ok", "ok", "ok", "skip"]) for _ in range(180)], REASON: None,
+    })
+    remote = pd.DataFrame([
+        {NODE: node, "id": f"{node}-{h}", "name": h, "ip": rng.sample(["a", "b", "c"], rng.randint(0, 3)),
+         "tz": rng.choice(["UTC", "CET", None])}
+        for node in ("n1", "n2") for h in names if rng.random() < 0.8
+    ] + [{NODE: "n1", "id": "dup", "name": "h0", "ip": [], "tz": "UTC"}])  # a duplicated key
+    at_once = diff_frame(desired, remote, profile)
+    asked = []
+
+    def listing(node):
+        asked.append(node)
+        return remote[remote[NODE] == node].reset_index(drop=True)
+
+    by_node = diff_frame(desired, listing, profile)
+    assert asked == ["n1", "n2", "n3"]
+    pd.testing.assert_frame_equal(at_once, by_node)
+    assert set(at_once["action"]) == {"create", "update", "unchanged", "skip"}
+
+
+def test_a_field_director_does_not_return_is_compared_only_on_nodes_whose_listing_has_it():
+    from directorsync.diff import diff_frame
+    from directorsync.inventory import NODE
+
+    profile = Profile("x", None, {"identity": {"natural_key": ["name"]},
+                                  "diff": {"compare": ["tz", "secret"], "write_only_if_absent": ["secret"]}})
+    desired = pd.DataFrame({NODE: ["n1", "n2"], "name": ["a", "a"], "tz": ["UTC", "UTC"], "secret": ["s", "s"]})
+    listings = {"n1": pd.DataFrame({NODE: ["n1"], "id": ["1"], "name": ["a"], "tz": ["UTC"]}),
+                "n2": pd.DataFrame({NODE: ["n2"], "id": ["2"], "name": ["a"], "tz": ["UTC"], "secret": ["x"]})}
+    out = diff_frame(desired, listings.__getitem__, profile)
+    assert out["action"].tolist() == ["unchanged", "update"]
+    assert out.loc[1, "changes"] == [{"field": "secret", "before": "x", "after": "s"}]

@@ -117,3 +117,25 @@ def test_split_matches_a_plain_python_split_on_random_cells():
         return [p.strip() for p in re.split(r"\||,", cell) if p.strip()]
 
     assert got == [reference(c) for c in cells]
+
+
+def test_norm_str_matches_plain_python_on_random_cells():
+    """Cell by cell: trimmed, inner white space collapsed, sentinels and blanks null."""
+    import random
+    import re
+
+    rng = random.Random(12)
+    alphabet = ["a", "B", " ", "  ", "\t", "\n", "\u00a0", "-", "nan", "None", "é", "|"]
+    cells = ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 6))) for _ in range(600)]
+    cells += [None, float("nan"), 3.0, 2.5, 7, True]
+
+    def reference(v):
+        if v is None or (isinstance(v, float) and v != v):
+            return None
+        text = str(int(v)) if isinstance(v, float) and v.is_integer() else str(v)
+        if text.strip().lower() in {"", "nan", "none", "null", "-", "n/a"}:
+            return None
+        text = text.strip()
+        return re.sub(r"\s+", " ", text) if re.search(r"\s\s|[\t\n\r\f\v]", text) else text
+
+    assert run(cells, ["norm_str"]) == [reference(v) for v in cells]
