@@ -30,24 +30,34 @@ TENANT = "demo"
 
 
 def write_workbook(path: Path, rows: int, prefix: str = "Repo_bench") -> Path:
-    frame = pd.DataFrame({
-        "repo_number": range(rows),
-        "original_repo_name": [f"{prefix}-{i:05d}" for i in range(rows)],
-        "cleaned_repo_name": [f"{prefix}_{i:05d}" for i in range(rows)],
-        "storage_paths": "/opt/immune/storage",
-        "retention_days": 30,
-        "active": True,
-        "used_size": "0 MB",
-    })
+    frame = pd.DataFrame(
+        {
+            "repo_number": range(rows),
+            "original_repo_name": [f"{prefix}-{i:05d}" for i in range(rows)],
+            "cleaned_repo_name": [f"{prefix}_{i:05d}" for i in range(rows)],
+            "storage_paths": "/opt/immune/storage",
+            "retention_days": 30,
+            "active": True,
+            "used_size": "0 MB",
+        }
+    )
     with pd.ExcelWriter(path, engine="openpyxl") as writer:
         frame.to_excel(writer, sheet_name="Repo", index=False)
     return path
 
 
-def run_directorsync(sim: Simulator, tenants: Path, workbook: Path, concurrency: int) -> tuple[float, dict]:
-    settings = load_settings(env={}, overrides={
-        "director.base_url": sim.base_url, "director.token": TOKEN, "app.concurrency": concurrency,
-        "app.reports_dir": str(tenants.parent / "reports")})
+def run_directorsync(
+    sim: Simulator, tenants: Path, workbook: Path, concurrency: int
+) -> tuple[float, dict]:
+    settings = load_settings(
+        env={},
+        overrides={
+            "director.base_url": sim.base_url,
+            "director.token": TOKEN,
+            "app.concurrency": concurrency,
+            "app.reports_dir": str(tenants.parent / "reports"),
+        },
+    )
     with Session.open(settings=settings, tenants_file=tenants) as session:
         plan = session.plan(TENANT, workbook, ["repos"])
         started = time.perf_counter()
@@ -62,8 +72,15 @@ def run_legacy(sim: Simulator, rows: int) -> float:
     http.headers["Authorization"] = f"Bearer {TOKEN}"
     started = time.perf_counter()
     for i in range(rows):
-        body = {"data": {"name": f"Legacy_{i:05d}", "hiddenrepopath": [{"path": "/opt/immune/storage/", "retention": 30}]}}
-        message = http.post(f"{sim.base_url}/configapi/{pool}/{node}/Repos", json=body, timeout=30).json()["message"]
+        body = {
+            "data": {
+                "name": f"Legacy_{i:05d}",
+                "hiddenrepopath": [{"path": "/opt/immune/storage/", "retention": 30}],
+            }
+        }
+        message = http.post(
+            f"{sim.base_url}/configapi/{pool}/{node}/Repos", json=body, timeout=30
+        ).json()["message"]
         while True:
             state = http.get(f"{sim.base_url}/{message.lstrip('/')}", timeout=30).json()
             if state.get("response", {}).get("success") is not None:
@@ -85,18 +102,24 @@ def main() -> None:
         tenants = tmp / "tenants.yml"
         tenants.write_text(DEMO_TENANTS_YAML)
         workbook = write_workbook(tmp / "bench.xlsx", args.rows)
-        with Simulator(seed=tenants, token=TOKEN, latency_ms=args.latency_ms, job_ms=args.job_ms) as sim:
+        with Simulator(
+            seed=tenants, token=TOKEN, latency_ms=args.latency_ms, job_ms=args.job_ms
+        ) as sim:
             wall, statuses = run_directorsync(sim, tenants, workbook, args.concurrency)
             legacy = run_legacy(sim, args.legacy_sample) if args.legacy_sample else 0.0
     per_row = (2 * args.latency_ms + args.job_ms) / 1000
     bound = args.rows * per_row / args.concurrency
     legacy_total = legacy / max(1, args.legacy_sample) * args.rows
-    print(f"rows={args.rows} latency={args.latency_ms}ms job={args.job_ms}ms concurrency={args.concurrency}")
+    print(
+        f"rows={args.rows} latency={args.latency_ms}ms job={args.job_ms}ms concurrency={args.concurrency}"
+    )
     print(f"statuses: {statuses}")
     print(f"DirectorSync apply wall time: {wall:.1f} s")
     print(f"concurrency bound:            {bound:.1f} s  (ratio {wall / bound:.2f}x)")
-    print(f"sequential 1 s polling (est): {legacy_total:.0f} s  ({legacy_total / wall:.0f}x slower), "
-          f"from {args.legacy_sample} rows measured")
+    print(
+        f"sequential 1 s polling (est): {legacy_total:.0f} s  ({legacy_total / wall:.0f}x slower), "
+        f"from {args.legacy_sample} rows measured"
+    )
 
 
 if __name__ == "__main__":

@@ -42,9 +42,13 @@ POOL = "b2d4f6a8c0e24a6c8e0f2b4d6f8a0c2e"
 
 
 def topology(nodes: int) -> dict:
-    backends = [{"name": f"be{i:02d}", "id": f"{i:032x}", "ip": "127.0.0.1"} for i in range(1, nodes + 1)]
-    return {"tenants": {"bench": {"pool_uuid": POOL, "siems": {"backends": backends}}},
-            "defaults": {"target": {"devices": ["backends"], "device_groups": ["backends"]}}}
+    backends = [
+        {"name": f"be{i:02d}", "id": f"{i:032x}", "ip": "127.0.0.1"} for i in range(1, nodes + 1)
+    ]
+    return {
+        "tenants": {"bench": {"pool_uuid": POOL, "siems": {"backends": backends}}},
+        "defaults": {"target": {"devices": ["backends"], "device_groups": ["backends"]}},
+    }
 
 
 def load_inventory(sim: Simulator, nodes: int, devices: int) -> None:
@@ -79,9 +83,23 @@ def state_file(nodes: int, devices: int) -> Path:
 def separate_simulator(tenants: Path, state: Path):
     """`directorsync simulator` in its own process, as a remote Director would be."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "directorsync.cli", "simulator", "--port", "0", "--token", TOKEN,
-         "--seed", str(tenants), "--state", str(state)],
-        stdout=subprocess.PIPE, text=True)
+        [
+            sys.executable,
+            "-m",
+            "directorsync.cli",
+            "simulator",
+            "--port",
+            "0",
+            "--token",
+            TOKEN,
+            "--seed",
+            str(tenants),
+            "--state",
+            str(state),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         line = proc.stdout.readline()
         url = re.search(r"http://[0-9.:]+", line).group(0)
@@ -116,7 +134,9 @@ def run_in_processes(url: str, tenants: Path, path: Path, repeat: int) -> list[d
     for _ in range(repeat):
         out = subprocess.run(
             [sys.executable, __file__, "--child", url, str(tenants), str(path)],
-            capture_output=True, text=True, check=True,
+            capture_output=True,
+            text=True,
+            check=True,
         ).stdout
         runs.append(json.loads(out.splitlines()[-1]))
     return runs
@@ -128,10 +148,13 @@ def main() -> None:
     parser.add_argument("--nodes", type=int, default=3)
     parser.add_argument("--repeat", type=int, default=5, help="plans (fresh session each)")
     parser.add_argument(
-        "--same-process", action="store_true",
+        "--same-process",
+        action="store_true",
         help="plan repeatedly in this process (default: each plan in a new process, as the CLI)",
     )
-    parser.add_argument("--child", nargs=3, metavar=("URL", "TENANTS", "WORKBOOK"), help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--child", nargs=3, metavar=("URL", "TENANTS", "WORKBOOK"), help=argparse.SUPPRESS
+    )
     args = parser.parse_args()
     if args.child:
         print(json.dumps(plan_once(args.child[0], Path(args.child[1]), Path(args.child[2]))))
@@ -153,7 +176,9 @@ def main() -> None:
         else:  # this process stays small: it only starts the plans
             warm_up, *runs = run_in_processes(url, tenants, path, args.repeat + 1)
     for i, run in enumerate(runs, 1):
-        print(f"run {i}: workbook load {run['load']:.2f} s, everything after load {run['after']:.2f} s")
+        print(
+            f"run {i}: workbook load {run['load']:.2f} s, everything after load {run['after']:.2f} s"
+        )
     summary = pd.DataFrame(warm_up["summary"])
     devices = summary.loc[summary["resource"] == "devices", "count"].sum()
     print(f"devices={args.devices} nodes={args.nodes} rows planned={devices}")
@@ -161,10 +186,14 @@ def main() -> None:
     assert all(run["counts"] == warm_up["counts"] for run in runs), "runs planned differently"
     mode = "one process per plan" if not args.same_process else "plans in one process"
     loads, afters = [r["load"] for r in runs], [r["after"] for r in runs]
-    print(f"workbook load:            {statistics.median(loads):.2f} s (median of {len(loads)}, {mode})")
-    print(f"everything after load:    {statistics.median(afters):.2f} s (median of {len(afters)}, "
-          f"min {min(afters):.2f}, max {max(afters):.2f}; {mode}; list inventories over HTTP, "
-          "map, precheck, resolve, diff, payloads)")
+    print(
+        f"workbook load:            {statistics.median(loads):.2f} s (median of {len(loads)}, {mode})"
+    )
+    print(
+        f"everything after load:    {statistics.median(afters):.2f} s (median of {len(afters)}, "
+        f"min {min(afters):.2f}, max {max(afters):.2f}; {mode}; list inventories over HTTP, "
+        "map, precheck, resolve, diff, payloads)"
+    )
 
 
 if __name__ == "__main__":

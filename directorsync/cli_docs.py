@@ -10,7 +10,9 @@ from directorsync.cli import COMMANDS, cli
 def command_help(name: str) -> str:
     """The ``--help`` text of one command, as a user sees it."""
     command = cli.get_command(click.Context(cli), name)
-    ctx = click.Context(command, info_name=f"directorsync {name}", terminal_width=100, max_content_width=100)
+    ctx = click.Context(
+        command, info_name=f"directorsync {name}", terminal_width=100, max_content_width=100
+    )
     return command.get_help(ctx)
 
 

@@ -707,6 +707,7 @@ class ReceivedListing:
             self.items()
             raise
 
+
 def _blank(content: bytes | mmap.mmap) -> bool:
     """No body, or white space only (a large body is not copied to tell)."""
     if not len(content):

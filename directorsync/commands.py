@@ -107,8 +107,18 @@ def plan_command(
 ):
     """Compare a workbook with Director and show what would change (never writes)."""
     try:
-        return _plan(tenant, xlsx, tenants_file, resources, config_file, url, no_verify, out, fmt,
-                     detailed_exitcode)
+        return _plan(
+            tenant,
+            xlsx,
+            tenants_file,
+            resources,
+            config_file,
+            url,
+            no_verify,
+            out,
+            fmt,
+            detailed_exitcode,
+        )
     except (DirectorSyncError, click.UsageError) as exc:
         if not detailed_exitcode:
             raise
@@ -116,7 +126,9 @@ def plan_command(
         return EXIT_ROWS_FAILED  # with --detailed-exitcode, 2 means "changes pending" only
 
 
-def _plan(tenant, xlsx, tenants_file, resources, config_file, url, no_verify, out, fmt, detailed_exitcode):
+def _plan(
+    tenant, xlsx, tenants_file, resources, config_file, url, no_verify, out, fmt, detailed_exitcode
+):
     from directorsync.report import print_plan
     from directorsync.session import Session
 

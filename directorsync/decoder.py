@@ -117,8 +117,11 @@ class Decoder:
             raise DecoderUnavailable("the decoding helper failed earlier")
         if self._process is None or self._process.poll() is not None:
             self._process = subprocess.Popen(
-                self._command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                stderr=subprocess.DEVNULL, close_fds=True,
+                self._command,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+                close_fds=True,
             )
             _widen(self._process.stdin)
             _widen(self._process.stdout)

@@ -130,9 +130,7 @@ def _text_json(value: Any, fold: bool) -> str:
 
 
 #: ``_TEXT_JSON[fold](values)``: :func:`_text_json` over an object array.
-_TEXT_JSON = {
-    fold: cellwise(lambda v, f=fold: _text_json(v, f)) for fold in (False, True)
-}
+_TEXT_JSON = {fold: cellwise(lambda v, f=fold: _text_json(v, f)) for fold in (False, True)}
 
 
 def _fast_list(value: Any, as_set: bool, fold: bool) -> str:
@@ -249,9 +247,7 @@ def diff_frame(desired: pd.DataFrame, remote: Remote, profile: Profile) -> pd.Da
     reason = out[REASON].to_numpy(dtype=object).copy() if REASON in out else np.full(n, None)
     reason[action == "create"] = "not on node"
     reason[action == "unchanged"] = None
-    reason[updated] = [
-        "differs: " + ", ".join(ch["field"] for ch in c) for c in changes.to_numpy()
-    ]
+    reason[updated] = ["differs: " + ", ".join(ch["field"] for ch in c) for c in changes.to_numpy()]
     cells = np.empty(n, dtype=object)
     cells[:] = [NO_CHANGES] * n
     cells[updated] = changes.to_numpy()
@@ -340,7 +336,9 @@ def _changes(
 def _hash_frame(remote: pd.DataFrame, fields: list[str], profile: Profile) -> pd.Series:
     text = np.full(len(remote), "", dtype=object)
     for field in fields:
-        text = text + (field + "=") + canonical_series(remote[field], field, profile).to_numpy() + ";"
+        text = (
+            text + (field + "=") + canonical_series(remote[field], field, profile).to_numpy() + ";"
+        )
     return pd.Series(_SHORT_HASH(text), index=remote.index, dtype=object)
 
 
@@ -363,7 +361,9 @@ def _differs(a: np.ndarray, b: np.ndarray, field: str, profile: Profile) -> np.n
         candidates[candidates] = ~(pd.isna(a[candidates]) & pd.isna(b[candidates]))
     kind = pd.api.types.infer_dtype(a, skipna=True)
     # text equals nothing but text: cells equal to a text cell need no boolean check
-    kinds = {kind} if kind in ("string", "empty") else {kind, pd.api.types.infer_dtype(b, skipna=True)}
+    kinds = (
+        {kind} if kind in ("string", "empty") else {kind, pd.api.types.infer_dtype(b, skipna=True)}
+    )
     if kinds & _MAY_HOLD_BOOLS:
         # only cells equal to True/False (or 1/0) can be a boolean facing a number
         maybe = ~candidates & ((a == True) | (a == False))  # noqa: E712 - element-wise
@@ -372,8 +372,10 @@ def _differs(a: np.ndarray, b: np.ndarray, field: str, profile: Profile) -> np.n
     mask = np.zeros(len(a), dtype=bool)
     if candidates.any():
         mask[candidates] = _canonical_differs(
-            pd.Series(a[candidates], dtype=object), pd.Series(b[candidates], dtype=object),
-            field, profile,
+            pd.Series(a[candidates], dtype=object),
+            pd.Series(b[candidates], dtype=object),
+            field,
+            profile,
         ).to_numpy()
     return mask
 
@@ -385,7 +387,9 @@ def _is_bool(values: np.ndarray) -> np.ndarray:
     return np.fromiter((v is True or v is False for v in values), dtype=bool, count=len(values))
 
 
-def _canonical_differs(after: pd.Series, before: pd.Series, field: str, profile: Profile) -> pd.Series:
+def _canonical_differs(
+    after: pd.Series, before: pd.Series, field: str, profile: Profile
+) -> pd.Series:
     as_set, deep, fold = _flags(field, profile)
     a, b = after.to_numpy(dtype=object), before.to_numpy(dtype=object)
     kinds = {pd.api.types.infer_dtype(a, skipna=True), pd.api.types.infer_dtype(b, skipna=True)}

@@ -280,8 +280,14 @@ class Inventory:
     def invalidate(self, source: str, node: Node | None = None) -> None:
         """Forget a listing and the objects planned on it (after writes, before re-reading)."""
         with self._lock:
-            stores = (self._listed, self._fields, self._builders, self._joined, self._pending,
-                      self._planned)
+            stores = (
+                self._listed,
+                self._fields,
+                self._builders,
+                self._joined,
+                self._pending,
+                self._planned,
+            )
             for store in stores:
                 for key in list(store):
                     if key[0] == source and (node is None or key[1] == node.id):

@@ -141,7 +141,9 @@ def raw_columns(
         ValueError: ``data`` is not a JSON array of objects (or JSON that msgspec refuses).
     """
     fields = tuple(dict.fromkeys(fields))
-    inner = tuple((f, tuple(dict.fromkeys(keys))) for f, keys in (nested or {}).items() if f in fields)
+    inner = tuple(
+        (f, tuple(dict.fromkeys(keys))) for f, keys in (nested or {}).items() if f in fields
+    )
     try:
         objects = _raw_projection(fields, inner).decode(data)
     except msgspec.ValidationError:
@@ -158,7 +160,9 @@ def raw_columns(
         if all(c is msgspec.UNSET for c in cells):
             continue
         empty = (msgspec.UNSET,) * len(keys)
-        inner_rows = [empty if c is None or c is msgspec.UNSET else msgspec.structs.astuple(c) for c in cells]
+        inner_rows = [
+            empty if c is None or c is msgspec.UNSET else msgspec.structs.astuple(c) for c in cells
+        ]
         nested_columns[field] = _raw_arrays(keys, inner_rows)
         if hold is not None:
             hold.append(inner_rows)

@@ -158,7 +158,9 @@ def _text_columns(template: str) -> Callable[[Columns, int], np.ndarray]:
     def render_text(columns: Columns, n: int) -> np.ndarray:
         text = np.full(n, "", dtype=object)
         for before, field, filters in pieces:
-            values = cellwise(lambda v, f=filters: _text(_filtered(v, f)))(_column(columns, field, n))
+            values = cellwise(lambda v, f=filters: _text(_filtered(v, f)))(
+                _column(columns, field, n)
+            )
             text = text + before + values
         return text + tail if tail else text
 
@@ -293,7 +295,9 @@ def build_requests(frame: pd.DataFrame, profile: Profile) -> pd.DataFrame:
         template = profile.payload.get(kind) or profile.payload.get("create") or {}
         payloads[rows] = _renderer(template, omit)(columns, len(rows))
         methods[rows] = method
-        paths[rows] = render_paths(endpoint.get(kind) or endpoint.get("list", ""), columns, len(rows))
+        paths[rows] = render_paths(
+            endpoint.get(kind) or endpoint.get("list", ""), columns, len(rows)
+        )
     out["method"] = pd.Series(methods, index=out.index, dtype=object)
     out["path"] = pd.Series(paths, index=out.index, dtype=object)
     out["payload"] = pd.Series(payloads, index=out.index, dtype=object)

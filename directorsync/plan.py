@@ -454,8 +454,10 @@ def _register_creates(frame: pd.DataFrame, profile: Profile, inventory: Inventor
         return
     reasons = frame["reason"].to_numpy(dtype=object)
     ids = np.array(
-        [ref(profile.name, k) if c else skipped_marker(str(r))
-         for k, c, r in zip(keys[rows], creates[rows], reasons[rows])],
+        [
+            ref(profile.name, k) if c else skipped_marker(str(r))
+            for k, c, r in zip(keys[rows], creates[rows], reasons[rows])
+        ],
         dtype=object,
     )
     node_of = frame[NODE].to_numpy(dtype=object)[rows]
@@ -504,9 +506,7 @@ def _plan_rows(frame: pd.DataFrame, profile: Profile, workbook: str) -> pd.DataF
         },
         index=frame.index,
     )
-    out["source"] = (
-        frame[SOURCE] if SOURCE in frame else _source_labels(workbook, sheet, rows_col)
-    )
+    out["source"] = frame[SOURCE] if SOURCE in frame else _source_labels(workbook, sheet, rows_col)
     return out.reset_index(drop=True)
 
 

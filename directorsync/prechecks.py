@@ -299,7 +299,15 @@ def _has_invalid(v: Any) -> bool:
 
 
 _HAS_INVALID = cellwise(_has_invalid)
-_SCALAR_KINDS = {"string", "empty", "integer", "floating", "boolean", "mixed-integer-float", "decimal"}
+_SCALAR_KINDS = {
+    "string",
+    "empty",
+    "integer",
+    "floating",
+    "boolean",
+    "mixed-integer-float",
+    "decimal",
+}
 
 
 def invalid_mask(series: pd.Series) -> np.ndarray:

@@ -66,14 +66,18 @@ def resolve_frame(
         many = "lookup_many" in spec
         rows = np.flatnonzero(verdicts.status == "ok")
         active = pd.DataFrame(
-            {NODE: out[NODE].to_numpy(dtype=object)[rows],
-             lookup_field: out[lookup_field].to_numpy(dtype=object)[rows]},
+            {
+                NODE: out[NODE].to_numpy(dtype=object)[rows],
+                lookup_field: out[lookup_field].to_numpy(dtype=object)[rows],
+            },
             index=out.index[rows],
         )
         codes = (node_codes[rows], node_values)
         found = _lookup_distinct(active, lookup_field, inv, match, ret, many, codes)
         if ret is not None:
-            values = out[target].to_numpy(dtype=object).copy() if target in out else np.full(n, None)
+            values = (
+                out[target].to_numpy(dtype=object).copy() if target in out else np.full(n, None)
+            )
             values[out.index.get_indexer(found.values.index)] = found.values.to_numpy(dtype=object)
             empty = out.index.get_indexer(found.empty_rows)
             if len(empty):
@@ -221,8 +225,11 @@ def _lookup(
     pair_ref = pairs["_id"].map(is_ref).to_numpy(dtype=bool) & pair_ok
     ok, planned = pair_ok[pair_codes], pair_ref[pair_codes]
     unresolved = pd.DataFrame(
-        {NODE: left[NODE].to_numpy()[~ok], "_name": left["_name"].to_numpy()[~ok],
-         "_skip": pair_skip[pair_codes][~ok]},
+        {
+            NODE: left[NODE].to_numpy()[~ok],
+            "_name": left["_name"].to_numpy()[~ok],
+            "_skip": pair_skip[pair_codes][~ok],
+        },
         index=left.index[~ok],
     )
     ids = pairs["_id"].to_numpy(dtype=object)[pair_codes]
@@ -313,7 +320,9 @@ def _message(group: pd.DataFrame, label: str, node_names: dict[str, str]) -> str
         if isinstance(skip, str):
             skipped.append(f"{label} '{name}' is not created: its own row is skipped ({skip})")
         else:
-            unknown.append(f"'{name}'" + (f" (did you mean '{hint}'?)" if isinstance(hint, str) else ""))
+            unknown.append(
+                f"'{name}'" + (f" (did you mean '{hint}'?)" if isinstance(hint, str) else "")
+            )
     clauses = list(skipped)
     if unknown:
         noun = label if len(unknown) == 1 else f"{label}s"

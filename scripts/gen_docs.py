@@ -24,7 +24,9 @@ def _replace(doc: Path, begin: str, end: str, body: str) -> None:
 def main() -> None:
     _replace(ROOT / "docs" / "profiles.md", BEGIN, END, transforms_markdown())
     _replace(ROOT / "docs" / "cli.md", "<!-- cli:begin -->", "<!-- cli:end -->", cli_markdown())
-    _replace(ROOT / "docs" / "profiles.md", "<!-- lint:begin -->", "<!-- lint:end -->", codes_markdown())
+    _replace(
+        ROOT / "docs" / "profiles.md", "<!-- lint:begin -->", "<!-- lint:end -->", codes_markdown()
+    )
 
 
 if __name__ == "__main__":

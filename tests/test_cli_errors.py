@@ -12,8 +12,14 @@ def run_cli(*args, env_extra=None, cwd=None):
 
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DSYNC_", "LP_"))}
     env.update(env_extra or {})
-    return subprocess.run([sys.executable, "-m", "directorsync.cli", *args], capture_output=True,
-                          text=True, timeout=120, env=env, cwd=cwd)
+    return subprocess.run(
+        [sys.executable, "-m", "directorsync.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        cwd=cwd,
+    )
 
 
 @pytest.fixture
@@ -32,82 +38,196 @@ def check(proc, code, *needles):
 
 
 def test_missing_workbook(tmp_path, tenants_file, director):
-    proc = run_cli("plan", "--tenant", "core", "--tenants-file", str(tenants_file),
-                   "--xlsx", str(tmp_path / "nope.xlsx"), env_extra=director)
+    proc = run_cli(
+        "plan",
+        "--tenant",
+        "core",
+        "--tenants-file",
+        str(tenants_file),
+        "--xlsx",
+        str(tmp_path / "nope.xlsx"),
+        env_extra=director,
+    )
     check(proc, 3, "error:", "nope.xlsx does not exist")
 
 
 def test_unreadable_workbook(tmp_path, tenants_file, director):
     bad = tmp_path / "broken.xlsx"
     bad.write_bytes(b"not a workbook")
-    proc = run_cli("plan", "--tenant", "core", "--tenants-file", str(tenants_file), "--xlsx", str(bad),
-                   env_extra=director)
+    proc = run_cli(
+        "plan",
+        "--tenant",
+        "core",
+        "--tenants-file",
+        str(tenants_file),
+        "--xlsx",
+        str(bad),
+        env_extra=director,
+    )
     check(proc, 3, "error: cannot read broken.xlsx")
 
 
 def test_unknown_tenant_lists_known(samples, tenants_file, director):
-    proc = run_cli("plan", "--tenant", "cor", "--tenants-file", str(tenants_file),
-                   "--xlsx", str(samples / "core_config.xlsx"), env_extra=director)
+    proc = run_cli(
+        "plan",
+        "--tenant",
+        "cor",
+        "--tenants-file",
+        str(tenants_file),
+        "--xlsx",
+        str(samples / "core_config.xlsx"),
+        env_extra=director,
+    )
     check(proc, 2, "unknown tenant 'cor'", "core, esait, sccoe")
 
 
 def test_no_director_configured_says_how(samples, tenants_file, tmp_path):
-    proc = run_cli("plan", "--tenant", "core", "--tenants-file", str(tenants_file),
-                   "--xlsx", str(samples / "core_config.xlsx"), cwd=tmp_path)
+    proc = run_cli(
+        "plan",
+        "--tenant",
+        "core",
+        "--tenants-file",
+        str(tenants_file),
+        "--xlsx",
+        str(samples / "core_config.xlsx"),
+        cwd=tmp_path,
+    )
     check(proc, 2, "no Director URL", "directorsync simulator")
 
 
 def test_unreachable_director(samples, tenants_file, tmp_path):
-    env = {"DSYNC_DIRECTOR__BASE_URL": "http://127.0.0.1:9", "DSYNC_DIRECTOR__TOKEN": TOKEN,
-           "DSYNC_DIRECTOR__RETRIES": "0"}
-    proc = run_cli("plan", "--tenant", "core", "--tenants-file", str(tenants_file),
-                   "--xlsx", str(samples / "core_config.xlsx"), "--resources", "repos",
-                   env_extra=env, cwd=tmp_path)
+    env = {
+        "DSYNC_DIRECTOR__BASE_URL": "http://127.0.0.1:9",
+        "DSYNC_DIRECTOR__TOKEN": TOKEN,
+        "DSYNC_DIRECTOR__RETRIES": "0",
+    }
+    proc = run_cli(
+        "plan",
+        "--tenant",
+        "core",
+        "--tenants-file",
+        str(tenants_file),
+        "--xlsx",
+        str(samples / "core_config.xlsx"),
+        "--resources",
+        "repos",
+        env_extra=env,
+        cwd=tmp_path,
+    )
     check(proc, 4, "error:")
 
 
 def test_unknown_resource(samples, tenants_file, director):
-    proc = run_cli("plan", "--tenant", "core", "--tenants-file", str(tenants_file),
-                   "--xlsx", str(samples / "core_config.xlsx"), "--resources", "repo", env_extra=director)
+    proc = run_cli(
+        "plan",
+        "--tenant",
+        "core",
+        "--tenants-file",
+        str(tenants_file),
+        "--xlsx",
+        str(samples / "core_config.xlsx"),
+        "--resources",
+        "repo",
+        env_extra=director,
+    )
     check(proc, 2, "unknown resource(s): repo", "repos")
 
 
 def test_wrong_token_is_a_clear_error(samples, tenants_file, director):
     env = dict(director, DSYNC_DIRECTOR__TOKEN="wrong-token-123456")
-    proc = run_cli("plan", "--tenant", "core", "--tenants-file", str(tenants_file),
-                   "--xlsx", str(samples / "core_config.xlsx"), "--resources", "repos", env_extra=env)
-    check(proc, 4, "error:", "Director refused the token (HTTP 401)",
-          "DSYNC_DIRECTOR__TOKEN / LP_DIRECTOR_API_TOKEN or director.token", "expire after 8 hours")
+    proc = run_cli(
+        "plan",
+        "--tenant",
+        "core",
+        "--tenants-file",
+        str(tenants_file),
+        "--xlsx",
+        str(samples / "core_config.xlsx"),
+        "--resources",
+        "repos",
+        env_extra=env,
+    )
+    check(
+        proc,
+        4,
+        "error:",
+        "Director refused the token (HTTP 401)",
+        "DSYNC_DIRECTOR__TOKEN / LP_DIRECTOR_API_TOKEN or director.token",
+        "expire after 8 hours",
+    )
     assert "wrong-token-123456" not in proc.stderr + proc.stdout
     assert "REDACTED" not in proc.stderr
 
 
 def test_base_url_without_scheme_is_a_config_error(samples, tenants_file, tmp_path):
     env = {"DSYNC_DIRECTOR__BASE_URL": "127.0.0.1:8472", "DSYNC_DIRECTOR__TOKEN": TOKEN}
-    proc = run_cli("plan", "--tenant", "core", "--tenants-file", str(tenants_file),
-                   "--xlsx", str(samples / "core_config.xlsx"), "--resources", "repos",
-                   env_extra=env, cwd=tmp_path)
-    check(proc, 2, "error:", "'127.0.0.1:8472' must start with http:// or https://",
-          "DSYNC_DIRECTOR__BASE_URL")
+    proc = run_cli(
+        "plan",
+        "--tenant",
+        "core",
+        "--tenants-file",
+        str(tenants_file),
+        "--xlsx",
+        str(samples / "core_config.xlsx"),
+        "--resources",
+        "repos",
+        env_extra=env,
+        cwd=tmp_path,
+    )
+    check(
+        proc,
+        2,
+        "error:",
+        "'127.0.0.1:8472' must start with http:// or https://",
+        "DSYNC_DIRECTOR__BASE_URL",
+    )
     assert "InvalidSchema" not in proc.stderr
 
 
 def test_misspelled_tenants_file_key_is_a_config_error(samples, tenants_file, tmp_path, director):
     typo = tmp_path / "tenants.yml"
-    typo.write_text(tenants_file.read_text(encoding="utf-8").replace("      backends:", "      backend:", 1))
-    proc = run_cli("plan", "--tenant", "core", "--tenants-file", str(typo),
-                   "--xlsx", str(samples / "core_config.xlsx"), env_extra=director)
-    check(proc, 2, "error:", "unknown key 'backend' in tenant 'core' siems (did you mean 'backends'?)")
+    typo.write_text(
+        tenants_file.read_text(encoding="utf-8").replace("      backends:", "      backend:", 1)
+    )
+    proc = run_cli(
+        "plan",
+        "--tenant",
+        "core",
+        "--tenants-file",
+        str(typo),
+        "--xlsx",
+        str(samples / "core_config.xlsx"),
+        env_extra=director,
+    )
+    check(
+        proc, 2, "error:", "unknown key 'backend' in tenant 'core' siems (did you mean 'backends'?)"
+    )
     assert "has no node for" not in proc.stderr
 
 
-def test_workbook_saved_without_formula_values_exits_1_naming_cells(samples, tenants_file, tmp_path,
-                                                                    director):
+def test_workbook_saved_without_formula_values_exits_1_naming_cells(
+    samples, tenants_file, tmp_path, director
+):
     import openpyxl
 
     resaved = tmp_path / "resaved.xlsx"
     openpyxl.load_workbook(samples / "core_config.xlsx").save(resaved)
-    proc = run_cli("plan", "--tenant", "core", "--tenants-file", str(tenants_file),
-                   "--xlsx", str(resaved), "--resources", "repos", env_extra=director)
-    check(proc, 1, "error: repos: resaved.xlsx › Repo: 6 formula cell(s) have no stored value",
-          "F2 (column 'active', row 2)", "open and save it in Excel or LibreOffice")
+    proc = run_cli(
+        "plan",
+        "--tenant",
+        "core",
+        "--tenants-file",
+        str(tenants_file),
+        "--xlsx",
+        str(resaved),
+        "--resources",
+        "repos",
+        env_extra=director,
+    )
+    check(
+        proc,
+        1,
+        "error: repos: resaved.xlsx › Repo: 6 formula cell(s) have no stored value",
+        "F2 (column 'active', row 2)",
+        "open and save it in Excel or LibreOffice",
+    )

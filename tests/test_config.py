@@ -17,7 +17,11 @@ def test_precedence_cli_over_env_over_yaml(tmp_path):
 
 
 def test_legacy_environment_names(tmp_path):
-    env = {"LP_DIRECTOR_URL": "https://d", "LP_DIRECTOR_API_TOKEN": "secret", "LP_TENANTS_FILE": "t.yml"}
+    env = {
+        "LP_DIRECTOR_URL": "https://d",
+        "LP_DIRECTOR_API_TOKEN": "secret",
+        "LP_TENANTS_FILE": "t.yml",
+    }
     s = load_settings(env=env)
     assert s.director.base_url == "https://d"
     assert s.token == "secret"

@@ -35,7 +35,9 @@ def test_fast_text_column_equals_general_path():
 def test_empty_values_compare_equal_and_numbers_normalise():
     assert _dump(canonical(None)) == _dump(canonical("")) == _dump(canonical([])) == "null"
     assert canonical(90.0) == canonical(90) == 90
-    assert canonical([{"path": "/a/", "retention": 90.0}], as_set=True) == [{"path": "/a/", "retention": 90}]
+    assert canonical([{"path": "/a/", "retention": 90.0}], as_set=True) == [
+        {"path": "/a/", "retention": 90}
+    ]
 
 
 def test_vectorised_differs_matches_canonical_comparison():
@@ -44,10 +46,21 @@ def test_vectorised_differs_matches_canonical_comparison():
     rng = random.Random(3)
     for as_set in (True, False):
         profile = Profile("x", None, {"diff": {"list_as_sets": ["f"] if as_set else []}})
-        after = pd.Series([words(rng, rng.randint(0, 3)) for _ in range(400)] + [None, []], dtype=object)
-        before = pd.Series([rng.sample(v, len(v)) if rng.random() < 0.5 and v else words(rng, rng.randint(0, 3))
-                            for v in after[:400]] + [[], None], dtype=object)
-        expected = [_dump(canonical(a, as_set)) != _dump(canonical(b, as_set)) for a, b in zip(after, before)]
+        after = pd.Series(
+            [words(rng, rng.randint(0, 3)) for _ in range(400)] + [None, []], dtype=object
+        )
+        before = pd.Series(
+            [
+                rng.sample(v, len(v)) if rng.random() < 0.5 and v else words(rng, rng.randint(0, 3))
+                for v in after[:400]
+            ]
+            + [[], None],
+            dtype=object,
+        )
+        expected = [
+            _dump(canonical(a, as_set)) != _dump(canonical(b, as_set))
+            for a, b in zip(after, before)
+        ]
         assert differs_mask(after, before, "f", profile).tolist() == expected
     text_a = pd.Series(words(rng, 300) + [None, " x "], dtype=object)
     text_b = pd.Series(words(rng, 300) + ["", "x"], dtype=object)
@@ -60,8 +73,31 @@ def test_differs_on_mixed_values_matches_canonical_comparison():
     """The equality shortcut never changes the answer: numbers, booleans, dicts, lists, empties."""
     from directorsync.diff import differs_mask
 
-    pool = [None, float("nan"), "", " a", "a", "A", 1, 1.0, 2, True, False, 0, [], ["a"], ["a", "b"],
-            ["b", "a"], [" a "], {}, {"k": 1}, {"k": 1.0}, {"k": True}, {"k": [1, 2]}, {"k": [2, 1]}]
+    pool = [
+        None,
+        float("nan"),
+        "",
+        " a",
+        "a",
+        "A",
+        1,
+        1.0,
+        2,
+        True,
+        False,
+        0,
+        [],
+        ["a"],
+        ["a", "b"],
+        ["b", "a"],
+        [" a "],
+        {},
+        {"k": 1},
+        {"k": 1.0},
+        {"k": True},
+        {"k": [1, 2]},
+        {"k": [2, 1]},
+    ]
     rng = random.Random(11)
     after = pd.Series([rng.choice(pool) for _ in range(3000)], dtype=object)
     before = pd.Series([rng.choice(pool) if rng.random() < 0.6 else a for a in after], dtype=object)
@@ -94,20 +130,35 @@ def test_plan_time_hash_of_an_update_equals_the_hash_apply_recomputes():
     from directorsync.inventory import NODE
     from directorsync.prechecks import REASON, STATUS
 
-    profile = Profile("x", None, {
-        "identity": {"natural_key": ["name"]},
-        "diff": {"compare": ["ip", "tz", "risk"], "list_as_sets": ["ip"]},
-    })
-    remote = pd.DataFrame({
-        NODE: ["n1", "n1", "n2"], "id": ["a", "b", "c"], "name": ["web", "db", "web"],
-        "ip": [["10.0.0.2", "10.0.0.1"], ["10.0.0.9"], []], "tz": ["UTC", " UTC", None],
-        "risk": [{"c": "Minor"}, {"c": "Major"}, {}],
-    })
-    desired = pd.DataFrame({
-        NODE: ["n1", "n1", "n2"], "name": ["web", "db", "web"],
-        "ip": [["10.0.0.1", "10.0.0.2"], ["10.0.0.8"], ["10.0.0.1"]], "tz": ["UTC", "UTC", "UTC"],
-        "risk": [{"c": "Minor"}, {"c": "Major"}, {"c": "Minor"}], STATUS: "ok", REASON: None,
-    })
+    profile = Profile(
+        "x",
+        None,
+        {
+            "identity": {"natural_key": ["name"]},
+            "diff": {"compare": ["ip", "tz", "risk"], "list_as_sets": ["ip"]},
+        },
+    )
+    remote = pd.DataFrame(
+        {
+            NODE: ["n1", "n1", "n2"],
+            "id": ["a", "b", "c"],
+            "name": ["web", "db", "web"],
+            "ip": [["10.0.0.2", "10.0.0.1"], ["10.0.0.9"], []],
+            "tz": ["UTC", " UTC", None],
+            "risk": [{"c": "Minor"}, {"c": "Major"}, {}],
+        }
+    )
+    desired = pd.DataFrame(
+        {
+            NODE: ["n1", "n1", "n2"],
+            "name": ["web", "db", "web"],
+            "ip": [["10.0.0.1", "10.0.0.2"], ["10.0.0.8"], ["10.0.0.1"]],
+            "tz": ["UTC", "UTC", "UTC"],
+            "risk": [{"c": "Minor"}, {"c": "Major"}, {"c": "Minor"}],
+            STATUS: "ok",
+            REASON: None,
+        }
+    )
     out = diff_frame(desired, remote, profile)
     assert out["action"].tolist() == ["unchanged", "update", "update"]
     expected = remote_hash(remote, profile)
@@ -123,21 +174,40 @@ def test_diff_node_by_node_equals_diff_of_all_listings_at_once():
     from directorsync.prechecks import REASON, STATUS
 
     rng = random.Random(21)
-    profile = Profile("x", None, {"identity": {"natural_key": ["name"]},
-                                  "diff": {"compare": ["ip", "tz"], "list_as_sets": ["ip"]}})
+    profile = Profile(
+        "x",
+        None,
+        {
+            "identity": {"natural_key": ["name"]},
+            "diff": {"compare": ["ip", "tz"], "list_as_sets": ["ip"]},
+        },
+    )
     names = [f"h{i}" for i in range(60)]
-    desired = pd.DataFrame({
-        NODE: [n for _ in names for n in ("n1", "n2", "n3")],
-        "name": [h for h in names for _ in range(3)],
-        "ip": [rng.sample(["a", "b", "c"], rng.randint(0, 2)) for _ in range(180)],
-        "tz": [rng.choice(["UTC", " UTC", None, "CET"]) for _ in range(180)],
-        STATUS: [rng.choice(["ok", "ok", "ok", "skip"]) for _ in range(180)], REASON: None,
-    })
-    remote = pd.DataFrame([
-        {NODE: node, "id": f"{node}-{h}", "name": h, "ip": rng.sample(["a", "b", "c"], rng.randint(0, 3)),
-         "tz": rng.choice(["UTC", "CET", None])}
-        for node in ("n1", "n2") for h in names if rng.random() < 0.8
-    ] + [{NODE: "n1", "id": "dup", "name": "h0", "ip": [], "tz": "UTC"}])  # a duplicated key
+    desired = pd.DataFrame(
+        {
+            NODE: [n for _ in names for n in ("n1", "n2", "n3")],
+            "name": [h for h in names for _ in range(3)],
+            "ip": [rng.sample(["a", "b", "c"], rng.randint(0, 2)) for _ in range(180)],
+            "tz": [rng.choice(["UTC", " UTC", None, "CET"]) for _ in range(180)],
+            STATUS: [rng.choice(["ok", "ok", "ok", "skip"]) for _ in range(180)],
+            REASON: None,
+        }
+    )
+    remote = pd.DataFrame(
+        [
+            {
+                NODE: node,
+                "id": f"{node}-{h}",
+                "name": h,
+                "ip": rng.sample(["a", "b", "c"], rng.randint(0, 3)),
+                "tz": rng.choice(["UTC", "CET", None]),
+            }
+            for node in ("n1", "n2")
+            for h in names
+            if rng.random() < 0.8
+        ]
+        + [{NODE: "n1", "id": "dup", "name": "h0", "ip": [], "tz": "UTC"}]
+    )  # a duplicated key
     at_once = diff_frame(desired, remote, profile)
     asked = []
 
@@ -155,11 +225,23 @@ def test_a_field_director_does_not_return_is_compared_only_on_nodes_whose_listin
     from directorsync.diff import diff_frame
     from directorsync.inventory import NODE
 
-    profile = Profile("x", None, {"identity": {"natural_key": ["name"]},
-                                  "diff": {"compare": ["tz", "secret"], "write_only_if_absent": ["secret"]}})
-    desired = pd.DataFrame({NODE: ["n1", "n2"], "name": ["a", "a"], "tz": ["UTC", "UTC"], "secret": ["s", "s"]})
-    listings = {"n1": pd.DataFrame({NODE: ["n1"], "id": ["1"], "name": ["a"], "tz": ["UTC"]}),
-                "n2": pd.DataFrame({NODE: ["n2"], "id": ["2"], "name": ["a"], "tz": ["UTC"], "secret": ["x"]})}
+    profile = Profile(
+        "x",
+        None,
+        {
+            "identity": {"natural_key": ["name"]},
+            "diff": {"compare": ["tz", "secret"], "write_only_if_absent": ["secret"]},
+        },
+    )
+    desired = pd.DataFrame(
+        {NODE: ["n1", "n2"], "name": ["a", "a"], "tz": ["UTC", "UTC"], "secret": ["s", "s"]}
+    )
+    listings = {
+        "n1": pd.DataFrame({NODE: ["n1"], "id": ["1"], "name": ["a"], "tz": ["UTC"]}),
+        "n2": pd.DataFrame(
+            {NODE: ["n2"], "id": ["2"], "name": ["a"], "tz": ["UTC"], "secret": ["x"]}
+        ),
+    }
     out = diff_frame(desired, listings.__getitem__, profile)
     assert out["action"].tolist() == ["unchanged", "update"]
     assert out.loc[1, "changes"] == [{"field": "secret", "before": "x", "after": "s"}]

@@ -20,22 +20,40 @@ def env(tenants_file):
 
 
 def plan(env, *args):
-    return subprocess.run([sys.executable, "-m", "directorsync.cli", "plan", "--detailed-exitcode", *args],
-                          capture_output=True, text=True, timeout=120, env=env).returncode
+    return subprocess.run(
+        [sys.executable, "-m", "directorsync.cli", "plan", "--detailed-exitcode", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    ).returncode
 
 
-@pytest.mark.parametrize("bad", [
-    ["--tenant", "cor"],                      # unknown tenant (a config error is 2 without the flag)
-    ["--tenant", "core", "--resources", "repo"],  # unknown resource
-])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        ["--tenant", "cor"],  # unknown tenant (a config error is 2 without the flag)
+        ["--tenant", "core", "--resources", "repo"],  # unknown resource
+    ],
+)
 def test_errors_exit_1_not_2(env, samples, tenants_file, bad):
     args = ["--tenants-file", str(tenants_file), "--xlsx", str(samples / "core_config.xlsx")]
     assert plan(env, *args, *bad) == 1
 
 
 def test_missing_tenants_file_exits_1(env, samples, tmp_path):
-    assert plan(env, "--tenant", "core", "--tenants-file", str(tmp_path / "none.yml"),
-                "--xlsx", str(samples / "core_config.xlsx")) == 1
+    assert (
+        plan(
+            env,
+            "--tenant",
+            "core",
+            "--tenants-file",
+            str(tmp_path / "none.yml"),
+            "--xlsx",
+            str(samples / "core_config.xlsx"),
+        )
+        == 1
+    )
 
 
 def test_requested_resource_without_its_sheet_is_an_error(env, samples, tenants_file, tmp_path):
@@ -48,10 +66,24 @@ def test_requested_resource_without_its_sheet_is_an_error(env, samples, tenants_
 
 
 def test_changes_pending_then_none(env, samples, tenants_file, tmp_path):
-    args = ["--tenant", "core", "--tenants-file", str(tenants_file),
-            "--xlsx", str(samples / "core_config.xlsx"), "--resources", "repos"]
+    args = [
+        "--tenant",
+        "core",
+        "--tenants-file",
+        str(tenants_file),
+        "--xlsx",
+        str(samples / "core_config.xlsx"),
+        "--resources",
+        "repos",
+    ]
     assert plan(env, *args) == 2
-    apply = subprocess.run([sys.executable, "-m", "directorsync.cli", "apply", *args],
-                           capture_output=True, text=True, timeout=120, env=env, cwd=tmp_path)
+    apply = subprocess.run(
+        [sys.executable, "-m", "directorsync.cli", "apply", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        cwd=tmp_path,
+    )
     assert apply.returncode == 0, apply.stderr
     assert plan(env, *args) == 0

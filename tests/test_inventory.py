@@ -64,7 +64,9 @@ def test_a_failed_prefetch_raises_where_the_frame_is_needed_and_the_next_read_li
     director = ReceivingDirector(fail_times=1)
     inventory = Inventory(director, TENANT, profiles)
     inventory.prefetch("device_groups", NODES[:1])
-    with pytest.raises(DirectorError, match="cannot list DeviceGroups on node be1: GET DeviceGroups: HTTP 503"):
+    with pytest.raises(
+        DirectorError, match="cannot list DeviceGroups on node be1: GET DeviceGroups: HTTP 503"
+    ):
         inventory.frame("device_groups", NODES[0])
     assert inventory.frame("device_groups", NODES[0])["name"].tolist() == ["web"]
     assert len(director.received) == 2
@@ -74,14 +76,22 @@ def test_planned_objects_join_the_listing_when_it_is_next_read(profiles):
     director = ReceivingDirector()
     inventory = Inventory(director, TENANT, profiles)
     node = NODES[0]
-    inventory.add_planned("device_groups", node, pd.DataFrame({"name": ["db"], "id": ["$ref:device_groups:db"]}))
+    inventory.add_planned(
+        "device_groups", node, pd.DataFrame({"name": ["db"], "id": ["$ref:device_groups:db"]})
+    )
     assert director.received == []  # nothing listed just to add planned objects
     frame = inventory.frame("device_groups", node)
     assert frame["name"].tolist() == ["web", "db"]
     assert frame[PLANNED].fillna(False).tolist() == [False, True]
-    inventory.add_planned("device_groups", node, pd.DataFrame({"name": ["mail"], "id": ["$ref:device_groups:mail"]}))
+    inventory.add_planned(
+        "device_groups", node, pd.DataFrame({"name": ["mail"], "id": ["$ref:device_groups:mail"]})
+    )
     assert inventory.frame("device_groups", node)["name"].tolist() == ["web", "db", "mail"]
     refreshed = inventory.refresh("device_groups", node)
-    assert refreshed["name"].tolist() == ["web", "db", "mail"]  # a fresh listing keeps planned objects
+    assert refreshed["name"].tolist() == [
+        "web",
+        "db",
+        "mail",
+    ]  # a fresh listing keeps planned objects
     inventory.invalidate("device_groups", node)
     assert inventory.frame("device_groups", node)["name"].tolist() == ["web"]

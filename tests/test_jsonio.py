@@ -10,14 +10,25 @@ from directorsync import jsonio
 from directorsync.gcpause import gc_paused
 
 RECORDS = [
-    {"id": "6500074129699a95275ac9d0", "name": "proxy-zrh-édge", "ip": ["10.2.208.29"],
-     "risk_values": {"confidentiality": "Minor"}, "active": True, "n": 3, "f": 1.5, "none": None,
-     "text": 'quote " backslash \\ tab \t nul \x00 line\u2028'},
+    {
+        "id": "6500074129699a95275ac9d0",
+        "name": "proxy-zrh-édge",
+        "ip": ["10.2.208.29"],
+        "risk_values": {"confidentiality": "Minor"},
+        "active": True,
+        "n": 3,
+        "f": 1.5,
+        "none": None,
+        "text": 'quote " backslash \\ tab \t nul \x00 line\u2028',
+    },
 ]
 
 
 def test_dumps_is_the_compact_utf8_text_of_the_standard_library():
-    assert jsonio.dumps(RECORDS) == json.dumps(RECORDS, separators=(",", ":"), ensure_ascii=False).encode()
+    assert (
+        jsonio.dumps(RECORDS)
+        == json.dumps(RECORDS, separators=(",", ":"), ensure_ascii=False).encode()
+    )
 
 
 def test_loads_round_trips_and_accepts_what_the_standard_library_accepts():

@@ -37,14 +37,22 @@ def records(count: int, seed: int = 4) -> list[dict]:
     rng = random.Random(seed)
     out = []
     for i in range(count):
-        item = {"id": f"{i:024x}", "name": f"dev-{i}", "ip": [f"10.0.{i % 250}.{j}" for j in range(rng.randint(0, 3))]}
+        item = {
+            "id": f"{i:024x}",
+            "name": f"dev-{i}",
+            "ip": [f"10.0.{i % 250}.{j}" for j in range(rng.randint(0, 3))],
+        }
         if rng.random() < 0.9:
             item["risk_values"] = rng.choice(
-                [{"availability": rng.choice(["Minor", "Major"]), "integrity": "Minimal"},
-                 {}, None, {"availability": None, "extra": [1, 2]}]
+                [
+                    {"availability": rng.choice(["Minor", "Major"]), "integrity": "Minimal"},
+                    {},
+                    None,
+                    {"availability": None, "extra": [1, 2]},
+                ]
             )
         if rng.random() < 0.8:
-            item["timezone"] = rng.choice(["UTC", "Europe/Zurich", "Asia/Tokyo", None, "é\"\\"])
+            item["timezone"] = rng.choice(["UTC", "Europe/Zurich", "Asia/Tokyo", None, 'é"\\'])
         item["flag"] = rng.choice([True, False, None, 1, 0])
         item["n"] = rng.choice([1, 2.5, 1e20, -3, None, "7"])
         out.append(item)
@@ -69,7 +77,9 @@ def test_raw_columns_decode_to_the_same_columns(count):
     the values; object fields come back key by key, for the keys asked only."""
     items = records(count)
     body = json.dumps(items).encode()
-    columns, nested = jsonio.raw_columns(body, FIELDS, {"risk_values": ["availability", "integrity", "nope"]})
+    columns, nested = jsonio.raw_columns(
+        body, FIELDS, {"risk_values": ["availability", "integrity", "nope"]}
+    )
     got = {f: list(jsonio.decode_raw_column(c)) for f, c in columns.items()}
     want = expected_columns(items, FIELDS)
     risk = want.pop("risk_values", None)
@@ -80,7 +90,9 @@ def test_raw_columns_decode_to_the_same_columns(count):
     objects = [r if isinstance(r, dict) else {} for r in risk]
     for key in ("availability", "integrity", "nope"):
         if any(key in o for o in objects):
-            assert list(jsonio.decode_raw_column(nested["risk_values"][key])) == [o.get(key) for o in objects]
+            assert list(jsonio.decode_raw_column(nested["risk_values"][key])) == [
+                o.get(key) for o in objects
+            ]
         else:
             assert key not in nested["risk_values"]
     if count == 3000:  # a column of few distinct values travels as codes
@@ -168,8 +180,10 @@ def test_projected_frames_equal_the_whole_frame_for_every_shipped_profile():
         fields = read_fields(profile, wanted)
         unnest = {u: sorted(_inner_keys(u, wanted)) for u in profile.inventory.get("unnest") or []}
         whole = normalise_listing(json.loads(body), profile, NODE)
-        for columns in (jsonio.loads_columns(body, fields),
-                        decoder._Columns(*jsonio.raw_columns(body, fields, unnest)).columns()):
+        for columns in (
+            jsonio.loads_columns(body, fields),
+            decoder._Columns(*jsonio.raw_columns(body, fields, unnest)).columns(),
+        ):
             part = normalise_columns(columns, profile, NODE, wanted)
             for col in part.columns:
                 assert col in whole, (name, col)
@@ -180,14 +194,18 @@ def test_projected_frames_equal_the_whole_frame_for_every_shipped_profile():
 
 
 def test_unnest_names_follow_the_whole_frame_when_a_key_is_also_a_top_level_field():
-    profile = Profile("x", None, {"identity": {"natural_key": ["name"]},
-                                  "inventory": {"unnest": ["meta"]}})
-    items = [{"id": "1", "name": "a", "kind": "top", "meta": {"kind": "inner", "size": 3}},
-             {"id": "2", "name": "b", "meta": None}]
+    profile = Profile(
+        "x", None, {"identity": {"natural_key": ["name"]}, "inventory": {"unnest": ["meta"]}}
+    )
+    items = [
+        {"id": "1", "name": "a", "kind": "top", "meta": {"kind": "inner", "size": 3}},
+        {"id": "2", "name": "b", "meta": None},
+    ]
     whole = normalise_listing(items, profile, NODE)
     wanted = frozenset(["id", "name", "kind", "kind_meta", "size"])
-    part = normalise_columns(jsonio.loads_columns(json.dumps(items), read_fields(profile, wanted)),
-                             profile, NODE, wanted)
+    part = normalise_columns(
+        jsonio.loads_columns(json.dumps(items), read_fields(profile, wanted)), profile, NODE, wanted
+    )
     for col in ("kind", "kind_meta", "size"):
         column = whole[col].astype(object)
         assert part[col].tolist() == column.where(column.notna(), None).tolist(), col
@@ -241,7 +259,9 @@ def test_inventory_decodes_the_same_listing_again_for_more_columns_never_lists_t
     assert director.received == 1 and inventory.calls == 1
     kinds = [d if d == "all" else d[0] for d in director.listings[0].decoded]
     assert kinds[0] == "start" and kinds[-1] == "all"
-    inventory.add_planned("devices", NODE, pd.DataFrame({"name": ["new"], "id": ["$ref:devices:new"]}))
+    inventory.add_planned(
+        "devices", NODE, pd.DataFrame({"name": ["new"], "id": ["$ref:devices:new"]})
+    )
     assert inventory.frame("devices", NODE, ["name"])["name"].tolist()[-1] == "new"
 
 
@@ -330,5 +350,7 @@ def test_large_listings_go_to_the_helper_and_decode_identically(listing_server, 
     assert list(columns["id"]) == [e["id"] for e in expected]
     assert list(columns["timezone"]) == [e.get("timezone") for e in expected]
     assert isinstance(columns["timezone"], np.ndarray)  # few distinct values: shared objects
-    objects = [e.get("risk_values") if isinstance(e.get("risk_values"), dict) else {} for e in expected]
+    objects = [
+        e.get("risk_values") if isinstance(e.get("risk_values"), dict) else {} for e in expected
+    ]
     assert list(columns["risk_values"]["integrity"]) == [o.get("integrity") for o in objects]

@@ -20,12 +20,39 @@ TEMPLATE = {
     "const": 7,
 }
 ROWS = [
-    {"name": "a", "ip": ["10.0.0.1", "10.0.0.2"], "ids": ["x", "y"], "flag": True, "kind": "fw",
-     "count": 3.0, "path": "/p/", "a": "one", "b": ["z"]},
-    {"name": "", "ip": [], "ids": [], "flag": False, "kind": None, "count": math.nan,
-     "path": None, "a": np.int64(5), "b": []},
-    {"name": None, "ip": [math.nan, "10.0.0.3"], "ids": None, "flag": None, "kind": "x",
-     "count": np.float64(2.0), "path": {"k": math.nan, "j": 1}, "a": math.nan, "b": ""},
+    {
+        "name": "a",
+        "ip": ["10.0.0.1", "10.0.0.2"],
+        "ids": ["x", "y"],
+        "flag": True,
+        "kind": "fw",
+        "count": 3.0,
+        "path": "/p/",
+        "a": "one",
+        "b": ["z"],
+    },
+    {
+        "name": "",
+        "ip": [],
+        "ids": [],
+        "flag": False,
+        "kind": None,
+        "count": math.nan,
+        "path": None,
+        "a": np.int64(5),
+        "b": [],
+    },
+    {
+        "name": None,
+        "ip": [math.nan, "10.0.0.3"],
+        "ids": None,
+        "flag": None,
+        "kind": "x",
+        "count": np.float64(2.0),
+        "path": {"k": math.nan, "j": 1},
+        "a": math.nan,
+        "b": "",
+    },
     {},
 ]
 
@@ -49,7 +76,17 @@ def test_unknown_filter_is_a_profile_error():
 
 def test_template_fields_cover_payloads_and_paths():
     assert template_fields([TEMPLATE, {"update": "Repos/{id}"}]) == {
-        "name", "ip", "ids", "flag", "kind", "count", "path", "a", "b", "id"}
+        "name",
+        "ip",
+        "ids",
+        "flag",
+        "kind",
+        "count",
+        "path",
+        "a",
+        "b",
+        "id",
+    }
 
 
 @pytest.mark.parametrize("omit", [True, False])
@@ -64,4 +101,6 @@ def test_column_rendering_renders_each_row_like_render(omit):
     got = compile_columns(TEMPLATE, omit)(columns, len(rows))
     assert list(got) == [render(TEMPLATE, row, omit) for row in rows]
     assert compile_columns({}, omit)(columns, 2).tolist() == [{}, {}]
-    assert compile_columns(["${name}", "x"], omit)({}, 1).tolist() == [["x"] if omit else [None, "x"]]
+    assert compile_columns(["${name}", "x"], omit)({}, 1).tolist() == [
+        ["x"] if omit else [None, "x"]
+    ]

@@ -21,9 +21,20 @@ DEFAULT_REPOS = [
 LISTINGS = {
     "Repos": DEFAULT_REPOS,
     "Repos/RepoPaths": [{"paths": ["/opt/immune/storage/", "/data_hot/", "/cold_nfs/"]}],
-    "NormalizationPolicy": [{"id": "a" * 24, "name": n} for n in [
-        "np_windows", "np_fortinet", "np_rfsa", "np_tenable", "np_linux", "np_edr",
-        "np_deception", "np_cisco_amp", "np_rsa"]],
+    "NormalizationPolicy": [
+        {"id": "a" * 24, "name": n}
+        for n in [
+            "np_windows",
+            "np_fortinet",
+            "np_rfsa",
+            "np_tenable",
+            "np_linux",
+            "np_edr",
+            "np_deception",
+            "np_cisco_amp",
+            "np_rsa",
+        ]
+    ],
     "EnrichmentPolicy": [{"id": "e" * 24, "name": "Threat_Intelligence"}],
 }
 
@@ -45,16 +56,27 @@ def test_core_workbook_fresh_node(samples, fake_director, tenants_file):
     repos = rows_of(plan, "repos")
     assert len(repos) == 12 and set(repos["action"]) == {"create"}  # 6 repos x 2 backends
     system = repos[repos["key"] == "Repo_system"].iloc[0]
-    assert system["payload"] == {"name": "Repo_system", "hiddenrepopath": [
-        {"path": "/data_hot/", "retention": 90}, {"path": "/cold_nfs/", "retention": 275}]}
+    assert system["payload"] == {
+        "name": "Repo_system",
+        "hiddenrepopath": [
+            {"path": "/data_hot/", "retention": 90},
+            {"path": "/cold_nfs/", "retention": 275},
+        ],
+    }
     assert system["source"] == "core_config.xlsx › Repo › row 2"
     rp = rows_of(plan, "routing_policies")
     assert len(rp) == 18 and set(rp["action"]) == {"create"}
     windows = rp[rp["key"] == "rp_windows"].iloc[0]
     assert windows["payload"]["catch_all"] == "Repo_system"  # original name mapped to cleaned
-    assert windows["payload"]["routing_criteria"] == [{
-        "type": "KeyPresentValueMatches", "key": "event_source", "value": "Microsoft-Windows-Sysmon",
-        "repo": "Repo_system_verbose", "drop": "store"}]
+    assert windows["payload"]["routing_criteria"] == [
+        {
+            "type": "KeyPresentValueMatches",
+            "key": "event_source",
+            "value": "Microsoft-Windows-Sysmon",
+            "repo": "Repo_system_verbose",
+            "drop": "store",
+        }
+    ]
     assert sorted(windows["depends_on"]) == ["repos:Repo_system", "repos:Repo_system_verbose"]
     pp = rows_of(plan, "processing_policies")
     assert set(pp["action"]) == {"create"}
@@ -71,38 +93,72 @@ def test_converged_state_is_unchanged(samples, fake_director, tenants_file):
     first = plan_for(samples / "core_config.xlsx", fake_director, tenants_file)
     listings = {k: list(v) for k, v in LISTINGS.items()}
     created = first.rows[first.rows["action"] == "create"]
-    for resource, path, rename in [("repos", "Repos", {"hiddenrepopath": "repopath"}),
-                                   ("routing_policies", "RoutingPolicies", {})]:
+    for resource, path, rename in [
+        ("repos", "Repos", {"hiddenrepopath": "repopath"}),
+        ("routing_policies", "RoutingPolicies", {}),
+    ]:
         seen = set()
         for i, row in enumerate(created[created["resource"] == resource].itertuples()):
             if row.key in seen:
                 continue
             seen.add(row.key)
             obj = {rename.get(k, k): v for k, v in row.payload.items()}
-            listings.setdefault(path, []).append({"id": f"{resource[:1]}{i:023x}", "user": "admin", **obj})
+            listings.setdefault(path, []).append(
+                {"id": f"{resource[:1]}{i:023x}", "user": "admin", **obj}
+            )
     ids = {o["policy_name"]: o["id"] for o in listings["RoutingPolicies"]}
     listings["ProcessingPolicy"] = []
-    for row in created[created["resource"] == "processing_policies"].drop_duplicates("key").itertuples():
+    for row in (
+        created[created["resource"] == "processing_policies"].drop_duplicates("key").itertuples()
+    ):
         p = dict(row.payload)
         p["routing_policy"] = ids[p["routing_policy"].split(":")[-1]]
         listings["ProcessingPolicy"].append({"id": "f" * 24, "tid": "", **p})
     second = plan_for(samples / "core_config.xlsx", fake_director, tenants_file, listings)
-    assert set(second.rows["action"]) == {"unchanged"}, second.rows[second.rows["action"] != "unchanged"][["key", "reason"]]
+    assert set(second.rows["action"]) == {"unchanged"}, second.rows[
+        second.rows["action"] != "unchanged"
+    ][["key", "reason"]]
 
 
 def test_update_reports_every_differing_field(samples, fake_director, tenants_file):
-    listings = dict(LISTINGS, Repos=DEFAULT_REPOS + [{"id": "9" * 24, "name": "Repo_system", "repopath": [
-        {"path": "/cold_nfs/", "retention": 275}, {"path": "/data_hot/", "retention": 30}]}])
+    listings = dict(
+        LISTINGS,
+        Repos=DEFAULT_REPOS
+        + [
+            {
+                "id": "9" * 24,
+                "name": "Repo_system",
+                "repopath": [
+                    {"path": "/cold_nfs/", "retention": 275},
+                    {"path": "/data_hot/", "retention": 30},
+                ],
+            }
+        ],
+    )
     plan = plan_for(samples / "core_config.xlsx", fake_director, tenants_file, listings, ["repos"])
     row = plan.rows[(plan.rows["key"] == "Repo_system")].iloc[0]
-    assert row["action"] == "update" and row["method"] == "PUT" and row["path"] == "Repos/" + "9" * 24
+    assert (
+        row["action"] == "update" and row["method"] == "PUT" and row["path"] == "Repos/" + "9" * 24
+    )
     assert [c["field"] for c in row["changes"]] == ["hiddenrepopath"]
     assert row["payload"]["id"] == "9" * 24 and "name" not in row["payload"]
 
 
 def test_order_of_storage_paths_does_not_matter(samples, fake_director, tenants_file):
-    listings = dict(LISTINGS, Repos=DEFAULT_REPOS + [{"id": "9" * 24, "name": "Repo_system", "repopath": [
-        {"path": "/cold_nfs/", "retention": "275"}, {"path": "/data_hot/", "retention": 90}]}])
+    listings = dict(
+        LISTINGS,
+        Repos=DEFAULT_REPOS
+        + [
+            {
+                "id": "9" * 24,
+                "name": "Repo_system",
+                "repopath": [
+                    {"path": "/cold_nfs/", "retention": "275"},
+                    {"path": "/data_hot/", "retention": 90},
+                ],
+            }
+        ],
+    )
     plan = plan_for(samples / "core_config.xlsx", fake_director, tenants_file, listings, ["repos"])
     assert plan.rows[plan.rows["key"] == "Repo_system"].iloc[0]["action"] == "update"  # "275" ≠ 275
     listings["Repos"][-1]["repopath"][0]["retention"] = 275
@@ -126,23 +182,41 @@ def edited(samples, tmp_path, edit):
 def test_missing_sheet_is_reported_not_fatal(samples, tmp_path, fake_director, tenants_file):
     path = edited(samples, tmp_path, lambda s: s.pop("RoutingPolicy"))
     plan = plan_for(path, fake_director, tenants_file)
-    assert plan.notes == [{"resource": "routing_policies", "level": "info",
-                           "message": "edited.xlsx: sheet 'RoutingPolicy' is absent; routing_policies not planned"}]
+    assert plan.notes == [
+        {
+            "resource": "routing_policies",
+            "level": "info",
+            "message": "edited.xlsx: sheet 'RoutingPolicy' is absent; routing_policies not planned",
+        }
+    ]
     assert "repos" in set(plan.rows["resource"])
 
 
-def test_renamed_required_column_names_file_sheet_and_suggests(samples, tmp_path, fake_director, tenants_file):
-    path = edited(samples, tmp_path, lambda s: s.update(Repo=s["Repo"].rename(columns={"retention_days": "retention_dayz"})))
+def test_renamed_required_column_names_file_sheet_and_suggests(
+    samples, tmp_path, fake_director, tenants_file
+):
+    path = edited(
+        samples,
+        tmp_path,
+        lambda s: s.update(Repo=s["Repo"].rename(columns={"retention_days": "retention_dayz"})),
+    )
     plan = plan_for(path, fake_director, tenants_file, resources=["repos"])
     [note] = plan.notes
     assert note["level"] == "error" and plan.has_errors
-    assert note["message"].startswith("edited.xlsx › Repo: required column 'retention_days' (did you mean 'retention_dayz'?) is missing")
+    assert note["message"].startswith(
+        "edited.xlsx › Repo: required column 'retention_days' (did you mean 'retention_dayz'?) is missing"
+    )
 
 
-def test_duplicate_names_skip_later_rows_with_first_row(samples, tmp_path, fake_director, tenants_file):
+def test_duplicate_names_skip_later_rows_with_first_row(
+    samples, tmp_path, fake_director, tenants_file
+):
     def dup(s):
         s["Repo"] = pd.concat([s["Repo"], s["Repo"].iloc[[0]]], ignore_index=True)
-    plan = plan_for(edited(samples, tmp_path, dup), fake_director, tenants_file, resources=["repos"])
+
+    plan = plan_for(
+        edited(samples, tmp_path, dup), fake_director, tenants_file, resources=["repos"]
+    )
     skipped = plan.rows[plan.rows["action"] == "skip"]
     assert set(skipped["reason"]) == {"duplicate name 'Repo_system' (first defined at row 2)"}
     assert set(skipped["source"]) == {"edited.xlsx › Repo › row 8"}
@@ -154,9 +228,17 @@ def test_non_numeric_retention_is_a_cell_finding(samples, tmp_path, fake_directo
     def bad(s):
         s["Repo"]["retention_days"] = s["Repo"]["retention_days"].astype(object)
         s["Repo"].loc[5, "retention_days"] = "ninety"
-    plan = plan_for(edited(samples, tmp_path, bad), fake_director, tenants_file, resources=["repos"])
+
+    plan = plan_for(
+        edited(samples, tmp_path, bad), fake_director, tenants_file, resources=["repos"]
+    )
     f = plan.findings[plan.findings["check"] == "valid"].iloc[0]
-    assert (f["sheet"], f["row"], f["column"], f["value"]) == ("Repo", 7, "retention_days", "ninety")
+    assert (f["sheet"], f["row"], f["column"], f["value"]) == (
+        "Repo",
+        7,
+        "retention_days",
+        "ninety",
+    )
     assert f["message"] == "'ninety' is not an integer in [1, 36500]"
     row = plan.rows[plan.rows["excel_rows"].map(lambda r: r == [7])].iloc[0]
     assert row["action"] == "skip"
@@ -165,10 +247,21 @@ def test_non_numeric_retention_is_a_cell_finding(samples, tmp_path, fake_directo
 def test_unknown_repo_name_suggests_close_match(samples, tmp_path, fake_director, tenants_file):
     def bad(s):
         s["RoutingPolicy"].loc[0, "catch_all"] = "Repo_sytem"
-    plan = plan_for(edited(samples, tmp_path, bad), fake_director, tenants_file, resources=["repos", "routing_policies"])
-    row = plan.rows[(plan.rows["key"] == "rp_windows") & (plan.rows["node_name"] == "lb-backend01")].iloc[0]
+
+    plan = plan_for(
+        edited(samples, tmp_path, bad),
+        fake_director,
+        tenants_file,
+        resources=["repos", "routing_policies"],
+    )
+    row = plan.rows[
+        (plan.rows["key"] == "rp_windows") & (plan.rows["node_name"] == "lb-backend01")
+    ].iloc[0]
     assert row["action"] == "skip"
-    assert row["reason"] == "unknown repo 'Repo_sytem' (did you mean 'Repo_system'?) on node lb-backend01"
+    assert (
+        row["reason"]
+        == "unknown repo 'Repo_sytem' (did you mean 'Repo_system'?) on node lb-backend01"
+    )
 
 
 def test_unreadable_and_unsupported_files(tmp_path):
@@ -206,8 +299,12 @@ def test_inventory_listed_once_per_resource_and_node(samples, fake_director, ten
     tenant = load_tenants(tenants_file)["core"]
     fake = fake_director(LISTINGS)
     everything = load_profiles()
-    build_plan(tenant, Workbook(samples / "core_config.xlsx"),
-               {r: everything[r] for r in RESOURCES}, Inventory(fake, tenant, everything))
+    build_plan(
+        tenant,
+        Workbook(samples / "core_config.xlsx"),
+        {r: everything[r] for r in RESOURCES},
+        Inventory(fake, tenant, everything),
+    )
     assert len(fake.calls) == len(set(fake.calls))
 
 
@@ -215,15 +312,33 @@ def test_reference_to_a_skipped_row_says_why(samples, tmp_path, fake_director, t
     def bad(s):
         s["Repo"]["retention_days"] = s["Repo"]["retention_days"].astype(object)
         s["Repo"].loc[0, "retention_days"] = "90 | abc"
-    plan = plan_for(edited(samples, tmp_path, bad), fake_director, tenants_file, resources=["repos", "routing_policies"])
-    row = plan.rows[(plan.rows["key"] == "rp_windows") & (plan.rows["node_name"] == "lb-backend01")].iloc[0]
+
+    plan = plan_for(
+        edited(samples, tmp_path, bad),
+        fake_director,
+        tenants_file,
+        resources=["repos", "routing_policies"],
+    )
+    row = plan.rows[
+        (plan.rows["key"] == "rp_windows") & (plan.rows["node_name"] == "lb-backend01")
+    ].iloc[0]
     assert row["action"] == "skip"
-    assert "repo 'Repo_system' is not created: its own row is skipped ('abc' is not an integer" in row["reason"]
+    assert (
+        "repo 'Repo_system' is not created: its own row is skipped ('abc' is not an integer"
+        in row["reason"]
+    )
     assert "did you mean" not in row["reason"]
 
 
-@pytest.mark.parametrize("content", ['{"schema": "directorsync/plan@1"}', "[1, 2]", '{"schema": "x"}',
-                                     '{"schema": "directorsync/plan@1", "tenant": "t", "pool_uuid": "p", "hash": "h", "rows": [1]}'])
+@pytest.mark.parametrize(
+    "content",
+    [
+        '{"schema": "directorsync/plan@1"}',
+        "[1, 2]",
+        '{"schema": "x"}',
+        '{"schema": "directorsync/plan@1", "tenant": "t", "pool_uuid": "p", "hash": "h", "rows": [1]}',
+    ],
+)
 def test_malformed_plan_files_are_plan_errors(tmp_path, content):
     from directorsync.errors import PlanError
 
@@ -236,7 +351,10 @@ def test_malformed_plan_files_are_plan_errors(tmp_path, content):
 def test_hash_covers_tenant_and_method(samples, tmp_path, fake_director, tenants_file):
     plan = plan_for(samples / "core_config.xlsx", fake_director, tenants_file, resources=["repos"])
     path = plan.save(tmp_path / "plan.json")
-    for edit in (lambda d: d.update(tenant="esait"), lambda d: d["rows"][0].update(method="DELETE")):
+    for edit in (
+        lambda d: d.update(tenant="esait"),
+        lambda d: d["rows"][0].update(method="DELETE"),
+    ):
         data = json.loads(path.read_text())
         edit(data)
         path.write_text(json.dumps(data))

@@ -42,7 +42,10 @@ def test_distinct_pairs_resolve_like_rows(many):
     distinct = _lookup_distinct(desired, "f", inv, "name", "id", many)
     assert distinct_cells(desired["f"]) is not None  # the distinct path is the one taken
     pd.testing.assert_series_equal(
-        distinct.values.sort_index(), plain.values.sort_index(), check_names=False, check_dtype=False
+        distinct.values.sort_index(),
+        plain.values.sort_index(),
+        check_names=False,
+        check_dtype=False,
     )
     assert distinct.empty_rows.sort_values().tolist() == plain.empty_rows.sort_values().tolist()
     pd.testing.assert_frame_equal(

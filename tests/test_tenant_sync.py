@@ -13,26 +13,45 @@ from directorsync.config import load_settings
 from directorsync.session import Session
 from directorsync.simulator import Simulator
 
-CASES = [("core_config.xlsx", "core"), ("core_config_light.xlsx", "core"),
-         ("esait_config.xlsx", "esait"), ("sccoe_config.xlsx", "sccoe")]
+CASES = [
+    ("core_config.xlsx", "core"),
+    ("core_config_light.xlsx", "core"),
+    ("esait_config.xlsx", "esait"),
+    ("sccoe_config.xlsx", "sccoe"),
+]
 
 
 def _writes(sim) -> int:
-    return sum(1 for r in sim.requests() if r["method"] in ("POST", "PUT", "DELETE")
-               and "/configapi/" in r["path"] and not r["path"].endswith("/fetch"))
+    return sum(
+        1
+        for r in sim.requests()
+        if r["method"] in ("POST", "PUT", "DELETE")
+        and "/configapi/" in r["path"]
+        and not r["path"].endswith("/fetch")
+    )
 
 
 @pytest.mark.parametrize(("workbook", "tenant"), CASES)
-def test_sample_workbook_syncs_cleanly_and_idempotently(workbook, tenant, samples, tenants_file, tmp_path):
+def test_sample_workbook_syncs_cleanly_and_idempotently(
+    workbook, tenant, samples, tenants_file, tmp_path
+):
     with Simulator(seed=tenants_file, token=TOKEN) as sim:
-        settings = load_settings(env={}, overrides={
-            "director.base_url": sim.base_url, "director.token": TOKEN,
-            "app.reports_dir": str(tmp_path)})
+        settings = load_settings(
+            env={},
+            overrides={
+                "director.base_url": sim.base_url,
+                "director.token": TOKEN,
+                "app.reports_dir": str(tmp_path),
+            },
+        )
         with Session.open(settings=settings, tenants_file=tenants_file) as session:
             first = session.apply(session.plan(tenant, samples / workbook))
             by = first["summary"]["by_status"]
-            problems = [(r["resource"], r["key"], r["error"]) for r in first["rows"]
-                        if r["status"] in ("ERROR", "EXCEPTION")]
+            problems = [
+                (r["resource"], r["key"], r["error"])
+                for r in first["rows"]
+                if r["status"] in ("ERROR", "EXCEPTION")
+            ]
             assert problems == []
             assert by.get("CREATED", 0) > 0
             assert all(r["reason"] for r in first["rows"] if r["status"] == "SKIP")
@@ -44,10 +63,18 @@ def test_sample_workbook_syncs_cleanly_and_idempotently(workbook, tenant, sample
     assert _writes(sim) == written, "the second apply sends no write at all"
 
 
-def test_dry_run_of_devices_writes_nothing_not_even_group_membership(samples, tenants_file, tmp_path):
+def test_dry_run_of_devices_writes_nothing_not_even_group_membership(
+    samples, tenants_file, tmp_path
+):
     with Simulator(seed=tenants_file, token=TOKEN) as sim:
-        settings = load_settings(env={}, overrides={
-            "director.base_url": sim.base_url, "director.token": TOKEN, "app.reports_dir": str(tmp_path)})
+        settings = load_settings(
+            env={},
+            overrides={
+                "director.base_url": sim.base_url,
+                "director.token": TOKEN,
+                "app.reports_dir": str(tmp_path),
+            },
+        )
         with Session.open(settings=settings, tenants_file=tenants_file) as session:
             plan = session.plan("core", samples / "core_config.xlsx", ["device_groups", "devices"])
             result = session.apply(plan, dry_run=True)
@@ -70,8 +97,14 @@ def test_turning_an_alert_flag_off_is_applied_and_converges(samples, tenants_fil
                 frame.to_excel(w, sheet_name=name, index=False)
 
     with Simulator(seed=tenants_file, token=TOKEN) as sim:
-        settings = load_settings(env={}, overrides={
-            "director.base_url": sim.base_url, "director.token": TOKEN, "app.reports_dir": str(tmp_path)})
+        settings = load_settings(
+            env={},
+            overrides={
+                "director.base_url": sim.base_url,
+                "director.token": TOKEN,
+                "app.reports_dir": str(tmp_path),
+            },
+        )
         with Session.open(settings=settings, tenants_file=tenants_file) as session:
             write(True)
             session.apply(session.plan("core", book, ["repos", "alert_rules"]))

@@ -31,7 +31,9 @@ def test_deep_merge_maps_merge_lists_override():
 
 def test_extends_and_cycles(tmp_path):
     (tmp_path / "base.yml").write_text("version: 1\ndiff: {ignore_fields: [a]}\nxlsx: {sheet: S}\n")
-    (tmp_path / "child.yml").write_text("extends: base.yml\nresource: child\nxlsx: {required_columns: [n]}\n")
+    (tmp_path / "child.yml").write_text(
+        "extends: base.yml\nresource: child\nxlsx: {required_columns: [n]}\n"
+    )
     p = load_profile(tmp_path / "child.yml")
     assert p.xlsx == {"sheet": "S", "required_columns": ["n"]}
     (tmp_path / "a.yml").write_text("version: 1\nextends: b.yml\n")
@@ -42,7 +44,9 @@ def test_extends_and_cycles(tmp_path):
 
 def test_dependency_order_follows_depends_on():
     order = dependency_order(load_profiles())
-    assert order.index("repos") < order.index("routing_policies") < order.index("processing_policies")
+    assert (
+        order.index("repos") < order.index("routing_policies") < order.index("processing_policies")
+    )
     assert order.index("normalization_policies") < order.index("processing_policies")
 
 
@@ -97,8 +101,11 @@ def test_unknown_tenant_key_is_an_error_but_defaults_and_name_are_accepted(tenan
     data["tenants"]["esait"]["name"] = "ESA IT"
     assert set(parse_tenants(data)) == {"core", "esait", "sccoe"}
     data["tenants"]["sccoe"]["pool_uid"] = data["tenants"]["sccoe"].pop("pool_uuid")
-    with pytest.raises(ConfigError, match=r"unknown key 'pool_uid' in tenant 'sccoe' \(did you "
-                       r"mean 'pool_uuid'\?\); known keys: pool_uuid, siems, defaults, name"):
+    with pytest.raises(
+        ConfigError,
+        match=r"unknown key 'pool_uid' in tenant 'sccoe' \(did you "
+        r"mean 'pool_uuid'\?\); known keys: pool_uuid, siems, defaults, name",
+    ):
         parse_tenants(data)
 
 
@@ -143,8 +150,11 @@ def test_unknown_keys_inside_sections_are_errors_with_line_and_close_match(tmp_p
         (20, "unknown key 'list_as_set' in diff (did you mean 'list_as_sets'?)"),
         (17, "unknown key 'mach' in resolve 'paths' (did you mean 'match'?)"),
         (10, "unknown key 'transfroms' in mapping 'name' (did you mean 'transforms'?)"),
-        (15, "unknown key 'tranforms' in mapping 'hiddenrepopath.retention' (did you mean "
-             "'transforms'?)"),
+        (
+            15,
+            "unknown key 'tranforms' in mapping 'hiddenrepopath.retention' (did you mean "
+            "'transforms'?)",
+        ),
     ]
     assert all(f.severity == "error" for f in lint_paths([bad]) if f.code == "DS-LINT-015")
     assert "known: aliases, extra_sheets, filter" in found[1][1]

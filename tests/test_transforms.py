@@ -12,7 +12,11 @@ from directorsync.transforms import (
     transforms_markdown,
 )
 
-CTX = Context(sheets={"Repo": pd.DataFrame({"original_repo_name": ["Repo-a"], "cleaned_repo_name": ["Repo_a"]})})
+CTX = Context(
+    sheets={
+        "Repo": pd.DataFrame({"original_repo_name": ["Repo-a"], "cleaned_repo_name": ["Repo_a"]})
+    }
+)
 
 
 def run(values, specs):
@@ -20,8 +24,9 @@ def run(values, specs):
 
 
 def test_split_on_several_separators_and_trailing_slash():
-    assert run(["/data_hot | /cold_nfs", "/x,/y/", None], [{"split": ["|", ","]}, "trailing_slash"]) == [
-        ["/data_hot/", "/cold_nfs/"], ["/x/", "/y/"], []]
+    assert run(
+        ["/data_hot | /cold_nfs", "/x,/y/", None], [{"split": ["|", ","]}, "trailing_slash"]
+    ) == [["/data_hot/", "/cold_nfs/"], ["/x/", "/y/"], []]
 
 
 def test_to_int_accepts_excel_floats_and_marks_text_invalid():
@@ -43,7 +48,10 @@ def test_norm_str_sentinels_and_whole_floats():
 
 
 def test_sheet_map_and_one_of_and_csv():
-    out = run(["Repo-a", "Repo-zz"], [{"sheet_map": {"sheet": "Repo", "from": "original_repo_name", "to": "cleaned_repo_name"}}])
+    out = run(
+        ["Repo-a", "Repo-zz"],
+        [{"sheet_map": {"sheet": "Repo", "from": "original_repo_name", "to": "cleaned_repo_name"}}],
+    )
     assert out[0] == "Repo_a" and isinstance(out[1], Invalid)
     out = run(["major", "Huge"], [{"one_of": ["Minimal", "Minor", "Major", "Critical"]}])
     assert out[0] == "Major" and isinstance(out[1], Invalid)
@@ -51,12 +59,19 @@ def test_sheet_map_and_one_of_and_csv():
 
 
 def test_parse_list_json_python_and_text():
-    assert run(['["a", "b"]', "['x']", "a; b | c", None], ["parse_list"]) == [["a", "b"], ["x"], ["a", "b", "c"], []]
+    assert run(['["a", "b"]', "['x']", "a; b | c", None], ["parse_list"]) == [
+        ["a", "b"],
+        ["x"],
+        ["a", "b", "c"],
+        [],
+    ]
 
 
 def test_docs_list_every_registered_transform():
     doc = (Path(__file__).resolve().parents[1] / "docs" / "profiles.md").read_text()
-    assert transforms_markdown() in doc, "run `python scripts/gen_docs.py` to refresh docs/profiles.md"
+    assert transforms_markdown() in doc, (
+        "run `python scripts/gen_docs.py` to refresh docs/profiles.md"
+    )
     for name in TRANSFORMS.names():
         assert f"`{name}`" in doc
 
@@ -76,8 +91,21 @@ def test_long_columns_transform_each_distinct_value_once_with_the_same_result():
     import random
 
     rng = random.Random(4)
-    pool = ["  minor ", "Critical", "MAJOR", "bogus", "", None, "nan", "/a | /b,/a", "1 | 2",
-            "true", "no", "a", " Europe/Zurich "]
+    pool = [
+        "  minor ",
+        "Critical",
+        "MAJOR",
+        "bogus",
+        "",
+        None,
+        "nan",
+        "/a | /b,/a",
+        "1 | 2",
+        "true",
+        "no",
+        "a",
+        " Europe/Zurich ",
+    ]
     values = [rng.choice(pool) for _ in range(120)]
     for chain in CHAINS:
         whole = run(values, chain)
@@ -91,8 +119,21 @@ def test_transforms_never_modify_a_cell_in_place():
     import copy
 
     cells = [["b", "a", "b"], [" x ", ""], [], ["1", "2"], "a | b", None] * 20
-    for spec in ["uniq", "sort", "csv", "first", "as_list", "norm_str", "upper", {"split": "|"},
-                 {"prefix": "p-"}, {"default": "d"}, "none_if_empty", "to_int", "to_bool"]:
+    for spec in [
+        "uniq",
+        "sort",
+        "csv",
+        "first",
+        "as_list",
+        "norm_str",
+        "upper",
+        {"split": "|"},
+        {"prefix": "p-"},
+        {"default": "d"},
+        "none_if_empty",
+        "to_int",
+        "to_bool",
+    ]:
         column = pd.Series(copy.deepcopy(cells), dtype=object)
         before = copy.deepcopy(column.tolist())
         apply_transforms(column, [spec], CTX)
@@ -112,7 +153,11 @@ def test_split_matches_a_plain_python_split_on_random_cells():
     got = run(cells, [{"split": ["|", ","]}])
 
     def reference(cell):
-        if cell is None or cell != cell or cell.strip().lower() in {"", "nan", "none", "null", "-", "n/a"}:
+        if (
+            cell is None
+            or cell != cell
+            or cell.strip().lower() in {"", "nan", "none", "null", "-", "n/a"}
+        ):
             return []
         return [p.strip() for p in re.split(r"\||,", cell) if p.strip()]
 

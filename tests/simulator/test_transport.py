@@ -198,14 +198,32 @@ def test_a_large_listing_is_answered_again_from_memory_until_something_changes(b
     monkeypatch.setattr(dispatch, "KEEP_ANSWERS_FROM", 1)
     first = be.get("Devices").content
     assert be.get("Devices").content == first
-    be.ok("POST", "Devices", {"name": "kept-1", "ip": ["10.9.9.9"], "availability": "Minor",
-                              "confidentiality": "Minor", "integrity": "Minor"})
+    be.ok(
+        "POST",
+        "Devices",
+        {
+            "name": "kept-1",
+            "ip": ["10.9.9.9"],
+            "availability": "Minor",
+            "confidentiality": "Minor",
+            "integrity": "Minor",
+        },
+    )
     listed = be.get("Devices").json()
     assert [d["name"] for d in listed][-1:] == ["kept-1"]
     device = listed[-1]
-    be.ok("PUT", f"Devices/{device['id']}", {"id": device["id"], "name": "kept-1",
-                                              "ip": ["10.9.9.8"], "availability": "Major",
-                                              "confidentiality": "Minor", "integrity": "Minor"})
+    be.ok(
+        "PUT",
+        f"Devices/{device['id']}",
+        {
+            "id": device["id"],
+            "name": "kept-1",
+            "ip": ["10.9.9.8"],
+            "availability": "Major",
+            "confidentiality": "Minor",
+            "integrity": "Minor",
+        },
+    )
     again = {d["name"]: d for d in be.get("Devices").json()}
     assert again["kept-1"]["ip"] == ["10.9.9.8"]
     assert again["kept-1"]["risk_values"]["availability"] == "Major"
