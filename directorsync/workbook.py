@@ -26,6 +26,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from xml.etree import ElementTree
 
+import numpy as np
 import pandas as pd
 
 from directorsync.errors import WorkbookError
@@ -170,10 +171,18 @@ def _frame(rows: list[list], header_row: int, path: Path, sheet: str) -> pd.Data
         str(h).strip() if h not in (None, "") else f"column_{i + 1}" for i, h in enumerate(rows[0])
     ]
     _check_duplicate_headers(header, path, sheet)
-    frame = pd.DataFrame(rows[1:], columns=header)
-    frame[ROW] = range(header_row + 1, header_row + 1 + len(frame))
-    blank = frame.drop(columns=ROW).isin(["", None]).all(axis=1)
-    frame = frame[~blank].reset_index(drop=True)
+    width = len(header)
+    body = rows[1:]
+    if any(len(row) != width for row in body):  # a reader's short row: padded with blanks
+        body = [list(row[:width]) + [""] * (width - len(row)) for row in body]
+    cells = np.empty((len(body), width), dtype=object)
+    if body:
+        cells[:] = body
+    numbers = np.arange(header_row + 1, header_row + len(rows), dtype=np.int64)
+    kept = ~((cells == "") | pd.isna(cells)).all(axis=1)  # blank rows are dropped
+    # cells stay Python objects, as read (pandas would infer a text dtype column by column)
+    frame = pd.DataFrame(cells[kept], columns=header, dtype=object)
+    frame[ROW] = numbers[kept]
     frame.attrs["header_row"] = header_row
     return frame
 
