@@ -125,6 +125,7 @@ def plan_once(url: str, tenants: Path, path: Path) -> dict:
         "after": done - loaded,
         "counts": plan.counts(),
         "summary": plan.summary().to_dict("records"),
+        "stages": plan.stage_timings,
     }
 
 
@@ -186,6 +187,14 @@ def main() -> None:
     assert all(run["counts"] == warm_up["counts"] for run in runs), "runs planned differently"
     mode = "one process per plan" if not args.same_process else "plans in one process"
     loads, afters = [r["load"] for r in runs], [r["after"] for r in runs]
+    stages = [k for k in runs[0]["stages"] if k.startswith("devices.")]
+    print(
+        "devices, seconds per stage (median): "
+        + ", ".join(
+            f"{k.split('.', 1)[1]} {statistics.median(r['stages'].get(k, 0) for r in runs):.2f}"
+            for k in stages
+        )
+    )
     print(
         f"workbook load:            {statistics.median(loads):.2f} s (median of {len(loads)}, {mode})"
     )

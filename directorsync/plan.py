@@ -83,6 +83,8 @@ class Plan:
     )
     timings: dict[str, float] = field(default_factory=dict)
     tenants_file: str | None = None
+    #: Seconds per resource and stage (``devices.map``, ``devices.listing``…), for tuning.
+    stage_timings: dict[str, float] = field(default_factory=dict)
 
     @property
     def hash(self) -> str:
@@ -147,6 +149,7 @@ class Plan:
             "summary": self.summary().to_dict("records"),
             "notes": self.notes,
             "timings": self.timings,
+            "stage_timings": self.stage_timings,
             "findings": _records(self.findings),
             "rows": _records(self.rows),
         }
@@ -230,6 +233,7 @@ def _plan_value(data: Mapping[str, Any]) -> Plan:
         run_id=data.get("run_id") or new_run_id(),
         created_at=data.get("created_at", ""),
         timings=dict(data.get("timings") or {}),
+        stage_timings=dict(data.get("stage_timings") or {}),
         tenants_file=data.get("tenants_file"),
     )
 
@@ -287,6 +291,7 @@ def build_plan(
         options={**(options or {}), "workbook": workbook.name},
     )
     rows, findings, notes = [], [], []
+    timings: dict[str, float] = {}
     for name in dependency_order(profiles):
         profile = profiles[name]
         if progress:
@@ -296,7 +301,9 @@ def build_plan(
                 log_context(tenant=tenant.name, pool=tenant.pool_uuid, resource=name),
                 gc_paused(),
             ):
-                planned, found, extra = plan_resource(profile, workbook, tenant, inventory, ctx)
+                planned, found, extra = plan_resource(
+                    profile, workbook, tenant, inventory, ctx, timings
+                )
                 notes.extend(extra)
                 LOG.debug("planned %s", planned["action"].value_counts().to_dict())
         except WorkbookError as exc:
@@ -327,6 +334,7 @@ def build_plan(
         notes=notes,
         run_id=run_id or new_run_id(),
     )
+    plan.stage_timings = timings
     plan.timings["plan"] = round(time.perf_counter() - started, 3)
     return plan
 
@@ -379,10 +387,36 @@ def desired_frame(profile: Profile, workbook: Workbook, ctx: Context) -> pd.Data
     return map_sheet(workbook.sheet(profile.sheet), profile, ctx, workbook.name)
 
 
+class _Laps:
+    """Seconds spent in each stage of a resource's plan (``timings["devices.map"]``…)."""
+
+    def __init__(self, timings: dict[str, float] | None, resource: str) -> None:
+        self.timings, self.resource = timings, resource
+        self.last = time.perf_counter()
+
+    def lap(self, stage: str, minus: float = 0.0) -> None:
+        now = time.perf_counter()
+        if self.timings is not None:
+            key = f"{self.resource}.{stage}"
+            self.timings[key] = round(self.timings.get(key, 0.0) + now - self.last - minus, 3)
+        self.last = now
+
+
 def plan_resource(
-    profile: Profile, workbook: Workbook, tenant: Tenant, inventory: Inventory, ctx: Context
+    profile: Profile,
+    workbook: Workbook,
+    tenant: Tenant,
+    inventory: Inventory,
+    ctx: Context,
+    timings: dict[str, float] | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Plan one resource: rows in ``PLAN_COLUMNS``, its findings and notes."""
+    """Plan one resource: rows in ``PLAN_COLUMNS``, its findings and notes.
+
+    Args:
+        timings: receives the seconds spent per stage (map, prechecks, resolve, listing —
+            waiting for and decoding Director's objects —, diff, payload, rows).
+    """
+    laps = _Laps(timings, profile.name)
     profile = choose_sheet(profile, workbook)
     nodes = tenant.nodes_for(profile.name, profile.targets)
     if nodes and all(workbook.has_sheet(s) for s in profile.sheets):
@@ -391,8 +425,10 @@ def plan_resource(
         for spec in profile.resolve.values():
             inventory.prefetch(spec["from"], nodes, lookup_columns(spec, inventory))
     frame = desired_frame(profile, workbook, ctx)
+    laps.lap("map")
     frame, findings = run_prechecks(frame, profile, workbook.name)
     frame[SOURCE] = _source_labels(workbook.name, *_sheet_and_rows(frame, profile))
+    laps.lap("prechecks")
     if not nodes:
         raise WorkbookError(
             f"tenant {tenant.name} has no node for {profile.name} "
@@ -406,22 +442,31 @@ def plan_resource(
         fanned = HOOKS.get(hook, "desired")(
             fanned, profile, {"inventory": inventory, "tenant": tenant}
         )
+    laps.lap("resolve")
     listings: dict[str, pd.DataFrame] = {}
     by_id = {n.id: n for n in nodes}
+    waited = [0.0]
 
     def listing(node_id: str) -> pd.DataFrame:  # each node's when its rows are diffed
+        started = time.perf_counter()
         frame = inventory.frame(profile.name, by_id[node_id], remote_columns(profile))
         listings[node_id] = frame
+        waited[0] += time.perf_counter() - started
         return frame
 
-    diffed = build_requests(diff_frame(fanned, listing, profile), profile)
+    diffed = diff_frame(fanned, listing, profile)
+    if timings is not None:
+        key = f"{profile.name}.listing"
+        timings[key] = round(timings.get(key, 0.0) + waited[0], 3)
+    laps.lap("diff", minus=waited[0])
+    diffed = build_requests(diffed, profile)
+    laps.lap("payload")
     _register_creates(diffed, profile, inventory, nodes)
     notes = _unseen_fields(profile, list(listings.values()))
-    return (
-        _plan_rows(diffed, profile, workbook.name),
-        _concat_findings([findings, unresolved]),
-        notes,
-    )
+    planned = _plan_rows(diffed, profile, workbook.name)
+    found = _concat_findings([findings, unresolved])
+    laps.lap("rows")
+    return planned, found, notes
 
 
 def _unseen_fields(profile: Profile, listings: list[pd.DataFrame]) -> list[dict[str, str]]:
