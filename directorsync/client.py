@@ -41,10 +41,13 @@ import http.client
 import json
 import logging
 import mmap
+import os
 import random
 import socket
+import sys
 import threading
 import time
+import weakref
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import Future
@@ -123,7 +126,7 @@ def _read_into(response: requests.Response, size: int) -> mmap.mmap | None:
     encoding = response.headers.get("Content-Encoding", "identity").strip().lower()
     if fp is None or not hasattr(fp, "readinto") or encoding != "identity" or raw.chunked:
         return None
-    body = mmap.mmap(-1, size)
+    body = _body_buffer(size)
     view, got = memoryview(body), 0
     try:
         while got < size:
@@ -706,6 +709,32 @@ class ReceivedListing:
         except ValueError:  # not JSON, or not an array of objects: the full decode says which
             self.items()
             raise
+
+
+class SharedBody(mmap.mmap):
+    """A received body in memory another process of this user may map (``/proc/<pid>/fd/<fd>``:
+    the decoding helper reads it there instead of through a pipe)."""
+
+    fd: int
+
+
+def _body_buffer(size: int) -> mmap.mmap:
+    """Memory for a large body: a shareable memfd mapping on Linux, private memory elsewhere."""
+    if hasattr(os, "memfd_create") and sys.platform.startswith("linux"):
+        try:
+            fd = os.memfd_create("directorsync-listing", os.MFD_CLOEXEC)
+        except OSError:
+            return mmap.mmap(-1, size)
+        try:
+            os.ftruncate(fd, size)
+            body = SharedBody(fd, size)
+        except OSError:
+            os.close(fd)
+            return mmap.mmap(-1, size)
+        body.fd = fd
+        weakref.finalize(body, os.close, fd)
+        return body
+    return mmap.mmap(-1, size)
 
 
 def _blank(content: bytes | mmap.mmap) -> bool:

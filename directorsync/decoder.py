@@ -13,8 +13,10 @@ outlives its parent). Whatever goes wrong with it — it cannot start, it dies, 
 fit MessagePack — the caller decodes in its own process instead: the helper only ever makes
 things faster.
 
-Protocol (both ways): frames of ``<4-byte big-endian length><bytes>``. A request is two
-frames, MessagePack ``[id, fields, {unnest field: [keys]}]`` then the listing's body. An answer is one frame,
+Protocol (both ways): frames of ``<4-byte big-endian length><bytes>``. A request is MessagePack
+``[id, fields, {unnest field: [keys]}, shared]`` then, when ``shared`` is null, a frame with the
+listing's body; ``shared`` is ``[pid, fd, size]`` of a body held in shareable memory, which the
+helper maps from ``/proc/<pid>/fd/<fd>`` instead (Linux: 33 MB not copied through a pipe). An answer is one frame,
 MessagePack ``[id, columns, unnested]`` or ``[id, None, message]``: ``columns`` maps each field
 that an object has to the JSON array of its values (cut out of the listing's text, never
 decoded in the helper) — or, when a few values repeat, to the JSON array of those and the
@@ -30,6 +32,8 @@ import atexit
 import contextlib
 import itertools
 import logging
+import mmap
+import os
 import struct
 import subprocess
 import sys
@@ -68,6 +72,7 @@ class Decoder:
         self._pending: dict[int, Future] = {}
         self._ids = itertools.count(1)
         self._broken = False
+        self._share = True  # bodies in shareable memory are mapped by the helper, not sent
 
     def submit(
         self, body: bytes, fields: list[str], unnest: dict[str, list[str]] | None = None
@@ -83,10 +88,12 @@ class Decoder:
                 process = self._ensure()
                 request_id = next(self._ids)
                 self._pending[request_id] = future
-            head = msgspec.msgpack.encode([request_id, list(fields), dict(unnest or {})])
+            shared = _shared_body(body) if self._share else None
+            head = msgspec.msgpack.encode([request_id, list(fields), dict(unnest or {}), shared])
             with self._writing:
                 _write(process.stdin, head)
-                _write(process.stdin, body)
+                if shared is None:
+                    _write(process.stdin, body)
         except (OSError, ValueError, DecoderUnavailable) as exc:
             self._fail(f"cannot reach the decoding helper: {exc}")
             if not future.done():
@@ -143,6 +150,8 @@ class Decoder:
                 if future is None:
                     continue
                 if answer[1] is None:
+                    if answer[2].startswith(_UNSHARED):
+                        self._share = False  # the helper cannot map ours: send bodies from now on
                     future.set_exception(DecoderUnavailable(answer[2]))
                 else:
                     future.set_result(_Columns(answer[1], answer[2]))
@@ -210,6 +219,27 @@ def decode_columns(future: Future) -> dict[str, Any]:
     return future.result().columns()
 
 
+_UNSHARED = "cannot map the shared body"
+
+
+def _shared_body(body: Any) -> list[int] | None:
+    """``[pid, fd, size]`` of a body the helper may map (see :class:`~directorsync.client.SharedBody`)."""
+    fd = getattr(body, "fd", None)
+    if fd is None or not sys.platform.startswith("linux"):
+        return None
+    return [os.getpid(), fd, len(body)]
+
+
+def _map(shared: list[int]) -> mmap.mmap | None:
+    """The caller's body, mapped read-only through ``/proc`` (None when it cannot be)."""
+    pid, fd, size = shared
+    try:
+        with open(f"/proc/{pid}/fd/{fd}", "rb") as file:
+            return mmap.mmap(file.fileno(), size, prot=mmap.PROT_READ)
+    except (OSError, ValueError):
+        return None
+
+
 def _write(stream: IO[bytes] | None, data: bytes) -> None:
     if stream is None:
         raise DecoderUnavailable("the helper has no input")
@@ -251,10 +281,13 @@ def serve(stdin: IO[bytes], stdout: IO[bytes]) -> None:
         frame = _read(stdin)
         if frame is None:
             return
-        request_id, fields, unnest = msgspec.msgpack.decode(frame)
-        body = _read(stdin)
+        request_id, fields, unnest, shared = msgspec.msgpack.decode(frame)
+        body = _read(stdin) if shared is None else _map(shared)
         if body is None:
-            return
+            if shared is None:
+                return
+            _write(stdout, encoder.encode([request_id, None, f"{_UNSHARED}: {shared}"]))
+            continue
         decoded: list[Any] = []  # freed once the answer is sent, while the caller reads it
         with gc_paused():
             try:

@@ -354,3 +354,29 @@ def test_large_listings_go_to_the_helper_and_decode_identically(listing_server, 
         e.get("risk_values") if isinstance(e.get("risk_values"), dict) else {} for e in expected
     ]
     assert list(columns["risk_values"]["integrity"]) == [o.get("integrity") for o in objects]
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="shared bodies are a Linux path")
+def test_a_body_in_shared_memory_is_mapped_by_the_helper_and_a_failed_map_falls_back():
+    from directorsync.client import _body_buffer
+
+    items = records(300)
+    text = json.dumps(items).encode()
+    body = _body_buffer(len(text))
+    body[:] = text
+    assert getattr(body, "fd", None) is not None
+
+    class Unmappable(bytes):
+        fd = 10**6  # no such descriptor: the helper cannot map it
+
+    helper = decoder.Decoder()
+    try:
+        assert list(decoder.decode_columns(helper.submit(body, ["id"]))["id"]) == [
+            i["id"] for i in items
+        ]
+        with pytest.raises(decoder.DecoderUnavailable, match="cannot map"):
+            decoder.decode_columns(helper.submit(Unmappable(text), ["id"]))
+        again = decoder.decode_columns(helper.submit(Unmappable(text), ["id"]))  # sent instead
+        assert list(again["id"]) == [i["id"] for i in items]
+    finally:
+        helper.close()
