@@ -97,13 +97,21 @@ BIG_BODY = 1 << 20  # bodies from this size on are received one at a time
 _receiving = threading.Lock()
 
 
-def _read_body(response: requests.Response) -> bytes | mmap.mmap:
+def _read_body(
+    response: requests.Response, on_large: Callable[[], None] | None = None
+) -> bytes | mmap.mmap:
     """The whole body; large ones one at a time (threads stalled on each other's reads and
-    decoding otherwise deliver every listing late instead of one early)."""
+    decoding otherwise deliver every listing late instead of one early).
+
+    ``on_large`` is called, before the body is read, when its announced size is one that goes
+    to the decoding helper.
+    """
     try:
         size = int(response.headers.get("Content-Length") or 0)
     except ValueError:
         size = 0
+    if on_large is not None and size >= decoder.MIN_BYTES:
+        on_large()
     if size < BIG_BODY:
         return b"".join(response.iter_content(BODY_CHUNK)) or b""
     with _receiving:
@@ -361,13 +369,14 @@ class DirectorClient:
     ) -> ReceivedListing:
         """GET a list endpoint now; the answer decodes later, whole or a few fields of it.
 
-        ``columns_wanted``: the caller will ask for some columns, perhaps of a large listing:
-        the decoding helper is started while the answer arrives.
+        ``columns_wanted``: the caller will ask for some columns: when the answer announces a
+        large body, the decoding helper is started while the body arrives.
         """
-        if columns_wanted:
-            decoder.shared().warm()
         rel = self._rel(pool, node, path)
-        return ReceivedListing(self, rel, self._send("GET", rel, body=None, safe=True))
+        warm = decoder.shared().warm if columns_wanted else None
+        return ReceivedListing(
+            self, rel, self._send("GET", rel, body=None, safe=True, on_large=warm)
+        )
 
     def _check_list(self, rel: str, items: Any) -> list[dict]:
         if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
@@ -531,13 +540,21 @@ class DirectorClient:
 
     # -- transport --------------------------------------------------------------------------
 
-    def _send(self, method: str, rel: str, *, body: dict | None, safe: bool) -> requests.Response:
+    def _send(
+        self,
+        method: str,
+        rel: str,
+        *,
+        body: dict | None,
+        safe: bool,
+        on_large: Callable[[], None] | None = None,
+    ) -> requests.Response:
         """Send with the retry rules; return a response with status < 400 or raise."""
         url = f"{self.base_url}/{rel}"
         retry_statuses = READ_RETRY_STATUSES if safe else WRITE_RETRY_STATUSES
         attempt = 0
         while True:
-            response, exc = self._attempt(method, url, rel, body)
+            response, exc = self._attempt(method, url, rel, body, on_large)
             if exc is not None:
                 retryable = safe or never_sent(exc)
                 if retryable and attempt < self.retries and not _is_tls(exc):
@@ -557,7 +574,12 @@ class DirectorClient:
             return response
 
     def _attempt(
-        self, method: str, url: str, rel: str, body: dict | None
+        self,
+        method: str,
+        url: str,
+        rel: str,
+        body: dict | None,
+        on_large: Callable[[], None] | None = None,
     ) -> tuple[requests.Response | None, requests.RequestException | None]:
         self.stats.add("requests", method=method)
         if body is not None and self.log.isEnabledFor(logging.DEBUG):
@@ -570,7 +592,7 @@ class DirectorClient:
             # read the body here (errors are retried like any transport error), in 1 MB chunks:
             # requests' default 10 kB chunks cost one interpreter-lock hand-off each, which
             # stalls concurrent listings of tens of megabytes behind each other's decoding
-            response._content = _read_body(response)
+            response._content = _read_body(response, on_large)
         except requests.RequestException as exc:
             ms = (self._clock() - start) * 1000
             self.log.debug("%s %s -> %s after %.0f ms", method, rel, type(exc).__name__, ms)

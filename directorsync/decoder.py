@@ -160,6 +160,7 @@ class Decoder:
         self._fail("the decoding helper stopped")
 
     def _fail(self, message: str) -> None:
+        LOG.debug("decoding helper: %s (listings are decoded in this process)", message)
         with self._lock:
             pending, self._pending = self._pending, {}
             self._broken = True

@@ -380,3 +380,17 @@ def test_a_body_in_shared_memory_is_mapped_by_the_helper_and_a_failed_map_falls_
         assert list(again["id"]) == [i["id"] for i in items]
     finally:
         helper.close()
+
+
+def test_the_helper_starts_only_for_a_listing_announced_large(listing_server, monkeypatch):
+    warmed = []
+    monkeypatch.setattr(decoder.Decoder, "warm", lambda self: warmed.append(1))
+    with DirectorClient(listing_server, "token-1234567890", retries=0) as client:
+        client.receive_listing("p", "n", "plain", columns_wanted=False)
+        assert warmed == []
+        monkeypatch.setattr(decoder, "MIN_BYTES", len(_Server.body) + 1)
+        client.receive_listing("p", "n", "plain", columns_wanted=True)
+        assert warmed == []  # below the helper's size
+        monkeypatch.setattr(decoder, "MIN_BYTES", 1 << 20)
+        client.receive_listing("p", "n", "plain", columns_wanted=True)
+        assert warmed == [1]
