@@ -37,6 +37,7 @@ appears in ``repr()``, log lines or exception messages.
 from __future__ import annotations
 
 import dataclasses
+import errno
 import http.client
 import json
 import logging
@@ -214,6 +215,25 @@ def _chain(exc: BaseException) -> list[BaseException]:
         todo.extend(item.args)
         todo.extend([item.__cause__, item.__context__, getattr(item, "reason", None)])
     return seen
+
+
+def _unreachable(exc: BaseException) -> str | None:
+    """Why no connection could be made, in a few words (None: not a connection failure)."""
+    chain = _chain(exc)
+    if any(isinstance(e, ConnectionRefusedError) for e in chain):
+        return "connection refused"
+    if any(isinstance(e, socket.gaierror) for e in chain) or any(
+        isinstance(e, NameResolutionError) for e in chain
+    ):
+        return "its host name does not resolve"
+    if any(isinstance(e, Urllib3ConnectTimeout) for e in chain):
+        return "connecting timed out"
+    if any(isinstance(e, (OSError,)) and getattr(e, "errno", None) in _NO_ROUTE for e in chain):
+        return "no route to the host"
+    return None
+
+
+_NO_ROUTE = {errno.EHOSTUNREACH, errno.ENETUNREACH}
 
 
 def never_sent(exc: BaseException) -> bool:
@@ -640,8 +660,18 @@ class DirectorClient:
                 path=rel,
             )
         if safe or never_sent(exc):
+            cause = _unreachable(exc)
+            if cause is None:
+                return TransportError(
+                    f"{method} {rel}: no answer from Director after {attempts} attempt(s): {reason}",
+                    method=method,
+                    path=rel,
+                )
             return TransportError(
-                f"{method} {rel}: no answer from Director after {attempts} attempt(s): {reason}",
+                f"{method} {rel}: cannot reach Director at {self.base_url}: {cause} "
+                f"({attempts} attempt(s)). Check director.base_url (--url, "
+                "DSYNC_DIRECTOR__BASE_URL or LP_DIRECTOR_URL) and that Director — or "
+                "`directorsync simulator` — is running and reachable from here.",
                 method=method,
                 path=rel,
             )

@@ -144,9 +144,9 @@ def _plan(
         click.echo(json.dumps(data, indent=1, default=str))
     else:
         print_plan(data)
-        _print_notes(plan.notes)
         if out:
             click.echo(f"plan saved to {out} ({data['hash']})")
+    _print_notes(plan.notes)  # on stderr: a JSON plan on stdout stays JSON
     if plan.has_errors:
         return EXIT_ROWS_FAILED
     if detailed_exitcode and plan.has_changes:

@@ -308,7 +308,8 @@ def build_plan(
                 LOG.debug("planned %s", planned["action"].value_counts().to_dict())
         except WorkbookError as exc:
             level = "info" if exc.context.get("absent") and not explicit else "error"
-            notes.append({"resource": name, "level": level, "message": exc.message})
+            hint = exc.context.get("hint") if level == "error" else None
+            notes.append({"resource": name, "level": level, "message": exc.message + (hint or "")})
             continue
         rows.append(planned)
         findings.append(found)
@@ -380,6 +381,7 @@ def desired_frame(profile: Profile, workbook: Workbook, ctx: Context) -> pd.Data
                 file=workbook.name,
                 sheet=sheet,
                 absent=True,
+                hint=workbook.sheet_hint(sheet),
             )
     build = profile.hooks.get("build")
     if build:

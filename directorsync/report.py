@@ -28,6 +28,7 @@ from rich.text import Text
 
 from directorsync.errors import DirectorSyncError
 from directorsync.redact import MASK, is_secret_key, redact_obj
+from directorsync.workbook import source_label
 
 RESULT_SCHEMA = "directorsync/result@1"
 
@@ -243,26 +244,37 @@ def _print_more(console: Console, shown: int, total: int, where: str) -> None:
 def print_plan(
     plan: Mapping[str, Any], console: Console | None = None, *, limit: int = CONSOLE_DETAIL_ROWS
 ) -> None:
-    """Prints a plan: counts per resource × action, then the rows that change something.
+    """Prints a plan: counts per resource × action, where the workbook has problems (file ›
+    sheet › row › column), then the rows that change something or need a look.
 
     Args:
         plan: a ``directorsync/plan@1`` dict.
         console: where to print (a new :class:`rich.console.Console` by default).
-        limit: at most this many detail rows (errors and skips first).
+        limit: at most this many detail rows per table (errors and skips first).
     """
     console = console or Console()
     rows = plan.get("rows") or []
+    errors = [n for n in plan.get("notes") or [] if n.get("level") == "error"]
+    if not rows:
+        tenant = plan.get("tenant", "?")
+        if errors:
+            console.print(Text(f"Plan for {tenant}: no row planned (see the errors).", "red"))
+        else:
+            console.print(Text(f"Plan for {tenant}: the workbook plans no row.", "yellow"))
+        return
     summary = summarize_plan(rows)
     cols = ordered(summary["by_action"], ACTIONS)
     title = f"Plan for {plan.get('tenant', '?')} ({len(rows)} rows)"
     console.print(_counts_table(title, summary["by_resource"], cols))
+    _print_findings(console, plan.get("findings") or [], str(plan.get("workbook") or ""), limit)
     rank = {a: i for i, a in enumerate(("error", "skip", "create", "update"))}
     todo = [r for r in rows if r.get("action") != "unchanged"]
     todo.sort(key=lambda r: rank.get(str(r.get("action")), len(rank)))
     if not todo:
-        console.print(Text("Nothing to change.", style="green"))
+        message = "Nothing to change." if not errors else "Nothing to change in what was planned."
+        console.print(Text(message, style="green" if not errors else "yellow"))
         return
-    table = Table(title="Rows to change", title_justify="left", show_lines=True)
+    table = Table(title="Rows to change or to look at", title_justify="left", show_lines=True)
     for col in ("resource", "node", "key", "action", "reason", "changes"):
         table.add_column(col, overflow="fold")
     for row in map(redact_row, todo[:limit]):
@@ -271,6 +283,33 @@ def print_plan(
         table.add_row(*(Text(compact(c)) for c in cells), _changes_text(row))
     console.print(table)
     _print_more(console, min(limit, len(todo)), len(todo), "plan.json")
+
+
+def _print_findings(
+    console: Console, findings: list[Mapping[str, Any]], workbook: str, limit: int
+) -> None:
+    """Where the workbook has problems: one line per cell and message (nodes merged)."""
+    seen: dict[tuple, Mapping[str, Any]] = {}
+    for f in redact_obj(list(findings)):
+        seen.setdefault((f.get("sheet"), f.get("row"), f.get("column"), f.get("message")), f)
+    if not seen:
+        return
+    table = Table(title="Workbook findings", title_justify="left")
+    for col in ("where", "severity", "message"):
+        table.add_column(col, overflow="fold")
+    for (sheet, row, column, message), f in list(seen.items())[:limit]:
+        where = source_label(workbook, sheet, _excel_row(row), column)
+        style = "red" if f.get("severity") == "error" else "yellow"
+        table.add_row(Text(where), Text(str(f.get("severity") or ""), style), Text(str(message)))
+    console.print(table)
+    _print_more(console, min(limit, len(seen)), len(seen), "plan.json")
+
+
+def _excel_row(row: Any) -> int | None:
+    try:
+        return int(row)
+    except (TypeError, ValueError):
+        return None
 
 
 def print_result(

@@ -82,11 +82,13 @@ class Workbook:
         return {n: self.sheet(n) for n in wanted}
 
     def _missing_sheet_message(self, name: str) -> str:
+        return f"{self.name}: sheet '{name}' not found{self.sheet_hint(name)}"
+
+    def sheet_hint(self, name: str) -> str:
+        """`` (sheets: A, B). Did you mean 'Repos'?`` for a sheet name the workbook lacks."""
         close = difflib.get_close_matches(name, self.sheet_names, n=1, cutoff=0.6)
         hint = f" Did you mean '{close[0]}'?" if close else ""
-        return (
-            f"{self.name}: sheet '{name}' not found (sheets: {', '.join(self.sheet_names)}).{hint}"
-        )
+        return f" (sheets: {', '.join(self.sheet_names) or 'none'}).{hint}"
 
 
 class _ExcelReader:

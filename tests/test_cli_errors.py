@@ -114,7 +114,8 @@ def test_unreachable_director(samples, tenants_file, tmp_path):
         env_extra=env,
         cwd=tmp_path,
     )
-    check(proc, 4, "error:")
+    check(proc, 4, "error:", "cannot reach Director at http://127.0.0.1:9: connection refused")
+    assert "director.base_url" in proc.stderr and "is running" in proc.stderr
 
 
 def test_unknown_resource(samples, tenants_file, director):
@@ -231,3 +232,54 @@ def test_workbook_saved_without_formula_values_exits_1_naming_cells(
         "F2 (column 'active', row 2)",
         "open and save it in Excel or LibreOffice",
     )
+
+
+def test_a_renamed_sheet_is_named_with_the_sheets_present_and_errors_reach_stderr_in_json(
+    samples, tenants_file, director, tmp_path
+):
+    """A requested resource whose sheet is absent: the sheets present and a close name are
+    given; with ``--format json`` the JSON stays on stdout and the error line goes to stderr."""
+    import pandas as pd
+
+    book = tmp_path / "renamed.xlsx"
+    repos = pd.read_excel(samples / "core_config.xlsx", sheet_name="Repo", engine="calamine")
+    with pd.ExcelWriter(book, engine="openpyxl") as writer:
+        repos.to_excel(writer, sheet_name="Repos", index=False)
+    args = ["plan", "--tenant", "core", "--tenants-file", str(tenants_file), "--xlsx", str(book)]
+    for fmt in ("table", "json"):
+        proc = run_cli(*args, "--resources", "repos", "--format", fmt, env_extra=director)
+        check(proc, 1, "sheet 'Repo' is absent", "(sheets: Repos)", "Did you mean 'Repos'?")
+        if fmt == "json":
+            import json
+
+            assert json.loads(proc.stdout)["notes"][0]["level"] == "error"
+        else:
+            assert "no row planned (see the errors)" in proc.stdout
+            assert "Nothing to change" not in proc.stdout
+
+
+def test_the_table_says_where_each_workbook_problem_is(samples, tenants_file, director, tmp_path):
+    import pandas as pd
+
+    book = tmp_path / "ninety.xlsx"
+    sheets = pd.read_excel(samples / "core_config.xlsx", sheet_name=["Repo"], engine="calamine")
+    repo = sheets["Repo"].astype(object)
+    repo.loc[1, "retention_days"] = "ninety"
+    with pd.ExcelWriter(book, engine="openpyxl") as writer:
+        repo.to_excel(writer, sheet_name="Repo", index=False)
+    proc = run_cli(
+        "plan",
+        "--tenant",
+        "core",
+        "--tenants-file",
+        str(tenants_file),
+        "--xlsx",
+        str(book),
+        "--resources",
+        "repos",
+        env_extra={**director, "COLUMNS": "200"},
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "Workbook findings" in proc.stdout
+    assert "ninety.xlsx › Repo › row 3 › retention_days" in proc.stdout
+    assert "'ninety' is not an integer" in proc.stdout
