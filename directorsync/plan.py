@@ -288,7 +288,7 @@ def build_plan(
     ctx = Context(
         sheets=_LazySheets(workbook),
         tenant=tenant,
-        options={**(options or {}), "workbook": workbook.name},
+        options={**(options or {}), "workbook": workbook.name, "planned": list(profiles)},
     )
     rows, findings, notes = [], [], []
     timings: dict[str, float] = {}
@@ -438,7 +438,8 @@ def plan_resource(
         )
     node_frame = pd.DataFrame({NODE: [n.id for n in nodes], NODE_NAME: [n.name for n in nodes]})
     fanned = frame.merge(node_frame, how="cross")
-    fanned, unresolved = resolve_frame(fanned, profile, inventory, nodes)
+    planned = (ctx.options or {}).get("planned")
+    fanned, unresolved = resolve_frame(fanned, profile, inventory, nodes, planned)
     hook = profile.hooks.get("desired")
     if hook:
         fanned = HOOKS.get(hook, "desired")(

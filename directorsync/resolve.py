@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import copy
 import difflib
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,11 +38,19 @@ DEPENDS = "_depends"
 
 
 def resolve_frame(
-    frame: pd.DataFrame, profile: Profile, inventory: Inventory, nodes: list[Node]
+    frame: pd.DataFrame,
+    profile: Profile,
+    inventory: Inventory,
+    nodes: list[Node],
+    planned: Collection[str] | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Resolve every ``resolve:`` entry of a profile on a desired frame (one row per node/object).
 
     Each distinct (node, name) pair is looked up once, whatever the number of rows naming it.
+
+    Args:
+        planned: the resources planned in this run, when known: an unknown name of a resource
+            left out of the run says so (the object may be in the workbook all the same).
 
     Returns:
         ``(frame, findings)``: a new frame with resolved fields, ``_depends`` (the ``$ref:`` ids
@@ -84,7 +93,10 @@ def resolve_frame(
                 values[empty] = _none_values(spec.get("none_value"), len(empty))
             out[target] = pd.Series(values, index=out.index, dtype=object)
         _add_depends(depends, out.index.get_indexer(found.refs.index), found.refs.to_numpy())
-        findings = _unresolved_findings(out, found.unresolved, inv, match, spec, profile, names)
+        left_out = planned is not None and source in inventory.profiles and source not in planned
+        findings = _unresolved_findings(
+            out, found.unresolved, inv, match, spec, profile, names, source if left_out else None
+        )
         all_findings.append(findings)
         verdicts.mark(out.index, findings, spec.get("severity", "skip"))
     verdicts.store(out)
@@ -268,13 +280,14 @@ def _unresolved_findings(
     spec: dict[str, Any],
     profile: Profile,
     node_names: dict[str, str],
+    left_out: str | None = None,
 ) -> pd.DataFrame:
     if unresolved.empty:
         return pd.DataFrame()
     label = spec.get("label") or spec["from"].rstrip("s").replace("_", " ")
     hints = _did_you_mean(unresolved, inv, match)
     grouped = unresolved.assign(_hint=hints).groupby(level=0)
-    messages = grouped.apply(lambda g: _message(g, label, node_names)).rename("message")
+    messages = grouped.apply(lambda g: _message(g, label, node_names, left_out)).rename("message")
     idx = messages.index
     field = spec.get("lookup") or spec.get("lookup_many")
     return pd.DataFrame(
@@ -313,7 +326,9 @@ def _did_you_mean(unresolved: pd.DataFrame, inv: pd.DataFrame, match: str) -> pd
     return keys.map(hint)
 
 
-def _message(group: pd.DataFrame, label: str, node_names: dict[str, str]) -> str:
+def _message(
+    group: pd.DataFrame, label: str, node_names: dict[str, str], left_out: str | None = None
+) -> str:
     node = node_names.get(group[NODE].iloc[0], group[NODE].iloc[0])
     unknown, skipped = [], []
     for name, hint, skip in zip(group["_name"], group["_hint"], group["_skip"]):
@@ -326,7 +341,10 @@ def _message(group: pd.DataFrame, label: str, node_names: dict[str, str]) -> str
     clauses = list(skipped)
     if unknown:
         noun = label if len(unknown) == 1 else f"{label}s"
-        clauses.insert(0, f"unknown {noun} {', '.join(unknown)} on node {node}")
+        missing = f"unknown {noun} {', '.join(unknown)} on node {node}"
+        if left_out:  # the workbook may define it: its resource is not planned in this run
+            missing += f" ({left_out} are not in this plan: if the workbook defines it, add them to --resources)"
+        clauses.insert(0, missing)
     return "; ".join(clauses)
 
 

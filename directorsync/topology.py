@@ -162,4 +162,6 @@ def get_tenant(tenants: dict[str, Tenant], name: str) -> Tenant:
         return tenants[name]
     except KeyError:
         known = ", ".join(sorted(tenants)) or "none"
-        raise ConfigError(f"unknown tenant '{name}' (known: {known})", tenant=name) from None
+        close = difflib.get_close_matches(name, list(tenants), n=1, cutoff=0.6)
+        hint = f"; did you mean '{close[0]}'?" if close else ""
+        raise ConfigError(f"unknown tenant '{name}' (known: {known}){hint}", tenant=name) from None

@@ -360,3 +360,23 @@ def test_hash_covers_tenant_and_method(samples, tmp_path, fake_director, tenants
         path.write_text(json.dumps(data))
         with pytest.raises(Exception, match="modified"):
             load_plan(path)
+
+
+def test_an_unknown_name_of_a_resource_left_out_of_the_run_says_so(
+    samples, fake_director, tenants_file
+):
+    """Processing policies name normalization policies; planned without them against a Director
+    that has none, their unknown names say that normalization_policies are not in the plan."""
+    listings = {k: v for k, v in LISTINGS.items() if k != "NormalizationPolicy"}
+    book = samples / "core_config.xlsx"
+    alone = plan_for(book, fake_director, tenants_file, listings, ["processing_policies"])
+    said = alone.findings["message"].str.contains("normalization_policies are not in this plan")
+    assert said.any()
+    both = plan_for(
+        book,
+        fake_director,
+        tenants_file,
+        listings,
+        ["normalization_policies", "processing_policies"],
+    )
+    assert not both.findings["message"].str.contains("not in this plan").any()
