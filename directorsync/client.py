@@ -111,6 +111,8 @@ def _read_body(
         size = int(response.headers.get("Content-Length") or 0)
     except ValueError:
         size = 0
+    if response.status_code >= 300:  # an error's text: read as bytes (its message is shown)
+        return b"".join(response.iter_content(BODY_CHUNK)) or b""
     if on_large is not None and size >= decoder.MIN_BYTES:
         on_large()
     if size < BIG_BODY:
@@ -759,8 +761,7 @@ class ReceivedListing:
         try:
             return jsonio.loads_columns(content, fields)
         except ValueError:  # not JSON, or not an array of objects: the full decode says which
-            self.items()
-            raise
+            return jsonio.columns_of(self.items(), fields)
 
 
 class SharedBody(mmap.mmap):

@@ -13,7 +13,7 @@ outlives its parent). Whatever goes wrong with it — it cannot start, it dies, 
 fit MessagePack — the caller decodes in its own process instead: the helper only ever makes
 things faster.
 
-Protocol (both ways): frames of ``<4-byte big-endian length><bytes>``. A request is MessagePack
+Protocol (both ways): frames of ``<2-byte magic><4-byte big-endian length><bytes>``. A request is MessagePack
 ``[id, fields, {unnest field: [keys]}, shared]`` then, when ``shared`` is null, a frame with the
 listing's body; ``shared`` is ``[pid, fd, size]`` of a body held in shareable memory, which the
 helper maps from ``/proc/<pid>/fd/<fd>`` instead (Linux: 33 MB not copied through a pipe). An answer is one frame,
@@ -38,7 +38,7 @@ import struct
 import subprocess
 import sys
 import threading
-from concurrent.futures import Future
+from concurrent.futures import Future, InvalidStateError
 from typing import IO, Any
 
 try:
@@ -54,7 +54,8 @@ from directorsync.gcpause import gc_paused
 LOG = logging.getLogger("directorsync.decoder")
 #: Listings smaller than this are decoded in process (the round trip would not pay off).
 MIN_BYTES = 4 << 20
-_HEADER = struct.Struct(">I")
+_HEADER = struct.Struct(">2sI")
+_MAGIC = b"\xd5\x01"  # opens every frame: anything else on the pipe is not an answer
 
 
 class DecoderUnavailable(RuntimeError):
@@ -65,11 +66,13 @@ class Decoder:
     """The helper process and the requests under way (thread-safe)."""
 
     def __init__(self, command: list[str] | None = None) -> None:
-        self._command = command or [sys.executable, "-m", "directorsync.decoder"]
+        # -P: the current directory is not put first on the helper's import path
+        self._command = command or [sys.executable, "-P", "-m", "directorsync.decoder"]
         self._lock = threading.Lock()  # the process and the requests under way
         self._writing = threading.Lock()  # one request written at a time
         self._process: subprocess.Popen | None = None
-        self._pending: dict[int, Future] = {}
+        # request id → (its future, the body: kept alive until answered, its memory shared)
+        self._pending: dict[int, tuple[Future, Any]] = {}
         self._ids = itertools.count(1)
         self._broken = False
         self._share = True  # bodies in shareable memory are mapped by the helper, not sent
@@ -87,7 +90,7 @@ class Decoder:
             with self._lock:
                 process = self._ensure()
                 request_id = next(self._ids)
-                self._pending[request_id] = future
+                self._pending[request_id] = (future, body)
             shared = _shared_body(body) if self._share else None
             head = msgspec.msgpack.encode([request_id, list(fields), dict(unnest or {}), shared])
             with self._writing:
@@ -96,8 +99,7 @@ class Decoder:
                     _write(process.stdin, body)
         except (OSError, ValueError, DecoderUnavailable) as exc:
             self._fail(f"cannot reach the decoding helper: {exc}")
-            if not future.done():
-                future.set_exception(DecoderUnavailable(str(exc)))
+            _settle(future, DecoderUnavailable(str(exc)))
         return future
 
     def warm(self) -> None:
@@ -138,7 +140,11 @@ class Decoder:
         return self._process
 
     def _read(self, process: subprocess.Popen) -> None:
-        """Hand each answer to its future (runs until the helper's output closes)."""
+        """Hand each answer to its future (runs until the helper's output closes).
+
+        Whatever goes wrong here — a closed pipe, a garbled answer — fails every request under
+        way (their callers decode in process) and retires the helper: no caller waits forever.
+        """
         try:
             while True:
                 frame = _read(process.stdout)
@@ -146,41 +152,61 @@ class Decoder:
                     break
                 answer = msgspec.msgpack.decode(frame)
                 with self._lock:
-                    future = self._pending.pop(answer[0], None)
+                    future, _ = self._pending.pop(answer[0], (None, None))
                 if future is None:
                     continue
                 if answer[1] is None:
-                    if answer[2].startswith(_UNSHARED):
+                    if str(answer[2]).startswith(_UNSHARED):
                         self._share = False  # the helper cannot map ours: send bodies from now on
-                    future.set_exception(DecoderUnavailable(answer[2]))
+                    _settle(future, DecoderUnavailable(str(answer[2])))
                 else:
-                    future.set_result(_Columns(answer[1], answer[2]))
-        except (OSError, ValueError, msgspec.DecodeError) as exc:
-            LOG.debug("decoding helper: %s", exc)
+                    _settle(future, _Columns(*answer[1:4]))
+        except Exception as exc:  # noqa: BLE001 - any failure retires the helper (below)
+            LOG.debug("decoding helper: %s: %s", type(exc).__name__, exc)
         self._fail("the decoding helper stopped")
+        with contextlib.suppress(OSError):
+            process.kill()
 
     def _fail(self, message: str) -> None:
         LOG.debug("decoding helper: %s (listings are decoded in this process)", message)
         with self._lock:
             pending, self._pending = self._pending, {}
             self._broken = True
-        for future in pending.values():
-            if not future.done():
-                future.set_exception(DecoderUnavailable(message))
+        for future, _ in pending.values():
+            _settle(future, DecoderUnavailable(message))
+
+
+def _settle(future: Future, outcome: Any) -> None:
+    """Give a future its result or exception, unless it already has one."""
+    with contextlib.suppress(InvalidStateError):
+        if isinstance(outcome, BaseException):
+            future.set_exception(outcome)
+        else:
+            future.set_result(outcome)
 
 
 class _Columns:
     """An answer, decoded when first read (on the thread that needs it)."""
 
-    def __init__(self, columns: dict[str, bytes], unnested: dict[str, dict[str, bytes]]) -> None:
-        self._columns, self._unnested = columns, unnested
+    def __init__(
+        self,
+        columns: dict[str, Any],
+        unnested: dict[str, dict[str, Any]],
+        rows: int | None = None,
+    ) -> None:
+        self._columns, self._unnested, self._rows = columns, unnested, rows
 
-    def columns(self) -> dict[str, Any]:
+    def columns(self) -> jsonio.Columns:
+        """The columns (raises :class:`DecoderUnavailable` for values only Python reads)."""
         decode = jsonio.decode_raw_column
-        with gc_paused():
-            out: dict[str, Any] = {f: decode(column) for f, column in self._columns.items()}
-            for field, keys in self._unnested.items():
-                out[field] = Unnested({key: decode(column) for key, column in keys.items()})
+        try:
+            with gc_paused():
+                out = jsonio.Columns((f, decode(c)) for f, c in self._columns.items())
+                for field, keys in self._unnested.items():
+                    out[field] = Unnested({key: decode(c) for key, c in keys.items()})
+        except (ValueError, msgspec.MsgspecError) as exc:  # 1e400, NaN: decoded in process
+            raise DecoderUnavailable(f"{type(exc).__name__}: {exc}") from exc
+        out.rows = self._rows or 0
         return out
 
 
@@ -197,7 +223,8 @@ def encode_columns(
     Raises:
         ValueError: the body is not a JSON array of objects.
     """
-    return list(jsonio.raw_columns(body, fields, unnest, hold=hold))
+    columns, unnested = jsonio.raw_columns(body, fields, unnest, hold=hold)
+    return [dict(columns), unnested, getattr(columns, "rows", None)]
 
 
 _shared: Decoder | None = None
@@ -214,10 +241,17 @@ def shared() -> Decoder:
         return _shared
 
 
-def decode_columns(future: Future) -> dict[str, Any]:
+#: Longest wait for the helper's answer before decoding in process instead.
+ANSWER_TIMEOUT = 300.0
+
+
+def decode_columns(future: Future) -> jsonio.Columns:
     """The columns of a submitted listing: ``{field: values}`` (a list or an object array), and
     for the ``unnest`` fields an :class:`Unnested` (raises :class:`DecoderUnavailable`)."""
-    return future.result().columns()
+    try:
+        return future.result(timeout=ANSWER_TIMEOUT).columns()
+    except TimeoutError as exc:
+        raise DecoderUnavailable("no answer from the decoding helper in time") from exc
 
 
 _UNSHARED = "cannot map the shared body"
@@ -244,7 +278,7 @@ def _map(shared: list[int]) -> mmap.mmap | None:
 def _write(stream: IO[bytes] | None, data: bytes) -> None:
     if stream is None:
         raise DecoderUnavailable("the helper has no input")
-    stream.write(_HEADER.pack(len(data)))
+    stream.write(_HEADER.pack(_MAGIC, len(data)))
     stream.write(data)
     stream.flush()
 
@@ -256,7 +290,10 @@ def _read(stream: IO[bytes] | None) -> bytearray | None:
     head = stream.read(_HEADER.size)
     if len(head) < _HEADER.size:
         return None
-    data = bytearray(_HEADER.unpack(head)[0])
+    magic, size = _HEADER.unpack(head)
+    if magic != _MAGIC:
+        raise ValueError(f"not a frame of the decoding helper: {head!r}")
+    data = bytearray(size)
     view, got = memoryview(data), 0
     while got < len(data):
         n = stream.readinto(view[got:])
@@ -299,5 +336,13 @@ def serve(stdin: IO[bytes], stdout: IO[bytes]) -> None:
             del answer, body, frame, decoded
 
 
+def main() -> None:
+    """``python -m directorsync.decoder``: answers go out on a copy of standard output, whose own
+    descriptor then points at standard error (a stray print never garbles an answer)."""
+    answers = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
+    serve(sys.stdin.buffer, answers)
+
+
 if __name__ == "__main__":
-    serve(sys.stdin.buffer, sys.stdout.buffer)
+    main()

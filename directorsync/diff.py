@@ -234,7 +234,8 @@ def diff_frame(desired: pd.DataFrame, remote: Remote, profile: Profile) -> pd.Da
             at = pos[np.searchsorted(rows, updated)]
             hashed = [f for f in compare_fields(profile) if f in frame]
             values = {f: frame[f].to_numpy(dtype=object)[at] for f in hashed}
-            hashes[updated] = _hash_frame(pd.DataFrame(values, dtype=object), hashed, profile)
+            compared_remote = pd.DataFrame(values, index=pd.RangeIndex(len(at)), dtype=object)
+            hashes[updated] = _hash_frame(compared_remote, hashed, profile)
             found.append(changes)
     changes = pd.concat(found) if found else pd.Series(dtype=object)
     updated = changes.index.to_numpy(dtype=np.int64)

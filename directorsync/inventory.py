@@ -293,6 +293,16 @@ class Inventory:
                     if key[0] == source and (node is None or key[1] == node.id):
                         del store[key]
 
+    def release_received(self) -> None:
+        """Let go of received listings kept for a later decode (and of unread prefetches).
+
+        Their bodies — tens of megabytes each for large listings — are freed; frames already
+        built stay. A later request for more of such a listing lists it again.
+        """
+        with self._lock:
+            self._builders.clear()
+            self._pending.clear()
+
     def add_planned(self, source: str, node: Node, rows: pd.DataFrame) -> None:
         """Add objects the plan will create (their id is a ``$ref:`` placeholder).
 
@@ -326,7 +336,10 @@ class Inventory:
             listing = self._read(path, bool(spec.get("fetch")), node, columns is not None)
             if columns is not None and listing.start is not None and projectable(profile):
                 wanted = frozenset(columns)
-                unnest = {u: sorted(_inner_keys(u, wanted)) for u in spec.get("unnest") or []}
+                rename = spec.get("rename") or {}
+                unnest = {
+                    u: sorted(_inner_keys(u, wanted, rename)) for u in spec.get("unnest") or []
+                }
                 listing.start(read_fields(profile, wanted), unnest)
 
             def build(fields: frozenset[str] | None) -> tuple[pd.DataFrame, frozenset | None]:
@@ -424,24 +437,25 @@ def normalise_columns(
     (and the id and key), for profiles without an inventory hook.
     """
     spec = profile.inventory
+    rename = spec.get("rename") or {}
+    rows = getattr(columns, "rows", None)  # objects listed (when no column tells)
     columns = dict(columns)
     for col in spec.get("unnest") or []:
         if col not in columns:
             continue
         cells = columns.pop(col)
         if isinstance(cells, Unnested):  # already one column per key (decoding helper)
-            keyed = {key: cells[key] for key in cells.keys() & _inner_keys(col, wanted)}
+            keyed = {key: cells[key] for key in cells.keys() & _inner_keys(col, wanted, rename)}
         else:
             present = set().union(*(c for c in cells if type(c) is dict))
             keyed = {
                 key: [c.get(key) if type(c) is dict else None for c in cells]
-                for key in present & _inner_keys(col, wanted)
+                for key in present & _inner_keys(col, wanted, rename)
             }
         for inner in sorted(keyed):
             name = inner if inner not in columns or inner == col else f"{inner}_{col}"
             columns[name] = keyed[inner]
-    rename = spec.get("rename") or {}
-    count = len(next(iter(columns.values()))) if columns else 0
+    count = len(next(iter(columns.values()))) if columns else (rows or 0)
     frame = pd.DataFrame(
         {rename.get(k, k): pd.Series(v, dtype=object) for k, v in columns.items()},
         index=pd.RangeIndex(count),
@@ -457,23 +471,31 @@ def normalise_columns(
     return frame
 
 
-def _inner_keys(col: str, wanted: frozenset[str]) -> set[str]:
-    """Keys of an ``unnest`` column's objects that may become wanted columns."""
+def _inner_keys(col: str, wanted: frozenset[str], rename: dict[str, str] | None = None) -> set[str]:
+    """Keys of an ``unnest`` column's objects that may become wanted columns (renamed or not:
+    ``rename`` applies after ``unnest``)."""
+    names = set(wanted) | {old for old, new in (rename or {}).items() if new in wanted}
     suffix = f"_{col}"
-    return set(wanted) | {w[: -len(suffix)] for w in wanted if w.endswith(suffix)}
+    return names | {w[: -len(suffix)] for w in names if w.endswith(suffix)}
 
 
 def normalise_listing(
     items: list[dict[str, Any]], profile: Profile, node: Node, inventory: Inventory | None = None
 ) -> pd.DataFrame:
-    """A listing → a frame in the write shape (``rename``, ``unnest``, ``hook``)."""
+    """A listing → a frame in the write shape (``rename``, ``unnest``, ``hook``).
+
+    Cells stay the values Director sent (object columns: an integer column with a gap does not
+    turn into floats), as in :func:`normalise_columns`, so both give the same comparisons and
+    hashes.
+    """
     spec = profile.inventory
-    frame = pd.DataFrame(items)
+    frame = pd.DataFrame(items, dtype=object)
     for col in spec.get("unnest") or []:
         if col in frame:
             inner = pd.DataFrame(
                 frame[col].map(lambda v: v if isinstance(v, dict) else {}).tolist(),
                 index=frame.index,
+                dtype=object,
             )
             inner.columns = [
                 c if c not in frame or c == col else f"{c}_{col}" for c in inner.columns

@@ -57,7 +57,13 @@ def dumps(obj: Any) -> bytes:
         return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-def loads_columns(data: bytes | str, fields: Sequence[str]) -> dict[str, list[Any]]:
+class Columns(dict):
+    """``{field: values}`` of a listing; ``rows`` is the number of objects it holds."""
+
+    rows: int = 0
+
+
+def loads_columns(data: bytes | str, fields: Sequence[str]) -> Columns:
     """Decode a JSON array of objects into columns of the named fields.
 
     Returns:
@@ -75,15 +81,15 @@ def loads_columns(data: bytes | str, fields: Sequence[str]) -> dict[str, list[An
                 objects = decoder.decode(data)
         else:
             objects = decoder.decode(data)
-    except msgspec.ValidationError as exc:
-        raise ValueError(f"not a JSON array of objects ({exc})") from exc
-    except msgspec.DecodeError:
-        return _columns_of(loads(data), fields)  # JSON msgspec refuses (NaN): the slow path
+    except msgspec.MsgspecError:  # not JSON, not objects, or JSON msgspec refuses (NaN, 1e400)
+        return columns_of(loads(data), fields)
     with gc_paused():
         rows = list(map(msgspec.structs.astuple, objects))
         del objects
         columns = zip(*rows) if rows else ([] for _ in fields)
-        return {f: values for f, values in zip(fields, map(list, columns)) if _present(values)}
+        out = Columns((f, v) for f, v in zip(fields, map(list, columns)) if _present(v))
+        out.rows = len(rows)
+        return out
 
 
 def _present(values: list[Any]) -> bool:
@@ -96,10 +102,13 @@ def _present(values: list[Any]) -> bool:
     return True
 
 
-def _columns_of(items: Any, fields: tuple[str, ...]) -> dict[str, list[Any]]:
+def columns_of(items: Any, fields: Sequence[str]) -> Columns:
+    """:func:`loads_columns` of a decoded listing (``ValueError`` if not a list of objects)."""
     if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
         raise ValueError(f"not a JSON array of objects (got {type(items).__name__})")
-    return {f: [i.get(f) for i in items] for f in fields if any(f in i for i in items)}
+    out = Columns((f, [i.get(f) for i in items]) for f in fields if any(f in i for i in items))
+    out.rows = len(items)
+    return out
 
 
 @lru_cache(maxsize=64)
@@ -152,7 +161,8 @@ def raw_columns(
     except msgspec.MsgspecError as exc:
         raise ValueError(f"not a JSON array of objects ({exc})") from exc
     rows = list(map(msgspec.structs.astuple, objects))
-    columns = _raw_arrays(fields, rows, skip={f for f, _ in inner})
+    columns = Columns(_raw_arrays(fields, rows, skip={f for f, _ in inner}))
+    columns.rows = len(rows)
     nested_columns = {}
     for field, keys in inner:
         cells = [row[fields.index(field)] for row in rows]
@@ -210,11 +220,11 @@ def _raw_columns_slow(
     data: bytes | str, fields: tuple[str, ...], nested: dict[str, tuple[str, ...]]
 ) -> tuple[dict[str, bytes], dict[str, dict[str, bytes]]]:
     """:func:`raw_columns` when a nested field holds something else than objects or null."""
-    columns, _ = raw_columns(data, fields)
+    columns, _ = raw_columns(data, fields)  # a Columns: its number of objects is kept
     nested_columns = {}
     for field, keys in nested.items():
         if field in columns:
-            cells = msgspec.json.decode(columns.pop(field))
+            cells = decode_raw_column(columns.pop(field))
             objects = [c if type(c) is dict else {} for c in cells]
             nested_columns[field] = {
                 key: _encoder.encode([o.get(key) for o in objects])

@@ -335,6 +335,7 @@ def build_plan(
         notes=notes,
         run_id=run_id or new_run_id(),
     )
+    inventory.release_received()  # the plan is made: received bodies are not needed any more
     plan.stage_timings = timings
     plan.timings["plan"] = round(time.perf_counter() - started, 3)
     return plan

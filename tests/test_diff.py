@@ -245,3 +245,18 @@ def test_a_field_director_does_not_return_is_compared_only_on_nodes_whose_listin
     out = diff_frame(desired, listings.__getitem__, profile)
     assert out["action"].tolist() == ["unchanged", "update"]
     assert out.loc[1, "changes"] == [{"field": "secret", "before": "x", "after": "s"}]
+
+
+def test_an_update_on_a_node_whose_listing_has_no_compared_field_is_hashed_like_apply_does():
+    from directorsync.diff import diff_frame, remote_hash
+    from directorsync.inventory import NODE
+    from directorsync.prechecks import REASON, STATUS
+
+    profile = Profile(
+        "x", None, {"identity": {"natural_key": ["name"]}, "diff": {"compare": ["tz"]}}
+    )
+    desired = pd.DataFrame({NODE: ["n1"], "name": ["a"], "tz": ["UTC"], STATUS: "ok", REASON: None})
+    remote = pd.DataFrame({NODE: ["n1"], "id": ["1"], "name": ["a"]})
+    out = diff_frame(desired, remote, profile)
+    assert out.loc[0, "action"] == "update"
+    assert out.loc[0, "remote_hash"] == remote_hash(remote, profile)[0]

@@ -275,6 +275,13 @@ class _Server(BaseHTTPRequestHandler):
     def do_GET(self):  # noqa: N802 - the http.server name
         type(self).connections.add(id(self.connection))
         body, headers = self.body, {"Content-Type": "application/json"}
+        if "error" in self.path:  # a large error text, without a content type
+            body = b"x" * (2 << 20)
+            self.send_response(404)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+            return
         if "gzip" in self.path:
             body, headers["Content-Encoding"] = gzip.compress(body), "gzip"
         if "short" in self.path:
@@ -394,3 +401,90 @@ def test_the_helper_starts_only_for_a_listing_announced_large(listing_server, mo
         monkeypatch.setattr(decoder, "MIN_BYTES", 1 << 20)
         client.receive_listing("p", "n", "plain", columns_wanted=True)
         assert warmed == [1]
+
+
+def test_received_bodies_are_let_go_once_the_plan_is_made():
+    profiles = load_profiles()
+    director = _Director(records(20))
+    inventory = Inventory(director, Tenant(name="t", pool_uuid="p" * 32, nodes=[NODE]), profiles)
+    inventory.prefetch("devices", [NODE], ["id", "name"])
+    inventory.frame("devices", NODE, ["id", "name"])
+    inventory.release_received()
+    assert inventory.frame("devices", NODE, ["name"])["name"].tolist()[:1] == ["dev-0"]
+    assert director.received == 1  # what was built stays
+    inventory.frame("devices", NODE)  # more than was built: listed again
+    assert director.received == 2
+
+
+def test_a_large_error_answer_is_an_http_error(listing_server):
+    from directorsync.errors import DirectorHTTPError
+
+    with DirectorClient(listing_server, "token-1234567890", retries=0) as client:
+        with pytest.raises(DirectorHTTPError, match="HTTP 404"):
+            client.list("p", "n", "error")
+
+
+def test_values_only_python_reads_and_fields_nobody_has_decode_like_the_whole_listing():
+    body = b'[{"id": "1", "a": [1e400]}, {"id": "2", "a": null}]'
+    columns = jsonio.loads_columns(body, ["id", "a"])
+    assert columns["a"][0] == [math.inf] and columns.rows == 2
+    helper = decoder.Decoder()
+    try:  # the helper cuts the text out; this process cannot decode it: told, not crashed
+        with pytest.raises(decoder.DecoderUnavailable):
+            decoder.decode_columns(helper.submit(body, ["id", "a"]))
+    finally:
+        helper.close()
+    profile = Profile("x", None, {"identity": {"natural_key": ["name"]}})
+    nobody = jsonio.loads_columns(b'[{"x": 1}, {"x": 2}]', ["id", "name"])
+    assert len(normalise_columns(nobody, profile, NODE, frozenset(["id", "name"]))) == 2
+
+
+def test_a_key_renamed_after_unnest_is_decoded_under_its_new_name():
+    profile = Profile(
+        "x",
+        None,
+        {
+            "identity": {"natural_key": ["name"]},
+            "inventory": {"unnest": ["meta"], "rename": {"size": "bytes"}},
+        },
+    )
+    items = [{"id": "1", "name": "a", "meta": {"size": 3}}, {"id": "2", "name": "b", "meta": {}}]
+    wanted = frozenset(["id", "name", "bytes"])
+    body = json.dumps(items).encode()
+    fields = read_fields(profile, wanted)
+    unnest = {"meta": sorted(_inner_keys("meta", wanted, {"size": "bytes"}))}
+    whole = normalise_listing(items, profile, NODE)
+    for columns in (
+        jsonio.loads_columns(body, fields),
+        decoder._Columns(*jsonio.raw_columns(body, fields, unnest)).columns(),
+    ):
+        part = normalise_columns(columns, profile, NODE, wanted)
+        assert list(part["bytes"]) == [3, None]
+    assert list(whole["bytes"].where(whole["bytes"].notna(), None)) == [3, None]
+
+
+def test_the_slow_path_of_a_large_repetitive_listing_decodes_too():
+    items = [{"a": 1, "b": ({"x": i % 3} if i % 2 else "text")} for i in range(3000)]
+    columns, nested = jsonio.raw_columns(json.dumps(items).encode(), ["a", "b"], {"b": ["x"]})
+    assert list(jsonio.decode_raw_column(nested["b"]["x"])) == [
+        (i % 3) if i % 2 else None for i in range(3000)
+    ]
+
+
+def test_plan_and_apply_hash_the_same_remote_values():
+    """The plan hashes a projected frame, ``apply --plan`` a whole listing: same hashes, big
+    integers with gaps included (a whole frame once turned them into floats)."""
+    from directorsync.diff import remote_hash
+
+    profile = Profile(
+        "x", None, {"identity": {"natural_key": ["name"]}, "diff": {"compare": ["n"]}}
+    )
+    items = [{"id": "1", "name": "a", "n": 2**60 + 1}, {"id": "2", "name": "b"}]
+    whole = normalise_listing(items, profile, NODE)
+    part = normalise_columns(
+        jsonio.loads_columns(json.dumps(items).encode(), ["id", "name", "n"]),
+        profile,
+        NODE,
+        frozenset(["id", "name", "n"]),
+    )
+    assert remote_hash(whole, profile).tolist() == remote_hash(part, profile).tolist()
