@@ -165,7 +165,8 @@ def raw_columns(
     columns.rows = len(rows)
     nested_columns = {}
     for field, keys in inner:
-        cells = [row[fields.index(field)] for row in rows]
+        position = fields.index(field)
+        cells = [row[position] for row in rows]
         if all(c is msgspec.UNSET for c in cells):
             continue
         empty = (msgspec.UNSET,) * len(keys)
