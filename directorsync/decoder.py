@@ -125,13 +125,16 @@ class Decoder:
         if self._broken:
             raise DecoderUnavailable("the decoding helper failed earlier")
         if self._process is None or self._process.poll() is not None:
-            self._process = subprocess.Popen(
-                self._command,
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.DEVNULL,
-                close_fds=True,
-            )
+            try:
+                self._process = subprocess.Popen(
+                    self._command,
+                    stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.DEVNULL,
+                    close_fds=True,
+                )
+            except (OSError, TypeError, ValueError) as exc:  # no interpreter to start
+                raise DecoderUnavailable(f"cannot start {self._command[0]!r}: {exc}") from exc
             _widen(self._process.stdin)
             _widen(self._process.stdout)
             threading.Thread(
