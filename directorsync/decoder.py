@@ -2,28 +2,29 @@
 
 Decoding a listing of 100,000 objects holds the interpreter lock for a fifth of a second, and
 the objects it builds lie interleaved in memory (every field of one object next to the others),
-which makes every later pass over one column several times slower. The helper decodes the
-listing's JSON into columns (:func:`directorsync.jsonio.loads_columns`) on another core while
-the sheet is mapped and checked, and hands them back as MessagePack: decoding that is quick,
-and it lays each column out on its own.
+which makes every later pass over one column several times slower. The helper cuts each wanted
+field's values out of the listing's JSON (:func:`directorsync.jsonio.raw_columns`) on another
+core while the sheet is mapped and checked; the planning thread then decodes each column on its
+own — quickly, laid out in memory column by column, a value repeated in many rows as one object.
 
-The helper is ``python -m directorsync.decoder``, started on first use and shared by the whole
-process; it reads requests on its standard input and exits when that closes (so it never
-outlives its parent). Whatever goes wrong with it — it cannot start, it dies, a value does not
-fit MessagePack — the caller decodes in its own process instead: the helper only ever makes
-things faster.
+The helper is ``python -P -m directorsync.decoder``, started when a large listing is announced
+and shared by the whole process; it reads requests on its standard input and exits when that
+closes (it never outlives its parent). Whatever goes wrong with it — it cannot start, it dies,
+it answers something unreadable, too late, or a value only Python reads — the caller decodes the
+listing in its own process instead: the helper only ever makes things faster.
 
-Protocol (both ways): frames of ``<2-byte magic><4-byte big-endian length><bytes>``. A request is MessagePack
-``[id, fields, {unnest field: [keys]}, shared]`` then, when ``shared`` is null, a frame with the
-listing's body; ``shared`` is ``[pid, fd, size]`` of a body held in shareable memory, which the
-helper maps from ``/proc/<pid>/fd/<fd>`` instead (Linux: 33 MB not copied through a pipe). An answer is one frame,
-MessagePack ``[id, columns, unnested]`` or ``[id, None, message]``: ``columns`` maps each field
-that an object has to the JSON array of its values (cut out of the listing's text, never
-decoded in the helper) — or, when a few values repeat, to the JSON array of those and the
-int32 codes of the cells, so that the caller builds one object per distinct value —,
-``unnested`` maps each ``unnest`` field to ``{key: JSON array}`` for
-each of the requested keys that one of its objects has (cells that are not objects count as
-empty objects).
+Protocol, both ways: frames of ``<2-byte magic><4-byte big-endian length><bytes>``.
+
+- A request is the frame MessagePack ``[id, fields, {unnest field: [keys]}, shared]``, then —
+  when ``shared`` is null — a frame holding the listing's body. ``shared`` is ``[pid, fd, size]``
+  of a body held in shareable memory (:class:`directorsync.client.SharedBody`, Linux), which
+  the helper maps from ``/proc/<pid>/fd/<fd>`` instead of reading 33 MB through the pipe.
+- An answer is the frame MessagePack ``[id, columns, unnested, objects]``, or
+  ``[id, None, message]``. ``columns`` maps each field that an object has to the JSON array of
+  its values, or — when a few values repeat — to ``[JSON array of the distinct values, int32
+  codes]``; ``unnested`` maps each ``unnest`` field to ``{key: column}`` for the requested keys
+  one of its objects has (a cell that is not an object counts as an empty object); ``objects``
+  is how many objects the listing holds.
 """
 
 from __future__ import annotations
