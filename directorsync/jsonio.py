@@ -8,7 +8,9 @@ standard library reads (``NaN``) falls back to :func:`json.loads`, so nothing va
 
 :func:`loads_columns` decodes a listing (a JSON array of objects) keeping only the named fields,
 column by column: msgspec skips the other fields without building them, which halves the time
-of a large listing of which a plan compares a few fields.
+of a large listing of which a plan compares a few fields. :func:`raw_columns` cuts those fields'
+values out of the text without decoding them (the decoding helper, :mod:`directorsync.decoder`,
+runs it); :func:`decode_raw_column` decodes one such column.
 """
 
 from __future__ import annotations
