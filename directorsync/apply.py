@@ -536,7 +536,7 @@ def _result(
         "plan_hash": plan.hash,
         "notes": plan.notes,
         "summary": {"by_status": by_status, "by_resource": by_resource},
-        "findings": plan.to_dict()["findings"],
+        "findings": plan.findings_records(),
         "rows": rows,
     }
 

@@ -59,8 +59,9 @@ def run_apply(
         ) as session:
             if plan is None:
                 plan = session.plan(tenant, xlsx, resources)
-            plan.save(out / "plan.json")
-            print_plan(plan.to_dict(), console)
+            data = plan.to_dict()
+            plan.save(out / "plan.json", data)
+            print_plan(data, console)
             selection = _approved(approved, plan) if approved else None
             result = _apply(session, plan, selection, dry_run, bool(plan_file), status)
     finally:

@@ -7,7 +7,6 @@ pending; 3 workbook or plan-file errors; 4 Director unreachable or refusing; 130
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -129,6 +128,7 @@ def plan_command(
 def _plan(
     tenant, xlsx, tenants_file, resources, config_file, url, no_verify, out, fmt, detailed_exitcode
 ):
+    from directorsync.plan import plan_json
     from directorsync.report import print_plan
     from directorsync.session import Session
 
@@ -137,13 +137,13 @@ def _plan(
     xlsx = _require(xlsx, "--xlsx")
     with Session.open(settings=settings, progress=_progress if fmt == "table" else None) as session:
         plan = session.plan(tenant, xlsx, _resources(resources))
-    data = plan.to_dict()
+    data = plan.to_dict() if out or fmt == "json" else None
     if out:
-        plan.save(out)
+        plan.save(out, data)
     if fmt == "json":
-        click.echo(json.dumps(data, indent=1, default=str))
+        click.echo(plan_json(data).decode())
     else:
-        print_plan(data)
+        print_plan(data or plan.console_view())
         if out:
             click.echo(f"plan saved to {out} ({data['hash']})")
     _print_notes(plan.notes)  # on stderr: a JSON plan on stdout stays JSON

@@ -127,9 +127,10 @@ def _flow(session: Session, workbook: Path, out: Path, console: Console):
     from directorsync.htmlreport import write_html
 
     plan = session.plan(TENANT, workbook)
-    plan.save(out / "plan.json")
+    data = plan.to_dict()
+    plan.save(out / "plan.json", data)
     console.rule("1. plan")
-    print_plan(plan.to_dict(), console)
+    print_plan(data, console)
     console.rule("2. apply")
     result = session.apply(plan)
     print_result(result, console)

@@ -14,7 +14,6 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import hashlib
-import json
 import logging
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -22,9 +21,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import numpy as np
 import pandas as pd
 
+from directorsync import jsonio
 from directorsync.config import new_run_id
 from directorsync.diff import KEY, _dump, diff_frame, remote_columns
 from directorsync.errors import PlanError, WorkbookError
@@ -88,20 +89,20 @@ class Plan:
 
     @property
     def hash(self) -> str:
-        """Content hash of the rows (what would be sent and why)."""
-        cols = [
-            "resource",
-            "node_id",
-            "key",
-            "action",
-            "payload",
-            "remote_hash",
-            "path",
-            "method",
-            "remote_id",
-            "depends_on",
-        ]
-        records = _records(self.rows[cols]) if len(self.rows) else []
+        """Content hash of the rows (what would be sent and why).
+
+        SHA-256 of the tenant and pool, then each row's hashed fields as compact JSON with
+        sorted keys, rows sorted (their order does not matter).
+        """
+        with gc_paused():
+            rows = sorted(map(_CANONICAL.encode, _plain_rows(self.rows[HASHED])))
+        head = _CANONICAL.encode({"tenant": self.tenant, "pool_uuid": self.pool_uuid})
+        return "sha256:" + hashlib.sha256(b"\n".join([head, *rows])).hexdigest()
+
+    def legacy_hash(self) -> str:
+        """The hash of plan files saved before 0.1.0's faster plans (the standard library's
+        JSON text: slow on large plans, used only to accept such files)."""
+        records = _records(self.rows[HASHED]) if len(self.rows) else []
         text = _dump(
             {"tenant": self.tenant, "pool_uuid": self.pool_uuid, "rows": sorted(records, key=_dump)}
         )
@@ -154,35 +155,72 @@ class Plan:
             "rows": _records(self.rows),
         }
 
-    def save(self, path: str | Path) -> Path:
-        """Write the plan JSON."""
+    def console_view(self) -> dict[str, Any]:
+        """What :func:`~directorsync.report.print_plan` shows, cheaply for a large plan: the
+        counts (``summary``), notes, findings and the rows that are not ``unchanged``."""
+        rows = self.rows[self.rows["action"] != "unchanged"] if len(self.rows) else self.rows
+        return {
+            "tenant": self.tenant,
+            "workbook": self.workbook,
+            "summary": self.summary().to_dict("records"),
+            "notes": self.notes,
+            "findings": _records(self.findings),
+            "rows": _records(rows),
+        }
+
+    def findings_records(self) -> list[dict[str, Any]]:
+        """The findings as plain JSON values (as in :meth:`to_dict`)."""
+        return _records(self.findings)
+
+    def save(self, path: str | Path, data: dict[str, Any] | None = None) -> Path:
+        """Write the plan JSON (``data``: its :meth:`to_dict`, when the caller has it)."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        text = json.dumps(
-            self.to_dict(), indent=1, default=str, ensure_ascii=False, allow_nan=False
-        )
-        path.write_text(text, encoding="utf-8")
+        path.write_bytes(plan_json(data if data is not None else self.to_dict()))
         return path
 
 
+#: The fields of a row the plan hash covers.
+HASHED = [
+    "resource",
+    "node_id",
+    "key",
+    "action",
+    "payload",
+    "remote_hash",
+    "path",
+    "method",
+    "remote_id",
+    "depends_on",
+]
+
+
+def plan_json(data: Mapping[str, Any]) -> bytes:
+    """A plan's JSON text (indented by one space), written in one go for large plans."""
+    return msgspec.json.format(_JSON.encode(data), indent=1)
+
+
 def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """Rows as plain JSON values: missing values (NaN at any depth) as null, numpy scalars as
+    Python numbers, tuples as lists, anything else as its text."""
     if frame is None or frame.empty:
         return []
-    clean = frame.astype(object).where(frame.notna(), None)
-    text = json.dumps(clean.to_dict("records"), default=_json_default)
-    if "NaN" in text:  # a NaN nested in a value: strict JSON has no NaN
-        return _no_nan(json.loads(text))
-    return json.loads(text)
+    with gc_paused():  # a large plan is millions of fresh containers, without cycles
+        return msgspec.json.decode(_JSON.encode(_plain_rows(frame)))
 
 
-def _no_nan(value: Any) -> Any:
-    if isinstance(value, float) and value != value:
-        return None
-    if isinstance(value, dict):
-        return {k: _no_nan(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_no_nan(v) for v in value]
-    return value
+def _plain_rows(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """One dict per row, missing cells as None (encoding does the rest, see :func:`_records`)."""
+    columns = list(frame.columns)
+    arrays = []
+    for column in columns:
+        values = frame[column].to_numpy(dtype=object)
+        missing = pd.isna(values)
+        if missing.any():
+            values = values.copy()
+            values[missing] = None
+        arrays.append(values)
+    return [dict(zip(columns, values)) for values in zip(*arrays)]
 
 
 def _json_default(value: Any) -> Any:
@@ -190,6 +228,10 @@ def _json_default(value: Any) -> Any:
     if hasattr(value, "item"):
         return value.item()
     return str(value)
+
+
+_JSON = msgspec.json.Encoder(enc_hook=_json_default)  # NaN and infinities become null
+_CANONICAL = msgspec.json.Encoder(enc_hook=_json_default, order="sorted")
 
 
 def plan_from_dict(data: Mapping[str, Any]) -> Plan:
@@ -216,7 +258,7 @@ def plan_from_dict(data: Mapping[str, Any]) -> Plan:
             f"the plan file is malformed ({exc.__class__.__name__}: {exc}); "
             "make it again with `directorsync plan --out`"
         ) from exc
-    if plan.hash != data["hash"]:
+    if plan.hash != data["hash"] and plan.legacy_hash() != data["hash"]:
         raise PlanError("the plan file was modified after it was made (its hash does not match)")
     return plan
 
@@ -242,7 +284,7 @@ def load_plan(path: str | Path) -> Plan:
     """Read a plan JSON file."""
     path = Path(path)
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = jsonio.loads(path.read_bytes())
     except (OSError, ValueError) as exc:
         raise PlanError(f"cannot read plan {path}: {exc}", file=str(path)) from exc
     return plan_from_dict(data)

@@ -75,11 +75,14 @@ def _count(rows: Iterable[Mapping[str, Any]], field: str, top: str, missing: str
     total: Counter[str] = Counter()
     by_resource: dict[str, Counter[str]] = defaultdict(Counter)
     by_node: dict[str, Counter[str]] = defaultdict(Counter)
-    for row in rows:
-        value = str(row.get(field) or missing)
-        total[value] += 1
-        by_resource[str(row.get("resource") or "?")][value] += 1
-        by_node[node_label(row)][value] += 1
+    combos = Counter(
+        (str(row.get(field) or missing), str(row.get("resource") or "?"), node_label(row))
+        for row in rows
+    )  # counted once per distinct combination (a large plan has few of them)
+    for (value, resource, node), n in combos.items():
+        total[value] += n
+        by_resource[resource][value] += n
+        by_node[node][value] += n
     return {
         top: dict(total),
         "by_resource": {k: dict(v) for k, v in by_resource.items()},
@@ -255,17 +258,17 @@ def print_plan(
     console = console or Console()
     rows = plan.get("rows") or []
     errors = [n for n in plan.get("notes") or [] if n.get("level") == "error"]
-    if not rows:
+    if not rows and not plan.get("summary"):
         tenant = plan.get("tenant", "?")
         if errors:
             console.print(Text(f"Plan for {tenant}: no row planned (see the errors).", "red"))
         else:
             console.print(Text(f"Plan for {tenant}: the workbook plans no row.", "yellow"))
         return
-    summary = summarize_plan(rows)
-    cols = ordered(summary["by_action"], ACTIONS)
-    title = f"Plan for {plan.get('tenant', '?')} ({len(rows)} rows)"
-    console.print(_counts_table(title, summary["by_resource"], cols))
+    by_resource, total = _plan_counts(plan)
+    cols = ordered({a for counts in by_resource.values() for a in counts}, ACTIONS)
+    title = f"Plan for {plan.get('tenant', '?')} ({total} rows)"
+    console.print(_counts_table(title, by_resource, cols))
     _print_findings(console, plan.get("findings") or [], str(plan.get("workbook") or ""), limit)
     rank = {a: i for i, a in enumerate(("error", "skip", "create", "update"))}
     todo = [r for r in rows if r.get("action") != "unchanged"]
@@ -283,6 +286,20 @@ def print_plan(
         table.add_row(*(Text(compact(c)) for c in cells), _changes_text(row))
     console.print(table)
     _print_more(console, min(limit, len(todo)), len(todo), "plan.json")
+
+
+def _plan_counts(plan: Mapping[str, Any]) -> tuple[dict[str, dict[str, int]], int]:
+    """Rows per resource and action: from the plan's ``summary`` when it has one (a console view
+    of a large plan carries the rows to show only), else counted on its rows."""
+    if plan.get("summary"):
+        by_resource: dict[str, dict[str, int]] = defaultdict(dict)
+        for item in plan["summary"]:
+            counts = by_resource[str(item.get("resource"))]
+            action = str(item.get("action"))
+            counts[action] = counts.get(action, 0) + int(item.get("count") or 0)
+        return dict(by_resource), sum(sum(c.values()) for c in by_resource.values())
+    rows = plan.get("rows") or []
+    return summarize_plan(rows)["by_resource"], len(rows)
 
 
 def _print_findings(

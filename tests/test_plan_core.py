@@ -295,6 +295,42 @@ def test_plan_json_round_trip_and_hash(samples, tmp_path, fake_director, tenants
         load_plan(path)
 
 
+def test_a_plan_file_hashed_the_earlier_way_still_loads(
+    samples, tmp_path, fake_director, tenants_file
+):
+    plan = plan_for(samples / "core_config.xlsx", fake_director, tenants_file)
+    data = json.loads(plan.save(tmp_path / "plan.json").read_text())
+    assert data["hash"] == plan.hash != plan.legacy_hash()
+    data["hash"] = plan.legacy_hash()
+    (tmp_path / "old.json").write_text(json.dumps(data))
+    assert load_plan(tmp_path / "old.json").hash == plan.hash
+    data["rows"][0]["key"] = "tampered"
+    (tmp_path / "old.json").write_text(json.dumps(data))
+    with pytest.raises(Exception, match="modified"):
+        load_plan(tmp_path / "old.json")
+
+
+def test_rows_become_plain_json_values():
+    import math
+
+    import numpy as np
+
+    from directorsync.plan import _records
+
+    frame = pd.DataFrame(
+        {
+            "a": pd.Series([np.int64(3), math.nan, None], dtype=object),
+            "b": pd.Series([{"x": math.nan, "y": (1, 2)}, [np.float64(2.5)], pd.NA], dtype=object),
+            "c": [1.5, math.nan, 2.0],
+        }
+    )
+    assert _records(frame) == [
+        {"a": 3, "b": {"x": None, "y": [1, 2]}, "c": 1.5},
+        {"a": None, "b": [2.5], "c": None},
+        {"a": None, "b": None, "c": 2.0},
+    ]
+
+
 def test_inventory_listed_once_per_resource_and_node(samples, fake_director, tenants_file):
     tenant = load_tenants(tenants_file)["core"]
     fake = fake_director(LISTINGS)
@@ -380,3 +416,21 @@ def test_an_unknown_name_of_a_resource_left_out_of_the_run_says_so(
         ["normalization_policies", "processing_policies"],
     )
     assert not both.findings["message"].str.contains("not in this plan").any()
+
+
+def test_the_console_view_prints_what_the_whole_plan_prints(samples, fake_director, tenants_file):
+    """The CLI prints a large plan from its counts and the rows that change, not every row."""
+    from io import StringIO
+
+    from rich.console import Console
+
+    from directorsync.report import print_plan
+
+    plan = plan_for(samples / "core_config.xlsx", fake_director, tenants_file)
+    shown = []
+    for data in (plan.to_dict(), plan.console_view()):
+        out = StringIO()
+        print_plan(data, Console(file=out, width=200))
+        shown.append(out.getvalue())
+    assert shown[0] == shown[1]
+    assert all(r["action"] != "unchanged" for r in plan.console_view()["rows"])
