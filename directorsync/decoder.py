@@ -40,6 +40,7 @@ import subprocess
 import sys
 import threading
 from concurrent.futures import Future, InvalidStateError
+from pathlib import Path
 from typing import IO, Any
 
 try:
@@ -57,6 +58,18 @@ LOG = logging.getLogger("directorsync.decoder")
 MIN_BYTES = 4 << 20
 _HEADER = struct.Struct(">2sI")
 _MAGIC = b"\xd5\x01"  # opens every frame: anything else on the pipe is not an answer
+
+
+def _helper_environment() -> dict[str, str]:
+    """This environment, with this very package first on the helper's import path.
+
+    The helper must run the code this process runs, whether it was installed, installed
+    editable from another checkout, or is imported from a source tree.
+    """
+    env = dict(os.environ)
+    home = str(Path(__file__).resolve().parent.parent)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (home, env.get("PYTHONPATH", "")) if p)
+    return env
 
 
 class DecoderUnavailable(RuntimeError):
@@ -133,6 +146,7 @@ class Decoder:
                     stdout=subprocess.PIPE,
                     stderr=subprocess.DEVNULL,
                     close_fds=True,
+                    env=_helper_environment(),
                 )
             except (OSError, TypeError, ValueError) as exc:  # no interpreter to start
                 raise DecoderUnavailable(f"cannot start {self._command[0]!r}: {exc}") from exc

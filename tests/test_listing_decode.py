@@ -488,3 +488,18 @@ def test_plan_and_apply_hash_the_same_remote_values():
         frozenset(["id", "name", "n"]),
     )
     assert remote_hash(whole, profile).tolist() == remote_hash(part, profile).tolist()
+
+
+def test_the_helper_imports_this_very_package_whatever_the_installed_copy(monkeypatch, tmp_path):
+    # an installed copy elsewhere (or none) must not decide which code the helper runs
+    stale = tmp_path / "directorsync"
+    stale.mkdir()
+    (stale / "__init__.py").write_text("raise ImportError('stale copy')\n")
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path))
+    monkeypatch.chdir(tmp_path)
+    helper = decoder.Decoder()
+    try:
+        got = decoder.decode_columns(helper.submit(b'[{"id": "a"}, {"id": "b"}]', ["id"], {}))
+    finally:
+        helper.close()
+    assert list(got["id"]) == ["a", "b"]
