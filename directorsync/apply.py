@@ -38,9 +38,10 @@ from directorsync.errors import (
     OrderError,
     TransportError,
 )
+from directorsync.gcpause import gc_paused
 from directorsync.inventory import REF_PREFIX, Inventory, is_ref
 from directorsync.logs import log_context
-from directorsync.plan import Plan
+from directorsync.plan import Plan, plain_rows
 from directorsync.profile import Profile
 from directorsync.topology import Node, Tenant
 
@@ -81,6 +82,7 @@ class _Run:
     ids: dict[tuple[str, str, str], str] = field(default_factory=dict)
     failed: dict[tuple[str, str, str], str] = field(default_factory=dict)
     fresh: dict[tuple[str, str], pd.DataFrame] = field(default_factory=dict)
+    records: Any = ()  # plan rows as dicts (read-only), by position; then the rows to send only
     id_locks: dict[tuple[str, str], threading.Lock] = field(default_factory=dict)
 
 
@@ -106,13 +108,17 @@ def apply_plan(
     t0 = time.perf_counter()
     run = _Run(plan, client, tenant, inventory, profiles, options, progress)
     rows = plan.rows.reset_index(drop=True)
-    todo = _carry_over(run, rows, selection)
+    with gc_paused():  # a large plan: hundreds of thousands of dicts, without cycles
+        run.records = plain_rows(rows) if len(rows) else []
+    todo = _carry_over(run, selection)
+    run.records = {i: run.records[i] for i in todo}  # the others are in run.results now
     run.total = len(todo)
     if options.check_stale and not options.dry_run:
-        todo = _drop_stale(run, rows, todo)
+        todo = _drop_stale(run, todo)
     _block_unapplied(run, rows, todo)
+    resources = rows["resource"].to_numpy(dtype=object) if len(rows) else []
     for resource in plan.resources:
-        mine = [i for i in todo if rows.at[i, "resource"] == resource]
+        mine = [i for i in todo if resources[i] == resource]
         if mine:
             with log_context(tenant=tenant.name, pool=tenant.pool_uuid, resource=resource):
                 LOG.info("applying %d %s row(s)", len(mine), resource)
@@ -121,30 +127,33 @@ def apply_plan(
     return _result(plan, ordered, started, time.perf_counter() - t0, options.dry_run)
 
 
-def _carry_over(run: _Run, rows: pd.DataFrame, selection: list[int] | None) -> list[int]:
+def _carry_over(run: _Run, selection: list[int] | None) -> list[int]:
     """Fill results for rows that are not sent; return the indices to send."""
-    chosen = set(range(len(rows))) if selection is None else set(selection)
+    chosen = None if selection is None else set(selection)
     todo = []
-    for i, action in enumerate(rows["action"]):
-        row = rows.iloc[i].to_dict()
-        if action in ("create", "update") and i in chosen:
-            if run.options.dry_run:
-                run.results[i] = _row_result(row, DRY[action], row.get("reason"))
+    with gc_paused():  # as many result dicts as rows, without cycles
+        for i, row in enumerate(run.records):
+            action = row.get("action")
+            if action in ("create", "update") and (chosen is None or i in chosen):
+                if run.options.dry_run:
+                    run.results[i] = _row_result(row, DRY[action], row.get("reason"))
+                else:
+                    todo.append(i)
+            elif action in ("create", "update"):
+                run.results[i] = _row_result(row, "SKIP", "not selected for this apply")
             else:
-                todo.append(i)
-        elif action in ("create", "update"):
-            run.results[i] = _row_result(row, "SKIP", "not selected for this apply")
-        else:
-            run.results[i] = _row_result(row, CARRIED.get(action, "ERROR"), row.get("reason"))
+                run.results[i] = _row_result(row, CARRIED.get(action, "ERROR"), row.get("reason"))
     return todo
 
 
 def _block_unapplied(run: _Run, rows: pd.DataFrame, todo: list[int]) -> None:
     """Creates that are not sent in this run (not selected, stale) cannot serve as dependencies."""
     sending = set(todo)
-    for i in range(len(rows)):
-        if rows.at[i, "action"] == "create" and i not in sending:
-            key = (rows.at[i, "resource"], rows.at[i, "node_id"], rows.at[i, "key"])
+    creates = (rows["action"] == "create").to_numpy()
+    columns = [rows[c].to_numpy(dtype=object) for c in ("resource", "node_id", "key")]
+    for i in creates.nonzero()[0].tolist():
+        if i not in sending:
+            key = (columns[0][i], columns[1][i], columns[2][i])
             reason = run.results[i].get("reason") if i in run.results else None
             run.failed[key] = f"not applied in this run: {reason or 'not selected'}"
 
@@ -165,12 +174,12 @@ def _nodes(run: _Run) -> dict[str, Node]:
     return {n.id: n for n in run.tenant.nodes}
 
 
-def _drop_stale(run: _Run, rows: pd.DataFrame, todo: list[int]) -> list[int]:
+def _drop_stale(run: _Run, todo: list[int]) -> list[int]:
     """Refuse rows whose remote object changed since the plan was made."""
     keep = []
     nodes = _nodes(run)
     for i in todo:
-        row = rows.iloc[i].to_dict()
+        row = run.records[i]
         profile = run.profiles[row["resource"]]
         node = nodes[row["node_id"]]
         remote = _fresh_listing(run, profile, node)
@@ -232,11 +241,11 @@ def _apply_resource(run: _Run, rows: pd.DataFrame, resource: str, todo: list[int
                 pool.submit(
                     _guarded,
                     run,
-                    rows.iloc[i].to_dict(),
+                    run.records[i],
                     i,
                     profile,
-                    nodes[rows.at[i, "node_id"]],
-                    per_node[rows.at[i, "node_id"]],
+                    nodes[run.records[i]["node_id"]],
+                    per_node[run.records[i]["node_id"]],
                 )
                 for i in wave
             ]

@@ -6,6 +6,7 @@ them); progress (``… planning``, the progress bar) and errors go to stderr.
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,7 @@ from directorsync.errors import ConfigError
 from directorsync.logs import setup_logging
 from directorsync.plan import load_plan
 from directorsync.report import print_plan, print_result, write_result_json
-from directorsync.session import Session, result_dir
+from directorsync.session import Session, check_director, result_dir
 
 
 def run_apply(
@@ -34,6 +35,7 @@ def run_apply(
 ) -> int:
     """Plan (or load ``plan_file``), apply, write reports; return the exit code."""
     console, status = Console(), Console(stderr=True)
+    check_director(settings)  # before reading a large plan
     plan = load_plan(plan_file) if plan_file else None
     tenant = (plan.tenant if plan else None) or tenant or settings.context.tenant
     if not tenant:
@@ -59,14 +61,22 @@ def run_apply(
         ) as session:
             if plan is None:
                 plan = session.plan(tenant, xlsx, resources)
-            data = plan.to_dict()
-            plan.save(out / "plan.json", data)
-            print_plan(data, console)
+            _keep_plan(plan, plan_file, out / "plan.json")
+            print_plan(plan.console_view(), console)
             selection = _approved(approved, plan) if approved else None
             result = _apply(session, plan, selection, dry_run, bool(plan_file), status)
     finally:
         logging.close()
     return _report(result, out, console)
+
+
+def _keep_plan(plan, plan_file: Path | None, path: Path) -> None:
+    """The plan applied, beside the reports: a copy of the plan file it was read from (verified
+    against its hash on load), else the plan just made."""
+    if plan_file is not None and Path(plan_file).resolve() != path.resolve():
+        shutil.copyfile(plan_file, path)
+    elif plan_file is None:
+        plan.save(path)
 
 
 def _approved(path: Path, plan) -> list[int]:

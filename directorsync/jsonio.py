@@ -32,6 +32,16 @@ _decoder = msgspec.json.Decoder()
 _encoder = msgspec.json.Encoder()
 
 
+def json_default(value: Any) -> Any:
+    """numpy scalars as Python numbers; any other value JSON has no type for as its text."""
+    if hasattr(value, "item"):
+        return value.item()
+    return str(value)
+
+
+_lenient = msgspec.json.Encoder(enc_hook=json_default)  # NaN and infinities become null
+
+
 def loads(data: bytes | str) -> Any:
     """Decode JSON text (``ValueError`` when it is not JSON).
 
@@ -57,6 +67,18 @@ def dumps(obj: Any) -> bytes:
         return _encoder.encode(obj)
     except (TypeError, msgspec.EncodeError):
         return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def dumps_lenient(obj: Any) -> bytes:
+    """Compact UTF-8 JSON of any report value: numpy numbers as numbers, NaN as null,
+    datetimes in ISO 8601, anything else JSON has no type for as its text."""
+    try:
+        with gc_paused():
+            return _lenient.encode(obj)
+    except (TypeError, msgspec.EncodeError):  # e.g. keys that are neither text nor numbers
+        return json.dumps(
+            obj, separators=(",", ":"), ensure_ascii=False, default=json_default, allow_nan=True
+        ).encode()
 
 
 class Columns(dict):

@@ -95,7 +95,7 @@ class Plan:
         sorted keys, rows sorted (their order does not matter).
         """
         with gc_paused():
-            rows = sorted(map(_CANONICAL.encode, _plain_rows(self.rows[HASHED])))
+            rows = sorted(map(_CANONICAL.encode, plain_rows(self.rows[HASHED])))
         head = _CANONICAL.encode({"tenant": self.tenant, "pool_uuid": self.pool_uuid})
         return "sha256:" + hashlib.sha256(b"\n".join([head, *rows])).hexdigest()
 
@@ -206,10 +206,10 @@ def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     if frame is None or frame.empty:
         return []
     with gc_paused():  # a large plan is millions of fresh containers, without cycles
-        return msgspec.json.decode(_JSON.encode(_plain_rows(frame)))
+        return msgspec.json.decode(_JSON.encode(plain_rows(frame)))
 
 
-def _plain_rows(frame: pd.DataFrame) -> list[dict[str, Any]]:
+def plain_rows(frame: pd.DataFrame) -> list[dict[str, Any]]:
     """One dict per row, missing cells as None (encoding does the rest, see :func:`_records`)."""
     columns = list(frame.columns)
     arrays = []
@@ -223,15 +223,8 @@ def _plain_rows(frame: pd.DataFrame) -> list[dict[str, Any]]:
     return [dict(zip(columns, values)) for values in zip(*arrays)]
 
 
-def _json_default(value: Any) -> Any:
-    """numpy scalars as Python numbers; anything else as text."""
-    if hasattr(value, "item"):
-        return value.item()
-    return str(value)
-
-
-_JSON = msgspec.json.Encoder(enc_hook=_json_default)  # NaN and infinities become null
-_CANONICAL = msgspec.json.Encoder(enc_hook=_json_default, order="sorted")
+_JSON = msgspec.json.Encoder(enc_hook=jsonio.json_default)  # NaN and infinities become null
+_CANONICAL = msgspec.json.Encoder(enc_hook=jsonio.json_default, order="sorted")
 
 
 def plan_from_dict(data: Mapping[str, Any]) -> Plan:

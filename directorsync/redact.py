@@ -27,6 +27,7 @@ from typing import Any
 __all__ = [
     "MASK",
     "MIN_SECRET_LENGTH",
+    "Redactor",
     "RedactingFilter",
     "clear_secrets",
     "is_secret_key",
@@ -37,6 +38,7 @@ __all__ = [
 
 MASK = "***REDACTED***"
 MIN_SECRET_LENGTH = 6
+MEMO_LIMIT = 100_000  # distinct strings a Redactor remembers (bounded memory)
 
 _SECRET_WORDS = ("token", "authorization", "password", "passwd", "secret", "apikey")
 _KEY = r"[A-Za-z0-9_.-]*(?:token|authorization|password|passwd|secret|api[_-]?key)[A-Za-z0-9_.-]*"
@@ -49,7 +51,11 @@ _VALUE = (
 _KEY_VALUE_RE = re.compile(rf"(?i)(\b{_KEY}[\"']?[ \t]*[:=][ \t]*)({_VALUE})")
 _BEARER_RE = re.compile(r"(?i)\b(bearer)[ \t]+(?!\*\*\*)[A-Za-z0-9\-._~+/]+=*")
 _JWT_RE = re.compile(r"\beyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]*)?")
-_TRIGGERS = ("bearer", "eyj", "token", "authorization", "password", "passwd", "secret", "key")
+# the only characters outside ASCII that lowercase to, or match case-blind, an ASCII letter
+_ASCII_LOOKALIKE_BYTES = tuple(c.encode() for c in "\u0130\u0131\u017f\u212a")
+_SECRET_WORD_BYTES = tuple(word.encode() for word in _SECRET_WORDS)
+_NOT_ALNUM = bytes(b for b in range(256) if not (48 <= b <= 57 or 97 <= b <= 122))
+_TRIGGER_RE = re.compile(r"(?i)bearer|eyj|token|authorization|password|passwd|secret|key")
 
 _registry: set[str] = set()
 _registry_lock = threading.Lock()
@@ -112,12 +118,16 @@ def redact_text(text: str, secrets: Iterable[str] = ()) -> str:
     """
     if not text:
         return text
-    for value in _literal_secrets(secrets):
+    return _mask_text(text, _literal_secrets(secrets))
+
+
+def _mask_text(text: str, literals: list[str]) -> str:
+    for value in literals:
         if value in text:
             text = text.replace(value, MASK)
-    lowered = text.lower()
-    if not any(trigger in lowered for trigger in _TRIGGERS):
+    if _TRIGGER_RE.search(text) is None:
         return text
+    lowered = text.lower()
     if "bearer" in lowered:
         text = _BEARER_RE.sub(lambda m: f"{m.group(1)} {MASK}", text)
     if "eyj" in lowered:
@@ -138,21 +148,59 @@ def redact_obj(obj: Any, secrets: Iterable[str] = ()) -> Any:
     Returns:
         A new structure; ``obj`` is not modified.
     """
-    extra = tuple(secrets)
-    return _redact(obj, extra)
+    return Redactor(_literal_secrets(secrets)).copy(obj)
 
 
-def _redact(obj: Any, secrets: tuple[str, ...]) -> Any:
-    if isinstance(obj, str):
-        return redact_text(obj, secrets)
-    if isinstance(obj, dict):
-        return {
-            key: MASK if is_secret_key(key) and value not in (None, "") else _redact(value, secrets)
-            for key, value in obj.items()
-        }
-    if isinstance(obj, list | tuple | set | frozenset):
-        return type(obj)(_redact(item, secrets) for item in obj)
-    return obj
+class Redactor:
+    """One masking pass over many objects (:func:`redact_obj` is one pass over one).
+
+    The secrets are looked up once, each distinct string is masked once: a large report repeats
+    the same node ids, field names and reasons many times. Use it for one output, then drop it.
+    """
+
+    def __init__(self, literals: Iterable[str] | None = None) -> None:
+        self.literals = _literal_secrets(()) if literals is None else list(literals)
+        self.texts: dict[str, str] = {}
+        self._literal_bytes = [v.encode("utf-8") for v in self.literals]
+
+    def surely_clean(self, text: bytes) -> bool:
+        """Tell, from its JSON text alone, that an object has nothing to mask.
+
+        ``True`` promises that :meth:`copy` would return an equal object: no registered secret,
+        no ``Bearer``, nothing JWT-shaped, and no secret word anywhere (keys included, compared
+        the way :func:`is_secret_key` compares them). ``False`` only means "look closer": JSON
+        escapes, or secret words that appear by chance across neighbouring values.
+        """
+        if b"\\" in text:  # escaped characters: the text is not the strings' exact spelling
+            return False
+        for value in self._literal_bytes:
+            if value in text:
+                return False
+        if any(letter in text for letter in _ASCII_LOOKALIKE_BYTES):
+            return False  # matched as ASCII letters by str.lower or by case-blind patterns
+        lowered = text.lower()  # ASCII letters only: other bytes are dropped below
+        if b"bearer" in lowered or b"eyj" in lowered:
+            return False
+        squashed = lowered.translate(None, _NOT_ALNUM)
+        return not any(word in squashed for word in _SECRET_WORD_BYTES)
+
+    def copy(self, obj: Any) -> Any:
+        """A masked copy of ``obj`` (as :func:`redact_obj`)."""
+        if isinstance(obj, str):
+            masked = self.texts.get(obj)
+            if masked is None:
+                masked = _mask_text(obj, self.literals) if obj else obj
+                if len(self.texts) < MEMO_LIMIT:
+                    self.texts[obj] = masked
+            return masked
+        if isinstance(obj, dict):
+            return {
+                key: MASK if is_secret_key(key) and value not in (None, "") else self.copy(value)
+                for key, value in obj.items()
+            }
+        if isinstance(obj, list | tuple | set | frozenset):
+            return type(obj)(self.copy(item) for item in obj)
+        return obj
 
 
 class RedactingFilter(logging.Filter):

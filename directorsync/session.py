@@ -159,16 +159,13 @@ class Session:
         self.close()
 
 
-def make_client(settings: Settings) -> Any:
-    """A :class:`~directorsync.client.DirectorClient` from the settings.
+def check_director(settings: Settings) -> None:
+    """Fail early, before any long work, when the settings cannot reach Director.
 
     Raises:
         ConfigError: base URL or token missing (the message says how to set them).
     """
-    from directorsync.client import DirectorClient
-
-    d = settings.director
-    if not d.base_url:
+    if not settings.director.base_url:
         raise ConfigError(
             "no Director URL: set DSYNC_DIRECTOR__BASE_URL (or LP_DIRECTOR_URL), director.base_url "
             "in directorsync.yml, or pass --url. To try things locally, start "
@@ -179,6 +176,18 @@ def make_client(settings: Settings) -> Any:
             "no Director token: set DSYNC_DIRECTOR__TOKEN (or LP_DIRECTOR_API_TOKEN) or "
             "director.token in the config file (tokens are never command-line arguments)"
         )
+
+
+def make_client(settings: Settings) -> Any:
+    """A :class:`~directorsync.client.DirectorClient` from the settings.
+
+    Raises:
+        ConfigError: base URL or token missing (the message says how to set them).
+    """
+    from directorsync.client import DirectorClient
+
+    check_director(settings)
+    d = settings.director
     verify: bool | str = d.ca_bundle or d.verify_tls
     return DirectorClient(
         d.base_url,

@@ -10,6 +10,7 @@ from directorsync import redact
 from directorsync.redact import (
     MASK,
     RedactingFilter,
+    Redactor,
     is_secret_key,
     redact_obj,
     redact_text,
@@ -164,12 +165,131 @@ def test_redacting_filter_with_own_secrets_and_bad_format():
     assert "not-a-number" not in record.getMessage()
 
 
-def test_redaction_is_fast_enough_for_per_request_logging():
-    import time
-
+def test_one_redactor_over_many_rows_masks_like_redact_obj_row_by_row(monkeypatch):
     register_secret("some-long-token-value-0123456789")
-    line = "POST configapi/pool/node/Repos body=" + '{"name": "r", "x": 1}' * 20
-    start = time.perf_counter()
-    for _ in range(2000):
-        redact_text(line)
-    assert time.perf_counter() - start < 1.0
+    rows = [
+        {
+            "node": "be01",
+            "reason": "sent with Bearer abcdefgh123" if i % 3 == 0 else "unchanged",
+            "payload": {"name": f"fw{i % 7}", "password": "hunter22", "ip": "10.0.0.1"},
+            "note": "token=some-long-token-value-0123456789" if i % 5 == 0 else "ok",
+        }
+        for i in range(60)
+    ]
+    monkeypatch.setattr(redact, "MEMO_LIMIT", 5)  # past the limit, strings are masked anew
+    redactor = Redactor()
+    assert [redactor.copy(r) for r in rows] == [redact_obj(r) for r in rows]
+    assert len(redactor.texts) == 5
+    assert rows[0]["payload"]["password"] == "hunter22"  # the rows are not modified
+    masked = redactor.copy(rows[0])
+    assert masked["reason"] == f"sent with Bearer {MASK}" and masked["note"] == f"token={MASK}"
+
+
+def test_a_redactor_masks_the_secrets_registered_when_it_was_made():
+    redactor = Redactor()
+    register_secret("registered-later-secret")
+    assert redactor.copy("x registered-later-secret") == "x registered-later-secret"
+    assert Redactor().copy("x registered-later-secret") == f"x {MASK}"
+
+
+PIECES = [
+    "Repo",
+    "_",
+    "-",
+    " ",
+    "é",
+    "fw01",
+    "pass",
+    "word",
+    "Pass_Word",
+    "to",
+    "ken",
+    "TOKEN",
+    "Bearer abcdefgh1",
+    "bearer",
+    "eyJabc.def.ghi",
+    "eyJ",
+    "\u017fecret",
+    "\u0130",
+    "\u0131",
+    "\u212aey",
+    "api",
+    "-key",
+    "API.Key",
+    "passwd",
+    "Authorization",
+    "x=",
+    ": ",
+    '"',
+    "\\",
+    "\n",
+    "registered-secret-value",
+    "secret",
+    "10.0.0.1",
+    "Überwachung",
+]
+
+
+def _random_obj(rng, depth=0):
+    def text():
+        return "".join(rng.choice(PIECES) for _ in range(rng.randint(0, 3)))
+
+    kind = rng.random()
+    if depth < 2 and kind < 0.3:
+        return {text(): _random_obj(rng, depth + 1) for _ in range(rng.randint(0, 4))}
+    if depth < 2 and kind < 0.45:
+        return [_random_obj(rng, depth + 1) for _ in range(rng.randint(0, 3))]
+    if kind < 0.55:
+        return rng.choice([None, 3, 2.5, True])
+    return text()
+
+
+def test_surely_clean_never_vouches_for_an_object_that_has_something_to_mask():
+    import random
+
+    from directorsync import jsonio
+
+    register_secret("registered-secret-value")
+    rng = random.Random(20261202)
+    redactor = Redactor()
+    vouched = masked = 0
+    for _ in range(20000):
+        obj = _random_obj(rng)
+        copy = redact_obj(obj)
+        if redactor.surely_clean(jsonio.dumps_lenient(obj)):
+            vouched += 1
+            assert copy == obj, obj
+        masked += copy != obj
+    assert vouched > 1000 and masked > 1000  # both kinds were tried, many times
+
+
+@pytest.mark.parametrize(
+    "obj",
+    [
+        {"name": "fw01", "ip": "10.0.0.1", "tags": ["Überwachung", "a b"], "n": 3},
+        {"key": "Repo_1", "reason": "would create", "changes": [{"field": "retention"}]},
+    ],
+)
+def test_surely_clean_vouches_for_ordinary_rows(obj):
+    from directorsync import jsonio
+
+    assert Redactor().surely_clean(jsonio.dumps_lenient(obj))
+
+
+@pytest.mark.parametrize(
+    "obj",
+    [
+        {"Pass_Word": "x"},
+        {"api.KEY": 1},
+        {"ap\u0130key": 1},
+        {"note": "sent Bearer abcdefgh1"},
+        {"jwt": "eyJa.b.c"},
+        {"tok\nen": "x"},
+        {"n": "x registered-secret-value"},
+    ],
+)
+def test_surely_clean_refuses_what_may_need_masking(obj):
+    from directorsync import jsonio
+
+    register_secret("registered-secret-value")
+    assert not Redactor().surely_clean(jsonio.dumps_lenient(obj))

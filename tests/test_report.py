@@ -280,7 +280,7 @@ def test_write_result_json_round_trips_utf8_and_fills_the_summary(tmp_path):
     raw = path.read_bytes().decode("utf-8")
     assert "RP_Überwachung" in raw  # UTF-8, not \\u escapes
     data = json.loads(raw)
-    assert data["started_at"] == "2024-06-11 00:00:00+00:00"
+    assert data["started_at"] == "2024-06-11T00:00:00Z"  # datetimes in ISO 8601
     assert data["summary"]["by_status"]["ERROR"] == 1
     assert data["rows"][1]["changes"][0]["after"]["criteria"][0]["value"] == 4625
 
@@ -567,6 +567,33 @@ def test_no_secret_reaches_any_output(tmp_path, token):
     for name, text in outputs.items():
         for secret in (token, "hunter2-secret", "old-pass-value"):
             assert secret not in text, f"{secret} in {name}"
-    assert '"port", "before": 514, "after": 515' in outputs["json"]
+    assert '"field":"port","before":514,"after":515' in outputs["json"]
     assert "***REDACTED***" in outputs["html"] and "515" in outputs["html"]
     assert result["rows"][0]["payload"]["password"] == "hunter2-secret"  # input left alone
+
+
+@pytest.fixture
+def registered():
+    redact.register_secret("registered-secret-value")
+    yield
+    redact.clear_secrets()
+
+
+def test_a_large_result_json_is_masked_exactly_as_row_by_row(tmp_path, registered):
+    rows = [
+        make_row("UNCHANGED", key=f"Repo_{i:05}", payload={"name": f"Repo_{i:05}", "tags": ["é"]})
+        for i in range(5000)
+    ]
+    rows[17]["payload"]["password"] = "hunter22"  # masked by key
+    rows[2500]["reason"] = "Director said: token=registered-secret-value"  # masked in text
+    rows[4999]["changes"] = [{"field": "api_key", "before": "k1", "after": "k2"}]
+    result = make_result(rows, summary={"by_status": {"UNCHANGED": 5000}})
+    saved = json.loads(write_result_json(result, tmp_path / "r.json").read_text())
+    assert saved == json.loads(json.dumps(report.redact_result(result)))
+    assert saved["rows"][17]["payload"]["password"] == redact.MASK
+    assert saved["rows"][2500]["reason"] == f"Director said: token={redact.MASK}"
+    assert saved["rows"][4999]["changes"][0]["after"] == redact.MASK
+    assert saved["rows"][18] == rows[18]  # the others as they are
+    assert rows[17]["payload"]["password"] == "hunter22"  # the result is not modified
+    empty = json.loads(write_result_json(make_result([]), tmp_path / "e.json").read_text())
+    assert empty["rows"] == [] and empty["schema"] == "directorsync/result@1"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 import pandas as pd
@@ -258,21 +257,20 @@ def test_widget_details_and_save_approval(plan, tmp_path):
     assert str(path) in review.message.value
 
 
-def test_widget_paginates_thousands_of_rows_quickly():
+def test_widget_paginates_thousands_of_rows_with_one_page_of_widgets():
     rows = [_row("repos", "n1", f"Repo_{i:05}", "create") for i in range(5000)]
     plan = make_plan(rows)
-    started = time.perf_counter()
     review = DiffReview(plan, apply_fn=FakeApply(), page_size=25)
+    assert len(review.lines) == len(review.checks) == 25  # widgets for one page, not 5,000
     review.next_button.click()
     review.search.value = "Repo_049"
-    elapsed = time.perf_counter() - started
     assert len(review.filtered) == 100
     assert review.status.value.startswith("page 1/4 · 100 of 5,000 rows")
     assert sum(line.layout.display != "none" for line in review.lines) == 25
     review.goto(3)
     assert review.checks[0].description.endswith("Repo_04975")
     assert sum(line.layout.display != "none" for line in review.lines) == 25
-    assert elapsed < 2.0
+    assert len(review.lines) == 25
 
 
 # --- against the simulator: Apply selected sends exactly the selected row --------------------
