@@ -19,10 +19,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-import yaml
-from bench_plan import CACHE, TOKEN, separate_simulator, state_file, topology
-
-from directorsync.synth import write_synthetic_workbook
+from bench_plan import TOKEN, prepare, separate_simulator
 
 
 def timed(command: list[str], env: dict[str, str], cwd: Path) -> tuple[float, float, int]:
@@ -50,14 +47,7 @@ def main() -> None:
     parser.add_argument("--nodes", type=int, default=3)
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
-    CACHE.mkdir(exist_ok=True)
-    workbook = CACHE / f"devices-{args.devices}-seed-7.xlsx"
-    if not workbook.exists():
-        print(f"generating {workbook} …")
-        write_synthetic_workbook(workbook, args.devices)
-    tenants = CACHE / f"bench-tenants-{args.nodes}.yml"
-    tenants.write_text(yaml.safe_dump(topology(args.nodes)))
-    state = state_file(args.nodes, args.devices)
+    workbook, tenants, state = prepare(args.devices, args.nodes)
     exe = [sys.executable, "-m", "directorsync.cli"]
     figures: dict[str, list[tuple[float, float]]] = {"plan": [], "apply": []}
     with separate_simulator(tenants, state) as url, tempfile.TemporaryDirectory() as tmp:

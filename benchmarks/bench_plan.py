@@ -79,6 +79,20 @@ def state_file(nodes: int, devices: int) -> Path:
     return path
 
 
+def prepare(devices: int, nodes: int) -> tuple[Path, Path, Path]:
+    """The workbook, tenants file and simulator state of a run (made once, cached)."""
+    import yaml
+
+    CACHE.mkdir(exist_ok=True)
+    workbook = CACHE / f"devices-{devices}-seed-7.xlsx"
+    if not workbook.exists():
+        print(f"generating {workbook} …")
+        write_synthetic_workbook(workbook, devices)
+    tenants = CACHE / f"bench-tenants-{nodes}.yml"
+    tenants.write_text(yaml.safe_dump(topology(nodes)))
+    return workbook, tenants, state_file(nodes, devices)
+
+
 @contextlib.contextmanager
 def separate_simulator(tenants: Path, state: Path):
     """`directorsync simulator` in its own process, as a remote Director would be."""
@@ -160,16 +174,7 @@ def main() -> None:
     if args.child:
         print(json.dumps(plan_once(args.child[0], Path(args.child[1]), Path(args.child[2]))))
         return
-    CACHE.mkdir(exist_ok=True)
-    path = CACHE / f"devices-{args.devices}-seed-7.xlsx"
-    if not path.exists():
-        print(f"generating {path} …")
-        write_synthetic_workbook(path, args.devices)
-    tenants = CACHE / f"bench-tenants-{args.nodes}.yml"
-    import yaml
-
-    tenants.write_text(yaml.safe_dump(topology(args.nodes)))
-    state = state_file(args.nodes, args.devices)
+    path, tenants, state = prepare(args.devices, args.nodes)
     with separate_simulator(tenants, state) as url:
         if args.same_process:
             warm_up = plan_once(url, tenants, path)  # the simulator's first answers: not timed
