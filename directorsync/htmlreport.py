@@ -282,10 +282,15 @@ def _details(row: Mapping[str, Any]) -> str:
     return "".join(parts) or '<span class="muted">—</span>'
 
 
-def _row(row: Mapping[str, Any]) -> str:
+def _key(row: Mapping[str, Any]) -> str:
+    """The row's key and, under it, where it comes from (``file › sheet › row``)."""
     src = f'<span class="src">{_e(row["source"])}</span>' if row.get("source") else ""
+    return _td(_e(row.get("key")) + src, "key")
+
+
+def _row(row: Mapping[str, Any]) -> str:
     return _tr(
-        _td(_e(row.get("key")) + src, "key"),
+        _key(row),
         _td(_e(node_label(row)), "node"),
         _td(_badge(str(row.get("status") or "UNKNOWN"))),
         _td(_details(row), "details"),
@@ -332,7 +337,7 @@ def _errors(rows: list[Mapping[str, Any]], limit: int) -> str:
     body = [
         _tr(
             _td(_e(r.get("resource"))),
-            _td(_e(r.get("key")), "key"),
+            _key(r),
             _td(_e(node_label(r)), "node"),
             _td(_badge(r["status"])),
             _td(_error_text(r), "details"),

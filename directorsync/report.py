@@ -285,9 +285,14 @@ def print_plan(
     for col in ("resource", "node", "key", "action", "reason", "changes"):
         table.add_column(col, overflow="fold")
     for row in map(redact_row, todo[:limit]):
-        cells = (row.get("resource"), node_label(row), row.get("key"), row.get("action"))
-        cells += (row.get("reason") or "",)
-        table.add_row(*(Text(compact(c)) for c in cells), _changes_text(row))
+        table.add_row(
+            Text(compact(row.get("resource"))),
+            Text(compact(node_label(row))),
+            _key_text(row),
+            Text(compact(row.get("action"))),
+            Text(compact(row.get("reason") or "")),
+            _changes_text(row),
+        )
     console.print(table)
     _print_more(console, min(limit, len(todo)), len(todo), "plan.json")
 
@@ -388,9 +393,17 @@ def _problems_table(rows: list[Mapping[str, Any]]) -> Table:
         status = row["status"]
         message = row.get("error") or row.get("reason") or ""
         style = "yellow" if status == "SKIP" else "red"
-        cells = (row.get("resource"), node_label(row), row.get("key"))
-        table.add_row(*(Text(compact(c)) for c in cells), Text(status, style), Text(message))
+        cells = (Text(compact(row.get("resource"))), Text(compact(node_label(row))))
+        table.add_row(*cells, _key_text(row), Text(status, style), Text(message))
     return table
+
+
+def _key_text(row: Mapping[str, Any]) -> Text:
+    """The row's key; for a row without one (an empty name), where it comes from instead."""
+    key = row.get("key")
+    if key in (None, "") and row.get("source"):
+        return Text(str(row["source"]), style="dim")
+    return Text(compact(key))
 
 
 # --- JSON artifact --------------------------------------------------------------------------

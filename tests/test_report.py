@@ -161,6 +161,20 @@ def test_print_result_counts_and_problem_rows():
     assert "2 rows failed." in text
 
 
+def test_a_row_without_a_name_is_shown_by_where_it_comes_from():
+    where = "devices.xlsx › Device › row 5228"
+    nameless = make_row("ERROR", "devices", "", action="error", error="name is empty", source=where)
+    named = make_row("ERROR", "devices", "fw01", action="error", error="bad ip", source="x › y")
+    out = console()
+    print_result(make_result([nameless, named]), out)
+    text = out.export_text()
+    assert where in text and "fw01" in text and "x › y" not in text
+    out = console()
+    plan_rows = [{**nameless, "action": "create", "reason": "new"}]
+    print_plan({"tenant": "core", "rows": plan_rows}, out)
+    assert where in out.export_text()
+
+
 def test_print_result_is_bounded_and_prints_markup_literally():
     rows = [make_row("ERROR", key=f"k{i}", error="[bold]no[/bold]") for i in range(120)]
     out = console()
@@ -416,11 +430,13 @@ def test_html_dry_run_uses_planned_statuses():
 def test_html_errors_table_says_error_and_marks_workbook_problems():
     rows = [
         make_row("ERROR", "alert_rules", "", action="error", reason="name is empty",
-                 error="name is empty"),
+                 error="name is empty", source="core_config.xlsx › AlertRules › row 9"),
         make_row("ERROR", "repos", "R", action="create", error="Director says: name taken"),
     ]  # fmt: skip
     html = render_html(make_result(rows))
     errors = html[html.index('id="errors"') : html.index("</section>", html.index('id="errors"'))]
+    # a row without a name is found by where it comes from
+    assert '<span class="src">core_config.xlsx › AlertRules › row 9</span>' in errors
     assert "<th>Error</th>" in errors and "Director&#x27;s message" not in errors
     assert errors.count("workbook problem: not sent to Director") == 1
     first, second = errors.split("name is empty", 1)[1], errors.split("name taken", 1)[1]
