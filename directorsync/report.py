@@ -268,6 +268,7 @@ def print_plan(
             console.print(Text(f"Plan for {tenant}: no row planned (see the errors).", "red"))
         else:
             console.print(Text(f"Plan for {tenant}: the workbook plans no row.", "yellow"))
+        _print_findings(console, plan.get("findings") or [], str(plan.get("workbook") or ""), limit)
         return
     by_resource, total = _plan_counts(plan)
     cols = ordered({a for counts in by_resource.values() for a in counts}, ACTIONS)
@@ -314,19 +315,29 @@ def _plan_counts(plan: Mapping[str, Any]) -> tuple[dict[str, dict[str, int]], in
 def _print_findings(
     console: Console, findings: list[Mapping[str, Any]], workbook: str, limit: int
 ) -> None:
-    """Where the workbook has problems: one line per cell and message (nodes merged)."""
-    seen: dict[tuple, Mapping[str, Any]] = {}
+    """Where the workbook has problems: one line per cell and message, the nodes it was found
+    on merged (``… on nodes lb-backend01, lb-backend02 …``)."""
+    seen: dict[tuple, tuple[Mapping[str, Any], list[str]]] = {}
     for f in redact_obj(list(findings)):
-        seen.setdefault((f.get("sheet"), f.get("row"), f.get("column"), f.get("message")), f)
+        message, node = str(f.get("message") or ""), f.get("node")
+        if node and f"on node {node}" in message:
+            message = message.replace(f"on node {node}", "on {nodes}", 1)
+        key = (f.get("sheet"), f.get("row"), f.get("column"), f.get("severity"), message)
+        nodes = seen.setdefault(key, (f, []))[1]
+        if node and "{nodes}" in message and str(node) not in nodes:
+            nodes.append(str(node))
     if not seen:
         return
     table = Table(title="Workbook findings", title_justify="left")
     for col in ("where", "severity", "message"):
         table.add_column(col, overflow="fold")
-    for (sheet, row, column, message), f in list(seen.items())[:limit]:
+    for (sheet, row, column, severity, message), (_, nodes) in list(seen.items())[:limit]:
         where = source_label(workbook, sheet, _excel_row(row), column)
-        style = "red" if f.get("severity") == "error" else "yellow"
-        table.add_row(Text(where), Text(str(f.get("severity") or ""), style), Text(str(message)))
+        if nodes:
+            label = ("node " if len(nodes) == 1 else "nodes ") + ", ".join(nodes)
+            message = message.replace("on {nodes}", f"on {label}", 1)
+        style = "red" if severity == "error" else "yellow"
+        table.add_row(Text(where), Text(str(severity or ""), style), Text(message))
     console.print(table)
     _print_more(console, min(limit, len(seen)), len(seen), "plan.json")
 

@@ -613,3 +613,22 @@ def test_a_large_result_json_is_masked_exactly_as_row_by_row(tmp_path, registere
     assert rows[17]["payload"]["password"] == "hunter22"  # the result is not modified
     empty = json.loads(write_result_json(make_result([]), tmp_path / "e.json").read_text())
     assert empty["rows"] == [] and empty["schema"] == "directorsync/result@1"
+
+
+def test_plan_findings_found_on_several_nodes_are_one_line_naming_the_nodes():
+    def finding(node, row=2, value="np_windows"):
+        return {
+            "resource": "processing_policies", "sheet": "ProcessingPolicy", "row": row,
+            "column": "norm_policy", "check": "resolve", "severity": "skip", "node": node,
+            "message": f"unknown normalization policy '{value}' on node {node} (see docs)",
+        }  # fmt: skip
+
+    findings = [finding("lb-01"), finding("lb-02"), finding("lb-01", 3, "np_x")]
+    findings.append({**finding(None, 4), "message": "name is empty"})
+    out = console()
+    print_plan({"tenant": "core", "workbook": "core.xlsx", "rows": [], "findings": findings}, out)
+    text = out.export_text()
+    assert text.count("np_windows") == 1
+    assert "'np_windows' on nodes lb-01, lb-02 (see docs)" in text
+    assert "'np_x' on node lb-01 (see docs)" in text
+    assert "core.xlsx › ProcessingPolicy › row 4 › norm_policy" in text and "name is empty" in text
