@@ -75,10 +75,10 @@ def dumps_lenient(obj: Any) -> bytes:
     try:
         with gc_paused():
             return _lenient.encode(obj)
-    except (TypeError, msgspec.EncodeError):  # e.g. keys that are neither text nor numbers
-        return json.dumps(
-            obj, separators=(",", ":"), ensure_ascii=False, default=json_default, allow_nan=True
-        ).encode()
+    except (TypeError, msgspec.EncodeError, UnicodeEncodeError):
+        # keys that are neither text nor numbers; text that is not Unicode (lone surrogates,
+        # written as \u escapes)
+        return json.dumps(obj, separators=(",", ":"), default=json_default).encode()
 
 
 class Columns(dict):

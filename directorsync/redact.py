@@ -17,6 +17,7 @@ Registered values shorter than :data:`MIN_SECRET_LENGTH` characters are ignored:
 
 from __future__ import annotations
 
+import enum
 import functools
 import logging
 import re
@@ -82,6 +83,16 @@ def clear_secrets() -> None:
 def is_secret_key(key: object) -> bool:
     """Tell whether a mapping key names a secret (``api_key``, ``X-Api-Key``, ``CSRFToken`` …)."""
     return isinstance(key, str) and _is_secret_name(key)
+
+
+def _is_secret_entry(key: object) -> bool:
+    """A mapping key that names a secret, also when it is not text but is written as text (an
+    enum member as its value, anything else as ``str(key)``)."""
+    if isinstance(key, str):
+        return _is_secret_name(key)
+    if key is None or isinstance(key, int | float):
+        return False
+    return _is_secret_name(str(getattr(key, "value", key)))
 
 
 @functools.lru_cache(maxsize=4096)
@@ -161,7 +172,8 @@ class Redactor:
     def __init__(self, literals: Iterable[str] | None = None) -> None:
         self.literals = _literal_secrets(()) if literals is None else list(literals)
         self.texts: dict[str, str] = {}
-        self._literal_bytes = [v.encode("utf-8") for v in self.literals]
+        # surrogatepass: a secret from a mis-encoded environment still masks nothing wrongly
+        self._literal_bytes = [v.encode("utf-8", "surrogatepass") for v in self.literals]
 
     def surely_clean(self, text: bytes) -> bool:
         """Tell, from its JSON text alone, that an object has nothing to mask.
@@ -195,12 +207,29 @@ class Redactor:
             return masked
         if isinstance(obj, dict):
             return {
-                key: MASK if is_secret_key(key) and value not in (None, "") else self.copy(value)
+                self._key(key): MASK
+                if _is_secret_entry(key) and value not in (None, "")
+                else self.copy(value)
                 for key, value in obj.items()
             }
+        if isinstance(obj, tuple) and hasattr(obj, "_fields"):  # a named tuple
+            return type(obj)(*(self.copy(item) for item in obj))
         if isinstance(obj, list | tuple | set | frozenset):
             return type(obj)(self.copy(item) for item in obj)
-        return obj
+        if obj is None or isinstance(obj, int | float | bytes | bytearray):
+            return obj
+        # anything else is written as text (an enum as its value): masked as text if need be
+        shown = getattr(obj, "value", obj) if isinstance(obj, enum.Enum) else obj
+        text = shown if isinstance(shown, str) else str(shown)
+        masked = self.copy(text)
+        return obj if masked == text else masked
+
+    def _key(self, key: Any) -> Any:
+        """A mapping key as it is, unless it is written as text that holds a secret."""
+        if isinstance(key, str) or key is None or isinstance(key, int | float):
+            return key
+        masked = self.copy(key)
+        return key if masked == key else masked
 
 
 class RedactingFilter(logging.Filter):

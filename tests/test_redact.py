@@ -293,3 +293,57 @@ def test_surely_clean_refuses_what_may_need_masking(obj):
 
     register_secret("registered-secret-value")
     assert not Redactor().surely_clean(jsonio.dumps_lenient(obj))
+
+
+def test_keys_that_are_not_text_but_are_written_as_text_are_checked_too():
+    import collections
+    import enum
+
+    from directorsync import jsonio
+
+    class Field(enum.Enum):
+        PASSWORD = "password"
+
+    pair = collections.namedtuple("pair", "user credential")
+    obj = {
+        Field.PASSWORD: "hunter22",
+        ("api_key",): "k1",
+        3: "three",
+        "p": pair("u", "Bearer x1y2z3w4"),
+    }
+    masked = redact_obj(obj)
+    assert masked[Field.PASSWORD] == MASK and masked[("api_key",)] == MASK
+    assert masked[3] == "three" and masked["p"] == pair("u", f"Bearer {MASK}")
+    text = jsonio.dumps_lenient(masked).decode()
+    assert "hunter22" not in text and "k1" not in text
+
+
+def test_text_that_is_not_unicode_neither_breaks_masking_nor_writing():
+    from directorsync import jsonio
+
+    register_secret("bad\udc80secret-value")  # from a mis-encoded environment
+    assert redact_obj({"a": "fine"}) == {"a": "fine"}
+    assert redact_text("x bad\udc80secret-value") == f"x {MASK}"
+    assert jsonio.dumps_lenient({"a": "x\udc80y"}) == b'{"a":"x\\udc80y"}'
+
+
+def test_values_and_keys_written_as_text_are_masked_as_text():
+    import enum
+
+    class Shady:
+        def __str__(self):
+            return "password=hunter22"
+
+    class Scheme(enum.Enum):
+        TOKEN = "Bearer abcdefgh12"
+
+    plain = Shady.__new__(Shady)
+    masked = redact_obj({Shady(): 1, "v": plain, "e": Scheme.TOKEN, "n": 3, "t": ("a", 1)})
+    assert masked == {
+        f"password={MASK}": MASK,
+        "v": f"password={MASK}",
+        "e": f"Bearer {MASK}",
+        "n": 3,
+        "t": ("a", 1),
+    }
+    assert redact_obj({("a", 1): "x"}) == {("a", 1): "x"}  # keys with nothing to mask stay
