@@ -6,7 +6,6 @@ them); progress (``… planning``, the progress bar) and errors go to stderr.
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +17,7 @@ from directorsync.apply import failed
 from directorsync.config import Settings
 from directorsync.errors import ConfigError
 from directorsync.logs import setup_logging
-from directorsync.plan import load_plan
+from directorsync.plan import read_plan
 from directorsync.report import print_plan, print_result, write_result_json
 from directorsync.session import Session, check_director, result_dir
 
@@ -35,15 +34,18 @@ def run_apply(
 ) -> int:
     """Plan (or load ``plan_file``), apply, write reports; return the exit code."""
     console, status = Console(), Console(stderr=True)
-    check_director(settings)  # before reading a large plan
-    plan = load_plan(plan_file) if plan_file else None
+    if not plan_file:
+        if not (tenant or settings.context.tenant):
+            raise click.UsageError("--tenant is required (or --plan)")
+        if not xlsx:
+            raise click.UsageError("--xlsx is required (or --plan)")
+        if approved:
+            raise ConfigError("--approved needs --plan (an approval is bound to a saved plan)")
+    check_director(settings)  # before reading a large plan or workbook
+    plan, plan_bytes = read_plan(plan_file) if plan_file else (None, b"")
     tenant = (plan.tenant if plan else None) or tenant or settings.context.tenant
     if not tenant:
         raise click.UsageError("--tenant is required (or --plan)")
-    if not plan and not xlsx:
-        raise click.UsageError("--xlsx is required (or --plan)")
-    if approved and not plan:
-        raise ConfigError("--approved needs --plan (an approval is bound to a saved plan)")
     if plan and plan.tenants_file and not settings.inputs.tenants_file:
         settings.inputs.tenants_file = Path(plan.tenants_file)
     run_id = plan.run_id if plan else settings.run_id
@@ -61,7 +63,7 @@ def run_apply(
         ) as session:
             if plan is None:
                 plan = session.plan(tenant, xlsx, resources)
-            _keep_plan(plan, plan_file, out / "plan.json")
+            _keep_plan(plan, plan_bytes, out / "plan.json")
             print_plan(plan.console_view(), console)
             selection = _approved(approved, plan) if approved else None
             result = _apply(session, plan, selection, dry_run, bool(plan_file), status)
@@ -70,12 +72,12 @@ def run_apply(
     return _report(result, out, console)
 
 
-def _keep_plan(plan, plan_file: Path | None, path: Path) -> None:
-    """The plan applied, beside the reports: a copy of the plan file it was read from (verified
-    against its hash on load), else the plan just made."""
-    if plan_file is not None and Path(plan_file).resolve() != path.resolve():
-        shutil.copyfile(plan_file, path)
-    elif plan_file is None:
+def _keep_plan(plan, plan_bytes: bytes, path: Path) -> None:
+    """The plan applied, beside the reports: the bytes of the plan file it was read and verified
+    from, else the plan just made."""
+    if plan_bytes:
+        path.write_bytes(plan_bytes)
+    else:
         plan.save(path)
 
 

@@ -7,7 +7,8 @@ field's values out of the listing's JSON (:func:`directorsync.jsonio.raw_columns
 core while the sheet is mapped and checked; the planning thread then decodes each column on its
 own — quickly, laid out in memory column by column, a value repeated in many rows as one object.
 
-The helper is ``python -P -m directorsync.decoder``, started when a large listing is announced
+The helper is ``python -P -c <launch> <package folder>`` (:func:`main`, the code of this very
+package), started when a large listing is announced
 and shared by the whole process; it reads requests on its standard input and exits when that
 closes (it never outlives its parent). Whatever goes wrong with it — it cannot start, it dies,
 it answers something unreadable, too late, or a value only Python reads — the caller decodes the
@@ -60,16 +61,15 @@ _HEADER = struct.Struct(">2sI")
 _MAGIC = b"\xd5\x01"  # opens every frame: anything else on the pipe is not an answer
 
 
-def _helper_environment() -> dict[str, str]:
-    """This environment, with this very package first on the helper's import path.
-
-    The helper must run the code this process runs, whether it was installed, installed
-    editable from another checkout, or is imported from a source tree.
-    """
-    env = dict(os.environ)
-    home = str(Path(__file__).resolve().parent.parent)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (home, env.get("PYTHONPATH", "")) if p)
-    return env
+# The helper runs the code of this very package, whether it was installed, installed editable
+# from another checkout, or is imported from a source tree: its folder is put first on the
+# helper's import path unless it is there already (site-packages never goes before the
+# standard library). -P: the current directory is not on the path.
+_LAUNCH = (
+    "import sys; home = sys.argv[1]; home in sys.path or sys.path.insert(0, home); "
+    "from directorsync.decoder import main; main()"
+)
+_HOME = str(Path(__file__).resolve().parent.parent)
 
 
 class DecoderUnavailable(RuntimeError):
@@ -80,8 +80,7 @@ class Decoder:
     """The helper process and the requests under way (thread-safe)."""
 
     def __init__(self, command: list[str] | None = None) -> None:
-        # -P: the current directory is not put first on the helper's import path
-        self._command = command or [sys.executable, "-P", "-m", "directorsync.decoder"]
+        self._command = command or [sys.executable, "-P", "-c", _LAUNCH, _HOME]
         self._lock = threading.Lock()  # the process and the requests under way
         self._writing = threading.Lock()  # one request written at a time
         self._process: subprocess.Popen | None = None
@@ -146,7 +145,6 @@ class Decoder:
                     stdout=subprocess.PIPE,
                     stderr=subprocess.DEVNULL,
                     close_fds=True,
-                    env=_helper_environment(),
                 )
             except (OSError, TypeError, ValueError) as exc:  # no interpreter to start
                 raise DecoderUnavailable(f"cannot start {self._command[0]!r}: {exc}") from exc
@@ -355,7 +353,7 @@ def serve(stdin: IO[bytes], stdout: IO[bytes]) -> None:
 
 
 def main() -> None:
-    """``python -m directorsync.decoder``: answers go out on a copy of standard output, whose own
+    """The helper (also ``python -m directorsync.decoder``): answers go out on a copy of standard output, whose own
     descriptor then points at standard error (a stray print never garbles an answer)."""
     answers = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())

@@ -16,6 +16,7 @@ runs it); :func:`decode_raw_column` decodes one such column.
 from __future__ import annotations
 
 import array
+import datetime as dt
 import json
 import threading
 from collections.abc import Mapping, Sequence
@@ -33,9 +34,21 @@ _encoder = msgspec.json.Encoder()
 
 
 def json_default(value: Any) -> Any:
-    """numpy scalars as Python numbers; any other value JSON has no type for as its text."""
+    """What JSON has no type for: numpy numbers as numbers, arrays and Series as lists, dates
+    and times (pandas ``Timestamp``, numpy ``datetime64``) in ISO 8601, anything else as text."""
+    if type(value).__name__ == "NaTType":  # pandas' missing time
+        return None
+    if isinstance(value, dt.date | dt.time):  # subclasses msgspec leaves to us (Timestamp)
+        return value.isoformat()
+    if getattr(value, "ndim", 0) or hasattr(value, "to_list"):  # an array, a Series
+        return value.tolist()
+    if type(value).__name__ == "datetime64":  # numpy: .item() could be nanoseconds
+        return str(value)
     if hasattr(value, "item"):
-        return value.item()
+        try:
+            return value.item()
+        except (TypeError, ValueError):
+            pass
     return str(value)
 
 

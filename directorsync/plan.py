@@ -263,7 +263,7 @@ def _plan_value(data: Mapping[str, Any]) -> Plan:
         workbook=data.get("workbook", ""),
         resources=list(data.get("resources") or []),
         rows=pd.DataFrame(data["rows"], columns=PLAN_COLUMNS),
-        findings=pd.DataFrame(data.get("findings") or [], columns=FINDING_COLUMNS),
+        findings=pd.DataFrame(data.get("findings") or [], columns=[*FINDING_COLUMNS, "node"]),
         notes=list(data.get("notes") or []),
         run_id=data.get("run_id") or new_run_id(),
         created_at=data.get("created_at", ""),
@@ -275,12 +275,18 @@ def _plan_value(data: Mapping[str, Any]) -> Plan:
 
 def load_plan(path: str | Path) -> Plan:
     """Read a plan JSON file."""
+    return read_plan(path)[0]
+
+
+def read_plan(path: str | Path) -> tuple[Plan, bytes]:
+    """Read a plan JSON file: the plan, and the very bytes it was read (and verified) from."""
     path = Path(path)
     try:
-        data = jsonio.loads(path.read_bytes())
+        raw = path.read_bytes()
+        data = jsonio.loads(raw)
     except (OSError, ValueError) as exc:
         raise PlanError(f"cannot read plan {path}: {exc}", file=str(path)) from exc
-    return plan_from_dict(data)
+    return plan_from_dict(data), raw
 
 
 class _LazySheets(Mapping):

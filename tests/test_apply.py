@@ -229,6 +229,8 @@ def test_cli_plan_detailed_exitcode_save_and_apply_saved_plan(
         cli, ["apply", "--plan", str(out)], standalone_mode=False, catch_exceptions=False
     )
     result = json.loads(next((tmp_path / "reports" / "core").glob("*/result.json")).read_text())
+    kept = next((tmp_path / "reports" / "core").glob("*/plan.json"))
+    assert kept.read_bytes() == out.read_bytes()  # the plan applied, as it was verified
     stale = [r for r in result["rows"] if (r["reason"] or "").startswith("stale:")]
     assert len(stale) == 1 and stale[0]["key"] == row["key"]
     assert result["summary"]["by_status"]["CREATED"] == 11

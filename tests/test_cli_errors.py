@@ -95,6 +95,14 @@ def test_no_director_configured_says_how(samples, tenants_file, tmp_path):
     check(proc, 2, "no Director URL", "directorsync simulator")
 
 
+def test_apply_says_what_is_missing_on_its_command_line_before_the_settings(tmp_path):
+    proc = run_cli("apply", "--tenant", "core", cwd=tmp_path)
+    check(proc, 2, "--xlsx is required")
+    (tmp_path / "bad.json").write_text("{}")
+    proc = run_cli("apply", "--plan", str(tmp_path / "bad.json"), cwd=tmp_path)
+    check(proc, 2, "no Director URL")  # settings first: then the plan file is read
+
+
 def test_unreachable_director(samples, tenants_file, tmp_path):
     env = {
         "DSYNC_DIRECTOR__BASE_URL": "http://127.0.0.1:9",

@@ -632,3 +632,47 @@ def test_plan_findings_found_on_several_nodes_are_one_line_naming_the_nodes():
     assert "'np_windows' on nodes lb-01, lb-02 (see docs)" in text
     assert "'np_x' on node lb-01 (see docs)" in text
     assert "core.xlsx › ProcessingPolicy › row 4 › norm_policy" in text and "name is empty" in text
+
+
+def test_result_json_writes_values_from_notebooks_and_frames_as_json(tmp_path):
+    import numpy as np
+    import pandas as pd
+
+    row = make_row(
+        "UNCHANGED",
+        payload={
+            "ids": np.array([1, 2]), "n": np.int64(3), "when": pd.Timestamp("2024-01-01 10:00"),
+            "at": np.datetime64("2024-01-01T10:00:00.000000000"), "gone": pd.NaT,
+            "ratio": np.float32(0.5), "none": float("nan"),
+        },
+    )  # fmt: skip
+    saved = json.loads(write_result_json(make_result([row]), tmp_path / "r.json").read_text())
+    assert saved["rows"][0]["payload"] == {
+        "ids": [1, 2], "n": 3, "when": "2024-01-01T10:00:00",
+        "at": "2024-01-01T10:00:00.000000000", "gone": None, "ratio": 0.5, "none": None,
+    }  # fmt: skip
+
+
+def test_findings_keep_their_node_through_a_plan_file(tmp_path):
+    from directorsync.plan import Plan, load_plan
+
+    def finding(node):
+        return {
+            "resource": "repos", "sheet": "Repo", "row": 2, "column": "name", "check": "resolve",
+            "severity": "skip", "message": f"unknown repo 'x' on node {node}", "value": "x",
+            "node": node,
+        }  # fmt: skip
+
+    import pandas as pd
+
+    from directorsync.plan import PLAN_COLUMNS
+
+    rows = pd.DataFrame([{"resource": "repos", "key": "R", "action": "skip"}])
+    plan = Plan("core", "p", "wb.xlsx", ["repos"], rows.reindex(columns=PLAN_COLUMNS),
+                pd.DataFrame([finding("lb-01"), finding("lb-02")]))  # fmt: skip
+    plan.save(tmp_path / "plan.json")
+    again = load_plan(tmp_path / "plan.json")
+    assert list(again.findings["node"]) == ["lb-01", "lb-02"]
+    out = console()
+    print_plan(again.console_view(), out)
+    assert "on nodes lb-01, lb-02" in out.export_text()
