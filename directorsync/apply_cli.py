@@ -50,6 +50,9 @@ def run_apply(
         settings.inputs.tenants_file = Path(plan.tenants_file)
     run_id = plan.run_id if plan else settings.run_id
     out = result_dir(settings, tenant, run_id)
+    if plan_bytes:  # the plan applied, beside the reports: the very bytes read and verified
+        (out / "plan.json").write_bytes(plan_bytes)
+        plan_bytes = b""
     logging = setup_logging(
         run_id=run_id,
         console_level=settings.logging.level,
@@ -63,22 +66,14 @@ def run_apply(
         ) as session:
             if plan is None:
                 plan = session.plan(tenant, xlsx, resources)
-            _keep_plan(plan, plan_bytes, out / "plan.json")
+            if not plan_file:
+                plan.save(out / "plan.json")
             print_plan(plan.console_view(), console)
             selection = _approved(approved, plan) if approved else None
             result = _apply(session, plan, selection, dry_run, bool(plan_file), status)
     finally:
         logging.close()
     return _report(result, out, console)
-
-
-def _keep_plan(plan, plan_bytes: bytes, path: Path) -> None:
-    """The plan applied, beside the reports: the bytes of the plan file it was read and verified
-    from, else the plan just made."""
-    if plan_bytes:
-        path.write_bytes(plan_bytes)
-    else:
-        plan.save(path)
 
 
 def _approved(path: Path, plan) -> list[int]:
