@@ -37,7 +37,7 @@ from pandera.errors import SchemaErrors
 from directorsync.errors import ProfileError
 from directorsync.mapping import ROWS
 from directorsync.profile import Profile
-from directorsync.transforms import Invalid, cellwise, is_empty
+from directorsync.transforms import Invalid, cellwise, holds_only_scalars, is_empty
 from directorsync.workbook import ROW
 
 
@@ -299,20 +299,11 @@ def _has_invalid(v: Any) -> bool:
 
 
 _HAS_INVALID = cellwise(_has_invalid)
-_SCALAR_KINDS = {
-    "string",
-    "empty",
-    "integer",
-    "floating",
-    "boolean",
-    "mixed-integer-float",
-    "decimal",
-}
 
 
 def invalid_mask(series: pd.Series) -> np.ndarray:
     """True where a cell is, or holds (in a list, or as a dict value), an Invalid marker."""
-    if pd.api.types.infer_dtype(series, skipna=True) in _SCALAR_KINDS:
+    if holds_only_scalars(series):
         return np.zeros(len(series), dtype=bool)
     return _HAS_INVALID(series).astype(bool)
 

@@ -92,7 +92,14 @@ def _is_secret_entry(key: object) -> bool:
         return _is_secret_name(key)
     if key is None or isinstance(key, int | float):
         return False
-    return _is_secret_name(str(getattr(key, "value", key)))
+    return _is_secret_name(_as_written(key))
+
+
+def _as_written(obj: object) -> str:
+    """The text JSON output shows for a value that is not text: an enum member's value, or
+    ``str(obj)``."""
+    shown = obj.value if isinstance(obj, enum.Enum) else obj
+    return shown if isinstance(shown, str) else str(shown)
 
 
 @functools.lru_cache(maxsize=4096)
@@ -218,9 +225,7 @@ class Redactor:
             return type(obj)(self.copy(item) for item in obj)
         if obj is None or isinstance(obj, int | float | bytes | bytearray):
             return obj
-        # anything else is written as text (an enum as its value): masked as text if need be
-        shown = getattr(obj, "value", obj) if isinstance(obj, enum.Enum) else obj
-        text = shown if isinstance(shown, str) else str(shown)
+        text = _as_written(obj)  # anything else is written as text: masked as text if need be
         masked = self.copy(text)
         return obj if masked == text else masked
 

@@ -30,7 +30,7 @@ from directorsync import jsonio
 from directorsync.errors import DirectorSyncError
 from directorsync.gcpause import gc_paused
 from directorsync.redact import MASK, Redactor, is_secret_key, redact_obj
-from directorsync.workbook import source_label
+from directorsync.workbook import ON_NODE, source_label
 
 RESULT_SCHEMA = "directorsync/result@1"
 
@@ -320,8 +320,8 @@ def _print_findings(
     seen: dict[tuple, tuple[Mapping[str, Any], list[str]]] = {}
     for f in redact_obj(list(findings)):
         message, node = str(f.get("message") or ""), f.get("node")
-        if node and f"on node {node}" in message:
-            message = message.replace(f"on node {node}", "on {nodes}", 1)
+        if node and ON_NODE.format(node) in message:
+            message = message.replace(ON_NODE.format(node), "on {nodes}", 1)
         key = (f.get("sheet"), f.get("row"), f.get("column"), f.get("severity"), message)
         nodes = seen.setdefault(key, (f, []))[1]
         if node and "{nodes}" in message and str(node) not in nodes:

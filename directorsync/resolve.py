@@ -32,7 +32,7 @@ from directorsync.prechecks import REASON, STATUS
 from directorsync.profile import Profile
 from directorsync.topology import Node
 from directorsync.transforms import distinct_cells, gather_lists, is_empty, spread
-from directorsync.workbook import ROW
+from directorsync.workbook import ON_NODE, ROW
 
 DEPENDS = "_depends"
 
@@ -341,7 +341,7 @@ def _message(
     clauses = list(skipped)
     if unknown:
         noun = label if len(unknown) == 1 else f"{label}s"
-        missing = f"unknown {noun} {', '.join(unknown)} on node {node}"
+        missing = f"unknown {noun} {', '.join(unknown)} {ON_NODE.format(node)}"
         if left_out:  # the workbook may define it: its resource is not planned in this run
             missing += f" ({left_out} are not in this plan: if the workbook defines it, add them to --resources)"
         clauses.insert(0, missing)

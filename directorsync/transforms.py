@@ -248,8 +248,13 @@ _SCALAR_KINDS = {
 }
 
 
+def holds_only_scalars(series: pd.Series) -> bool:
+    """True when pandas infers the column holds plain values only (no list, dict or object)."""
+    return not len(series) or pd.api.types.infer_dtype(series, skipna=True) in _SCALAR_KINDS
+
+
 def _has_lists(series: pd.Series) -> bool:
-    if not len(series) or pd.api.types.infer_dtype(series, skipna=True) in _SCALAR_KINDS:
+    if holds_only_scalars(series):
         return False
     return bool(series.map(lambda v: isinstance(v, list)).any())
 

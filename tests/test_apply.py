@@ -6,7 +6,7 @@ import json
 
 import pytest
 from click.testing import CliRunner
-from conftest import TOKEN
+from conftest import TOKEN, core_args
 
 from directorsync.cli import cli
 from directorsync.config import load_settings
@@ -41,6 +41,14 @@ def session_for(sim, tenants_file, tmp_path, **overrides):
         },
     )
     return Session.open(settings=settings, tenants_file=tenants_file)
+
+
+def use_simulator(monkeypatch, sim, tmp_path, token_variable="DSYNC_DIRECTOR__TOKEN"):
+    """The CLI's environment for ``sim``: its URL and token, reports and logs in ``tmp_path``."""
+    monkeypatch.setenv("DSYNC_DIRECTOR__BASE_URL", sim.base_url)
+    monkeypatch.setenv(token_variable, TOKEN)
+    monkeypatch.setenv("DSYNC_APP__REPORTS_DIR", str(tmp_path / "reports"))
+    monkeypatch.setenv("DSYNC_LOGGING__APP_LOG", str(tmp_path / "logs" / "app.log"))
 
 
 def writes(sim) -> list[dict]:
@@ -148,24 +156,11 @@ def test_director_refusal_is_reported_with_its_message_and_exit_code(
     sim, samples, tenants_file, tmp_path, monkeypatch
 ):
     sim.add_fault(kind="http_400", method="POST", resource="Repos", count=100)
-    monkeypatch.setenv("DSYNC_DIRECTOR__BASE_URL", sim.base_url)
-    monkeypatch.setenv("DSYNC_DIRECTOR__TOKEN", TOKEN)
-    monkeypatch.setenv("DSYNC_APP__REPORTS_DIR", str(tmp_path / "reports"))
-    monkeypatch.setenv("DSYNC_LOGGING__APP_LOG", str(tmp_path / "logs" / "app.log"))
+    use_simulator(monkeypatch, sim, tmp_path)
     runner = CliRunner()
     res = runner.invoke(
         cli,
-        [
-            "apply",
-            "--tenant",
-            "core",
-            "--tenants-file",
-            str(tenants_file),
-            "--xlsx",
-            str(samples / "core_config.xlsx"),
-            "--resources",
-            "repos,routing_policies",
-        ],
+        ["apply", *core_args(tenants_file, samples / "core_config.xlsx", "repos,routing_policies")],
         standalone_mode=False,
         catch_exceptions=False,
     )
@@ -193,21 +188,9 @@ def test_director_refusal_is_reported_with_its_message_and_exit_code(
 def test_cli_plan_detailed_exitcode_save_and_apply_saved_plan(
     sim, samples, tenants_file, tmp_path, monkeypatch
 ):
-    monkeypatch.setenv("DSYNC_DIRECTOR__BASE_URL", sim.base_url)
-    monkeypatch.setenv("LP_DIRECTOR_API_TOKEN", TOKEN)
-    monkeypatch.setenv("DSYNC_APP__REPORTS_DIR", str(tmp_path / "reports"))
-    monkeypatch.setenv("DSYNC_LOGGING__APP_LOG", str(tmp_path / "logs" / "app.log"))
+    use_simulator(monkeypatch, sim, tmp_path, token_variable="LP_DIRECTOR_API_TOKEN")
     runner = CliRunner()
-    args = [
-        "--tenant",
-        "core",
-        "--tenants-file",
-        str(tenants_file),
-        "--xlsx",
-        str(samples / "core_config.xlsx"),
-        "--resources",
-        "repos",
-    ]
+    args = core_args(tenants_file, samples / "core_config.xlsx", "repos")
     out = tmp_path / "plan.json"
     res = runner.invoke(
         cli, ["plan", *args, "--out", str(out), "--detailed-exitcode"], standalone_mode=False
@@ -246,25 +229,12 @@ def test_dry_run_never_writes(sim, samples, tenants_file, tmp_path):
 
 
 def test_token_appears_in_no_produced_file(sim, samples, tenants_file, tmp_path, monkeypatch):
-    monkeypatch.setenv("DSYNC_DIRECTOR__BASE_URL", sim.base_url)
-    monkeypatch.setenv("DSYNC_DIRECTOR__TOKEN", TOKEN)
-    monkeypatch.setenv("DSYNC_APP__REPORTS_DIR", str(tmp_path / "reports"))
-    monkeypatch.setenv("DSYNC_LOGGING__APP_LOG", str(tmp_path / "logs" / "app.log"))
+    use_simulator(monkeypatch, sim, tmp_path)
     monkeypatch.setenv("DSYNC_LOGGING__LEVEL", "DEBUG")
     sim.add_fault(kind="http_500", method="POST", resource="Repos", count=3)
     res = CliRunner().invoke(
         cli,
-        [
-            "apply",
-            "--tenant",
-            "core",
-            "--tenants-file",
-            str(tenants_file),
-            "--xlsx",
-            str(samples / "core_config.xlsx"),
-            "--resources",
-            "repos",
-        ],
+        ["apply", *core_args(tenants_file, samples / "core_config.xlsx", "repos")],
         standalone_mode=False,
         catch_exceptions=False,
     )

@@ -4,7 +4,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import TOKEN
+from conftest import TOKEN, core_args
 
 
 def run_cli(*args, env_extra=None, cwd=None):
@@ -30,6 +30,11 @@ def director(tenants_file):
         yield {"DSYNC_DIRECTOR__BASE_URL": sim.base_url, "DSYNC_DIRECTOR__TOKEN": TOKEN}
 
 
+def run_plan(tenants_file, xlsx, *extra, env_extra=None, cwd=None):
+    """``directorsync plan --tenant core`` of ``xlsx`` with ``tenants_file``, then ``extra``."""
+    return run_cli("plan", *core_args(tenants_file, xlsx), *extra, env_extra=env_extra, cwd=cwd)
+
+
 def check(proc, code, *needles):
     assert proc.returncode == code, (proc.returncode, proc.stdout, proc.stderr)
     assert "Traceback" not in proc.stderr + proc.stdout
@@ -38,32 +43,14 @@ def check(proc, code, *needles):
 
 
 def test_missing_workbook(tmp_path, tenants_file, director):
-    proc = run_cli(
-        "plan",
-        "--tenant",
-        "core",
-        "--tenants-file",
-        str(tenants_file),
-        "--xlsx",
-        str(tmp_path / "nope.xlsx"),
-        env_extra=director,
-    )
+    proc = run_plan(tenants_file, tmp_path / "nope.xlsx", env_extra=director)
     check(proc, 3, "error:", "nope.xlsx does not exist")
 
 
 def test_unreadable_workbook(tmp_path, tenants_file, director):
     bad = tmp_path / "broken.xlsx"
     bad.write_bytes(b"not a workbook")
-    proc = run_cli(
-        "plan",
-        "--tenant",
-        "core",
-        "--tenants-file",
-        str(tenants_file),
-        "--xlsx",
-        str(bad),
-        env_extra=director,
-    )
+    proc = run_plan(tenants_file, bad, env_extra=director)
     check(proc, 3, "error: cannot read broken.xlsx")
 
 
@@ -82,16 +69,7 @@ def test_unknown_tenant_lists_known(samples, tenants_file, director):
 
 
 def test_no_director_configured_says_how(samples, tenants_file, tmp_path):
-    proc = run_cli(
-        "plan",
-        "--tenant",
-        "core",
-        "--tenants-file",
-        str(tenants_file),
-        "--xlsx",
-        str(samples / "core_config.xlsx"),
-        cwd=tmp_path,
-    )
+    proc = run_plan(tenants_file, samples / "core_config.xlsx", cwd=tmp_path)
     check(proc, 2, "no Director URL", "directorsync simulator")
 
 
@@ -109,14 +87,9 @@ def test_unreachable_director(samples, tenants_file, tmp_path):
         "DSYNC_DIRECTOR__TOKEN": TOKEN,
         "DSYNC_DIRECTOR__RETRIES": "0",
     }
-    proc = run_cli(
-        "plan",
-        "--tenant",
-        "core",
-        "--tenants-file",
-        str(tenants_file),
-        "--xlsx",
-        str(samples / "core_config.xlsx"),
+    proc = run_plan(
+        tenants_file,
+        samples / "core_config.xlsx",
         "--resources",
         "repos",
         env_extra=env,
@@ -127,34 +100,16 @@ def test_unreachable_director(samples, tenants_file, tmp_path):
 
 
 def test_unknown_resource(samples, tenants_file, director):
-    proc = run_cli(
-        "plan",
-        "--tenant",
-        "core",
-        "--tenants-file",
-        str(tenants_file),
-        "--xlsx",
-        str(samples / "core_config.xlsx"),
-        "--resources",
-        "repo",
-        env_extra=director,
+    proc = run_plan(
+        tenants_file, samples / "core_config.xlsx", "--resources", "repo", env_extra=director
     )
     check(proc, 2, "unknown resource(s): repo", "repos")
 
 
 def test_wrong_token_is_a_clear_error(samples, tenants_file, director):
     env = dict(director, DSYNC_DIRECTOR__TOKEN="wrong-token-123456")
-    proc = run_cli(
-        "plan",
-        "--tenant",
-        "core",
-        "--tenants-file",
-        str(tenants_file),
-        "--xlsx",
-        str(samples / "core_config.xlsx"),
-        "--resources",
-        "repos",
-        env_extra=env,
+    proc = run_plan(
+        tenants_file, samples / "core_config.xlsx", "--resources", "repos", env_extra=env
     )
     check(
         proc,
@@ -170,14 +125,9 @@ def test_wrong_token_is_a_clear_error(samples, tenants_file, director):
 
 def test_base_url_without_scheme_is_a_config_error(samples, tenants_file, tmp_path):
     env = {"DSYNC_DIRECTOR__BASE_URL": "127.0.0.1:8472", "DSYNC_DIRECTOR__TOKEN": TOKEN}
-    proc = run_cli(
-        "plan",
-        "--tenant",
-        "core",
-        "--tenants-file",
-        str(tenants_file),
-        "--xlsx",
-        str(samples / "core_config.xlsx"),
+    proc = run_plan(
+        tenants_file,
+        samples / "core_config.xlsx",
         "--resources",
         "repos",
         env_extra=env,
@@ -198,16 +148,7 @@ def test_misspelled_tenants_file_key_is_a_config_error(samples, tenants_file, tm
     typo.write_text(
         tenants_file.read_text(encoding="utf-8").replace("      backends:", "      backend:", 1)
     )
-    proc = run_cli(
-        "plan",
-        "--tenant",
-        "core",
-        "--tenants-file",
-        str(typo),
-        "--xlsx",
-        str(samples / "core_config.xlsx"),
-        env_extra=director,
-    )
+    proc = run_plan(typo, samples / "core_config.xlsx", env_extra=director)
     check(
         proc, 2, "error:", "unknown key 'backend' in tenant 'core' siems (did you mean 'backends'?)"
     )
@@ -221,18 +162,7 @@ def test_workbook_saved_without_formula_values_exits_1_naming_cells(
 
     resaved = tmp_path / "resaved.xlsx"
     openpyxl.load_workbook(samples / "core_config.xlsx").save(resaved)
-    proc = run_cli(
-        "plan",
-        "--tenant",
-        "core",
-        "--tenants-file",
-        str(tenants_file),
-        "--xlsx",
-        str(resaved),
-        "--resources",
-        "repos",
-        env_extra=director,
-    )
+    proc = run_plan(tenants_file, resaved, "--resources", "repos", env_extra=director)
     check(
         proc,
         1,
@@ -253,9 +183,10 @@ def test_a_renamed_sheet_is_named_with_the_sheets_present_and_errors_reach_stder
     repos = pd.read_excel(samples / "core_config.xlsx", sheet_name="Repo", engine="calamine")
     with pd.ExcelWriter(book, engine="openpyxl") as writer:
         repos.to_excel(writer, sheet_name="Repos", index=False)
-    args = ["plan", "--tenant", "core", "--tenants-file", str(tenants_file), "--xlsx", str(book)]
     for fmt in ("table", "json"):
-        proc = run_cli(*args, "--resources", "repos", "--format", fmt, env_extra=director)
+        proc = run_plan(
+            tenants_file, book, "--resources", "repos", "--format", fmt, env_extra=director
+        )
         check(proc, 1, "sheet 'Repo' is absent", "(sheets: Repos)", "Did you mean 'Repos'?")
         if fmt == "json":
             import json
@@ -275,17 +206,8 @@ def test_the_table_says_where_each_workbook_problem_is(samples, tenants_file, di
     repo.loc[1, "retention_days"] = "ninety"
     with pd.ExcelWriter(book, engine="openpyxl") as writer:
         repo.to_excel(writer, sheet_name="Repo", index=False)
-    proc = run_cli(
-        "plan",
-        "--tenant",
-        "core",
-        "--tenants-file",
-        str(tenants_file),
-        "--xlsx",
-        str(book),
-        "--resources",
-        "repos",
-        env_extra={**director, "COLUMNS": "200"},
+    proc = run_plan(
+        tenants_file, book, "--resources", "repos", env_extra={**director, "COLUMNS": "200"}
     )
     assert proc.returncode == 0, proc.stderr
     assert "Workbook findings" in proc.stdout

@@ -5,7 +5,7 @@ import sys
 
 import pandas as pd
 import pytest
-from conftest import TOKEN
+from conftest import TOKEN, core_args
 
 
 @pytest.fixture
@@ -60,22 +60,13 @@ def test_requested_resource_without_its_sheet_is_an_error(env, samples, tenants_
     book = tmp_path / "no_repo.xlsx"
     with pd.ExcelWriter(book, engine="openpyxl") as w:
         pd.DataFrame({"a": [1]}).to_excel(w, sheet_name="Other", index=False)
-    common = ["--tenant", "core", "--tenants-file", str(tenants_file), "--xlsx", str(book)]
+    common = core_args(tenants_file, book)
     assert plan(env, *common, "--resources", "repos") == 1
     assert plan(env, *common) == 1  # no sheet of any known resource
 
 
 def test_changes_pending_then_none(env, samples, tenants_file, tmp_path):
-    args = [
-        "--tenant",
-        "core",
-        "--tenants-file",
-        str(tenants_file),
-        "--xlsx",
-        str(samples / "core_config.xlsx"),
-        "--resources",
-        "repos",
-    ]
+    args = core_args(tenants_file, samples / "core_config.xlsx", "repos")
     assert plan(env, *args) == 2
     apply = subprocess.run(
         [sys.executable, "-m", "directorsync.cli", "apply", *args],

@@ -169,6 +169,13 @@ def test_order_of_storage_paths_does_not_matter(samples, fake_director, tenants_
 # ---- bad inputs, tried as a new user would ------------------------------------------------
 
 
+def rp_windows_on_backend01(workbook, fake_director, tenants_file) -> pd.Series:
+    """The plan row of routing policy rp_windows on lb-backend01, repos planned with it."""
+    plan = plan_for(workbook, fake_director, tenants_file, resources=["repos", "routing_policies"])
+    rows = plan.rows
+    return rows[(rows["key"] == "rp_windows") & (rows["node_name"] == "lb-backend01")].iloc[0]
+
+
 def edited(samples, tmp_path, edit):
     sheets = pd.read_excel(samples / "core_config.xlsx", sheet_name=None, engine="calamine")
     edit(sheets)
@@ -248,15 +255,7 @@ def test_unknown_repo_name_suggests_close_match(samples, tmp_path, fake_director
     def bad(s):
         s["RoutingPolicy"].loc[0, "catch_all"] = "Repo_sytem"
 
-    plan = plan_for(
-        edited(samples, tmp_path, bad),
-        fake_director,
-        tenants_file,
-        resources=["repos", "routing_policies"],
-    )
-    row = plan.rows[
-        (plan.rows["key"] == "rp_windows") & (plan.rows["node_name"] == "lb-backend01")
-    ].iloc[0]
+    row = rp_windows_on_backend01(edited(samples, tmp_path, bad), fake_director, tenants_file)
     assert row["action"] == "skip"
     assert (
         row["reason"]
@@ -349,15 +348,7 @@ def test_reference_to_a_skipped_row_says_why(samples, tmp_path, fake_director, t
         s["Repo"]["retention_days"] = s["Repo"]["retention_days"].astype(object)
         s["Repo"].loc[0, "retention_days"] = "90 | abc"
 
-    plan = plan_for(
-        edited(samples, tmp_path, bad),
-        fake_director,
-        tenants_file,
-        resources=["repos", "routing_policies"],
-    )
-    row = plan.rows[
-        (plan.rows["key"] == "rp_windows") & (plan.rows["node_name"] == "lb-backend01")
-    ].iloc[0]
+    row = rp_windows_on_backend01(edited(samples, tmp_path, bad), fake_director, tenants_file)
     assert row["action"] == "skip"
     assert (
         "repo 'Repo_system' is not created: its own row is skipped ('abc' is not an integer"

@@ -31,20 +31,19 @@ def _writes(sim) -> int:
     )
 
 
+def session_for(sim, tenants_file, tmp_path) -> Session:
+    """A session on ``sim``, reports in ``tmp_path``."""
+    overrides = {"director.base_url": sim.base_url, "director.token": TOKEN}
+    settings = load_settings(env={}, overrides={**overrides, "app.reports_dir": str(tmp_path)})
+    return Session.open(settings=settings, tenants_file=tenants_file)
+
+
 @pytest.mark.parametrize(("workbook", "tenant"), CASES)
 def test_sample_workbook_syncs_cleanly_and_idempotently(
     workbook, tenant, samples, tenants_file, tmp_path
 ):
     with Simulator(seed=tenants_file, token=TOKEN) as sim:
-        settings = load_settings(
-            env={},
-            overrides={
-                "director.base_url": sim.base_url,
-                "director.token": TOKEN,
-                "app.reports_dir": str(tmp_path),
-            },
-        )
-        with Session.open(settings=settings, tenants_file=tenants_file) as session:
+        with session_for(sim, tenants_file, tmp_path) as session:
             first = session.apply(session.plan(tenant, samples / workbook))
             by = first["summary"]["by_status"]
             problems = [
@@ -67,15 +66,7 @@ def test_dry_run_of_devices_writes_nothing_not_even_group_membership(
     samples, tenants_file, tmp_path
 ):
     with Simulator(seed=tenants_file, token=TOKEN) as sim:
-        settings = load_settings(
-            env={},
-            overrides={
-                "director.base_url": sim.base_url,
-                "director.token": TOKEN,
-                "app.reports_dir": str(tmp_path),
-            },
-        )
-        with Session.open(settings=settings, tenants_file=tenants_file) as session:
+        with session_for(sim, tenants_file, tmp_path) as session:
             plan = session.plan("core", samples / "core_config.xlsx", ["device_groups", "devices"])
             result = session.apply(plan, dry_run=True)
         assert _writes(sim) == 0
@@ -97,15 +88,7 @@ def test_turning_an_alert_flag_off_is_applied_and_converges(samples, tenants_fil
                 frame.to_excel(w, sheet_name=name, index=False)
 
     with Simulator(seed=tenants_file, token=TOKEN) as sim:
-        settings = load_settings(
-            env={},
-            overrides={
-                "director.base_url": sim.base_url,
-                "director.token": TOKEN,
-                "app.reports_dir": str(tmp_path),
-            },
-        )
-        with Session.open(settings=settings, tenants_file=tenants_file) as session:
+        with session_for(sim, tenants_file, tmp_path) as session:
             write(True)
             session.apply(session.plan("core", book, ["repos", "alert_rules"]))
             write(False)
