@@ -48,7 +48,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
     workbook, tenants, state = prepare(args.devices, args.nodes)
-    exe = [sys.executable, "-m", "directorsync.cli"]
+    exe = [sys.executable, "-m", "directorsync"]
     figures: dict[str, list[tuple[float, float]]] = {"plan": [], "apply": []}
     with separate_simulator(tenants, state) as url, tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)

@@ -16,8 +16,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from directorsync.htmlreport import render_html
-from directorsync.report import summarize, write_result_json
+from directorsync.report.console import summarize, write_result_json
+from directorsync.report.customer import render_html
 
 RESOURCES = (
     "repos", "routing_policies", "normalization_policies", "enrichment_policies",

@@ -44,7 +44,7 @@ def demo_backend() -> tuple[str, str]:
 @contextmanager
 def child_simulator() -> Iterator[str]:
     """``directorsync simulator --port 0`` in a child process; yields its base URL."""
-    cmd = [sys.executable, "-m", "directorsync.cli", "simulator", "--port", "0", "--token", TOKEN]
+    cmd = [sys.executable, "-m", "directorsync", "simulator", "--port", "0", "--token", TOKEN]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
     try:
         line = proc.stdout.readline()

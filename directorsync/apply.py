@@ -39,15 +39,14 @@ from directorsync.errors import (
     TransportError,
 )
 from directorsync.gcpause import gc_paused
-from directorsync.inventory import REF_PREFIX, Inventory, is_ref
+from directorsync.inventory import Inventory, is_ref
 from directorsync.logs import log_context
 from directorsync.plan import Plan, plain_rows
-from directorsync.profile import Profile
-from directorsync.topology import Node, Tenant
+from directorsync.profile.model import Profile
+from directorsync.tenants import Node, Tenant
+from directorsync.vocabulary import REF_PREFIX, RESULT_SCHEMA
 
 LOG = logging.getLogger("directorsync.apply")
-SCHEMA = "directorsync/result@1"
-STATUSES = ("CREATED", "UPDATED", "UNCHANGED", "SKIP", "ERROR", "EXCEPTION")
 DRY = {"create": "PLANNED_CREATE", "update": "PLANNED_UPDATE"}
 CARRIED = {"unchanged": "UNCHANGED", "skip": "SKIP", "error": "ERROR"}
 Progress = Callable[[int, int, dict[str, Any]], None]
@@ -533,7 +532,7 @@ def _result(
         res = by_resource.setdefault(r["resource"], {})
         res[r["status"]] = res.get(r["status"], 0) + 1
     return {
-        "schema": SCHEMA,
+        "schema": RESULT_SCHEMA,
         "run_id": plan.run_id,
         "tenant": plan.tenant,
         "pool_uuid": plan.pool_uuid,

@@ -18,7 +18,7 @@ Protocol, both ways: frames of ``<2-byte magic><4-byte big-endian length><bytes>
 
 - A request is the frame MessagePack ``[id, fields, {unnest field: [keys]}, shared]``, then —
   when ``shared`` is null — a frame holding the listing's body. ``shared`` is ``[pid, fd, size]``
-  of a body held in shareable memory (:class:`directorsync.client.SharedBody`, Linux), which
+  of a body held in shareable memory (:class:`directorsync.director.client.SharedBody`, Linux), which
   the helper maps from ``/proc/<pid>/fd/<fd>`` instead of reading 33 MB through the pipe.
 - An answer is the frame MessagePack ``[id, columns, unnested, objects]``, or
   ``[id, None, message]``. ``columns`` maps each field that an object has to the JSON array of
@@ -274,7 +274,7 @@ _UNSHARED = "cannot map the shared body"
 
 
 def _shared_body(body: Any) -> list[int] | None:
-    """``[pid, fd, size]`` of a body the helper may map (see :class:`~directorsync.client.SharedBody`)."""
+    """``[pid, fd, size]`` of a body the helper may map (see :class:`~directorsync.director.client.SharedBody`)."""
     fd = getattr(body, "fd", None)
     if fd is None or not sys.platform.startswith("linux"):
         return None

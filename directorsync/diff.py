@@ -27,12 +27,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from directorsync.inventory import NODE, PLANNED
-from directorsync.prechecks import REASON, STATUS
-from directorsync.profile import Profile
-from directorsync.transforms import cellwise, gather_lists
+from directorsync.cells import cellwise, gather_lists
+from directorsync.profile.model import Profile
+from directorsync.vocabulary import KEY, NODE, PLANNED, REASON, STATUS
 
-KEY = "_key"
 #: ``changes`` of a row without any (one immutable value, shared: JSON ``[]``).
 NO_CHANGES: tuple = ()
 _TEMPLATE_FIELD = re.compile(r"\$\{([A-Za-z0-9_.]+)\}")
@@ -57,14 +55,14 @@ def canonical(value: Any, as_set: bool = False, deep: bool = False, fold: bool =
         items = [canonical(v, deep and as_set, deep, fold) for v in value]
         items = [i for i in items if i is not None]
         if as_set or isinstance(value, set):
-            items = sorted({_dump(i): i for i in items}.values(), key=_dump)
+            items = sorted({dump_value(i): i for i in items}.values(), key=dump_value)
         return items or None
     if hasattr(value, "item"):  # numpy scalars
         return canonical(value.item(), as_set, deep, fold)
     return value
 
 
-def _dump(value: Any) -> str:
+def dump_value(value: Any) -> str:
     return json.dumps(value, sort_keys=True, default=str, ensure_ascii=False)
 
 
@@ -74,7 +72,7 @@ def compare_fields(profile: Profile) -> list[str]:
     fields = spec.get("compare")
     if not fields:
         template = profile.payload.get("create") or {}
-        fields = list(dict.fromkeys(_TEMPLATE_FIELD.findall(_dump(template))))
+        fields = list(dict.fromkeys(_TEMPLATE_FIELD.findall(dump_value(template))))
     skip = set(spec.get("ignore_fields") or []) | set(spec.get("write_only") or [])
     skip |= {profile.id_field}
     return [f for f in fields if f not in skip]
@@ -106,7 +104,7 @@ def canonical_series(series: pd.Series, field: str, profile: Profile) -> pd.Seri
     elif kind == "mixed" and not deep:
         text = cellwise(lambda v: _fast_list(v, as_set, fold))(values)
     else:
-        text = cellwise(lambda v: _dump(canonical(v, as_set, deep, fold)))(values)
+        text = cellwise(lambda v: dump_value(canonical(v, as_set, deep, fold)))(values)
     return pd.Series(text, index=series.index, dtype=object)
 
 
@@ -136,7 +134,7 @@ _TEXT_JSON = {fold: cellwise(lambda v, f=fold: _text_json(v, f)) for fold in (Fa
 def _fast_list(value: Any, as_set: bool, fold: bool) -> str:
     """Canonical text of a list of plain strings without the general recursion."""
     if not isinstance(value, list):
-        return _dump(canonical(value, as_set, False, fold))
+        return dump_value(canonical(value, as_set, False, fold))
     items = []
     for item in value:
         if isinstance(item, str):
@@ -146,12 +144,12 @@ def _fast_list(value: Any, as_set: bool, fold: bool) -> str:
         elif item is None or (isinstance(item, float) and item != item):
             continue
         else:
-            return _dump(canonical(value, as_set, False, fold))
+            return dump_value(canonical(value, as_set, False, fold))
     if not items:
         return "null"
     joined = '", "'.join(items)
     if joined.count('"') != 2 * (len(items) - 1) or _CONTROL.search(joined):
-        return _dump(canonical(value, as_set, False, fold))  # text needing JSON escapes
+        return dump_value(canonical(value, as_set, False, fold))  # text needing JSON escapes
     if as_set:
         items = sorted(set(items), key=lambda t: t + '"')  # the order of their JSON text
         joined = '", "'.join(items)

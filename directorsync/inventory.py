@@ -24,20 +24,17 @@ import pandas as pd
 
 from directorsync.decoder import Unnested
 from directorsync.errors import DirectorError, ProfileError
-from directorsync.hooks import HOOKS
-from directorsync.profile import Profile
-from directorsync.topology import Node, Tenant
+from directorsync.hooks.registry import HOOKS
+from directorsync.profile.model import Profile
+from directorsync.tenants import Node, Tenant
 from directorsync.transforms import Context, apply_transforms
-
-NODE = "_node_id"
-PLANNED = "_planned"
-REF_PREFIX = "$ref:"
+from directorsync.vocabulary import NODE, PLANNED, REF_PREFIX
 
 
 class Lister(Protocol):
     """What inventories need from the Director client."""
 
-    def list(self, pool: str, node: str, path: str) -> list[dict[str, Any]]: ...
+    def list_objects(self, pool: str, node: str, path: str) -> list[dict[str, Any]]: ...
 
     def fetch(
         self, pool: str, node: str, path: str, data: dict | None = None
@@ -133,7 +130,7 @@ class Inventory:
     nothing is listed twice.
 
     Args:
-        client: anything with ``list``/``fetch`` (the :class:`~directorsync.client.DirectorClient`).
+        client: anything with ``list``/``fetch`` (the :class:`~directorsync.director.client.DirectorClient`).
         tenant: the tenant (pool and nodes).
         profiles: resource profiles by name (for resource sources).
     """
@@ -394,7 +391,7 @@ class Inventory:
                 )
             receive = getattr(self.client, "receive_list", None)
             if receive is None:
-                items = self.client.list(pool, node.id, path)
+                items = self.client.list_objects(pool, node.id, path)
                 return _Listing(lambda: items)
             return _Listing(checked(receive(pool, node.id, path)))
         except DirectorError as exc:

@@ -22,21 +22,13 @@ from typing import Any
 
 import pandas as pd
 
+from directorsync.cells import cellwise, gather_lists, is_empty
 from directorsync.errors import ProfileError, WorkbookError
-from directorsync.profile import Profile
-from directorsync.transforms import (
-    Context,
-    Invalid,
-    apply_transforms,
-    cellwise,
-    gather_lists,
-    is_empty,
-)
-from directorsync.workbook import ROW
+from directorsync.profile.model import Profile
+from directorsync.transforms import Context, Invalid, apply_transforms
+from directorsync.vocabulary import ROW, ROWS, SHEET
 
-ROWS = "_rows"
 _ONE_ROW = cellwise(lambda row: [row])
-SHEET = "_sheet"
 SOURCES = ("col", "expr", "from", "const", "zip", "object")
 #: How many first data rows are searched for a header placed below a title row.
 HEADER_SEARCH_ROWS = 5

@@ -21,9 +21,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from directorsync.cells import cellwise
 from directorsync.errors import ProfileError
-from directorsync.profile import Profile
-from directorsync.transforms import cellwise
+from directorsync.profile.model import Profile
 
 _WHOLE = re.compile(r"^\$\{([A-Za-z0-9_.]+)((?:\|[a-z_]+)*)\}$")
 _PART = re.compile(r"\$\{([A-Za-z0-9_.]+)((?:\|[a-z_]+)*)\}")

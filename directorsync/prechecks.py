@@ -34,11 +34,11 @@ import pandas as pd
 import pandera.pandas as pa
 from pandera.errors import SchemaErrors
 
+from directorsync.cells import cellwise, holds_only_scalars, is_empty
 from directorsync.errors import ProfileError
-from directorsync.mapping import ROWS
-from directorsync.profile import Profile
-from directorsync.transforms import Invalid, cellwise, holds_only_scalars, is_empty
-from directorsync.workbook import ROW
+from directorsync.profile.model import Profile
+from directorsync.transforms import Invalid
+from directorsync.vocabulary import FINDING_COLUMNS, REASON, ROW, ROWS, STATUS
 
 
 def _register_pandera_backends() -> None:
@@ -55,9 +55,6 @@ def _register_pandera_backends() -> None:
 _register_pandera_backends()
 
 SEVERITIES = ("skip", "error", "warn")
-FINDING_COLUMNS = ["resource", "sheet", "row", "column", "check", "severity", "message", "value"]
-STATUS = "_status"
-REASON = "_reason"
 
 
 @dataclass
@@ -148,10 +145,10 @@ def _compile_one(
     if len(item) != 1:
         raise ProfileError(f"{profile.path}: precheck {i + 1} must name exactly one check: {item}")
     ((kind, arg),) = item.items()
-    builder = _BUILDERS.get(kind)
+    builder = CHECK_BUILDERS.get(kind)
     if builder is None:
         raise ProfileError(
-            f"{profile.path}: unknown precheck '{kind}' (known: {', '.join(sorted(_BUILDERS))}; "
+            f"{profile.path}: unknown precheck '{kind}' (known: {', '.join(sorted(CHECK_BUILDERS))}; "
             "must_exist/must_exist_many belong under resolve)"
         )
     field, fn, message = builder(arg, frame)
@@ -270,7 +267,7 @@ def _any_non_empty(arg: list[str], frame: pd.DataFrame):
     return None, fn, (lambda v, row: f"at least one of {', '.join(fields)} must be set")
 
 
-_BUILDERS = {
+CHECK_BUILDERS = {
     "non_empty": _non_empty,
     "unique_in_sheet": _unique,
     "one_of": _one_of,

@@ -27,14 +27,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from directorsync.inventory import NODE, Inventory, is_ref, skip_reason
-from directorsync.prechecks import REASON, STATUS
-from directorsync.profile import Profile
-from directorsync.topology import Node
-from directorsync.transforms import distinct_cells, gather_lists, is_empty, spread
-from directorsync.workbook import ON_NODE, ROW
-
-DEPENDS = "_depends"
+from directorsync.cells import distinct_cells, gather_lists, is_empty, spread
+from directorsync.inventory import Inventory, is_ref, skip_reason
+from directorsync.profile.model import Profile
+from directorsync.tenants import Node
+from directorsync.vocabulary import DEPENDS, NODE, ON_NODE, REASON, ROW, STATUS
 
 
 def resolve_frame(

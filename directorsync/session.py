@@ -18,9 +18,10 @@ from typing import Any
 from directorsync.config import Settings, load_settings
 from directorsync.errors import ConfigError, ProfileError
 from directorsync.inventory import Inventory
-from directorsync.plan import Plan, build_plan
-from directorsync.profile import Profile, load_profiles
-from directorsync.topology import Tenant, get_tenant, load_tenants
+from directorsync.plan import Plan
+from directorsync.planner import build_plan
+from directorsync.profile.model import Profile, load_profiles
+from directorsync.tenants import Tenant, get_tenant, load_tenants
 from directorsync.workbook import Workbook
 
 
@@ -179,12 +180,12 @@ def check_director(settings: Settings) -> None:
 
 
 def make_client(settings: Settings) -> Any:
-    """A :class:`~directorsync.client.DirectorClient` from the settings.
+    """A :class:`~directorsync.director.client.DirectorClient` from the settings.
 
     Raises:
         ConfigError: base URL or token missing (the message says how to set them).
     """
-    from directorsync.client import DirectorClient
+    from directorsync.director.client import DirectorClient
 
     check_director(settings)
     d = settings.director

@@ -24,9 +24,18 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from directorsync.cells import (
+    EMPTY_SENTINELS,
+    cellwise,
+    distinct_text,
+    has_lists,
+    is_empty,
+    on_elements,
+    spread,
+    text_cell,
+)
 from directorsync.errors import ProfileError
 
-EMPTY_SENTINELS = {"", "nan", "none", "null", "-", "n/a"}
 TRUE_WORDS = {"true", "1", "yes", "y", "on", "t", "1.0"}
 FALSE_WORDS = {"false", "0", "no", "n", "off", "f", "0.0"}
 
@@ -50,6 +59,11 @@ class Context:
     sheets: dict[str, pd.DataFrame]
     tenant: Any = None
     options: dict[str, Any] | None = None
+
+    @property
+    def workbook_name(self) -> str:
+        """The workbook's file name, for findings and provenance (``workbook`` when unknown)."""
+        return str((self.options or {}).get("workbook") or "workbook")
 
 
 TransformFn = Callable[..., pd.Series]
@@ -85,8 +99,6 @@ class TransformRegistry:
         return deco
 
     def get(self, name: str) -> Transform:
-        if name not in self._items:
-            _load_builtin_modules()
         try:
             return self._items[name]
         except KeyError:
@@ -94,23 +106,13 @@ class TransformRegistry:
             raise ProfileError(f"unknown transform '{name}' (known: {known})") from None
 
     def names(self) -> list[str]:
-        _load_builtin_modules()
         return sorted(self._items)
 
     def __contains__(self, name: object) -> bool:
-        if name not in self._items:
-            _load_builtin_modules()
         return name in self._items
 
 
 TRANSFORMS = TransformRegistry()
-
-
-def _load_builtin_modules() -> None:
-    """Import the modules that register built-in transforms and hooks (idempotent)."""
-    from directorsync.hooks import _load_builtin_hooks
-
-    _load_builtin_hooks()
 
 
 def parse_spec(spec: Any) -> tuple[str, Any]:
@@ -139,206 +141,15 @@ def apply_transforms(series: pd.Series, specs: list[Any], ctx: Context) -> pd.Se
     return spread(_apply_chain(uniques, specs, ctx), codes, series.index)
 
 
-def cellwise(fn: Callable[[Any], Any]) -> Callable[[Any], np.ndarray]:
-    """``fn`` of one cell as a function of a whole column (an object array out).
-
-    The column form of ``Series.map`` without its result inference (pandas would convert a
-    column of text to its ``str`` dtype, a second pass over every cell).
-    """
-    ufunc = np.frompyfunc(fn, 1, 1)
-
-    def apply(values: Any) -> np.ndarray:
-        values = values.to_numpy(dtype=object) if isinstance(values, pd.Series) else values
-        if not len(values):
-            return np.empty(0, dtype=object)
-        with np.errstate(all="ignore"):  # NaN cells compared in fn raise no float warnings
-            return ufunc(values).astype(object, copy=False)
-
-    return apply
-
-
-DISTINCT_MIN_ROWS = 64
-#: Cells sampled (evenly spread) to tell a mostly distinct column without factorizing it all.
-DISTINCT_SAMPLE = 500
-
-
-def distinct_text(series: pd.Series) -> tuple[np.ndarray, pd.Series] | None:
-    """``(codes, distinct cells)`` of a text column where values repeat (at most half distinct).
-
-    Only text columns qualify: ``pd.factorize`` treats ``1``, ``1.0`` and ``True`` as one value,
-    which a transform may not. Nulls (None, NaN) form one distinct cell.
-    """
-    if len(series) < DISTINCT_MIN_ROWS:
-        return None
-    values = series.to_numpy(dtype=object)
-    if pd.api.types.infer_dtype(values, skipna=True) not in ("string", "empty"):
-        return None
-    if len(values) >= 4 * DISTINCT_SAMPLE:  # a sample that is mostly distinct: so is the column
-        sample = values[:: len(values) // DISTINCT_SAMPLE]
-        if len(pd.unique(sample)) > len(sample) * 3 // 4:
-            return None
-    codes, uniques = pd.factorize(values, use_na_sentinel=False)
-    if len(uniques) > len(series) // 2:  # mostly distinct: transforming the column is cheaper
-        return None
-    return codes, pd.Series(uniques, dtype=object)
-
-
-def distinct_cells(series: pd.Series) -> tuple[np.ndarray, pd.Series] | None:
-    """Like :func:`distinct_text`, also for columns of lists (compared item by item).
-
-    List cells are first told apart by identity (a frame fanned out over nodes repeats the same
-    list objects), then the distinct lists by their items.
-    """
-    found = distinct_text(series)
-    if found is not None or len(series) < DISTINCT_MIN_ROWS:
-        return found
-    values = series.to_numpy(dtype=object)
-    if pd.api.types.infer_dtype(values, skipna=True) != "mixed":
-        return None
-    same, first = pd.factorize(np.fromiter(map(id, values), dtype=np.int64, count=len(values)))
-    objects = _first_of_each(values, same, len(first))
-    keys = np.fromiter(
-        (tuple(v) if type(v) is list else v for v in objects), dtype=object, count=len(objects)
-    )
-    try:
-        codes, uniques = pd.factorize(keys, use_na_sentinel=False)
-    except TypeError:  # unhashable items (dicts)
-        return None
-    if len(uniques) > len(series) // 2:
-        return None
-    cells = [list(u) if type(u) is tuple else u for u in uniques]
-    return codes[same], pd.Series(cells, dtype=object)
-
-
-def _first_of_each(values: np.ndarray, codes: np.ndarray, count: int) -> np.ndarray:
-    """The first value of each code (codes numbered in order of first appearance)."""
-    first = np.full(count, -1, dtype=np.int64)
-    first[codes[::-1]] = np.arange(len(codes) - 1, -1, -1)
-    return values[first]
-
-
-def spread(done: pd.Series, codes: np.ndarray, index: pd.Index) -> pd.Series:
-    """Per-distinct-value results → one cell per row.
-
-    Rows holding the same value share it (a list included): cells are values, and no stage
-    modifies one in place — it builds a new one, as every transform does.
-    """
-    return pd.Series(done.to_numpy(dtype=object)[codes], index=index, dtype=object)
-
-
 def _apply_chain(series: pd.Series, specs: list[Any], ctx: Context) -> pd.Series:
     for spec in specs:
         name, arg = parse_spec(spec)
         transform = TRANSFORMS.get(name)
-        if transform.elementwise and _has_lists(series):
-            series = _on_elements(series, lambda s, t=transform, a=arg: t.fn(s, a, ctx))
+        if transform.elementwise and has_lists(series):
+            series = on_elements(series, lambda s, t=transform, a=arg: t.fn(s, a, ctx))
         else:
             series = transform.fn(series, arg, ctx)
     return _nulls(series)
-
-
-_SCALAR_KINDS = {
-    "string",
-    "empty",
-    "integer",
-    "floating",
-    "boolean",
-    "mixed-integer-float",
-    "decimal",
-}
-
-
-def holds_only_scalars(series: pd.Series) -> bool:
-    """True when pandas infers the column holds plain values only (no list, dict or object)."""
-    return not len(series) or pd.api.types.infer_dtype(series, skipna=True) in _SCALAR_KINDS
-
-
-def _has_lists(series: pd.Series) -> bool:
-    if holds_only_scalars(series):
-        return False
-    return bool(series.map(lambda v: isinstance(v, list)).any())
-
-
-def gather_lists(series: pd.Series) -> pd.Series:
-    """Items whose index labels come in contiguous runs (as after ``explode``) → one list per label.
-
-    The fast equivalent of ``series.groupby(level=0, sort=False).agg(list)`` for exploded data.
-    """
-    if series.empty:
-        return pd.Series(dtype=object)
-    labels = series.index.to_numpy()
-    values = series.to_numpy(dtype=object)
-    starts = np.flatnonzero(np.r_[True, labels[1:] != labels[:-1]])
-    ends = np.r_[starts[1:], len(values)]
-    lists = [values[a:b].tolist() for a, b in zip(starts, ends)]
-    out = pd.Series(lists, index=labels[starts], dtype=object)
-    if not out.index.is_unique:  # labels were not contiguous: fall back to a real groupby
-        return series.groupby(level=0, sort=False).agg(list)
-    return out
-
-
-def _on_elements(series: pd.Series, fn: Callable[[pd.Series], pd.Series]) -> pd.Series:
-    """Apply a column function to the elements of list cells, keeping non-list cells as is."""
-    is_list = series.map(lambda v: isinstance(v, list))
-    lists = series[is_list]
-    exploded = lists.explode()
-    empty = exploded.isna() & lists.reindex(exploded.index).map(len).eq(0)
-    done = fn(exploded[~empty]) if (~empty).any() else exploded[~empty]
-    gathered = gather_lists(done)
-    out = series.copy()
-    out[is_list] = pd.Series(
-        [[] for _ in range(int(is_list.sum()))], index=lists.index, dtype=object
-    )
-    out.loc[gathered.index] = gathered
-    return out
-
-
-def is_empty(series: pd.Series) -> pd.Series:
-    """True where a cell is NaN/None, an empty string/sentinel, or an empty list."""
-    found = distinct_text(series)
-    if found is not None:
-        codes, uniques = found
-        return pd.Series(is_empty(uniques).to_numpy()[codes], index=series.index)
-    return pd.Series(_EMPTY(series).astype(bool), index=series.index)
-
-
-def _empty_cell(v: Any) -> bool:
-    kind = type(v)
-    if kind is str:
-        return v.strip().lower() in EMPTY_SENTINELS
-    if kind is list or kind is dict or kind is tuple:
-        return not v
-    if v is None or v is pd.NA:
-        return True
-    if isinstance(v, float):
-        return v != v
-    if isinstance(v, str):
-        return v.strip().lower() in EMPTY_SENTINELS
-    if isinstance(v, (list, tuple, dict)):
-        return len(v) == 0
-    return False
-
-
-_EMPTY = cellwise(_empty_cell)
-
-
-def _text_cell(v: Any) -> str | None:
-    """One cell as text (whole floats lose their ``.0``); None when empty (see :func:`is_empty`)."""
-    if type(v) is str:
-        return None if v.strip().lower() in EMPTY_SENTINELS else v
-    if _empty_cell(v):
-        return None
-    if isinstance(v, float) and v.is_integer():
-        return str(int(v))
-    return v if isinstance(v, str) else str(v)
-
-
-_TEXT = cellwise(_text_cell)
-
-
-def _as_text(series: pd.Series) -> pd.Series:
-    """Strings without NaN noise: floats that are whole numbers lose their ``.0``."""
-    return pd.Series(_TEXT(series), index=series.index, dtype=object)
 
 
 # ---------------------------------------------------------------- scalar transforms
@@ -355,7 +166,7 @@ _SPACES = re.compile(r"\s+")
 
 
 def _norm_cell(v: Any) -> str | None:
-    text = _text_cell(v)
+    text = text_cell(v)
     if text is None:
         return None
     text = text.strip()
@@ -550,7 +361,7 @@ def split(s: pd.Series, arg: Any, ctx: Context) -> pd.Series:
         elif type(v) is list:  # already a list: kept as it is
             return v
         else:
-            text = _text_cell(v)
+            text = text_cell(v)
             if text is None:
                 return []
             text = text.strip()

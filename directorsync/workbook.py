@@ -30,11 +30,8 @@ import numpy as np
 import pandas as pd
 
 from directorsync.errors import WorkbookError
+from directorsync.vocabulary import ROW
 
-ROW = "_row"
-#: How a finding names its node ("unknown repo 'X' on node lb-01"); reports merge the nodes
-#: of one finding on this phrase.
-ON_NODE = "on node {}"
 SheetReader = Callable[[Path, str], pd.DataFrame]
 
 

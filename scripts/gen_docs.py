@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from directorsync.cli_docs import cli_markdown
-from directorsync.lint import codes_markdown
+from directorsync.cli.docgen import cli_markdown
+from directorsync.profile.lint import codes_markdown
 from directorsync.transforms import transforms_markdown
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -51,7 +51,7 @@ class FakeDirector:
         self.listings = copy.deepcopy(listings or {})
         self.calls: list[tuple[str, str]] = []
 
-    def list(self, pool, node, path):
+    def list_objects(self, pool, node, path):
         self.calls.append((node, path))
         return copy.deepcopy(self.listings.get(path, []))
 

@@ -82,8 +82,8 @@ def test_dependencies_resolve_to_ids_created_earlier_in_the_run(
     pool = "a9fa7661c4f84b278b136e94a86b4ea2"
     with session_for(sim, tenants_file, tmp_path) as s:
         s.apply(s.plan("core", samples / "core_config.xlsx", CORE))
-        rp_ids = {o["policy_name"]: o["id"] for o in s.client.list(pool, node, "RoutingPolicies")}
-        pps = {o["policy_name"]: o for o in s.client.list(pool, node, "ProcessingPolicy")}
+        rp_ids = {o["policy_name"]: o["id"] for o in s.client.list_objects(pool, node, "RoutingPolicies")}
+        pps = {o["policy_name"]: o for o in s.client.list_objects(pool, node, "ProcessingPolicy")}
     assert "$ref:" not in json.dumps(sim.state())
     assert pps["pp_windows"]["routing_policy"] == rp_ids["rp_windows"]
     posted = [
@@ -125,11 +125,11 @@ def test_faults_every_row_accounted_for_no_duplicates(tenants_file, samples, tmp
                     "506caf32de83054497d07c3c632a98cb",
                     "01925abf82fe0db0a75c190c4316b8a6",
                 ):
-                    keys = [o[key] for o in s.client.list(plan.pool_uuid, node, path)]
+                    keys = [o[key] for o in s.client.list_objects(plan.pool_uuid, node, path)]
                     assert len(keys) == len(set(keys)), f"duplicate {path} on {node}"
             lists = [
                 o["name"]
-                for o in s.client.list(plan.pool_uuid, "506caf82de83054597d07c3c632a98ce", "Lists")
+                for o in s.client.list_objects(plan.pool_uuid, "506caf82de83054597d07c3c632a98ce", "Lists")
             ]
             assert len(lists) == len(set(lists))
             before = len(writes(sim))
@@ -143,7 +143,7 @@ def test_dropped_create_is_confirmed_not_duplicated(sim, samples, tenants_file, 
     with session_for(sim, tenants_file, tmp_path) as s:
         result = s.apply(s.plan("core", samples / "core_config.xlsx", ["repos"]))
         assert result["summary"]["by_status"] == {"CREATED": 12}
-        listed = s.client.list(
+        listed = s.client.list_objects(
             "a9fa7661c4f84b278b136e94a86b4ea2", "506caf32de83054497d07c3c632a98cb", "Repos"
         )
     names = [o["name"] for o in listed]

@@ -13,7 +13,7 @@ def run_cli(*args, env_extra=None, cwd=None):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DSYNC_", "LP_"))}
     env.update(env_extra or {})
     return subprocess.run(
-        [sys.executable, "-m", "directorsync.cli", *args],
+        [sys.executable, "-m", "directorsync", *args],
         capture_output=True,
         text=True,
         timeout=120,

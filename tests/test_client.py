@@ -1,4 +1,4 @@
-"""Tests for directorsync.client with a fake transport (a requests adapter) and loopback sockets."""
+"""Tests for directorsync.director.client with a fake transport (a requests adapter) and loopback sockets."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ from urllib3.exceptions import (
 )
 
 from directorsync import redact
-from directorsync.client import DirectorClient, never_sent
+from directorsync.director.client import DirectorClient, never_sent
 from directorsync.errors import (
     AmbiguousWriteError,
     DirectorError,
@@ -274,7 +274,7 @@ def test_get_retries_connection_errors_with_growing_jittered_backoff(make):
         backoff=0.2,
         backoff_max=5.0,
     )
-    assert client.list(POOL, NODE, "Repos") == [{"id": "1"}]
+    assert client.list_objects(POOL, NODE, "Repos") == [{"id": "1"}]
     assert len(transport.sent) == 4
     assert len(sleeper.calls) == 3
     for attempt, pause in enumerate(sleeper.calls):
@@ -342,7 +342,7 @@ def test_tls_error_is_not_retried(make):
 def test_list_requires_a_bare_array_of_objects(make, reply):
     client, _, _ = make(scripted(reply))
     with pytest.raises(DirectorError, match=f"configapi/{POOL}/{NODE}/Repos"):
-        client.list(POOL, NODE, "Repos")
+        client.list_objects(POOL, NODE, "Repos")
 
 
 def test_get_non_json_body_is_director_error(make):
@@ -822,7 +822,7 @@ def test_refused_token_keeps_a_harmless_director_message(make):
     ],
 )
 def test_refused_token_never_shows_a_credential(make, caplog, reply):
-    caplog.set_level(logging.DEBUG, logger="directorsync.client")
+    caplog.set_level(logging.DEBUG, logger="directorsync.director.client")
     client, transport, _ = make(scripted(reply))
     with pytest.raises(DirectorHTTPError) as info:
         client.submit("POST", POOL, NODE, "Repos", {"name": "r1"})

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from directorsync import redact
-from directorsync.client import DirectorClient
+from directorsync.director.client import DirectorClient
 from directorsync.errors import AmbiguousWriteError, DirectorHTTPError, OrderError
 
 simulator = pytest.importorskip("directorsync.simulator")
@@ -62,7 +62,7 @@ def _repo(client: DirectorClient, pool: str, node: str, name: str) -> dict:
 
 
 def _named(client: DirectorClient, pool: str, node: str, name: str) -> list[dict]:
-    return [r for r in client.list(pool, node, "Repos") if r.get("name") == name]
+    return [r for r in client.list_objects(pool, node, "Repos") if r.get("name") == name]
 
 
 def test_create_repo_wait_and_list(client, backend):
@@ -75,7 +75,7 @@ def test_create_repo_wait_and_list(client, backend):
 
 
 def test_default_repos_are_a_bare_list(client, backend):
-    names = {r["name"] for r in client.list(*backend, "Repos")}
+    names = {r["name"] for r in client.list_objects(*backend, "Repos")}
     assert {"default", "_logpoint", "_LogPointAlerts"} <= names
 
 
@@ -147,7 +147,7 @@ def test_failed_order_fault(sim, client, backend):
 def test_wrong_token_is_refused(sim, backend):
     with DirectorClient(sim.base_url, "wrong-token-123456", retries=0) as other:
         with pytest.raises(DirectorHTTPError) as info:
-            other.list(*backend, "Repos")
+            other.list_objects(*backend, "Repos")
     assert info.value.status == 401
 
 
@@ -186,7 +186,7 @@ def test_faulty_director_no_duplicates_every_row_accounted_for():
             names = [f"ds_it_fault_{i:02d}" for i in range(40)]
             results = [_create_once(c, pool, node, _repo(c, pool, node, n)) for n in names]
             faulty.configure(fail_rate=0.0, drop_rate=0.0)
-            listed = [r["name"] for r in c.list(pool, node, "Repos")]
+            listed = [r["name"] for r in c.list_objects(pool, node, "Repos")]
             stats = c.stats.snapshot()
     assert all(listed.count(n) == 1 for n in names)
     assert len(results) == len(names)

@@ -7,7 +7,7 @@ from click.testing import CliRunner
 from rich.console import Console
 
 from directorsync.cli import cli
-from directorsync.demo import check_bad_rows, demo_ok, run_demo, unexpected_failures
+from directorsync.cli.demo_command import check_bad_rows, demo_ok, run_demo, unexpected_failures
 from directorsync.synth import DEMO_BAD_ROWS
 
 

@@ -5,8 +5,8 @@ import string
 
 import pandas as pd
 
-from directorsync.diff import _dump, _fast_list, canonical, canonical_series
-from directorsync.profile import Profile
+from directorsync.diff import _fast_list, canonical, canonical_series, dump_value
+from directorsync.profile.model import Profile
 
 ALPHABET = string.ascii_letters + ' "\\\t,é-_/.'
 
@@ -20,7 +20,9 @@ def test_fast_list_equals_general_path_on_random_text():
     for _ in range(2000):
         items = words(rng, rng.randint(0, 5)) + rng.choice([[], [None]])
         for as_set in (True, False):
-            assert _fast_list(items, as_set, False) == _dump(canonical(items, as_set, False, False))
+            assert _fast_list(items, as_set, False) == dump_value(
+                canonical(items, as_set, False, False)
+            )
 
 
 def test_fast_text_column_equals_general_path():
@@ -28,12 +30,17 @@ def test_fast_text_column_equals_general_path():
     values = words(rng, 500) + [None, float("nan"), "  ", "nan"]
     profile = Profile("x", None, {"diff": {}})
     fast = canonical_series(pd.Series(values, dtype=object), "f", profile)
-    slow = [_dump(canonical(v)) for v in values]
+    slow = [dump_value(canonical(v)) for v in values]
     assert fast.tolist() == slow
 
 
 def test_empty_values_compare_equal_and_numbers_normalise():
-    assert _dump(canonical(None)) == _dump(canonical("")) == _dump(canonical([])) == "null"
+    assert (
+        dump_value(canonical(None))
+        == dump_value(canonical(""))
+        == dump_value(canonical([]))
+        == "null"
+    )
     assert canonical(90.0) == canonical(90) == 90
     assert canonical([{"path": "/a/", "retention": 90.0}], as_set=True) == [
         {"path": "/a/", "retention": 90}
@@ -58,14 +65,16 @@ def test_vectorised_differs_matches_canonical_comparison():
             dtype=object,
         )
         expected = [
-            _dump(canonical(a, as_set)) != _dump(canonical(b, as_set))
+            dump_value(canonical(a, as_set)) != dump_value(canonical(b, as_set))
             for a, b in zip(after, before)
         ]
         assert differs_mask(after, before, "f", profile).tolist() == expected
     text_a = pd.Series(words(rng, 300) + [None, " x "], dtype=object)
     text_b = pd.Series(words(rng, 300) + ["", "x"], dtype=object)
     profile = Profile("x", None, {"diff": {}})
-    expected = [_dump(canonical(a)) != _dump(canonical(b)) for a, b in zip(text_a, text_b)]
+    expected = [
+        dump_value(canonical(a)) != dump_value(canonical(b)) for a, b in zip(text_a, text_b)
+    ]
     assert differs_mask(text_a, text_b, "f", profile).tolist() == expected
 
 
@@ -106,7 +115,8 @@ def test_differs_on_mixed_values_matches_canonical_comparison():
         as_set = "f" in spec.get("list_as_sets", []) + spec.get("deep_sets", [])
         deep, fold = "deep_sets" in spec, "case_insensitive" in spec
         expected = [
-            _dump(canonical(a, as_set, deep, fold)) != _dump(canonical(b, as_set, deep, fold))
+            dump_value(canonical(a, as_set, deep, fold))
+            != dump_value(canonical(b, as_set, deep, fold))
             for a, b in zip(after, before)
         ]
         got = differs_mask(after, before, "f", profile).tolist()
@@ -127,8 +137,7 @@ def test_booleans_never_equal_numbers_at_the_top_level():
 def test_plan_time_hash_of_an_update_equals_the_hash_apply_recomputes():
     """apply --plan refuses a stale plan by recomputing remote_hash on a fresh listing."""
     from directorsync.diff import diff_frame, remote_hash
-    from directorsync.inventory import NODE
-    from directorsync.prechecks import REASON, STATUS
+    from directorsync.vocabulary import NODE, REASON, STATUS
 
     profile = Profile(
         "x",
@@ -170,8 +179,7 @@ def test_plan_time_hash_of_an_update_equals_the_hash_apply_recomputes():
 def test_diff_node_by_node_equals_diff_of_all_listings_at_once():
     """Given a function, each node's listing is asked for when its rows are diffed: same result."""
     from directorsync.diff import diff_frame
-    from directorsync.inventory import NODE
-    from directorsync.prechecks import REASON, STATUS
+    from directorsync.vocabulary import NODE, REASON, STATUS
 
     rng = random.Random(21)
     profile = Profile(
@@ -223,7 +231,7 @@ def test_diff_node_by_node_equals_diff_of_all_listings_at_once():
 
 def test_a_field_director_does_not_return_is_compared_only_on_nodes_whose_listing_has_it():
     from directorsync.diff import diff_frame
-    from directorsync.inventory import NODE
+    from directorsync.vocabulary import NODE
 
     profile = Profile(
         "x",
@@ -249,8 +257,7 @@ def test_a_field_director_does_not_return_is_compared_only_on_nodes_whose_listin
 
 def test_an_update_on_a_node_whose_listing_has_no_compared_field_is_hashed_like_apply_does():
     from directorsync.diff import diff_frame, remote_hash
-    from directorsync.inventory import NODE
-    from directorsync.prechecks import REASON, STATUS
+    from directorsync.vocabulary import NODE, REASON, STATUS
 
     profile = Profile(
         "x", None, {"identity": {"natural_key": ["name"]}, "diff": {"compare": ["tz"]}}

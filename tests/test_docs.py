@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from directorsync.cli import COMMANDS
-from directorsync.cli_docs import command_help
+from directorsync.cli.docgen import command_help
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -32,7 +32,7 @@ def test_changelog_has_unreleased_section():
 
 
 def test_lint_codes_are_documented():
-    from directorsync.lint import codes_markdown
+    from directorsync.profile.lint import codes_markdown
 
     doc = (ROOT / "docs" / "profiles.md").read_text()
     assert codes_markdown() in doc, "run `python scripts/gen_docs.py`"

@@ -9,9 +9,9 @@ import pytest
 from directorsync.errors import WorkbookError
 from directorsync.inventory import Inventory
 from directorsync.mapping import resolve_columns
-from directorsync.plan import build_plan
-from directorsync.profile import load_profiles
-from directorsync.topology import load_tenants
+from directorsync.planner import build_plan
+from directorsync.profile.model import load_profiles
+from directorsync.tenants import load_tenants
 from directorsync.workbook import Workbook
 
 

@@ -8,9 +8,9 @@ import pytest
 from directorsync import workbook as workbook_module
 from directorsync.errors import WorkbookError
 from directorsync.inventory import Inventory
-from directorsync.plan import build_plan
-from directorsync.profile import load_profiles
-from directorsync.topology import load_tenants
+from directorsync.planner import build_plan
+from directorsync.profile.model import load_profiles
+from directorsync.tenants import load_tenants
 from directorsync.workbook import Workbook, formulas_without_values
 
 SHEET_XML = (

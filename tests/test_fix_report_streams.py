@@ -30,7 +30,7 @@ def env(tenants_file, tmp_path):
 
 def run(env, cwd, *args):
     return subprocess.run(
-        [sys.executable, "-m", "directorsync.cli", *args],
+        [sys.executable, "-m", "directorsync", *args],
         capture_output=True, text=True, timeout=120, env=env, cwd=cwd, check=False,
     )  # fmt: skip
 

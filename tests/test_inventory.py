@@ -6,9 +6,10 @@ import pandas as pd
 import pytest
 
 from directorsync.errors import DirectorError
-from directorsync.inventory import NODE, PLANNED, Inventory
-from directorsync.profile import load_profiles
-from directorsync.topology import Node, Tenant
+from directorsync.inventory import Inventory
+from directorsync.profile.model import load_profiles
+from directorsync.tenants import Node, Tenant
+from directorsync.vocabulary import NODE, PLANNED
 
 NODES = [Node(id=f"{i:032x}", name=f"be{i}", role="backends") for i in (1, 2, 3)]
 TENANT = Tenant(name="t", pool_uuid="p" * 32, nodes=NODES)
@@ -36,7 +37,7 @@ class ReceivingDirector:
 
         return decode
 
-    def list(self, pool, node, path):
+    def list_objects(self, pool, node, path):
         return self.receive_list(pool, node, path)()
 
     def fetch(self, pool, node, path, data=None):

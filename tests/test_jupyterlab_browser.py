@@ -141,7 +141,7 @@ def lab(simulator, tmp_path):
 def test_review_widget_applies_only_the_ticked_row(lab, simulator, tmp_path):
     from playwright.sync_api import sync_playwright
 
-    from directorsync.topology import load_tenants
+    from directorsync.tenants import load_tenants
 
     nodes = {n.name: n.id for n in load_tenants(SAMPLES / "tenants.yml")["core"].nodes}
     with sync_playwright() as p:

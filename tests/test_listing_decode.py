@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 
 from directorsync import decoder, jsonio
-from directorsync.client import DirectorClient
+from directorsync.director.client import DirectorClient
 from directorsync.errors import DirectorError
 from directorsync.inventory import (
     Inventory,
@@ -25,8 +25,8 @@ from directorsync.inventory import (
     normalise_listing,
     read_fields,
 )
-from directorsync.profile import Profile, load_profiles
-from directorsync.topology import Node, Tenant
+from directorsync.profile.model import Profile, load_profiles
+from directorsync.tenants import Node, Tenant
 
 NODE = Node(id="1" * 32, name="be1", role="backends")
 FIELDS = ["id", "name", "ip", "risk_values", "timezone", "absent", "flag", "n"]
@@ -335,7 +335,7 @@ def test_a_large_listing_reads_the_same_however_it_is_sent(listing_server, kind)
 def test_a_listing_cut_short_is_a_transport_error(listing_server):
     with DirectorClient(listing_server, "token-1234567890", retries=1, backoff=0.001) as client:
         with pytest.raises(DirectorError, match="short|closed|bytes"):
-            client.list("p", "n", "short")
+            client.list_objects("p", "n", "short")
 
 
 def test_large_listings_go_to_the_helper_and_decode_identically(listing_server, monkeypatch):
@@ -365,7 +365,7 @@ def test_large_listings_go_to_the_helper_and_decode_identically(listing_server, 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="shared bodies are a Linux path")
 def test_a_body_in_shared_memory_is_mapped_by_the_helper_and_a_failed_map_falls_back():
-    from directorsync.client import _body_buffer
+    from directorsync.director.client import _body_buffer
 
     items = records(300)
     text = json.dumps(items).encode()
@@ -421,7 +421,7 @@ def test_a_large_error_answer_is_an_http_error(listing_server):
 
     with DirectorClient(listing_server, "token-1234567890", retries=0) as client:
         with pytest.raises(DirectorHTTPError, match="HTTP 404"):
-            client.list("p", "n", "error")
+            client.list_objects("p", "n", "error")
 
 
 def test_values_only_python_reads_and_fields_nobody_has_decode_like_the_whole_listing():

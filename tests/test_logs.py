@@ -141,7 +141,7 @@ def test_context_can_be_carried_into_an_executor():
 
 def test_secrets_are_redacted_in_every_handler(run, capsys):
     r = run()
-    log = logging.getLogger("directorsync.client")
+    log = logging.getLogger("directorsync.director.client")
     log.info("token is %s", TOKEN)
     log.debug("Authorization: Bearer %s", "abc.def.ghi")
     try:

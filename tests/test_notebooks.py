@@ -105,8 +105,8 @@ def test_strip_removes_outputs_counts_and_run_metadata(tmp_path):
 def plan():
     import pandas as pd
 
-    from directorsync.plan import PLAN_COLUMNS, Plan
-    from directorsync.prechecks import FINDING_COLUMNS
+    from directorsync.plan import Plan
+    from directorsync.vocabulary import FINDING_COLUMNS, PLAN_COLUMNS
 
     def row(resource, key, action, changes=()):
         return {
@@ -147,7 +147,7 @@ def plan():
 
 
 def test_tables_for_the_notebooks(plan):
-    from directorsync import notebook_helpers as nb
+    from directorsync.notebook import tenant_run as nb
 
     assert nb.parse_resources(" repos, devices ,") == ["repos", "devices"]
     assert nb.parse_resources([]) is None and nb.parse_resources("") is None
@@ -282,7 +282,7 @@ def test_explore_runs_with_an_embedded_simulator(simulator_cls, monkeypatch, tmp
 def test_open_run_logs_the_run_to_actions_log_until_closed(simulator_cls, monkeypatch, tmp_path):
     import logging
 
-    from directorsync import notebook_helpers as nb
+    from directorsync.notebook import tenant_run as nb
 
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("DSYNC_DIRECTOR__TOKEN", TOKEN)
@@ -333,7 +333,7 @@ def test_nbval_runs_both_notebooks(director, tmp_path):
 
 
 def test_docs_list_every_notebook_parameter_and_run_option():
-    from directorsync.runs import run_command
+    from directorsync.notebook.batch import run_command
 
     doc = (ROOT / "docs" / "notebooks.md").read_text(encoding="utf-8")
     for path in NOTEBOOKS:

@@ -1,4 +1,4 @@
-"""Tests for directorsync.orders (no network: the getter is a scripted function)."""
+"""Tests for directorsync.director.orders (no network: the getter is a scripted function)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,7 @@ from collections.abc import Iterable
 import pytest
 import requests
 
-from directorsync.errors import DirectorHTTPError, OrderError, TransportError
-from directorsync.orders import (
+from directorsync.director.orders import (
     director_message,
     follow_order,
     monitor_path,
@@ -21,6 +20,7 @@ from directorsync.orders import (
     retry_after,
     sync_outcome,
 )
+from directorsync.errors import DirectorHTTPError, OrderError, TransportError
 
 POOL, NODE = "a9fa7661c4f84b278b136e94a86b4ea2", "506caf32de83054497d07c3c632a98cb"
 OID = "950f365b-3da4-4f30-93bc-5ac3d0704698"

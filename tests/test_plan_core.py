@@ -8,9 +8,10 @@ import pytest
 
 from directorsync.errors import WorkbookError
 from directorsync.inventory import Inventory
-from directorsync.plan import build_plan, load_plan
-from directorsync.profile import load_profiles
-from directorsync.topology import load_tenants
+from directorsync.plan import load_plan
+from directorsync.planner import build_plan
+from directorsync.profile.model import load_profiles
+from directorsync.tenants import load_tenants
 from directorsync.workbook import Workbook
 
 RESOURCES = ["repos", "routing_policies", "processing_policies"]
@@ -415,7 +416,7 @@ def test_the_console_view_prints_what_the_whole_plan_prints(samples, fake_direct
 
     from rich.console import Console
 
-    from directorsync.report import print_plan
+    from directorsync.report.console import print_plan
 
     plan = plan_for(samples / "core_config.xlsx", fake_director, tenants_file)
     shown = []

@@ -16,10 +16,10 @@ import pandas as pd
 import pytest
 
 from directorsync.inventory import Inventory
-from directorsync.plan import build_plan
-from directorsync.profile import load_profiles
+from directorsync.planner import build_plan
+from directorsync.profile.model import load_profiles
 from directorsync.simulator.catalog import catalog
-from directorsync.topology import load_tenants, parse_tenants
+from directorsync.tenants import load_tenants, parse_tenants
 from directorsync.workbook import Workbook
 
 SAMPLES_DIR = Path(__file__).resolve().parents[2] / "shared" / "samples"
@@ -69,11 +69,11 @@ class Lister:
     def __init__(self, listings: dict) -> None:
         self.listings = copy.deepcopy(listings)
 
-    def list(self, pool, node, path):
+    def list_objects(self, pool, node, path):
         return copy.deepcopy(self.listings.get((node, path), self.listings.get(path, [])))
 
     def fetch(self, pool, node, path, data=None):
-        return self.list(pool, node, path)
+        return self.list_objects(pool, node, path)
 
 
 def plan_for(workbook, tenant, listings=None, resources=None):
@@ -692,7 +692,7 @@ def test_second_plan_after_a_simulated_write_is_unchanged(samples, tenants_file,
 
 def test_lint_strict_is_clean():
     done = subprocess.run(
-        [sys.executable, "-m", "directorsync.cli", "lint", "--strict"],
+        [sys.executable, "-m", "directorsync", "lint", "--strict"],
         capture_output=True,
         text=True,
         cwd=Path(__file__).resolve().parents[1],
@@ -714,7 +714,7 @@ class Site:
     """A simulator seeded with the samples' tenants, a client, and plan/apply helpers."""
 
     def __init__(self, sim, tenant: str) -> None:
-        from directorsync.client import DirectorClient
+        from directorsync.director.client import DirectorClient
 
         self.sim = sim
         self.client = DirectorClient(sim.base_url, TOKEN)
@@ -772,7 +772,7 @@ def test_core_applies_cleanly_and_converges(core_site):
 def test_device_group_update_is_accepted_by_a_strict_director(core_site):
     node = core_site.node("lb-backend01")
     pool = core_site.tenant.pool_uuid
-    group = next(g for g in core_site.client.list(pool, node, "DeviceGroups") if g["name"] == "RSA")
+    group = next(g for g in core_site.client.list_objects(pool, node, "DeviceGroups") if g["name"] == "RSA")
     core_site.client.write(
         "PUT",
         pool,
@@ -785,7 +785,7 @@ def test_device_group_update_is_accepted_by_a_strict_director(core_site):
     assert row["action"] == "update" and row["payload"]["name"] == "RSA"
     result = core_site.apply(plan)
     assert _statuses(result) == {"UPDATED": 1, "UNCHANGED": 23}
-    after = next(g for g in core_site.client.list(pool, node, "DeviceGroups") if g["name"] == "RSA")
+    after = next(g for g in core_site.client.list_objects(pool, node, "DeviceGroups") if g["name"] == "RSA")
     assert after["description"] == "RSA authentication server"
     assert len(after["devices"]) == 2  # membership kept (driven by the devices)
 
@@ -795,7 +795,7 @@ def test_syslog_update_is_sent_to_the_collector(core_site):
     node = core_site.node("lb-backend02")
     pool = core_site.tenant.pool_uuid
     device = next(
-        d for d in core_site.client.list(pool, node, "Devices") if d["name"] == "core-ijs"
+        d for d in core_site.client.list_objects(pool, node, "Devices") if d["name"] == "core-ijs"
     )
     app = device["col_apps"][0]
     core_site.client.write(

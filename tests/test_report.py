@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from directorsync import htmlreport, redact, report
+from directorsync import redact
 from directorsync.errors import DirectorSyncError
-from directorsync.htmlreport import render_fleet_index, render_html, write_fleet_index, write_html
-from directorsync.report import (
-    STATUSES,
+from directorsync.report import console as report
+from directorsync.report import customer as htmlreport
+from directorsync.report.console import (
     print_plan,
     print_result,
     result_json_schema,
@@ -23,6 +23,9 @@ from directorsync.report import (
     summarize_plan,
     write_result_json,
 )
+from directorsync.report.customer import render_html, write_html
+from directorsync.report.fleet_page import render_fleet_index, write_fleet_index
+from directorsync.vocabulary import STATUSES
 
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "reports.md"
 SCRIPT = "<script>alert(1)</script>"
@@ -243,9 +246,7 @@ def test_print_plan_nothing_to_change():
 
 
 def test_ref_placeholders_are_shown_for_people():
-    from directorsync.inventory import REF_PREFIX
 
-    assert report.REF_PREFIX == REF_PREFIX
     assert report.compact("$ref:devices:fw 01") == "(new devices 'fw 01')"
     assert (
         report.compact(["$ref:device_groups:linux", "x"]) == '["(new device_groups \'linux\')","x"]'
@@ -475,12 +476,9 @@ def test_html_refuses_a_plan():
         render_html({"schema": "directorsync/plan@1"})
 
 
-def test_write_html_and_the_lazy_reexport(tmp_path):
+def test_write_html(tmp_path):
     path = write_html(make_result(), tmp_path / "a" / "report.html", title="T")
     assert "<title>T</title>" in path.read_text(encoding="utf-8")
-    assert report.render_html is htmlreport.render_html
-    with pytest.raises(AttributeError):
-        report.no_such_name  # noqa: B018
 
 
 def test_html_stays_bounded_for_100k_rows():
@@ -665,7 +663,7 @@ def test_findings_keep_their_node_through_a_plan_file(tmp_path):
 
     import pandas as pd
 
-    from directorsync.plan import PLAN_COLUMNS
+    from directorsync.vocabulary import PLAN_COLUMNS
 
     rows = pd.DataFrame([{"resource": "repos", "key": "R", "action": "skip"}])
     plan = Plan("core", "p", "wb.xlsx", ["repos"], rows.reindex(columns=PLAN_COLUMNS),

@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from directorsync.htmlreport import render_fleet_index, write_html
+from directorsync.report.customer import write_html
+from directorsync.report.fleet_page import render_fleet_index
 
 CHROMIUM = Path("/usr/bin/chromium")
 SCRIPT = "<script>alert(1)</script>"

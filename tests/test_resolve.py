@@ -5,9 +5,9 @@ import random
 import pandas as pd
 import pytest
 
-from directorsync.inventory import NODE
+from directorsync.cells import distinct_cells
 from directorsync.resolve import _lookup, _lookup_distinct
-from directorsync.transforms import distinct_cells
+from directorsync.vocabulary import NODE
 
 NODES = ["n1", "n2", "n3"]
 

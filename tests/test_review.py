@@ -9,9 +9,7 @@ import pandas as pd
 import pytest
 
 from directorsync.errors import PlanError
-from directorsync.plan import PLAN_COLUMNS, Plan, load_plan
-from directorsync.prechecks import FINDING_COLUMNS
-from directorsync.review import (
+from directorsync.notebook.review import (
     APPROVAL_SCHEMA,
     DiffReview,
     changes_html,
@@ -22,6 +20,8 @@ from directorsync.review import (
     row_changes,
     save_approval,
 )
+from directorsync.plan import Plan, load_plan
+from directorsync.vocabulary import FINDING_COLUMNS, PLAN_COLUMNS
 
 SAMPLES = Path(__file__).resolve().parents[1] / ".." / "shared" / "samples"
 NODES = {"n1": "backend01", "n2": "backend02", "s1": "search01"}

@@ -12,7 +12,7 @@ import yaml
 
 from directorsync.config import load_settings
 from directorsync.errors import ConfigError
-from directorsync.runs import (
+from directorsync.notebook.batch import (
     NOTEBOOK,
     TenantOutcome,
     check_parameters,
@@ -50,7 +50,7 @@ def test_a_run_in_a_worker_thread_closes_the_event_loop_nbclient_opened():
 
     from jupyter_core.utils import ensure_event_loop
 
-    from directorsync.runs import _close_thread_loop
+    from directorsync.notebook.batch import _close_thread_loop
 
     loops = []
 

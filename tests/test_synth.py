@@ -13,6 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 from directorsync import synth
+from directorsync.cli.workbook_command import make_workbook_command
 
 SAMPLES = Path(__file__).parents[1] / "../shared/samples"
 CORE = SAMPLES / "core_config.xlsx"
@@ -317,7 +318,7 @@ def test_csv_output_has_one_file_per_sheet(tmp_path):
 
 def test_cli_writes_a_readable_demo_workbook(tmp_path):
     out = tmp_path / "demo.xlsx"
-    result = CliRunner().invoke(synth.make_workbook_command, [str(out)], standalone_mode=False)
+    result = CliRunner().invoke(make_workbook_command, [str(out)], standalone_mode=False)
     assert result.exit_code == 0, result.output
     assert result.return_value == 0
     assert "deliberately bad rows" in result.output and str(out) in result.output
@@ -326,19 +327,19 @@ def test_cli_writes_a_readable_demo_workbook(tmp_path):
 
 def test_cli_writes_synthetic_csv_and_xlsx(tmp_path):
     runner = CliRunner()
-    result = runner.invoke(synth.make_workbook_command, [str(tmp_path / "c"), "--devices", "40",
+    result = runner.invoke(make_workbook_command, [str(tmp_path / "c"), "--devices", "40",
                                                          "--seed", "2", "--csv"])  # fmt: skip
     assert result.exit_code == 0, result.output
     assert len(pd.read_csv(tmp_path / "c" / "Device.csv")) == 40
-    result = runner.invoke(synth.make_workbook_command, [str(tmp_path / "s.xlsx"), "--help"])
+    result = runner.invoke(make_workbook_command, [str(tmp_path / "s.xlsx"), "--help"])
     assert result.exit_code == 0
-    result = runner.invoke(synth.make_workbook_command, [str(tmp_path / "s.xlsx"), "--devices",
+    result = runner.invoke(make_workbook_command, [str(tmp_path / "s.xlsx"), "--devices",
                                                          "25"])  # fmt: skip
     assert result.exit_code == 0 and len(read_xlsx(tmp_path / "s.xlsx")["Device"]) == 25
 
 
 def test_cli_rejects_demo_with_devices(tmp_path):
     result = CliRunner().invoke(
-        synth.make_workbook_command, [str(tmp_path / "x.xlsx"), "--demo", "--devices", "5"]
+        make_workbook_command, [str(tmp_path / "x.xlsx"), "--demo", "--devices", "5"]
     )
     assert result.exit_code == 2 and "choose one" in result.output

@@ -5,9 +5,9 @@ from click.testing import CliRunner
 
 from directorsync.cli import cli
 from directorsync.errors import ConfigError, ProfileError
-from directorsync.lint import lint_paths
-from directorsync.profile import deep_merge, dependency_order, load_profile, load_profiles
-from directorsync.topology import load_tenants, parse_tenants
+from directorsync.profile.lint import lint_paths
+from directorsync.profile.model import deep_merge, dependency_order, load_profile, load_profiles
+from directorsync.tenants import load_tenants, parse_tenants
 
 
 def test_sample_tenants_and_targets(tenants_file):

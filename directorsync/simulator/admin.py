@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from directorsync.simulator.director import Director
+from directorsync.simulator.engine import Director
 from directorsync.simulator.validation import ApiError, bad
 
 

@@ -19,7 +19,7 @@ from typing import Any
 
 import yaml
 
-from directorsync.simulator.topology import NodeInfo
+from directorsync.simulator.pools import NodeInfo
 
 #: The demo topology: one pool, one search head, one backend (format of tenants.yml).
 DEMO_TENANTS_YAML = """\

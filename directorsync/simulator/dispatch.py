@@ -17,9 +17,9 @@ from urllib.parse import unquote, urlsplit
 
 from directorsync import jsonio
 from directorsync.simulator.admin import Admin
-from directorsync.simulator.director import Director, NodeView
+from directorsync.simulator.engine import Director, NodeView
 from directorsync.simulator.faults import NAME_KEYS, ORDER_KINDS, Decision, Target
-from directorsync.simulator.orders import FATE_FAIL, FATE_HANG, FATE_OK
+from directorsync.simulator.monitor import FATE_FAIL, FATE_HANG, FATE_OK
 from directorsync.simulator.routing import Call, Route
 from directorsync.simulator.validation import ApiError, bad
 

@@ -20,12 +20,12 @@ from typing import Any
 
 from directorsync.errors import ConfigError
 from directorsync.simulator.catalog import DEMO_TENANTS_YAML
-from directorsync.simulator.director import Director
 from directorsync.simulator.dispatch import Dispatcher
+from directorsync.simulator.engine import Director
 from directorsync.simulator.knobs import Knobs
+from directorsync.simulator.pools import NodeInfo, Tenant, load_topology
 from directorsync.simulator.server import SimulatorHTTPServer
 from directorsync.simulator.store import MemoryStore, SqliteStore
-from directorsync.simulator.topology import NodeInfo, Tenant, load_topology
 from directorsync.simulator.validation import ApiError
 
 DEFAULT_TOKEN = "directorsync-simulator"
@@ -157,7 +157,7 @@ class Simulator:
 
     @property
     def tenants(self) -> dict[str, Tenant]:
-        """The parsed topology: tenant name → :class:`~directorsync.simulator.topology.Tenant`."""
+        """The parsed topology: tenant name → :class:`~directorsync.simulator.pools.Tenant`."""
         return self.topology.tenants
 
     def node(self, ref: str) -> NodeInfo:

@@ -22,7 +22,7 @@ import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from directorsync.simulator.topology import Topology
+from directorsync.simulator.pools import Topology
 from directorsync.simulator.validation import Field, Schema, bad
 
 ORDER_KINDS = ("order_fail", "order_hang")

@@ -2,7 +2,7 @@
 
 A :class:`Route` says what a request does: ``read`` handlers return the JSON answer;
 ``write`` and ``fetch`` handlers check the request synchronously and return an
-:class:`~directorsync.simulator.orders.Op`, which the simulator turns into an order. When several
+:class:`~directorsync.simulator.monitor.Op`, which the simulator turns into an order. When several
 templates match, the one with the most literal segments wins (``Repos/RepoPaths`` beats
 ``Repos/{id}``).
 """
@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from directorsync.simulator.validation import ApiError
 
 if TYPE_CHECKING:
-    from directorsync.simulator.director import NodeView
+    from directorsync.simulator.engine import NodeView
 
 READ, WRITE, FETCH = "read", "write", "fetch"
 

@@ -17,19 +17,18 @@ Modules, in the order data flows through them:
 
 * :mod:`~directorsync.synth.sheets`: sheets and columns of the tenant workbooks, source ids;
 * :mod:`~directorsync.synth.demo`: the demo workbook's hand-written rows and bad rows;
-* :mod:`~directorsync.synth.devices`: synthetic devices as parallel NumPy arrays;
+* :mod:`~directorsync.synth.device_rows`: synthetic devices as parallel NumPy arrays;
 * :mod:`~directorsync.synth.synthetic`: synthetic sheets and the matching Director inventory;
 * :mod:`~directorsync.synth.writers`: XLSX and CSV writers (the I/O edge);
-* :mod:`~directorsync.synth.command`: the ``make-workbook`` command.
+* :mod:`~directorsync.cli.workbook_command`: the ``make-workbook`` command.
 
 Everything public is re-exported here: import from ``directorsync.synth``.
 """
 
 from __future__ import annotations
 
-from directorsync.synth.command import make_workbook_command
 from directorsync.synth.demo import DEMO_BAD_ROWS, demo_frames
-from directorsync.synth.devices import SYNTH_GROUPS
+from directorsync.synth.device_rows import SYNTH_GROUPS
 from directorsync.synth.sheets import COLUMNS, RISK_LEVELS, TENANT
 from directorsync.synth.synthetic import (
     synthetic_frames,
@@ -51,7 +50,6 @@ __all__ = [
     "SYNTH_GROUPS",
     "TENANT",
     "demo_frames",
-    "make_workbook_command",
     "synthetic_frames",
     "synthetic_group_inventory",
     "synthetic_inventory",

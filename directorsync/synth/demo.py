@@ -5,7 +5,7 @@ sheets, same columns, same quirks: `` | `` multi-values, text numbers, NaN for e
 24-hex source ids in ``*_id`` columns, JSON in alert columns). The deliberately bad rows are
 listed in :data:`DEMO_BAD_ROWS` with their Excel row numbers (header = row 1).
 :func:`~directorsync.synth.writers.write_demo_workbook` writes it; ``directorsync demo``
-(:mod:`directorsync.demo`) plans and applies it.
+(:mod:`directorsync.cli.demo_command`) plans and applies it.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from typing import Any
 
 import pandas as pd
 
-from directorsync.synth.sheets import NAN, _frame, _oid, _token, _uuid32
+from directorsync.synth.sheets import NAN, object_id, sheet_frame, source_token, uuid32
 
 # ---------------------------------------------------------------------------------------------
 # The demo workbook: hand-written rows, bad rows wrapped in _Bad
@@ -290,26 +290,26 @@ DEMO_BAD_ROWS: list[dict[str, Any]] = _collect_bad_rows()
 
 
 def _ids(prefix: str, names: Iterable[str]) -> dict[str, str]:
-    return {name: _oid(f"{prefix}/{name}") for name in names}
+    return {name: object_id(f"{prefix}/{name}") for name in names}
 
 
 _RP_IDS = _ids("rp", {_unwrap(r)["cleaned_policy_name"] for r in _ROUTING})
-_PP_IDS = _ids("pp", (_unwrap(r)["cleaned_policy_name"] for r in _PROCESSING))
-_EP_ID = _oid(f"ep/{_ENRICHMENT_NAME}")
+PP_IDS = _ids("pp", (_unwrap(r)["cleaned_policy_name"] for r in _PROCESSING))
+_EP_ID = object_id(f"ep/{_ENRICHMENT_NAME}")
 _DEVICE_IDS = _ids("device", (_unwrap(r)["name"] for r in _DEVICES))
 _GROUP_IDS = _ids("dg", (r["name"] for r in map(_unwrap, _GROUPS)))
-_DISTRIBUTED_COLLECTOR = _oid("distributed-collector/dc01")
+_DISTRIBUTED_COLLECTOR = object_id("distributed-collector/dc01")
 
 
 def _repo_sheet() -> pd.DataFrame:
-    return _frame("Repo", map(_unwrap, _REPOS), active=True)
+    return sheet_frame("Repo", map(_unwrap, _REPOS), active=True)
 
 
 def _routing_sheet() -> pd.DataFrame:
     rows = [
         {**row, "policy_id": _RP_IDS[row["cleaned_policy_name"]]} for row in map(_unwrap, _ROUTING)
     ]
-    return _frame("RoutingPolicy", rows, active=True)
+    return sheet_frame("RoutingPolicy", rows, active=True)
 
 
 def _processing_sheet() -> pd.DataFrame:
@@ -319,27 +319,27 @@ def _processing_sheet() -> pd.DataFrame:
             # Director exports an unset enrichment policy as the text "None" (read back as NaN).
             "enrich_policy": _EP_ID if row["enriched"] else "None",
             "routing_policy_id": _RP_IDS[row["routing"]],
-            "policy_id": _PP_IDS[row["cleaned_policy_name"]],
+            "policy_id": PP_IDS[row["cleaned_policy_name"]],
         }
         for row in map(_unwrap, _PROCESSING)
     ]
-    return _frame("ProcessingPolicy", rows, active=True)
+    return sheet_frame("ProcessingPolicy", rows, active=True)
 
 
 def _enrichment_sheets() -> dict[str, pd.DataFrame]:
     name = {"policy_name": _ENRICHMENT_NAME}
     return {
-        "EnrichmentPolicy": _frame(
+        "EnrichmentPolicy": sheet_frame(
             "EnrichmentPolicy", _ENRICHMENT, **name, active=True, policy_id=_EP_ID
         ),
-        "EnrichmentRules": _frame("EnrichmentRules", _ENRICHMENT_RULES, **name),
-        "EnrichmentCriteria": _frame("EnrichmentCriteria", _ENRICHMENT_CRITERIA, **name),
+        "EnrichmentRules": sheet_frame("EnrichmentRules", _ENRICHMENT_RULES, **name),
+        "EnrichmentCriteria": sheet_frame("EnrichmentCriteria", _ENRICHMENT_CRITERIA, **name),
     }
 
 
 def _device_sheet() -> pd.DataFrame:
     rows = [{**row, "device_id": _DEVICE_IDS[row["name"]]} for row in map(_unwrap, _DEVICES)]
-    return _frame(
+    return sheet_frame(
         "Device",
         rows,
         active=True,
@@ -361,7 +361,7 @@ def _group_sheet() -> pd.DataFrame:
         }
         for group in map(_unwrap, _GROUPS)
     ]
-    return _frame("DeviceGroups", rows, active=True)
+    return sheet_frame("DeviceGroups", rows, active=True)
 
 
 def _fetcher_sheet() -> pd.DataFrame:
@@ -371,15 +371,15 @@ def _fetcher_sheet() -> pd.DataFrame:
             **row,
             "device_id": _DEVICE_IDS[row["device_name"]],
             "sid": f"syslog|device-{row['device_name']}",
-            "processpolicy": _PP_IDS.get(row["processing"], NAN),
-            "uuid": _uuid32(f"collector/{row['device_name']}"),
+            "processpolicy": PP_IDS.get(row["processing"], NAN),
+            "uuid": uuid32(f"collector/{row['device_name']}"),
             "ips": ips[row["device_name"]],
-            "CSRFToken": _token(row["device_name"]),
+            "CSRFToken": source_token(row["device_name"]),
         }
         for row in map(_unwrap, _FETCHERS)
     ]
     constant = {"app": "SyslogCollector", "charset": "utf_8", "LOGGEDINUSER": "admin"}
-    return _frame("DeviceFetcher", rows, **constant, requestType="formsubmit")
+    return sheet_frame("DeviceFetcher", rows, **constant, requestType="formsubmit")
 
 
 def _list_sheet() -> pd.DataFrame:
@@ -392,7 +392,7 @@ def _list_sheet() -> pd.DataFrame:
         }
         for index, row in enumerate(map(_unwrap, _LISTS))
     ]
-    return _frame("UserDefinedList", rows, hidden=False, lists_vendor="[]", user="admin")
+    return sheet_frame("UserDefinedList", rows, hidden=False, lists_vendor="[]", user="admin")
 
 
 def _query_info(query: str) -> dict[str, Any]:
@@ -434,7 +434,7 @@ def _alert_row(index: int, spec: dict[str, Any]) -> dict[str, Any]:
         "settings.condition.condition_value": spec["value"],
         "settings.name": spec["name"],
         "settings.notifications": "[]",
-        "settings.alertrule_id": _uuid32(f"alert/{index}"),
+        "settings.alertrule_id": uuid32(f"alert/{index}"),
         "settings.attack_tag": "[]",
         "settings.log_source": json.dumps(spec.get("log_source", [])),
         "settings.metadata": "[]",
@@ -461,7 +461,7 @@ def _alert_row(index: int, spec: dict[str, Any]) -> dict[str, Any]:
 
 def _alert_sheet() -> pd.DataFrame:
     rows = [_alert_row(index, spec) for index, spec in enumerate(map(_unwrap, _ALERTS))]
-    return _frame("Alert", rows)
+    return sheet_frame("Alert", rows)
 
 
 def demo_frames() -> dict[str, pd.DataFrame]:
@@ -477,7 +477,7 @@ def demo_frames() -> dict[str, pd.DataFrame]:
     return {
         "Repo": _repo_sheet(),
         "RoutingPolicy": _routing_sheet(),
-        "NormalizationPolicy": _frame("NormalizationPolicy", _NORMALIZATION),
+        "NormalizationPolicy": sheet_frame("NormalizationPolicy", _NORMALIZATION),
         "ProcessingPolicy": _processing_sheet(),
         **_enrichment_sheets(),
         "Device": _device_sheet(),

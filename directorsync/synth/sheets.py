@@ -82,22 +82,22 @@ def _digest(label: str) -> str:
     return hashlib.md5(f"{TENANT}:{label}".encode()).hexdigest()
 
 
-def _oid(label: str) -> str:
+def object_id(label: str) -> str:
     """A 24-hex Mongo-style id, as Director uses for objects (stable for a label)."""
     return "65" + _digest(label)[:22]
 
 
-def _uuid32(label: str) -> str:
+def uuid32(label: str) -> str:
     """A 32-hex id, as used for collector uuids and alert rule ids."""
     return _digest("uuid:" + label)
 
 
-def _token(label: str) -> str:
+def source_token(label: str) -> str:
     """A UUID string, as found in the ``CSRFToken`` column."""
     return str(uuid.UUID(_digest("csrf:" + label)))
 
 
-def _frame(sheet: str, rows: Iterable[dict[str, Any]], **constant: Any) -> pd.DataFrame:
+def sheet_frame(sheet: str, rows: Iterable[dict[str, Any]], **constant: Any) -> pd.DataFrame:
     """Rows (dicts, missing keys = empty cells) -> a frame with exactly the sheet's columns."""
     frame = pd.DataFrame([{**constant, **row} for row in rows], columns=list(COLUMNS[sheet]))
     return frame.reset_index(drop=True)

@@ -14,26 +14,33 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from directorsync.synth.demo import _PP_IDS, DEMO_BAD_ROWS, demo_frames
-from directorsync.synth.devices import (
-    _COLLECTORS,
-    _GROUP_NAMES,
+from directorsync.synth.demo import DEMO_BAD_ROWS, PP_IDS, demo_frames
+from directorsync.synth.device_rows import (
+    COLLECTORS,
+    GROUP_NAMES,
     SYNTH_GROUPS,
-    _change_one_field,
-    _Devices,
-    _generate_devices,
-    _group_names,
-    _object_ids,
-    _random_hex,
+    DeviceArrays,
+    change_one_field,
+    generate_devices,
+    group_names,
+    object_ids,
+    random_hex,
 )
-from directorsync.synth.sheets import COLUMNS, NAN, RISK_LEVELS, _frame, _oid, _token
+from directorsync.synth.sheets import (
+    COLUMNS,
+    NAN,
+    RISK_LEVELS,
+    object_id,
+    sheet_frame,
+    source_token,
+)
 
 _RISK = np.array(RISK_LEVELS)
 _UNKNOWN_GROUPS = np.array(["decommissioned", "to_classify", "old_dmz"])
 _MAX_FETCHERS = 1000
 
 
-def _device_frame(pool: _Devices) -> pd.DataFrame:
+def _device_frame(pool: DeviceArrays) -> pd.DataFrame:
     """The ``Device`` sheet of a device pool."""
     frame = pd.DataFrame(
         {
@@ -43,8 +50,8 @@ def _device_frame(pool: _Devices) -> pd.DataFrame:
             "active": True,
             "timezone": pool.timezone,
             "has_hostname": False,
-            "device_groups": _group_names(pool.groups),
-            "distributed_collector": _COLLECTORS[pool.collector],
+            "device_groups": group_names(pool.groups),
+            "distributed_collector": COLLECTORS[pool.collector],
             "confidentiality": _RISK[pool.risk[:, 0]],
             "integrity": _RISK[pool.risk[:, 1]],
             "availability": _RISK[pool.risk[:, 2]],
@@ -75,11 +82,11 @@ def _inject_bad_rows(
     return out, np.sort(positions)
 
 
-def _fetcher_frame(pool: _Devices, bad: np.ndarray, rng: np.random.Generator) -> pd.DataFrame:
+def _fetcher_frame(pool: DeviceArrays, bad: np.ndarray, rng: np.random.Generator) -> pd.DataFrame:
     """A ``DeviceFetcher`` sheet: one syslog collector for each of the first good devices."""
     rows = np.setdiff1d(np.arange(len(pool.name)), bad)[:_MAX_FETCHERS]
     names = pool.name[rows]
-    policies = np.array(list(_PP_IDS.values()))
+    policies = np.array(list(PP_IDS.values()))
     frame = pd.DataFrame(
         {
             "device_id": pool.device_id[rows],
@@ -89,12 +96,12 @@ def _fetcher_frame(pool: _Devices, bad: np.ndarray, rng: np.random.Generator) ->
             "parser": "SyslogParser",
             "processpolicy": policies[rng.integers(0, len(policies), rows.size)],
             "charset": "utf_8",
-            "uuid": _random_hex(rng, rows.size, 32),
+            "uuid": random_hex(rng, rows.size, 32),
             "LOGGEDINUSER": "admin",
             "requestType": "formsubmit",
             "ips": pool.ip[rows],
             "proxy_condition": "None",
-            "CSRFToken": _token("synthetic"),
+            "CSRFToken": source_token("synthetic"),
         }
     )
     return frame.reindex(columns=list(COLUMNS["DeviceFetcher"]))
@@ -104,10 +111,10 @@ def _synthetic_group_frame() -> pd.DataFrame:
     """The ``DeviceGroups`` sheet of synthetic workbooks (member ids left empty: they would
     exceed Excel's 32,767 characters per cell for large workbooks)."""
     rows = [
-        {"group_id": _oid(f"synth-dg/{name}"), "name": name, "description": description}
+        {"group_id": object_id(f"synth-dg/{name}"), "name": name, "description": description}
         for name, description in SYNTH_GROUPS
     ]
-    return _frame("DeviceGroups", rows, active=True)
+    return sheet_frame("DeviceGroups", rows, active=True)
 
 
 def _clean_demo_frames() -> dict[str, pd.DataFrame]:
@@ -149,7 +156,7 @@ def synthetic_frames(
         ValueError: ``devices`` is negative or ``bad_ratio`` is outside 0..1.
     """
     _check_sizes(devices, bad_ratio=bad_ratio)
-    pool = _generate_devices(devices, seed)
+    pool = generate_devices(devices, seed)
     rng = np.random.default_rng([seed, 1])
     frames = _clean_demo_frames()
     frames["Device"], bad = _inject_bad_rows(_device_frame(pool), bad_ratio, rng)
@@ -160,10 +167,10 @@ def synthetic_frames(
 
 def _director_group_ids() -> np.ndarray:
     """Ids of the synthetic device groups on the (simulated) Director."""
-    return np.array([_oid(f"director/dg/{name}") for name in _GROUP_NAMES])
+    return np.array([object_id(f"director/dg/{name}") for name in GROUP_NAMES])
 
 
-def _read_shape(pool: _Devices, rows: np.ndarray, ids: np.ndarray) -> list[dict[str, Any]]:
+def _read_shape(pool: DeviceArrays, rows: np.ndarray, ids: np.ndarray) -> list[dict[str, Any]]:
     """Devices as ``GET Devices`` lists them (contract §2.8)."""
     group_ids = _director_group_ids()
     groups = pool.groups[rows]
@@ -226,12 +233,12 @@ def synthetic_inventory(
         ValueError: a fraction is outside 0..1 or ``changed + missing`` exceeds 1.
     """
     _check_sizes(devices, changed=changed, missing=missing, total=changed + missing)
-    pool = _generate_devices(devices, seed)
+    pool = generate_devices(devices, seed)
     rng = np.random.default_rng([seed, 2])
     order = rng.permutation(devices)
     n_missing, n_changed = round(devices * missing), round(devices * changed)
-    pool = _change_one_field(pool, order[n_missing : n_missing + n_changed])
-    return _read_shape(pool, np.sort(order[n_missing:]), _object_ids(rng, devices))
+    pool = change_one_field(pool, order[n_missing : n_missing + n_changed])
+    return _read_shape(pool, np.sort(order[n_missing:]), object_ids(rng, devices))
 
 
 def synthetic_group_inventory(

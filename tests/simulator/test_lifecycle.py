@@ -84,7 +84,7 @@ def test_memory_state_does_not_survive(tmp_path):
 
 def _start_cli(*args: str) -> tuple[subprocess.Popen, str]:
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    cmd = [sys.executable, "-m", "directorsync.cli", "simulator", "--port", "0", *args]
+    cmd = [sys.executable, "-m", "directorsync", "simulator", "--port", "0", *args]
     proc = subprocess.Popen(
         cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
@@ -124,7 +124,7 @@ def test_cli_stops_on_ctrl_c():
 
 
 def test_cli_rejects_bad_options():
-    cmd = [sys.executable, "-m", "directorsync.cli", "simulator", "--fail-rate", "2"]
+    cmd = [sys.executable, "-m", "directorsync", "simulator", "--fail-rate", "2"]
     result = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert result.returncode == 2 and "fail-rate" in result.stderr
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from directorsync.simulator.orders import Op
+from directorsync.simulator.monitor import Op
 from directorsync.simulator.resources.base import Resource, ensure_in, ensure_refs
 from directorsync.simulator.resources.repos import remote_repos
 from directorsync.simulator.routing import FETCH, WRITE, Call, Route, route
@@ -17,7 +17,7 @@ from directorsync.simulator.store import Record
 from directorsync.simulator.validation import Field, Schema, bad
 
 if TYPE_CHECKING:
-    from directorsync.simulator.director import NodeView
+    from directorsync.simulator.engine import NodeView
 
 CONDITIONS = ("greaterthan", "lessthan", "equalsto", "lessequal", "equals", "moreequal", "notequal")
 FETCH_KINDS = (

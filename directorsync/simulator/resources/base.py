@@ -11,13 +11,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from directorsync.simulator.orders import Op
+from directorsync.simulator.monitor import Op
 from directorsync.simulator.routing import WRITE, Call, Route, route
 from directorsync.simulator.store import Record
 from directorsync.simulator.validation import OrderFailed, Schema
 
 if TYPE_CHECKING:
-    from directorsync.simulator.director import NodeView
+    from directorsync.simulator.engine import NodeView
 
 
 class Resource:
@@ -39,7 +39,7 @@ class Resource:
         n = self.name
         rs = []
         if self.readable:
-            rs += [route("GET", n, self.list), route("GET", f"{n}/{{id}}", self.get)]
+            rs += [route("GET", n, self.list_all), route("GET", f"{n}/{{id}}", self.get)]
         if self.create_schema is not None:
             rs.append(route("POST", n, self.create, WRITE))
         if self.edit_schema is not None:
@@ -55,7 +55,7 @@ class Resource:
 
     # -- read side -------------------------------------------------------------------------
 
-    def list(self, call: Call) -> list[Record]:
+    def list_all(self, call: Call) -> list[Record]:
         """``GET {name}``: a bare array of read-shaped records."""
         return [self.read(call.node, r) for r in call.node.objects(self.name)]
 

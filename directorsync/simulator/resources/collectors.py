@@ -9,14 +9,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from directorsync.simulator.catalog import catalog
-from directorsync.simulator.orders import Op
+from directorsync.simulator.monitor import Op
 from directorsync.simulator.resources.base import Resource, ensure_in, ensure_refs
 from directorsync.simulator.routing import WRITE, Call, Route, route
 from directorsync.simulator.store import Record
 from directorsync.simulator.validation import ApiError, Field, OrderFailed, Schema, bad
 
 if TYPE_CHECKING:
-    from directorsync.simulator.director import NodeView
+    from directorsync.simulator.engine import NodeView
 
 APP = "SyslogCollector"
 CONDITIONS = ("use_as_proxy", "uses_proxy", "None")

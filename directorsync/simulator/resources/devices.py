@@ -11,7 +11,7 @@ import ipaddress
 from typing import TYPE_CHECKING, Any
 
 from directorsync.simulator.catalog import catalog
-from directorsync.simulator.orders import Op
+from directorsync.simulator.monitor import Op
 from directorsync.simulator.resources.base import Resource, ensure_in, ensure_refs
 from directorsync.simulator.resources.collectors import ensure_not_a_used_proxy
 from directorsync.simulator.routing import Call, Route, route
@@ -19,7 +19,7 @@ from directorsync.simulator.store import Record
 from directorsync.simulator.validation import Field, OrderFailed, Schema, bad
 
 if TYPE_CHECKING:
-    from directorsync.simulator.director import NodeView
+    from directorsync.simulator.engine import NodeView
 
 RISKS = ("Minimal", "Minor", "Major", "Critical")
 

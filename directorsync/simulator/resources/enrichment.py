@@ -10,7 +10,7 @@ from directorsync.simulator.store import Record
 from directorsync.simulator.validation import Field, Schema, bad
 
 if TYPE_CHECKING:
-    from directorsync.simulator.director import NodeView
+    from directorsync.simulator.engine import NodeView
 
 _SPEC = Schema(
     Field("source", required=True, nonempty=True),

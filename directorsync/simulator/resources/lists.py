@@ -9,14 +9,14 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
-from directorsync.simulator.orders import Op
+from directorsync.simulator.monitor import Op
 from directorsync.simulator.resources.base import Resource
 from directorsync.simulator.routing import WRITE, Call, Route, route
 from directorsync.simulator.store import Record
 from directorsync.simulator.validation import ApiError, Field, Schema, bad
 
 if TYPE_CHECKING:
-    from directorsync.simulator.director import NodeView
+    from directorsync.simulator.engine import NodeView
 
 STATIC, DYNAMIC = "static_list", "dynamic_list"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_]{0,98}[A-Za-z0-9]$")

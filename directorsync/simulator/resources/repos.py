@@ -5,15 +5,15 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from directorsync.simulator.catalog import REPO_PORT, catalog, default_repo_names
-from directorsync.simulator.orders import Op
+from directorsync.simulator.monitor import Op
+from directorsync.simulator.pools import STORAGE_ROLES
 from directorsync.simulator.resources.base import Resource
 from directorsync.simulator.routing import FETCH, Call, Route, route
 from directorsync.simulator.store import Record
-from directorsync.simulator.topology import STORAGE_ROLES
 from directorsync.simulator.validation import Field, OrderFailed, Schema
 
 if TYPE_CHECKING:
-    from directorsync.simulator.director import NodeView
+    from directorsync.simulator.engine import NodeView
 
 _PATH = Schema(
     Field("path", required=True, nonempty=True),

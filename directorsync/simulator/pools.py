@@ -1,7 +1,7 @@
 """Tenants file → the pools and nodes the simulator serves.
 
 The file (format of ``../shared/samples/tenants.yml``, contract §4.1) is parsed by the project's
-:mod:`directorsync.topology`; this module adds what serving needs: nodes that know their pool,
+:mod:`directorsync.tenants`; this module adds what serving needs: nodes that know their pool,
 lookup by pool and node id, per-role tuples, and a node's address as other nodes see it.
 """
 
@@ -13,9 +13,9 @@ from typing import Any
 
 import yaml
 
-from directorsync import topology
+from directorsync import tenants as topology
 from directorsync.errors import ConfigError
-from directorsync.topology import ROLES, parse_tenants
+from directorsync.tenants import ROLES, parse_tenants
 
 #: roles whose repos a search head can query (Repos/RemoteRepos/fetch, alert ``repos``)
 STORAGE_ROLES = ("backends", "all_in_one")
@@ -94,7 +94,7 @@ class Topology:
 
 def load_topology(source: str | Path | dict[str, Any]) -> Topology:
     """Parse a tenants file (path, YAML text or already-parsed dict) with
-    :func:`directorsync.topology.parse_tenants`, then index it for routing.
+    :func:`directorsync.tenants.parse_tenants`, then index it for routing.
 
     Raises:
         ConfigError: the file is missing, not YAML, lacks a pool UUID or a node id, or lists

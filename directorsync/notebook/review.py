@@ -30,7 +30,7 @@ import pandas as pd
 
 from directorsync.errors import PlanError
 from directorsync.plan import Plan
-from directorsync.report import compact
+from directorsync.report.console import compact
 
 APPROVAL_SCHEMA = "directorsync/approval@1"
 #: actions whose rows are sent by apply (the only rows that can be selected or approved)

@@ -47,7 +47,7 @@ __all__ = [
     "sync_outcome",
 ]
 
-log = logging.getLogger("directorsync.orders")
+log = logging.getLogger("directorsync.director.orders")
 
 SUCCESS_STATUSES = frozenset({"completed", "success", "ok"})
 FAILURE_STATUSES = frozenset({"failed", "error"})
@@ -254,7 +254,7 @@ def follow_order(
 
     Args:
         get: fetches a relative monitor path and returns the HTTP response (see
-            :func:`http_getter`; :class:`~directorsync.client.DirectorClient` passes its own).
+            :func:`http_getter`; :class:`~directorsync.director.client.DirectorClient` passes its own).
         monitor: the monitor path, with or without a leading slash, or an absolute URL.
             Build one from an order id with :func:`monitor_path`.
         timeout: overall limit in seconds.

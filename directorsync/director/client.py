@@ -66,20 +66,20 @@ from urllib3.exceptions import (
 )
 
 from directorsync import decoder, jsonio
-from directorsync.errors import (
-    AmbiguousWriteError,
-    DirectorError,
-    DirectorHTTPError,
-    OrderError,
-    TransportError,
-)
-from directorsync.orders import (
+from directorsync.director.orders import (
     OrderOutcome,
     director_message,
     follow_order,
     monitor_path_from_response,
     retry_after,
     sync_outcome,
+)
+from directorsync.errors import (
+    AmbiguousWriteError,
+    DirectorError,
+    DirectorHTTPError,
+    OrderError,
+    TransportError,
 )
 from directorsync.redact import RedactingFilter, redact_obj, redact_text, register_secret
 
@@ -269,7 +269,7 @@ class DirectorClient:
         order_timeout: default overall limit for following an order.
         poll_initial: first pause between order polls.
         poll_max: longest pause between order polls.
-        logger: where to log (default ``directorsync.client``).
+        logger: where to log (default ``directorsync.director.client``).
         sleep: pause function (injectable for tests).
         clock: monotonic clock (injectable for tests).
         rng: random source for jitter (injectable for tests).
@@ -303,7 +303,7 @@ class DirectorClient:
         self.timeout, self.retries = timeout, retries
         self.backoff, self.backoff_max = backoff, backoff_max
         self.order_timeout, self.poll_initial, self.poll_max = order_timeout, poll_initial, poll_max
-        self.log = logger or logging.getLogger("directorsync.client")
+        self.log = logger or logging.getLogger("directorsync.director.client")
         if not any(isinstance(f, RedactingFilter) for f in self.log.filters):
             self.log.addFilter(RedactingFilter())
         self._sleep, self._clock, self._rng = sleep, clock, rng or random.Random()
@@ -373,7 +373,7 @@ class DirectorClient:
         response = self._send("GET", rel, body=None, safe=True)
         return self._decode(response, "GET", rel, safe=True)
 
-    def list(self, pool: str, node: str, path: str) -> list[dict]:
+    def list_objects(self, pool: str, node: str, path: str) -> list[dict]:
         """GET a list endpoint, which must answer a bare JSON array of objects (contract §1.6)."""
         return self.receive_list(pool, node, path)()
 

@@ -5,9 +5,8 @@ Three readers, three outputs:
 * the operator at the terminal: :func:`print_plan` and :func:`print_result` (rich tables, bounded);
 * a program or a support engineer: :func:`write_result_json` writes ``result.json``
   (``directorsync/result@1``, documented by :func:`result_json_schema`);
-* the customer: the self-contained HTML report, in :mod:`directorsync.htmlreport`, and the
-  fleet page, in :mod:`directorsync.fleet` (re-exported here: ``render_html``, ``write_html``,
-  ``render_fleet_index``, ``write_fleet_index``).
+* the customer: the self-contained HTML report, in :mod:`directorsync.report.customer`, and the
+  fleet page, in :mod:`directorsync.report.fleet_page`.
 
 See ``docs/reports.md``.
 """
@@ -30,44 +29,15 @@ from directorsync import jsonio
 from directorsync.errors import DirectorSyncError
 from directorsync.gcpause import gc_paused
 from directorsync.redact import MASK, Redactor, is_secret_key, redact_obj
-from directorsync.workbook import ON_NODE, source_label
+from directorsync.vocabulary import ACTIONS, NOT_OK, ON_NODE, REF_PREFIX, RESULT_SCHEMA, STATUSES
+from directorsync.workbook import source_label
 
-RESULT_SCHEMA = "directorsync/result@1"
-
-#: every row status, in display order (PLANNED_* only occur in dry-run results)
-STATUSES = (
-    "CREATED",
-    "UPDATED",
-    "PLANNED_CREATE",
-    "PLANNED_UPDATE",
-    "UNCHANGED",
-    "SKIP",
-    "ERROR",
-    "EXCEPTION",
-)
-#: plan actions, in display order
-ACTIONS = ("create", "update", "unchanged", "skip", "error")
-#: statuses that need a reader's attention
-NOT_OK = ("SKIP", "ERROR", "EXCEPTION")
 #: detail rows are listed in this order (UNCHANGED and unknown statuses last)
 DETAIL_PRIORITY = {s: i for i, s in enumerate(("ERROR", "EXCEPTION", "SKIP", *STATUSES[:4]))}
 
 CONSOLE_DETAIL_ROWS = 50
 CONSOLE_FIELDS_PER_ROW = 4
 CONSOLE_VALUE_CHARS = 40
-#: placeholder id of an object the same plan creates (``directorsync.inventory.REF_PREFIX``)
-REF_PREFIX = "$ref:"
-
-_HTML_NAMES = ("render_html", "write_html", "render_fleet_index", "write_fleet_index")
-
-
-def __getattr__(name: str) -> Any:
-    # re-export the HTML writers lazily (htmlreport imports this module; it re-exports fleet's)
-    if name in _HTML_NAMES:
-        from directorsync import htmlreport
-
-        return getattr(htmlreport, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 # --- summaries ------------------------------------------------------------------------------

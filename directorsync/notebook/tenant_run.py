@@ -34,9 +34,10 @@ from directorsync import redact
 from directorsync.config import Settings, load_settings
 from directorsync.errors import ConfigError, WorkbookError
 from directorsync.logs import RunLogging, setup_logging
-from directorsync.plan import Plan, desired_frame
-from directorsync.profile import dependency_order
-from directorsync.report import compact
+from directorsync.plan import Plan
+from directorsync.planner import desired_frame
+from directorsync.profile.model import dependency_order
+from directorsync.report.console import compact
 from directorsync.session import Session
 
 #: rows shown per resource in the notebook (the HTML report and result.json hold every row)
@@ -108,8 +109,8 @@ class NotebookRun:
         Returns:
             The files written (a small table to show).
         """
-        from directorsync.htmlreport import write_html
-        from directorsync.report import write_result_json
+        from directorsync.report.console import write_result_json
+        from directorsync.report.customer import write_html
 
         out = self.reports_dir()
         out.mkdir(parents=True, exist_ok=True)
@@ -240,7 +241,7 @@ def open_run(
     redact.register_secret(settings.token)
     out = _path(output_dir)
     try:
-        from directorsync.runs import workbook_for
+        from directorsync.notebook.batch import workbook_for
 
         path = _path(workbook) or workbook_for(settings, tenant)
         stack.enter_context(start_logging(settings, reports_dir(settings, tenant, out)))

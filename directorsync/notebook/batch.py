@@ -30,7 +30,7 @@ import click
 from directorsync.config import Settings, load_settings
 from directorsync.errors import ConfigError
 
-NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "tenant_sync.ipynb"
+NOTEBOOK = Path(__file__).resolve().parents[2] / "notebooks" / "tenant_sync.ipynb"
 KERNEL = "python3"
 OUTPUT_NOTEBOOK = "tenant_sync.ipynb"
 #: parameters every job sets (``-p`` may not override them)
@@ -313,7 +313,7 @@ def run_dask(
 
 
 def fleet_entries(outcomes: Iterable[TenantOutcome], page_dir: Path) -> list[dict[str, Any]]:
-    """The tenants of :func:`~directorsync.htmlreport.write_fleet_index`, links relative."""
+    """The tenants of :func:`~directorsync.report.fleet_page.write_fleet_index`, links relative."""
 
     def rel(path: Path) -> str:
         return Path(os.path.relpath(path, page_dir)).as_posix()
@@ -333,7 +333,7 @@ def fleet_entries(outcomes: Iterable[TenantOutcome], page_dir: Path) -> list[dic
 
 def write_fleet(run_id: str, outcomes: list[TenantOutcome], reports_dir: Path) -> Path:
     """Write ``<reports_dir>/<run_id>/index.html``."""
-    from directorsync.htmlreport import write_fleet_index
+    from directorsync.report.fleet_page import write_fleet_index
 
     page_dir = Path(reports_dir) / run_id
     return write_fleet_index(run_id, fleet_entries(outcomes, page_dir), page_dir / "index.html")
@@ -405,7 +405,7 @@ def build_jobs(
 
 
 def _tenant_names(settings: Settings, names: str | None, every: bool) -> list[str]:
-    from directorsync.topology import load_tenants
+    from directorsync.tenants import load_tenants
 
     if bool(names) == every:
         raise click.UsageError("pass --tenants a,b,c or --all (one of them)")

@@ -1,4 +1,4 @@
-"""The ``plan``, ``apply`` and ``lint`` commands, and the legacy ``import-*`` commands.
+"""The ``plan`` and ``apply`` commands.
 
 Exit codes (see ``docs/cli.md``): 0 success; 1 rows in ERROR/EXCEPTION or plan errors (also
 lint errors); 2 configuration/profile errors, or — with ``plan --detailed-exitcode`` — changes
@@ -7,7 +7,6 @@ pending; 3 workbook or plan-file errors; 4 Director unreachable or refusing; 130
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -129,7 +128,7 @@ def _plan(
     tenant, xlsx, tenants_file, resources, config_file, url, no_verify, out, fmt, detailed_exitcode
 ):
     from directorsync.plan import plan_json
-    from directorsync.report import print_plan
+    from directorsync.report.console import print_plan
     from directorsync.session import Session
 
     settings = _settings(config_file, url, no_verify, tenant, tenants_file)
@@ -158,57 +157,6 @@ def _print_notes(notes: list[dict[str, str]]) -> None:
     for note in notes:
         color = "red" if note["level"] == "error" else "yellow"
         click.secho(f"{note['level']}: {note['resource']}: {note['message']}", fg=color, err=True)
-
-
-@click.command("lint")
-@click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=Path))
-@click.option("--strict", is_flag=True, help="Treat style findings as errors.")
-@click.option(
-    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
-)
-def lint_command(paths, strict, fmt):
-    """Check profile files (default: the built-in profiles) with stable DS-LINT codes."""
-    from directorsync.lint import findings_json, lint_paths
-
-    findings = lint_paths(list(paths) or None, strict=strict)
-    if fmt == "json":
-        click.echo(findings_json(findings))
-    else:
-        for f in findings:
-            click.echo(f.text())
-        errors = sum(f.severity == "error" for f in findings)
-        click.echo(f"{len(findings)} finding(s), {errors} error(s)", err=True)
-    return EXIT_ROWS_FAILED if any(f.severity == "error" for f in findings) else EXIT_OK
-
-
-def _legacy(resource: str, name: str) -> click.Command:
-    """`import-<x>` commands of the current tool, mapped onto apply for one resource."""
-
-    @click.command(name)
-    @click.option("--tenant", "-t", required=True, help="Tenant name in the tenants file.")
-    @click.option("--tenants-file", type=click.Path(path_type=Path))
-    @click.option("--xlsx", required=True, type=click.Path(path_type=Path))
-    @click.option("--dry-run", is_flag=True, help="Plan only; never write.")
-    @click.option("--config", "config_file", type=click.Path(path_type=Path))
-    @click.option("--no-verify", is_flag=True, default=None)
-    def legacy(tenant, tenants_file, xlsx, dry_run, config_file, no_verify):
-        ctx = click.get_current_context()
-        return ctx.invoke(
-            apply_command,
-            tenant=tenant,
-            tenants_file=tenants_file,
-            xlsx=xlsx,
-            resources=resource,
-            config_file=config_file,
-            url=None,
-            no_verify=no_verify,
-            dry_run=dry_run,
-        )
-
-    legacy.help = (
-        f"Same as `directorsync apply --resources {resource}` (the current tool's command)."
-    )
-    return legacy
 
 
 @click.command("apply")
@@ -240,7 +188,7 @@ def apply_command(
     concurrency=None,
 ):
     """Plan then apply a workbook (or apply a saved plan); only changed rows are sent."""
-    from directorsync.apply_cli import run_apply
+    from directorsync.cli.apply_command import run_apply
 
     settings = _settings(
         config_file, url, no_verify, tenant, tenants_file, **{"app.concurrency": concurrency}
@@ -256,15 +204,4 @@ def apply_command(
     )
 
 
-import_repos = _legacy("repos", "import-repos")
-import_normalization_policies = _legacy("normalization_policies", "import-normalization-policies")
-import_enrichment_policies = _legacy("enrichment_policies", "import-enrichment-policies")
-import_routing_policies = _legacy("routing_policies", "import-routing-policies")
-import_processing_policies = _legacy("processing_policies", "import-processing-policies")
-import_device_groups = _legacy("device_groups", "import-device-groups")
-import_devices = _legacy("devices", "import-devices")
-import_syslog_collectors = _legacy("syslog_collectors", "import-syslog-collectors")
-import_alert_rules = _legacy("alert_rules", "import-alert-rules")
-import_user_lists = _legacy("user_defined_lists", "import-user-lists")
-
-__all__ = ["plan_command", "apply_command", "lint_command", "sys"]
+__all__ = ["apply_command", "plan_command"]

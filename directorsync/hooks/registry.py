@@ -8,7 +8,9 @@ A profile names hooks under ``hooks:``; each hook is a pure function over DataFr
 - ``desired``: ``fn(frame, profile, ctx) -> DataFrame`` adjusts the desired frame per node after
   name resolution (cross-row rules).
 
-Hook modules register themselves with :data:`HOOKS`; ``get`` errors list the known names.
+Each hook lives in the module of its resource (``hooks/<resource>.py``) as a plain function;
+:data:`HOOKS` below names them all, so that reading this module shows every built-in hook.
+``get`` errors list the known names.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from collections.abc import Callable
 from typing import Any
 
 from directorsync.errors import ProfileError
+from directorsync.hooks import alert_rules, enrichment_policies, syslog_collectors
+from directorsync.hooks import user_defined_lists as lists
 
 HOOK_KINDS = ("build", "inventory", "desired")
 
@@ -27,19 +31,14 @@ class HookRegistry:
     def __init__(self) -> None:
         self._items: dict[str, tuple[str, Callable[..., Any]]] = {}
 
-    def register(self, name: str, kind: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-        """Decorator registering ``fn`` as hook ``name`` of ``kind``."""
+    def add(self, name: str, kind: str, fn: Callable[..., Any]) -> None:
+        """Name ``fn`` as hook ``name`` of ``kind``."""
         if kind not in HOOK_KINDS:
             raise ValueError(f"hook kind must be one of {HOOK_KINDS}")
-
-        def deco(fn: Callable[..., Any]) -> Callable[..., Any]:
-            self._items[name] = (kind, fn)
-            return fn
-
-        return deco
+        self._items[name] = (kind, fn)
 
     def get(self, name: str, kind: str) -> Callable[..., Any]:
-        _load_builtin_hooks()
+        """The hook ``name``, which must be of ``kind``."""
         try:
             found_kind, fn = self._items[name]
         except KeyError:
@@ -50,20 +49,14 @@ class HookRegistry:
         return fn
 
     def names(self) -> list[str]:
-        _load_builtin_hooks()
+        """Every hook name, sorted."""
         return sorted(self._items)
 
 
 HOOKS = HookRegistry()
-
-
-def _load_builtin_hooks() -> None:
-    """Import the modules that register the built-in hooks (once)."""
-    import importlib
-
-    for module in ("directorsync.resource_hooks", "directorsync.importer_hooks"):
-        try:
-            importlib.import_module(module)
-        except ModuleNotFoundError as exc:  # pragma: no cover - only while bootstrapping
-            if exc.name != module:
-                raise
+HOOKS.add("enrichment_build", "build", enrichment_policies.enrichment_build)
+HOOKS.add("syslog_from_devices", "inventory", syslog_collectors.syslog_from_devices)
+HOOKS.add("syslog_proxies", "desired", syslog_collectors.syslog_proxies)
+HOOKS.add("alert_rules_build", "build", alert_rules.alert_rules_build)
+HOOKS.add("lists_build", "build", lists.lists_build)
+HOOKS.add("lists_inventory", "inventory", lists.lists_inventory)

@@ -21,23 +21,23 @@ from directorsync.errors import DirectorSyncError
 
 #: command name -> "module:attribute" of a click.Command
 COMMANDS: dict[str, str] = {
-    "demo": "directorsync.demo:demo_command",
-    "plan": "directorsync.commands:plan_command",
-    "apply": "directorsync.commands:apply_command",
-    "lint": "directorsync.commands:lint_command",
-    "run": "directorsync.runs:run_command",
-    "simulator": "directorsync.simulator.cli:simulator_command",
-    "make-workbook": "directorsync.synth:make_workbook_command",
-    "import-repos": "directorsync.commands:import_repos",
-    "import-normalization-policies": "directorsync.commands:import_normalization_policies",
-    "import-enrichment-policies": "directorsync.commands:import_enrichment_policies",
-    "import-routing-policies": "directorsync.commands:import_routing_policies",
-    "import-processing-policies": "directorsync.commands:import_processing_policies",
-    "import-device-groups": "directorsync.commands:import_device_groups",
-    "import-devices": "directorsync.commands:import_devices",
-    "import-syslog-collectors": "directorsync.commands:import_syslog_collectors",
-    "import-alert-rules": "directorsync.commands:import_alert_rules",
-    "import-user-lists": "directorsync.commands:import_user_lists",
+    "demo": "directorsync.cli.demo_command:demo_command",
+    "plan": "directorsync.cli.sync_commands:plan_command",
+    "apply": "directorsync.cli.sync_commands:apply_command",
+    "lint": "directorsync.cli.profile_commands:lint_command",
+    "run": "directorsync.notebook.batch:run_command",
+    "simulator": "directorsync.cli.simulator_command:simulator_command",
+    "make-workbook": "directorsync.cli.workbook_command:make_workbook_command",
+    "import-repos": "directorsync.cli.legacy_commands:import_repos",
+    "import-normalization-policies": "directorsync.cli.legacy_commands:import_normalization_policies",
+    "import-enrichment-policies": "directorsync.cli.legacy_commands:import_enrichment_policies",
+    "import-routing-policies": "directorsync.cli.legacy_commands:import_routing_policies",
+    "import-processing-policies": "directorsync.cli.legacy_commands:import_processing_policies",
+    "import-device-groups": "directorsync.cli.legacy_commands:import_device_groups",
+    "import-devices": "directorsync.cli.legacy_commands:import_devices",
+    "import-syslog-collectors": "directorsync.cli.legacy_commands:import_syslog_collectors",
+    "import-alert-rules": "directorsync.cli.legacy_commands:import_alert_rules",
+    "import-user-lists": "directorsync.cli.legacy_commands:import_user_lists",
 }
 
 
@@ -66,7 +66,7 @@ def cli() -> None:
     """
 
 
-PACKAGE_DIR = Path(__file__).resolve().parent
+PACKAGE_DIR = Path(__file__).resolve().parents[1]
 
 
 def _in_package(filename: str) -> bool:

@@ -1,6 +1,6 @@
 """Built-in hooks for the resources whose shape a column mapping cannot say.
 
-Each hook is a pure function over DataFrames, registered in :data:`directorsync.hooks.HOOKS` and
+Each hook is a pure function over DataFrames, registered in :data:`directorsync.hooks.registry.HOOKS` and
 named by a profile's ``hooks:`` section. Profiles say why they need one.
 """
 
@@ -10,10 +10,9 @@ from typing import Any
 
 import pandas as pd
 
-from directorsync.hooks import HOOKS
-from directorsync.mapping import ROWS, SHEET
-from directorsync.transforms import Context, Invalid, apply_transforms, is_empty
-from directorsync.workbook import ROW
+from directorsync.cells import is_empty
+from directorsync.transforms import Context, Invalid, apply_transforms
+from directorsync.vocabulary import ROW, ROWS, SHEET
 
 RULE_KEYS = ["category", "source_key", "prefix", "operation", "type", "event_key"]
 CRITERIA_KEYS = ["type", "key", "value"]
@@ -41,7 +40,6 @@ def _objects(frame: pd.DataFrame, keys: list[str], by: list[str]) -> pd.Series:
     return grouped.groupby(by, sort=False)["_obj"].agg(list)
 
 
-@HOOKS.register("enrichment_build", "build")
 def enrichment_build(sheets: Any, profile: Any, ctx: Context) -> pd.DataFrame:
     """EnrichmentPolicy + EnrichmentRules + EnrichmentCriteria → one row per policy.
 

@@ -17,12 +17,12 @@ from typing import Any
 from directorsync.simulator import catalog
 from directorsync.simulator.faults import FaultBook
 from directorsync.simulator.knobs import Knobs
-from directorsync.simulator.orders import FAILED, FATE_FAIL, SUCCESS, Op, Order, OrderBook
+from directorsync.simulator.monitor import FAILED, FATE_FAIL, SUCCESS, Op, Order, OrderBook
+from directorsync.simulator.pools import NodeInfo, Topology
 from directorsync.simulator.requestlog import RequestLog
 from directorsync.simulator.resources import build_resources
 from directorsync.simulator.routing import Router
 from directorsync.simulator.store import MemoryStore, Record
-from directorsync.simulator.topology import NodeInfo, Topology
 from directorsync.simulator.validation import ApiError, OrderFailed
 
 SIMULATED_FAILURE = "simulated order failure: the job failed on the node, nothing was applied"

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from directorsync.synth.sheets import RISK_LEVELS, _oid
+from directorsync.synth.sheets import RISK_LEVELS, object_id
 
 _KINDS = np.array(["fw", "sw", "rtr", "srv", "dc", "lb", "proxy", "ap", "vpn", "db"])
 _SITES = np.array(["par", "bru", "ams", "fra", "lon", "mad", "mil", "zrh"])
@@ -19,7 +19,9 @@ _SITE_ZONES = np.array(
     + ["Europe/London", "Europe/Madrid", "Europe/Rome", "Europe/Zurich"]
 )
 _ROLES = np.array(["edge", "core", "dmz", "app", "web", "mgmt", "ops", "lab"])
-_COLLECTORS = np.array([_oid("distributed-collector/dc01"), _oid("distributed-collector/dc02")])
+COLLECTORS = np.array(
+    [object_id("distributed-collector/dc01"), object_id("distributed-collector/dc02")]
+)
 _HEX = np.array(list("0123456789abcdef"))
 _EPOCH = 0x6500_0000  # seconds of the first synthetic object id (September 2023)
 
@@ -35,11 +37,11 @@ SYNTH_GROUPS: tuple[tuple[str, str], ...] = tuple(
         ("ot", "OT / ICS"), ("cloud", "cloud"), ("log_proxy", "log proxy"),
     ]
 )  # fmt: skip
-_GROUP_NAMES = np.array([name for name, _ in SYNTH_GROUPS])
+GROUP_NAMES = np.array([name for name, _ in SYNTH_GROUPS])
 
 
 @dataclass(frozen=True)
-class _Devices:
+class DeviceArrays:
     """Synthetic devices as parallel arrays (one element per device)."""
 
     device_id: np.ndarray  # 24-hex source-system ids
@@ -48,7 +50,7 @@ class _Devices:
     timezone: np.ndarray
     groups: np.ndarray  # (n, 2) indexes into SYNTH_GROUPS; -1 = no second group
     risk: np.ndarray  # (n, 3) indexes into RISK_LEVELS: confidentiality, integrity, availability
-    collector: np.ndarray  # index into _COLLECTORS
+    collector: np.ndarray  # index into COLLECTORS
 
 
 def _digits(values: np.ndarray, width: int, base: int = 16) -> np.ndarray:
@@ -63,7 +65,7 @@ def _join_digits(*digits: np.ndarray) -> np.ndarray:
     return glued.view(f"<U{glued.shape[1]}").ravel()
 
 
-def _object_ids(rng: np.random.Generator, n: int) -> np.ndarray:
+def object_ids(rng: np.random.Generator, n: int) -> np.ndarray:
     """``n`` distinct 24-hex ids shaped like Director's (seconds, random, counter)."""
     seconds = _EPOCH + np.sort(rng.integers(0, 3 * 365 * 86400, n))
     random = rng.integers(0, 1 << 40, n)
@@ -86,7 +88,7 @@ def _unique_ips(rng: np.random.Generator, n: int) -> np.ndarray:
     return ips
 
 
-def _generate_devices(n: int, seed: int) -> _Devices:
+def generate_devices(n: int, seed: int) -> DeviceArrays:
     """``n`` clean devices (no bad rows), the same for the same seed."""
     rng = np.random.default_rng([seed, 0])
     site = rng.integers(0, len(_SITES), n)
@@ -107,29 +109,29 @@ def _generate_devices(n: int, seed: int) -> _Devices:
     base = rng.choice(len(RISK_LEVELS), size=n, p=[0.35, 0.3, 0.25, 0.1])
     vary = rng.random((n, 3)) < 0.15
     risk = np.where(vary, rng.integers(0, len(RISK_LEVELS), (n, 3)), base[:, None])
-    return _Devices(
-        device_id=_object_ids(rng, n),
+    return DeviceArrays(
+        device_id=object_ids(rng, n),
         name=name,
         ip=_unique_ips(rng, n),
         timezone=np.where(rng.random(n) < 0.3, "UTC", _SITE_ZONES[site]),
         groups=groups,
         risk=risk,
-        collector=rng.integers(0, len(_COLLECTORS), n),
+        collector=rng.integers(0, len(COLLECTORS), n),
     )
 
 
-def _group_names(groups: np.ndarray) -> np.ndarray:
+def group_names(groups: np.ndarray) -> np.ndarray:
     """(n, 2) group indexes -> `` | ``-joined group names."""
-    first = _GROUP_NAMES[groups[:, 0]]
-    second = _GROUP_NAMES[np.maximum(groups[:, 1], 0)]
+    first = GROUP_NAMES[groups[:, 0]]
+    second = GROUP_NAMES[np.maximum(groups[:, 1], 0)]
     return np.where(groups[:, 1] >= 0, first + " | " + second, first)
 
 
-def _random_hex(rng: np.random.Generator, n: int, width: int) -> np.ndarray:
+def random_hex(rng: np.random.Generator, n: int, width: int) -> np.ndarray:
     return _join_digits(_HEX[rng.integers(0, 16, (n, width))])
 
 
-def _change_one_field(pool: _Devices, rows: np.ndarray) -> _Devices:
+def change_one_field(pool: DeviceArrays, rows: np.ndarray) -> DeviceArrays:
     """A copy of ``pool`` where each of ``rows`` differs in one field (ip, timezone, risk,
     groups, in turn)."""
     field = np.arange(rows.size) % 4
@@ -144,4 +146,4 @@ def _change_one_field(pool: _Devices, rows: np.ndarray) -> _Devices:
     risk[at, 2] = (risk[at, 2] + 1) % len(RISK_LEVELS)
     at = rows[field == 3]
     groups[at] = np.column_stack([(groups[at, 0] + 10) % len(SYNTH_GROUPS), np.full(at.size, -1)])
-    return _Devices(pool.device_id, pool.name, ip, timezone, groups, risk, pool.collector)
+    return DeviceArrays(pool.device_id, pool.name, ip, timezone, groups, risk, pool.collector)

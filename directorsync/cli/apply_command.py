@@ -18,7 +18,7 @@ from directorsync.config import Settings
 from directorsync.errors import ConfigError
 from directorsync.logs import setup_logging
 from directorsync.plan import read_plan
-from directorsync.report import print_plan, print_result, write_result_json
+from directorsync.report.console import print_plan, print_result, write_result_json
 from directorsync.session import Session, check_director, result_dir
 
 
@@ -77,7 +77,7 @@ def run_apply(
 
 
 def _approved(path: Path, plan) -> list[int]:
-    from directorsync.review import load_approval
+    from directorsync.notebook.review import load_approval
 
     return load_approval(path, plan)
 
@@ -101,7 +101,7 @@ def _apply(
 
 def _report(result: dict[str, Any], out: Path, console: Console) -> int:
     """Write result.json and report.html, print the summary; the exit code."""
-    from directorsync.htmlreport import write_html
+    from directorsync.report.customer import write_html
 
     write_result_json(result, out / "result.json")
     write_html(result, out / "report.html")

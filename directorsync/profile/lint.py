@@ -31,11 +31,11 @@ from typing import Any
 import yaml
 
 from directorsync.errors import ProfileError
-from directorsync.hooks import HOOK_KINDS, HOOKS
+from directorsync.hooks.registry import HOOK_KINDS, HOOKS
 from directorsync.inventory import CATALOGS
 from directorsync.mapping import SOURCES
-from directorsync.prechecks import _BUILDERS, SEVERITIES
-from directorsync.profile import load_profile, profile_files
+from directorsync.prechecks import CHECK_BUILDERS, SEVERITIES
+from directorsync.profile.model import load_profile, profile_files
 from directorsync.transforms import TRANSFORMS, parse_spec
 
 SECTIONS = {
@@ -315,12 +315,12 @@ def _check_prechecks(raw: dict[str, Any], add) -> None:
         item = dict(item or {})
         sev = item.pop("severity", "skip")
         kinds = list(item)
-        if sev not in SEVERITIES or len(kinds) != 1 or kinds[0] not in _BUILDERS:
+        if sev not in SEVERITIES or len(kinds) != 1 or kinds[0] not in CHECK_BUILDERS:
             add(
                 "DS-LINT-008",
                 "error",
                 kinds[0] if kinds else "prechecks",
-                f"bad precheck {item} (known: {', '.join(sorted(_BUILDERS))})",
+                f"bad precheck {item} (known: {', '.join(sorted(CHECK_BUILDERS))})",
             )
 
 

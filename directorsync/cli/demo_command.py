@@ -25,11 +25,11 @@ from rich.text import Text
 
 from directorsync.config import load_settings
 from directorsync.logs import setup_logging
-from directorsync.report import NOT_OK, plural, print_plan, print_result, write_result_json
+from directorsync.report.console import plural, print_plan, print_result, write_result_json
 from directorsync.session import Session, result_dir
+from directorsync.vocabulary import FAILED, NOT_OK
 
 TENANT = "demo"
-FAILED = ("ERROR", "EXCEPTION")
 
 
 def run_demo(
@@ -124,7 +124,7 @@ def _settings(base_url: str, token: str, reports_dir: Path):
 
 def _flow(session: Session, workbook: Path, out: Path, console: Console):
     """Plan, apply, plan again; writes plan.json, result.json and report.html."""
-    from directorsync.htmlreport import write_html
+    from directorsync.report.customer import write_html
 
     plan = session.plan(TENANT, workbook)
     data = plan.to_dict()

@@ -2,9 +2,9 @@
 
 Each tenant's state (ok, rows failed, failed), its totals per status and links to its report
 and notebook, then tenant × resource × status counts. Built from the same blocks as the customer
-report (:mod:`directorsync.htmlreport`): inline stylesheet, a Content-Security-Policy that
+report (:mod:`directorsync.report.customer`): inline stylesheet, a Content-Security-Policy that
 forbids every external resource and every script, every value escaped; links only when relative
-or http(s)/file. Written by ``directorsync run`` (:mod:`directorsync.runs`). See
+or http(s)/file. Written by ``directorsync run`` (:mod:`directorsync.notebook.batch`). See
 ``docs/reports.md``.
 """
 
@@ -16,23 +16,23 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-from directorsync.htmlreport import (
-    FAILED,
-    _badge,
-    _cards,
-    _counts,
-    _e,
-    _heads,
-    _num,
-    _page,
-    _section,
-    _table,
-    _td,
-    _tr,
-    _write,
-)
 from directorsync.redact import redact_text
-from directorsync.report import status_columns, summarize
+from directorsync.report.blocks import (
+    badge,
+    cards,
+    count_heads,
+    count_rows,
+    esc,
+    num_cell,
+    page,
+    section,
+    table,
+    td,
+    tr,
+    write_page,
+)
+from directorsync.report.console import status_columns, summarize
+from directorsync.vocabulary import FAILED
 
 __all__ = ["render_fleet_index", "write_fleet_index"]
 
@@ -41,7 +41,7 @@ def _href(href: Any) -> str | None:
     """A relative or http(s)/file link, quoted and escaped; any other scheme is no link."""
     if not href or urlsplit(str(href)).scheme not in ("", "http", "https", "file"):
         return None
-    return _e(quote(str(href), safe="/:#?&=%~.-_"))
+    return esc(quote(str(href), safe="/:#?&=%~.-_"))
 
 
 def _tenant_summary(tenant: Mapping[str, Any]) -> dict:
@@ -68,24 +68,24 @@ def _tenant_state(tenant: Mapping[str, Any], by_status: Mapping[str, int]) -> tu
 def _tenant_row(tenant: Mapping[str, Any], summary: dict, cols: list[str]) -> str:
     counts, result = summary["by_status"], tenant.get("result")
     state, why = _tenant_state(tenant, counts)
-    badge = _badge("ok" if state == "ok" else "failed", state)
-    why = f'<p class="{"muted" if state == "ok" else "err"}">{_e(why)}</p>' if why else ""
+    state_badge = badge("ok" if state == "ok" else "failed", state)
+    why = f'<p class="{"muted" if state == "ok" else "err"}">{esc(why)}</p>' if why else ""
     links = [f'<a href="{h}">{label}</a>' for label, key in (("report", "report_href"),
              ("notebook", "notebook_href")) if (h := _href(tenant.get(key)))]  # fmt: skip
     if result is None:
         links = [link for link in links if ">report<" not in link]
-        numbers = [_td("no result", "muted", f' colspan="{len(cols) + 1}"')]
+        numbers = [td("no result", "muted", f' colspan="{len(cols) + 1}"')]
     else:
-        numbers = [*(_num(counts.get(c, 0)) for c in cols), _num(sum(counts.values()))]
+        numbers = [*(num_cell(counts.get(c, 0)) for c in cols), num_cell(sum(counts.values()))]
     mode = "—" if result is None else "dry run" if result.get("dry_run") else "apply"
-    name = _td(_e(tenant.get("tenant")), "key")
-    return _tr(name, _td(badge + why), _td(mode), *numbers, _td(" · ".join(links)))
+    name = td(esc(tenant.get("tenant")), "key")
+    return tr(name, td(state_badge + why), td(mode), *numbers, td(" · ".join(links)))
 
 
 def _per_resource(tenant: Mapping[str, Any], summary: dict, cols: list[str]) -> list[str]:
-    lines = _counts(summary["by_resource"], cols, link=False)
+    lines = count_rows(summary["by_resource"], cols, link=False)
     if lines:  # the tenant's name once, spanning its resources
-        cell = _td(_e(tenant.get("tenant")), "key", f' rowspan="{len(lines)}"')
+        cell = td(esc(tenant.get("tenant")), "key", f' rowspan="{len(lines)}"')
         lines[0] = lines[0].replace("<tr>", f"<tr>{cell}", 1)
     return lines
 
@@ -115,19 +115,21 @@ def render_fleet_index(run_id: str, tenants: list[dict]) -> str:
     per_resource = [line for t, s in pairs for line in _per_resource(t, s, cols)]
     title = f"DirectorSync fleet run {run_id}"
     sub = f"{len(tenants)} tenants · {ok} ok · {len(tenants) - ok} with failures"
-    tenants_html = _cards(overall, cols, overall.total()) + _table(
-        ["Tenant", "State", "Mode", *_heads(cols), "Links"], rows
+    tenants_html = cards(overall, cols, overall.total()) + table(
+        ["Tenant", "State", "Mode", *count_heads(cols), "Links"], rows
     )
     body = (
-        f'<header class="top"><h1>{_e(title)}</h1><p class="sub">{sub}</p></header>'
-        + _section("tenants", "Tenants", tenants_html)
-        + _section(
-            "resources", "Per resource", _table(["Tenant", "Resource", *_heads(cols)], per_resource)
+        f'<header class="top"><h1>{esc(title)}</h1><p class="sub">{sub}</p></header>'
+        + section("tenants", "Tenants", tenants_html)
+        + section(
+            "resources",
+            "Per resource",
+            table(["Tenant", "Resource", *count_heads(cols)], per_resource),
         )
     )
-    return _page(title, body)
+    return page(title, body)
 
 
 def write_fleet_index(run_id: str, tenants: list[dict], path: str | Path) -> Path:
     """Writes :func:`render_fleet_index` to ``path`` (UTF-8, parents created)."""
-    return _write(render_fleet_index(run_id, tenants), path)
+    return write_page(render_fleet_index(run_id, tenants), path)

@@ -18,7 +18,7 @@ import yaml
 
 from directorsync.errors import ProfileError
 
-BUILTIN_DIR = Path(__file__).resolve().parent.parent / "profiles"
+BUILTIN_DIR = Path(__file__).resolve().parents[2] / "profiles"
 DEFAULTS_FILE = "_defaults.yml"
 
 

@@ -1,0 +1,6 @@
+"""``python -m directorsync``: the ``directorsync`` command."""
+
+from directorsync.cli import main
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,87 @@
+"""The internal vocabulary: frame column names, actions, statuses, schema ids.
+
+Every stage speaks these words; they live here once so that no stage imports another only to
+get a constant. Frame columns that start with ``_`` are DirectorSync's own and never reach a
+payload; columns without it are the write shape of the resource.
+"""
+
+from __future__ import annotations
+
+VERSION = "0.1.0"
+
+# --- schema ids of the JSON artifacts ----------------------------------------------------------
+PLAN_SCHEMA = "directorsync/plan@1"
+RESULT_SCHEMA = "directorsync/result@1"
+
+# --- frame columns (desired and remote frames) --------------------------------------------------
+#: Excel row number of a mapped row (header = row 1)
+ROW = "_row"
+#: every Excel row an aggregated row came from
+ROWS = "_rows"
+#: the sheet a row was read from
+SHEET = "_sheet"
+#: "file › sheet › row" provenance label
+SOURCE = "_source"
+#: logpoint identifier of the node a row targets or an object lives on
+NODE = "_node_id"
+#: that node's name
+NODE_NAME = "_node_name"
+#: an object the same plan creates (not yet on Director)
+PLANNED = "_planned"
+#: the precheck / resolve verdict of a desired row (``None`` = plannable)
+STATUS = "_status"
+#: why a row was skipped or failed
+REASON = "_reason"
+#: natural key of a row (composite keys joined with ``/``)
+KEY = "_key"
+#: ``["<resource>:<key>"]`` objects a row needs that the same plan creates
+DEPENDS = "_depends"
+
+#: placeholder id of an object the same plan creates: ``$ref:<resource>:<key>``
+REF_PREFIX = "$ref:"
+#: how a finding names its node ("unknown repo 'X' on node lb-01"); reports merge on it
+ON_NODE = "on node {}"
+
+# --- plan rows ----------------------------------------------------------------------------------
+#: plan actions, in display order
+ACTIONS = ("create", "update", "unchanged", "skip", "error")
+#: the columns of a plan row, in order
+PLAN_COLUMNS = [
+    "resource",
+    "node_id",
+    "node_name",
+    "key",
+    "action",
+    "reason",
+    "changes",
+    "payload",
+    "method",
+    "path",
+    "remote_id",
+    "remote_hash",
+    "depends_on",
+    "sheet",
+    "excel_rows",
+    "source",
+]
+#: the columns of a workbook finding (precheck or resolve failure)
+FINDING_COLUMNS = ["resource", "sheet", "row", "column", "check", "severity", "message", "value"]
+
+# --- result rows --------------------------------------------------------------------------------
+#: every row status, in display order (PLANNED_* only occur in dry-run results)
+STATUSES = (
+    "CREATED",
+    "UPDATED",
+    "PLANNED_CREATE",
+    "PLANNED_UPDATE",
+    "UNCHANGED",
+    "SKIP",
+    "ERROR",
+    "EXCEPTION",
+)
+#: statuses of a row that ran (not a dry run)
+APPLIED_STATUSES = ("CREATED", "UPDATED", "UNCHANGED", "SKIP", "ERROR", "EXCEPTION")
+#: statuses that need a reader's attention
+NOT_OK = ("SKIP", "ERROR", "EXCEPTION")
+#: statuses of a row that failed
+FAILED = ("ERROR", "EXCEPTION")
