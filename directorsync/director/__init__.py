@@ -1,1 +1,1 @@
-"""director"""
+"""Talking to Director: the HTTP client (configapi, monitorapi) and the following of orders."""

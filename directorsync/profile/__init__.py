@@ -1,1 +1,1 @@
-"""profile"""
+"""Profiles: the YAML that says how a sheet becomes Director objects, and its linter."""

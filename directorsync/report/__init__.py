@@ -1,1 +1,1 @@
-"""report"""
+"""Reports: the console view, ``result.json``, the customer HTML report and the fleet page."""

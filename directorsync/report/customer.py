@@ -1,4 +1,4 @@
-"""The customer HTML report, one self-contained file, and the blocks every page is built from.
+"""The customer HTML report: one self-contained file per run.
 
 The page carries its stylesheet inline and a Content-Security-Policy that forbids every
 external resource and every script: it renders offline, from a mail attachment, with
