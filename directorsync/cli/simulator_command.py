@@ -6,6 +6,7 @@ The first line printed is ``Director simulator listening on http://HOST:PORT`` (
 
 from __future__ import annotations
 
+import errno
 import gc
 import signal
 import threading
@@ -69,14 +70,20 @@ def simulator_command(
     host: str, port: int, seed: Path | None, token: str, state: Path | None, **knobs: Any
 ) -> int:
     """Run the local Director simulator (plain HTTP) until Ctrl-C or SIGTERM."""
-    sim = Simulator(seed=seed, token=token, host=host, port=port, state=state, **knobs)
+    try:
+        sim = Simulator(seed=seed, token=token, host=host, port=port, state=state, **knobs)
+    except OSError as exc:
+        raise click.ClickException(_bind_message(host, port, exc)) from None
     # this process only serves: the loaded state lives until exit, so the cyclic collector need
     # not walk it again (a state of 300,000 objects otherwise costs the first requests ~0.5 s)
     gc.collect()
     gc.freeze()
     stop = threading.Event()
+    try:
+        sim.start()
+    except OSError as exc:
+        raise click.ClickException(_bind_message(host, port, exc)) from None
     previous = signal.signal(signal.SIGTERM, lambda signum, frame: stop.set())
-    sim.start()
     try:
         _banner(sim, state)
         while not stop.wait(timeout=1.0):
@@ -88,6 +95,15 @@ def simulator_command(
         signal.signal(signal.SIGTERM, previous)
     click.echo("Director simulator stopped")
     return 0
+
+
+def _bind_message(host: str, port: int, exc: OSError) -> str:
+    if exc.errno == errno.EADDRINUSE:
+        return (
+            f"cannot listen on {host}:{port}: the port is already in use "
+            "(another simulator?); stop it or pick another --port (0: any free port)"
+        )
+    return f"cannot listen on {host}:{port}: {exc.strerror or exc}"
 
 
 def _banner(sim: Simulator, state: Path | None) -> None:

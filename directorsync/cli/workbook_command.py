@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 import pandas as pd
 
+from directorsync.simulator.catalog import DEMO_TENANTS_YAML
 from directorsync.synth.demo import DEMO_BAD_ROWS, demo_frames
 from directorsync.synth.sheets import TENANT
 from directorsync.synth.synthetic import synthetic_frames
@@ -35,13 +36,24 @@ def _describe(frames: dict[str, pd.DataFrame]) -> str:
     help="Fraction of bad Device rows (synthetic only).",
 )
 @click.option("--csv", "as_csv", is_flag=True, help="Write one CSV per sheet into OUT (a folder).")
+@click.option(
+    "--tenants-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write the simulator's demo topology (format of tenants.yml) to this file.",
+)
 def make_workbook_command(
-    out: Path, demo: bool, devices: int | None, seed: int, bad_ratio: float, as_csv: bool
+    out: Path,
+    demo: bool,
+    devices: int | None,
+    seed: int,
+    bad_ratio: float,
+    as_csv: bool,
+    tenants_file: Path | None,
 ) -> int:
     """Write the demo workbook or a synthetic one of any size to OUT.
 
     \b
-    directorsync make-workbook demo.xlsx
+    directorsync make-workbook demo_config.xlsx --tenants-file demo-tenants.yml
     directorsync make-workbook big.xlsx --devices 100000 --seed 7
     directorsync make-workbook big-csv/ --devices 100000 --csv
     """
@@ -59,6 +71,9 @@ def make_workbook_command(
         where = str(write_xlsx(frames, out))
     click.echo(f"wrote {what} to {where} in {time.perf_counter() - started:.1f} s")
     click.echo(f"  rows per sheet: {_describe(frames)}")
+    if tenants_file is not None:
+        tenants_file.write_text(DEMO_TENANTS_YAML, encoding="utf-8")
+        click.echo(f"  tenants file of the simulator's demo topology: {tenants_file}")
     if devices is None:
         click.echo(f"  {len(DEMO_BAD_ROWS)} deliberately bad rows:")
         for bad in DEMO_BAD_ROWS:

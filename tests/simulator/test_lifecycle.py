@@ -129,6 +129,17 @@ def test_cli_rejects_bad_options():
     assert result.returncode == 2 and "fail-rate" in result.stderr
 
 
+def test_cli_on_a_busy_port_says_so_in_one_line(sim):
+    port = sim.base_url.rsplit(":", 1)[1]
+    cmd = [sys.executable, "-m", "directorsync", "simulator", "--port", port]
+    result = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1
+    assert result.stderr.strip() == (
+        f"Error: cannot listen on 127.0.0.1:{port}: the port is already in use (another "
+        "simulator?); stop it or pick another --port (0: any free port)"
+    )
+
+
 def test_many_keep_alive_clients_at_once(sim):
     errors: list[str] = []
     url = f"{sim.configapi('acme-be1')}/Repos"
