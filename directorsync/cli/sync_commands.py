@@ -100,8 +100,23 @@ def _progress(message: str) -> None:
     is_flag=True,
     help="Exit 0 when nothing changes, 2 when changes are pending, 1 on errors.",
 )
+@click.option(
+    "--annotate",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write a copy of the workbook with each finding on its cell (.xlsx).",
+)
 def plan_command(
-    tenant, xlsx, tenants_file, resources, config_file, url, no_verify, out, fmt, detailed_exitcode
+    tenant,
+    xlsx,
+    tenants_file,
+    resources,
+    config_file,
+    url,
+    no_verify,
+    out,
+    fmt,
+    detailed_exitcode,
+    annotate,
 ):
     """Compare a workbook with Director and show what would change (never writes)."""
     try:
@@ -116,6 +131,7 @@ def plan_command(
             out,
             fmt,
             detailed_exitcode,
+            annotate,
         )
     except (DirectorSyncError, click.UsageError) as exc:
         if not detailed_exitcode:
@@ -125,7 +141,17 @@ def plan_command(
 
 
 def _plan(
-    tenant, xlsx, tenants_file, resources, config_file, url, no_verify, out, fmt, detailed_exitcode
+    tenant,
+    xlsx,
+    tenants_file,
+    resources,
+    config_file,
+    url,
+    no_verify,
+    out,
+    fmt,
+    detailed_exitcode,
+    annotate=None,
 ):
     from directorsync.plan import plan_json
     from directorsync.report.console import print_plan
@@ -146,6 +172,15 @@ def _plan(
         if out:
             click.echo(f"plan saved to {out} ({data['hash']})")
     _print_notes(plan.notes)  # on stderr: a JSON plan on stdout stays JSON
+    if annotate:
+        from directorsync.report.annotate import annotate_workbook
+
+        done = annotate_workbook(xlsx, plan.findings_records(), annotate)
+        click.echo(
+            f"annotated workbook: {annotate} ({done['findings']} findings, "
+            f"{done['cells']} cells marked)",
+            err=fmt == "json",
+        )
     if plan.has_errors:
         return EXIT_ROWS_FAILED
     if detailed_exitcode and plan.has_changes:
