@@ -63,6 +63,9 @@ class ApplyOptions:
     check_stale: bool = False
     confirm_polls: int = 6
     sleep: Callable[[float], None] = time.sleep
+    #: rows of this plan an earlier apply created or updated (a review's earlier click): their
+    #: objects are on Director, so rows depending on them are not blocked
+    present: frozenset[int] = frozenset()
 
 
 @dataclass
@@ -151,7 +154,7 @@ def _block_unapplied(run: _Run, rows: pd.DataFrame, todo: list[int]) -> None:
     creates = (rows["action"] == "create").to_numpy()
     columns = [rows[c].to_numpy(dtype=object) for c in ("resource", "node_id", "key")]
     for i in creates.nonzero()[0].tolist():
-        if i not in sending:
+        if i not in sending and i not in run.options.present:
             key = (columns[0][i], columns[1][i], columns[2][i])
             reason = run.results[i].get("reason") if i in run.results else None
             run.failed[key] = f"not applied in this run: {reason or 'not selected'}"

@@ -123,8 +123,13 @@ class Session:
         dry_run: bool = False,
         check_stale: bool = False,
         progress: Any = None,
+        present: list[int] | None = None,
     ) -> dict[str, Any]:
-        """Apply a plan (or the selected rows of it); returns the ``directorsync/result@1`` value."""
+        """Apply a plan (or the selected rows of it); returns the ``directorsync/result@1`` value.
+
+        ``present``: rows of this plan an earlier apply created or updated (their objects count
+        as present for the rows that depend on them).
+        """
         from directorsync.apply import ApplyOptions, apply_plan
 
         options = ApplyOptions(
@@ -132,6 +137,7 @@ class Session:
             dry_run=dry_run,
             retries=self.settings.director.retries,
             check_stale=check_stale,
+            present=frozenset(present or ()),
         )
         return apply_plan(
             plan,

@@ -1,7 +1,7 @@
 """The review widget in a real JupyterLab, driven by headless Chromium (Playwright).
 
 Opens ``explore.ipynb`` (parameterised for one resource), runs every cell, ticks one row of the
-DiffReview, clicks "Apply selected" and checks in the simulator's request log that exactly that
+DiffReview, clicks "Apply selected", confirms and checks in the simulator's request log that exactly that
 row was written. Run ``python tests/test_jupyterlab_browser.py`` to regenerate
 ``docs/img/review.png``.
 """
@@ -177,6 +177,8 @@ def test_review_widget_applies_only_the_ticked_row(lab, simulator, tmp_path):
             row.locator("xpath=..").locator("button").first.click()  # its details
             review.locator("th", has_text="before").first.wait_for()  # the detail pane
             review.locator("button", has_text="Apply selected").click()
+            review.get_by_text("Apply 1 changes to tenant core (1 create)?").wait_for()
+            review.locator("button", has_text="Yes, apply").click()
             review.get_by_text("applied: 1 CREATED").wait_for()
             png = Path(os.environ.get(SCREENSHOT_ENV) or tmp_path / "review.png")
             review.screenshot(path=str(png))

@@ -9,16 +9,23 @@ import pandas as pd
 import pytest
 
 from directorsync.errors import PlanError
-from directorsync.notebook.review import (
+from directorsync.notebook.approval import (
     APPROVAL_SCHEMA,
-    DiffReview,
-    changes_html,
-    filter_rows,
     load_approval,
     make_approval,
-    page_of,
-    row_changes,
     save_approval,
+)
+from directorsync.notebook.review import DiffReview
+from directorsync.notebook.review_rows import (
+    changes_html,
+    counts_line,
+    filter_rows,
+    missing_dependencies,
+    option_counts,
+    page_of,
+    results_html,
+    row_changes,
+    with_dependencies,
 )
 from directorsync.plan import Plan, load_plan
 from directorsync.vocabulary import FINDING_COLUMNS, PLAN_COLUMNS
@@ -130,6 +137,8 @@ def test_detail_pane_escapes_cells(plan):
     assert "<script>" not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
     assert "7" in html and "30" in html
+    assert 'background:#fde2e1">7</td>' in html and 'background:#e3f4e8">30</td>' in html
+    assert "wb.xlsx › Repo › row" in html  # the workbook source
 
 
 # --- approvals -------------------------------------------------------------------------------
@@ -191,9 +200,11 @@ class FakeApply:
 
     def __init__(self):
         self.calls = []
+        self.present = []
 
-    def __call__(self, plan, *, selection, progress):
+    def __call__(self, plan, *, selection, progress, present=()):
         self.calls.append(list(selection))
+        self.present.append(list(present))
         rows = []
         for i, row in enumerate(plan.rows.to_dict("records")):
             status = "SKIP" if i not in selection else "ERROR" if i == 6 else "CREATED"
@@ -217,9 +228,14 @@ def test_widget_applies_exactly_the_selected_rows(plan):
     _tick(review, 2)
     _tick(review, 6)
     review.apply_button.click()
+    assert fake.calls == []  # asked first, with the counts
+    assert review.question.value == "Apply 2 changes to tenant core (2 update)?"
+    assert review.confirm.layout.display is None
+    review.confirm_button.click()
+    assert review.confirm.layout.display == "none"
     assert fake.calls == [[2, 6]]
     assert (review.progress.value, review.progress.max) == (2, 2)
-    assert "CREATED" in review.result_html.value and "ERROR" in review.result_html.value
+    assert "CREATED 1" in review.result_html.value and "ERROR" in review.result_html.value
     assert "&lt;b&gt;nope&lt;/b&gt;" in review.result_html.value
     assert review.selected == {6}  # applied rows leave the selection; the failed one stays
     slot = list(review.filtered.index).index(2)
@@ -244,6 +260,38 @@ def test_widget_rows_that_are_not_sent_have_disabled_checkboxes(plan):
     disabled = [c.disabled for c in review.checks[:8]]
     assert disabled == [False, False, False, True, True, False, False, True]
     assert review.apply_button.disabled  # no session, no apply_fn
+
+
+def test_widget_cancel_applies_nothing(plan):
+    fake = FakeApply()
+    review = DiffReview(plan, apply_fn=fake)
+    review.select([0])
+    review.apply_button.click()
+    review.cancel_button.click()
+    assert fake.calls == [] and review.confirm.layout.display == "none"
+
+
+def test_widget_empty_selection_saves_no_approval(plan, tmp_path):
+    review = DiffReview(plan, approval_path=tmp_path / "a.json")
+    assert review.save() is None
+    assert not (tmp_path / "a.json").exists()
+    assert "nothing is selected" in review.message.value
+
+
+def test_widget_filters_show_counts_and_status_counts_hidden_selection(plan):
+    review = DiffReview(plan)
+    assert review.action_filter.options == (
+        ("create 3", "create"),
+        ("error 1", "error"),
+        ("skip 1", "skip"),
+        ("unchanged 1", "unchanged"),
+        ("update 2", "update"),
+    )
+    assert review.counts.value == "create 3 · update 2 · unchanged 1 · skip 1 · error 1"
+    review.select([0, 5])
+    review.resource_filter.value = ("alert_rules",)
+    assert review.status.value.endswith("2 selected (1 hidden by the filters)")
+    assert review.counts.value == "create 1 · update 1 · error 1"
 
 
 def test_widget_details_and_save_approval(plan, tmp_path):
@@ -306,10 +354,93 @@ def test_widget_apply_writes_only_the_selected_row(simulator_cls, tmp_path):
             target = int(plan.rows.index[plan.rows["action"] == "create"][0])
             before = len(sim.requests())
             _tick(review, target)
-            result = review.apply_selected()
+            assert review.apply_selected() is None  # asks first
+            result = review.apply_selected(confirmed=True)
     writes = [r for r in sim.requests()[before:] if r["method"] in ("POST", "PUT", "DELETE")]
     assert len(writes) == 1
     assert plan.rows.at[target, "key"] in json.dumps(writes[0]["body"])
     statuses = [r["status"] for r in result["rows"]]
     assert statuses[target] == "CREATED"
     assert statuses.count("CREATED") == 1
+    (folder,) = review.written  # like the CLI: result.json and report.html in a folder of its own
+    assert folder.parent == tmp_path / "esait"
+    assert {p.name for p in folder.iterdir()} >= {"result.json", "report.html"}
+
+
+# --- dependencies -----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def chain() -> Plan:
+    """A device group created by the plan, a device using it, one using a group on Director."""
+    return make_plan(
+        [
+            _row("device_groups", "n1", "web", "create"),  # 0
+            _row("devices", "n1", "web01", "create", depends_on=["device_groups:web"]),  # 1
+            _row("devices", "n1", "db01", "create", depends_on=["device_groups:db"]),  # 2
+            _row("devices", "n2", "web02", "create", depends_on=["device_groups:web"]),  # 3
+            _row("repos", "n1", "Repo_A", "create"),  # 4
+            _row("routing_policies", "n1", "rp", "create", depends_on=["repos:Repo_A"]),  # 5
+            _row(
+                "processing_policies", "n1", "pp", "create", depends_on=["routing_policies:rp"]
+            ),  # 6
+        ]
+    )
+
+
+def test_missing_dependencies_are_the_plans_creates_on_the_same_node(chain):
+    rows = chain.rows
+    assert missing_dependencies(rows, [1, 2, 3]) == {1: [0]}  # db is on Director; n2 has no web
+    assert missing_dependencies(rows, [1, 0]) == {}
+    assert missing_dependencies(rows, [1], present=[0]) == {}  # applied by an earlier click
+    assert missing_dependencies(rows, [6]) == {6: [4, 5]}  # transitively
+    assert with_dependencies(rows, [6, 2]) == ({2, 4, 5, 6}, [4, 5])
+
+
+def test_widget_selects_dependencies_and_says_so(chain):
+    review = DiffReview(chain, apply_fn=FakeApply())
+    review.select([1])
+    assert review.selected == {0, 1}
+    assert review.message.value == (
+        "also selected 1 row(s) the selection depends on: device_groups &#x27;web&#x27; on "
+        "backend01"
+    )
+
+
+def test_widget_warns_when_a_dependency_is_deselected(chain):
+    review = DiffReview(chain, apply_fn=FakeApply())
+    review.select([1])
+    review.selected.discard(0)
+    review.apply_button.click()
+    assert review.question.value == (
+        "Apply 1 changes to tenant core (1 create)? 1 selected row(s) depend on rows not "
+        "selected and will be skipped."
+    )
+
+
+def test_widget_passes_rows_applied_by_an_earlier_click_as_present(chain, tmp_path):
+    fake = FakeApply()
+    review = DiffReview(chain, apply_fn=fake, reports_dir=tmp_path)
+    review.select([0])
+    review.apply_selected(confirmed=True)
+    review.select([1])
+    assert review.selected == {1}  # its group was created a click before: not added again
+    review.apply_selected(confirmed=True)
+    assert fake.calls == [[0], [1]] and fake.present == [[], [0]]
+    assert len(review.written) == 2 and review.written[0] != review.written[1]
+    for folder in review.written:
+        assert {p.name for p in folder.iterdir()} == {"result.json", "report.html"}
+
+
+def test_filter_counts_and_results_summary(plan):
+    assert option_counts(plan.rows, "resource") == [
+        ("alert_rules 3", "alert_rules"),
+        ("repos 5", "repos"),
+    ]
+    assert counts_line(plan.rows.iloc[:0]) == "no rows"
+    rows = [{"status": "CREATED", "key": f"k{i}"} for i in range(120)]
+    rows += [{"status": "ERROR", "key": f"bad{i}", "error": "<i>x</i>"} for i in range(60)]
+    summary = results_html(rows)
+    assert summary.startswith("<p>CREATED 120 · ERROR 60</p>")
+    assert "k0" not in summary and "bad49" in summary and "bad50" not in summary
+    assert "… and 10 more rows" in summary and "&lt;i&gt;x&lt;/i&gt;" in summary

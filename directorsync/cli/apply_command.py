@@ -77,7 +77,7 @@ def run_apply(
 
 
 def _approved(path: Path, plan) -> list[int]:
-    from directorsync.notebook.review import load_approval
+    from directorsync.notebook.approval import load_approval
 
     return load_approval(path, plan)
 

@@ -1,0 +1,240 @@
+"""The review's logic over a plan's rows, without widgets (tested without a browser).
+
+* :func:`filter_rows`, :func:`option_counts`, :func:`counts_line` — filters and their counts;
+* :func:`row_changes`, :func:`changes_html` — a row's field-level before → after;
+* :func:`missing_dependencies`, :func:`with_dependencies` — the rows a selection needs: a
+  selected row whose dependency is created by another row of the plan needs that row too, unless
+  it was applied already (an earlier apply from the same review);
+* :func:`results_html` — per-row outcomes of an apply (the rows that did not succeed).
+
+Row indices are always positions in ``plan.rows`` (what ``Session.apply(selection=…)`` takes).
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import pandas as pd
+
+from directorsync.notebook.approval import CHANGING
+from directorsync.report.console import compact
+
+#: rows listed under an apply's outcome (the others are counted)
+RESULTS_SHOWN = 50
+SUCCESS = ("CREATED", "UPDATED")
+
+
+def filter_rows(
+    rows: pd.DataFrame,
+    resources: Iterable[str] | None = None,
+    nodes: Iterable[str] | None = None,
+    actions: Iterable[str] | None = None,
+    search: str = "",
+) -> pd.DataFrame:
+    """The plan rows matching every given filter (an empty filter matches everything).
+
+    Args:
+        rows: ``plan.rows`` (RangeIndex: the index is the row's position).
+        resources: resource names to keep.
+        nodes: node names or ids to keep.
+        actions: actions to keep (``create``, ``update``, ``unchanged``, ``skip``, ``error``).
+        search: case-insensitive substring of the row's key (the object's name).
+
+    Returns:
+        A view of the matching rows with their original index (positions in ``plan.rows``).
+    """
+    mask = pd.Series(True, index=rows.index)
+    if resources:
+        mask &= rows["resource"].isin(list(resources))
+    if nodes:
+        wanted = list(nodes)
+        mask &= rows["node_name"].isin(wanted) | rows["node_id"].isin(wanted)
+    if actions:
+        mask &= rows["action"].isin(list(actions))
+    if search and search.strip():
+        keys = rows["key"].astype(str)
+        mask &= keys.str.contains(search.strip(), case=False, regex=False, na=False)
+    return rows[mask]
+
+
+def changeable(rows: pd.DataFrame) -> list[int]:
+    """Indices of the rows apply would send (``create``/``update``)."""
+    return [int(i) for i in rows.index[rows["action"].isin(CHANGING)]]
+
+
+def page_of(rows: pd.DataFrame, page: int, size: int) -> tuple[pd.DataFrame, int, int]:
+    """One page of rows.
+
+    Returns:
+        ``(rows of the page, the page number clamped to the valid range, the page count)``.
+    """
+    pages = max(1, -(-len(rows) // size))
+    page = min(max(0, page), pages - 1)
+    return rows.iloc[page * size : (page + 1) * size], page, pages
+
+
+def row_changes(row: Mapping[str, Any]) -> pd.DataFrame:
+    """A row's field-level ``before → after`` (``field``, ``before``, ``after``, values as text).
+
+    For an update these are the differing fields; for a create every payload field (nothing
+    before); other rows have none.
+    """
+    changes = row.get("changes")
+    if isinstance(changes, list) and changes:
+        items = [(c.get("field"), c.get("before"), c.get("after")) for c in changes]
+    elif row.get("action") == "create" and isinstance(row.get("payload"), Mapping):
+        items = [(k, None, v) for k, v in row["payload"].items()]
+    else:
+        items = []
+    return pd.DataFrame(
+        [(str(f), "" if b is None else compact(b), compact(a)) for f, b, a in items],
+        columns=["field", "before", "after"],
+    )
+
+
+def row_label(row: Mapping[str, Any]) -> str:
+    """One line for the row list: action, resource, node, key and reason (plain text)."""
+    reason = f" — {row['reason']}" if isinstance(row.get("reason"), str) and row["reason"] else ""
+    return f"{row['action']} · {row['resource']} · {row['node_name']} · {row['key']}{reason}"
+
+
+#: background of the before / after cells of the detail pane
+BEFORE_COLOUR, AFTER_COLOUR = "#fde2e1", "#e3f4e8"
+
+
+def _html_table(
+    head: Sequence[str], rows: Iterable[Sequence[Any]], colours: Sequence[str] = ()
+) -> str:
+    """A compact left-aligned table; every cell escaped (widget HTML has no stylesheet).
+
+    ``colours`` gives a background per column (``""``: none).
+    """
+    base = "text-align:left;padding:2px 10px 2px 0;vertical-align:top"
+    th = "".join(f'<th style="{base}">{html.escape(h)}</th>' for h in head)
+    styles = [f"{base};background:{c}" if c else base for c in colours] or [base] * len(head)
+    body = "".join(
+        "<tr>"
+        + "".join(f'<td style="{st}">{html.escape(str(v))}</td>' for st, v in zip(styles, row))
+        + "</tr>"
+        for row in rows
+    )
+    return f'<table style="border-collapse:collapse;margin:4px 0"><tr>{th}</tr>{body}</table>'
+
+
+def changes_html(row: Mapping[str, Any]) -> str:
+    """The detail pane of a row: what, where, why, then field by field before → after."""
+    e = html.escape
+    reason = f": {e(row['reason'])}" if isinstance(row.get("reason"), str) else ""
+    head = (
+        f"<b>{e(str(row['resource']))} · {e(str(row['key']))}</b> on {e(str(row['node_name']))}"
+        f" — {e(str(row['action']))}{reason}<br><small>{e(str(row.get('source') or ''))}</small>"
+    )
+    changes = row_changes(row)
+    if changes.empty:
+        return head + "<p><i>no field changes</i></p>"
+    rows = (
+        (f, b, "→", a) for f, b, a in zip(changes["field"], changes["before"], changes["after"])
+    )
+    colours = ("", BEFORE_COLOUR, "", AFTER_COLOUR)
+    return head + _html_table(["field", "before", "", "after"], rows, colours)
+
+
+def results_html(rows: Sequence[Mapping[str, Any]]) -> str:
+    """An apply's outcome: counts per status, then the rows that did not succeed (escaped).
+
+    At most :data:`RESULTS_SHOWN` rows are listed (the report and ``result.json`` hold all).
+    """
+    counts = pd.Series([str(r.get("status")) for r in rows], dtype=object).value_counts()
+    line = html.escape(" · ".join(f"{s} {n:,}" for s, n in counts.items()))
+    failed = [r for r in rows if r.get("status") not in SUCCESS]
+    if not failed:
+        return f"<p>{line}</p>"
+    cols = ("status", "resource", "node_name", "key", "error")
+    values = ([r.get(c) or "" for c in cols] for r in failed[:RESULTS_SHOWN])
+    more = len(failed) - RESULTS_SHOWN
+    tail = f"<p>… and {more:,} more rows (see the report)</p>" if more > 0 else ""
+    return (
+        f"<p>{line}</p>"
+        + _html_table(["status", "resource", "node", "key", "error"], values)
+        + tail
+    )
+
+
+def option_counts(rows: pd.DataFrame, column: str) -> list[tuple[str, str]]:
+    """``(label, value)`` options of a filter, each label with its row count (``create 428``)."""
+    counts = rows[column].astype(str).value_counts()
+    return [(f"{value} {counts[value]:,}", value) for value in sorted(counts.index)]
+
+
+def counts_line(rows: pd.DataFrame, column: str = "action") -> str:
+    """``create 428 · update 10 · skip 80`` for the given rows (in the order of first sight)."""
+    counts = rows[column].astype(str).value_counts(sort=False)
+    return " · ".join(f"{value} {n:,}" for value, n in counts.items()) or "no rows"
+
+
+def _create_index(rows: pd.DataFrame) -> dict[tuple[str, str, str], int]:
+    creates = rows[rows["action"] == "create"]
+    keys = zip(creates["resource"].astype(str), creates["node_id"].astype(str), creates["key"])
+    return {(r, n, str(k)): int(i) for (r, n, k), i in zip(keys, creates.index)}
+
+
+def missing_dependencies(
+    rows: pd.DataFrame, selection: Iterable[int], present: Iterable[int] = ()
+) -> dict[int, list[int]]:
+    """Per selected row, the plan's create rows it needs that are neither selected nor present.
+
+    Args:
+        rows: ``plan.rows`` (RangeIndex).
+        selection: positions selected for the next apply.
+        present: positions already applied (their objects are on Director now).
+
+    Returns:
+        ``{selected position: [positions of the create rows it depends on, transitively]}``
+        for the selected rows that need one; a dependency that no row of the plan creates is on
+        Director already and never listed.
+    """
+    creates = _create_index(rows)
+    chosen, done = set(selection), set(present)
+    depends = rows["depends_on"].to_numpy(dtype=object)
+    nodes = rows["node_id"].astype(str).to_numpy(dtype=object)
+    out: dict[int, list[int]] = {}
+    for start in sorted(chosen):
+        needed: list[int] = []
+        stack, seen = [start], {start}
+        while stack:
+            i = stack.pop()
+            for dep in depends[i] or ():
+                resource, _, key = str(dep).partition(":")
+                j = creates.get((resource, nodes[i], key))
+                if j is None or j in seen:
+                    continue
+                seen.add(j)
+                stack.append(j)
+                if j not in chosen and j not in done:
+                    needed.append(j)
+        if needed:
+            out[start] = sorted(needed)
+    return out
+
+
+def with_dependencies(
+    rows: pd.DataFrame, selection: Iterable[int], present: Iterable[int] = ()
+) -> tuple[set[int], list[int]]:
+    """The selection plus the create rows it needs; ``(new selection, rows added)``."""
+    chosen = set(selection)
+    added = sorted(
+        {j for needs in missing_dependencies(rows, chosen, present).values() for j in needs}
+    )
+    return chosen | set(added), added
+
+
+def describe_rows(rows: pd.DataFrame, indices: Sequence[int], limit: int = 5) -> str:
+    """``device_groups 'web' on backend01, …`` for a few rows (``and 3 more``)."""
+    names = [
+        f"{rows.at[i, 'resource']} {rows.at[i, 'key']!r} on {rows.at[i, 'node_name']}"
+        for i in indices[:limit]
+    ]
+    more = f" and {len(indices) - limit} more" if len(indices) > limit else ""
+    return ", ".join(names) + more
