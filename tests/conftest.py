@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -36,8 +37,8 @@ def core_args(tenants_file: Path, xlsx: Path, resources: str | None = None) -> l
 
 
 def _checkout_status() -> set[str] | None:
-    """``git status`` of the checkout, ignored files included (bytecode aside); None outside
-    a git checkout."""
+    """``git status`` of the checkout, ignored files included, tools' caches aside (bytecode,
+    ``.mypy_cache/``, ``.ruff_cache/`` …); None outside a git checkout."""
     try:
         done = subprocess.run(
             ["git", "status", "--porcelain", "--ignored"],
@@ -47,7 +48,11 @@ def _checkout_status() -> set[str] | None:
         return None
     if done.returncode != 0:
         return None
-    return {line for line in done.stdout.splitlines() if "__pycache__" not in line}
+    return {
+        line
+        for line in done.stdout.splitlines()
+        if "__pycache__" not in line and not re.search(r"(^|/)\.[\w-]*cache/", line[3:])
+    }
 
 
 CHECKOUT = pytest.StashKey[set[str] | None]()
