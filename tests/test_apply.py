@@ -6,13 +6,10 @@ import json
 
 import pytest
 from click.testing import CliRunner
-from conftest import TOKEN, core_args
+from conftest import TOKEN, core_args, session_for, use_simulator, writes
 
 from directorsync.cli import cli
-from directorsync.config import load_settings
 from directorsync.plan import load_plan
-from directorsync.session import Session
-from directorsync.simulator import Simulator
 
 CORE = [
     "repos",
@@ -21,43 +18,11 @@ CORE = [
     "routing_policies",
     "processing_policies",
 ]
-WRITES = ("POST", "PUT", "DELETE")
 
 
 @pytest.fixture
-def sim(tenants_file):
-    with Simulator(seed=tenants_file, token=TOKEN) as simulator:
-        yield simulator
-
-
-def session_for(sim, tenants_file, tmp_path, **overrides):
-    settings = load_settings(
-        env={},
-        overrides={
-            "director.base_url": sim.base_url,
-            "director.token": TOKEN,
-            "app.reports_dir": str(tmp_path / "reports"),
-            **overrides,
-        },
-    )
-    return Session.open(settings=settings, tenants_file=tenants_file)
-
-
-def use_simulator(monkeypatch, sim, tmp_path, token_variable="DSYNC_DIRECTOR__TOKEN"):
-    """The CLI's environment for ``sim``: its URL and token, reports and logs in ``tmp_path``."""
-    monkeypatch.setenv("DSYNC_DIRECTOR__BASE_URL", sim.base_url)
-    monkeypatch.setenv(token_variable, TOKEN)
-    monkeypatch.setenv("DSYNC_APP__REPORTS_DIR", str(tmp_path / "reports"))
-    monkeypatch.setenv("DSYNC_LOGGING__APP_LOG", str(tmp_path / "logs" / "app.log"))
-
-
-def writes(sim) -> list[dict]:
-    """Requests that change Director (fetch actions only read)."""
-    return [
-        r
-        for r in sim.requests()
-        if r["method"] in WRITES and "/configapi/" in r["path"] and not r["path"].endswith("/fetch")
-    ]
+def sim(simulator):
+    return simulator
 
 
 def test_apply_then_second_run_is_all_unchanged_with_zero_writes(
@@ -82,7 +47,9 @@ def test_dependencies_resolve_to_ids_created_earlier_in_the_run(
     pool = "a9fa7661c4f84b278b136e94a86b4ea2"
     with session_for(sim, tenants_file, tmp_path) as s:
         s.apply(s.plan("core", samples / "core_config.xlsx", CORE))
-        rp_ids = {o["policy_name"]: o["id"] for o in s.client.list_objects(pool, node, "RoutingPolicies")}
+        rp_ids = {
+            o["policy_name"]: o["id"] for o in s.client.list_objects(pool, node, "RoutingPolicies")
+        }
         pps = {o["policy_name"]: o for o in s.client.list_objects(pool, node, "ProcessingPolicy")}
     assert "$ref:" not in json.dumps(sim.state())
     assert pps["pp_windows"]["routing_policy"] == rp_ids["rp_windows"]
@@ -94,46 +61,50 @@ def test_dependencies_resolve_to_ids_created_earlier_in_the_run(
     assert {b["policy_name"] for b in posted} == set(pps)
 
 
-def test_faults_every_row_accounted_for_no_duplicates(tenants_file, samples, tmp_path):
+def test_faults_every_row_accounted_for_no_duplicates(
+    start_simulator, tenants_file, samples, tmp_path
+):
     """The whole core workbook (hundreds of rows) with fail 10 %, drop 5 %, job-fail 5 %."""
     knobs = dict(fail_rate=0.1, drop_rate=0.05, job_fail_rate=0.05, rng_seed=11)
-    with Simulator(seed=tenants_file, token=TOKEN, **knobs) as sim:
-        with session_for(sim, tenants_file, tmp_path, **{"director.retries": 6}) as s:
-            plan = s.plan("core", samples / "core_config.xlsx")
-            result = s.apply(plan)
-            faults = [r for r in sim.requests() if r.get("faults")]
-            assert len(faults) > 50, "the faults really happened"
-            assert len(result["rows"]) == len(plan.rows) > 300
-            statuses = result["summary"]["by_status"]
-            assert set(statuses) <= {"CREATED", "SKIP"}, [
-                (r["key"], r["status"], r["error"])
-                for r in result["rows"]
-                if r["status"] not in ("CREATED", "SKIP")
-            ]
-            retried = [r for r in result["rows"] if r["attempts"] > 1]
-            assert retried, "transient faults were retried to success"
-            sim.configure(fail_rate=0, drop_rate=0, job_fail_rate=0)
-            for path, key in [
-                ("Repos", "name"),
-                ("RoutingPolicies", "policy_name"),
-                ("ProcessingPolicy", "policy_name"),
-                ("NormalizationPolicy", "name"),
-                ("Devices", "name"),
-                ("DeviceGroups", "name"),
-            ]:
-                for node in (
-                    "506caf32de83054497d07c3c632a98cb",
-                    "01925abf82fe0db0a75c190c4316b8a6",
-                ):
-                    keys = [o[key] for o in s.client.list_objects(plan.pool_uuid, node, path)]
-                    assert len(keys) == len(set(keys)), f"duplicate {path} on {node}"
-            lists = [
-                o["name"]
-                for o in s.client.list_objects(plan.pool_uuid, "506caf82de83054597d07c3c632a98ce", "Lists")
-            ]
-            assert len(lists) == len(set(lists))
-            before = len(writes(sim))
-            again = s.apply(s.plan("core", samples / "core_config.xlsx"))
+    sim = start_simulator(**knobs)
+    with session_for(sim, tenants_file, tmp_path, **{"director.retries": 6}) as s:
+        plan = s.plan("core", samples / "core_config.xlsx")
+        result = s.apply(plan)
+        faults = [r for r in sim.requests() if r.get("faults")]
+        assert len(faults) > 50, "the faults really happened"
+        assert len(result["rows"]) == len(plan.rows) > 300
+        statuses = result["summary"]["by_status"]
+        assert set(statuses) <= {"CREATED", "SKIP"}, [
+            (r["key"], r["status"], r["error"])
+            for r in result["rows"]
+            if r["status"] not in ("CREATED", "SKIP")
+        ]
+        retried = [r for r in result["rows"] if r["attempts"] > 1]
+        assert retried, "transient faults were retried to success"
+        sim.configure(fail_rate=0, drop_rate=0, job_fail_rate=0)
+        for path, key in [
+            ("Repos", "name"),
+            ("RoutingPolicies", "policy_name"),
+            ("ProcessingPolicy", "policy_name"),
+            ("NormalizationPolicy", "name"),
+            ("Devices", "name"),
+            ("DeviceGroups", "name"),
+        ]:
+            for node in (
+                "506caf32de83054497d07c3c632a98cb",
+                "01925abf82fe0db0a75c190c4316b8a6",
+            ):
+                keys = [o[key] for o in s.client.list_objects(plan.pool_uuid, node, path)]
+                assert len(keys) == len(set(keys)), f"duplicate {path} on {node}"
+        lists = [
+            o["name"]
+            for o in s.client.list_objects(
+                plan.pool_uuid, "506caf82de83054597d07c3c632a98ce", "Lists"
+            )
+        ]
+        assert len(lists) == len(set(lists))
+        before = len(writes(sim))
+        again = s.apply(s.plan("core", samples / "core_config.xlsx"))
     assert set(again["summary"]["by_status"]) <= {"UNCHANGED", "SKIP"}
     assert len(writes(sim)) == before
 

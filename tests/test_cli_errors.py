@@ -1,38 +1,11 @@
 """Expected failures end with one clear `error:` line and an exit code, never a traceback."""
 
-import subprocess
-import sys
-
-import pytest
-from conftest import TOKEN, core_args
+from conftest import TOKEN, cli_env, core_args, run_cli
 
 
-def run_cli(*args, env_extra=None, cwd=None):
-    import os
-
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DSYNC_", "LP_"))}
-    env.update(env_extra or {})
-    return subprocess.run(
-        [sys.executable, "-m", "directorsync", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=env,
-        cwd=cwd,
-    )
-
-
-@pytest.fixture
-def director(tenants_file):
-    from directorsync.simulator import Simulator
-
-    with Simulator(seed=tenants_file, token=TOKEN) as sim:
-        yield {"DSYNC_DIRECTOR__BASE_URL": sim.base_url, "DSYNC_DIRECTOR__TOKEN": TOKEN}
-
-
-def run_plan(tenants_file, xlsx, *extra, env_extra=None, cwd=None):
+def run_plan(tenants_file, xlsx, *extra, env=None, cwd=None):
     """``directorsync plan --tenant core`` of ``xlsx`` with ``tenants_file``, then ``extra``."""
-    return run_cli("plan", *core_args(tenants_file, xlsx), *extra, env_extra=env_extra, cwd=cwd)
+    return run_cli("plan", *core_args(tenants_file, xlsx), *extra, env=env, cwd=cwd)
 
 
 def check(proc, code, *needles):
@@ -42,19 +15,19 @@ def check(proc, code, *needles):
         assert needle in proc.stderr, proc.stderr
 
 
-def test_missing_workbook(tmp_path, tenants_file, director):
-    proc = run_plan(tenants_file, tmp_path / "nope.xlsx", env_extra=director)
+def test_missing_workbook(tmp_path, tenants_file, simulator_env):
+    proc = run_plan(tenants_file, tmp_path / "nope.xlsx", env=simulator_env)
     check(proc, 3, "error:", "nope.xlsx does not exist")
 
 
-def test_unreadable_workbook(tmp_path, tenants_file, director):
+def test_unreadable_workbook(tmp_path, tenants_file, simulator_env):
     bad = tmp_path / "broken.xlsx"
     bad.write_bytes(b"not a workbook")
-    proc = run_plan(tenants_file, bad, env_extra=director)
+    proc = run_plan(tenants_file, bad, env=simulator_env)
     check(proc, 3, "error: cannot read broken.xlsx")
 
 
-def test_unknown_tenant_lists_known(samples, tenants_file, director):
+def test_unknown_tenant_lists_known(samples, tenants_file, simulator_env):
     proc = run_cli(
         "plan",
         "--tenant",
@@ -63,7 +36,7 @@ def test_unknown_tenant_lists_known(samples, tenants_file, director):
         str(tenants_file),
         "--xlsx",
         str(samples / "core_config.xlsx"),
-        env_extra=director,
+        env=simulator_env,
     )
     check(proc, 2, "unknown tenant 'cor'", "core, esait, sccoe")
 
@@ -92,25 +65,23 @@ def test_unreachable_director(samples, tenants_file, tmp_path):
         samples / "core_config.xlsx",
         "--resources",
         "repos",
-        env_extra=env,
+        env=cli_env(extra=env),
         cwd=tmp_path,
     )
     check(proc, 4, "error:", "cannot reach Director at http://127.0.0.1:9: connection refused")
     assert "director.base_url" in proc.stderr and "is running" in proc.stderr
 
 
-def test_unknown_resource(samples, tenants_file, director):
+def test_unknown_resource(samples, tenants_file, simulator_env):
     proc = run_plan(
-        tenants_file, samples / "core_config.xlsx", "--resources", "repo", env_extra=director
+        tenants_file, samples / "core_config.xlsx", "--resources", "repo", env=simulator_env
     )
     check(proc, 2, "unknown resource(s): repo", "repos")
 
 
-def test_wrong_token_is_a_clear_error(samples, tenants_file, director):
-    env = dict(director, DSYNC_DIRECTOR__TOKEN="wrong-token-123456")
-    proc = run_plan(
-        tenants_file, samples / "core_config.xlsx", "--resources", "repos", env_extra=env
-    )
+def test_wrong_token_is_a_clear_error(samples, tenants_file, simulator_env):
+    env = dict(simulator_env, DSYNC_DIRECTOR__TOKEN="wrong-token-123456")
+    proc = run_plan(tenants_file, samples / "core_config.xlsx", "--resources", "repos", env=env)
     check(
         proc,
         4,
@@ -130,7 +101,7 @@ def test_base_url_without_scheme_is_a_config_error(samples, tenants_file, tmp_pa
         samples / "core_config.xlsx",
         "--resources",
         "repos",
-        env_extra=env,
+        env=cli_env(extra=env),
         cwd=tmp_path,
     )
     check(
@@ -143,12 +114,14 @@ def test_base_url_without_scheme_is_a_config_error(samples, tenants_file, tmp_pa
     assert "InvalidSchema" not in proc.stderr
 
 
-def test_misspelled_tenants_file_key_is_a_config_error(samples, tenants_file, tmp_path, director):
+def test_misspelled_tenants_file_key_is_a_config_error(
+    samples, tenants_file, tmp_path, simulator_env
+):
     typo = tmp_path / "tenants.yml"
     typo.write_text(
         tenants_file.read_text(encoding="utf-8").replace("      backends:", "      backend:", 1)
     )
-    proc = run_plan(typo, samples / "core_config.xlsx", env_extra=director)
+    proc = run_plan(typo, samples / "core_config.xlsx", env=simulator_env)
     check(
         proc, 2, "error:", "unknown key 'backend' in tenant 'core' siems (did you mean 'backends'?)"
     )
@@ -156,13 +129,13 @@ def test_misspelled_tenants_file_key_is_a_config_error(samples, tenants_file, tm
 
 
 def test_workbook_saved_without_formula_values_exits_1_naming_cells(
-    samples, tenants_file, tmp_path, director
+    samples, tenants_file, tmp_path, simulator_env
 ):
     import openpyxl
 
     resaved = tmp_path / "resaved.xlsx"
     openpyxl.load_workbook(samples / "core_config.xlsx").save(resaved)
-    proc = run_plan(tenants_file, resaved, "--resources", "repos", env_extra=director)
+    proc = run_plan(tenants_file, resaved, "--resources", "repos", env=simulator_env)
     check(
         proc,
         1,
@@ -173,7 +146,7 @@ def test_workbook_saved_without_formula_values_exits_1_naming_cells(
 
 
 def test_a_renamed_sheet_is_named_with_the_sheets_present_and_errors_reach_stderr_in_json(
-    samples, tenants_file, director, tmp_path
+    samples, tenants_file, simulator_env, tmp_path
 ):
     """A requested resource whose sheet is absent: the sheets present and a close name are
     given; with ``--format json`` the JSON stays on stdout and the error line goes to stderr."""
@@ -185,7 +158,7 @@ def test_a_renamed_sheet_is_named_with_the_sheets_present_and_errors_reach_stder
         repos.to_excel(writer, sheet_name="Repos", index=False)
     for fmt in ("table", "json"):
         proc = run_plan(
-            tenants_file, book, "--resources", "repos", "--format", fmt, env_extra=director
+            tenants_file, book, "--resources", "repos", "--format", fmt, env=simulator_env
         )
         check(proc, 1, "sheet 'Repo' is absent", "(sheets: Repos)", "Did you mean 'Repos'?")
         if fmt == "json":
@@ -197,7 +170,9 @@ def test_a_renamed_sheet_is_named_with_the_sheets_present_and_errors_reach_stder
             assert "Nothing to change" not in proc.stdout
 
 
-def test_the_table_says_where_each_workbook_problem_is(samples, tenants_file, director, tmp_path):
+def test_the_table_says_where_each_workbook_problem_is(
+    samples, tenants_file, simulator_env, tmp_path
+):
     import pandas as pd
 
     book = tmp_path / "ninety.xlsx"
@@ -207,7 +182,7 @@ def test_the_table_says_where_each_workbook_problem_is(samples, tenants_file, di
     with pd.ExcelWriter(book, engine="openpyxl") as writer:
         repo.to_excel(writer, sheet_name="Repo", index=False)
     proc = run_plan(
-        tenants_file, book, "--resources", "repos", env_extra={**director, "COLUMNS": "200"}
+        tenants_file, book, "--resources", "repos", env={**simulator_env, "COLUMNS": "200"}
     )
     assert proc.returncode == 0, proc.stderr
     assert "Workbook findings" in proc.stdout

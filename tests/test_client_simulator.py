@@ -1,24 +1,15 @@
-"""The real client against the real simulator over loopback.
-
-Skipped until ``directorsync.simulator`` exports ``Simulator``.
-"""
+"""The real client against the real simulator over loopback."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import pytest
+from conftest import TOKEN
 
 from directorsync import redact
 from directorsync.director.client import DirectorClient
 from directorsync.errors import AmbiguousWriteError, DirectorHTTPError, OrderError
-
-simulator = pytest.importorskip("directorsync.simulator")
-Simulator = getattr(simulator, "Simulator", None)
-if Simulator is None:  # the package exists but is still being written
-    pytest.skip("directorsync.simulator.Simulator is not available yet", allow_module_level=True)
-
-TOKEN = "sim-token-0123456789abcdef"
 
 
 def _tenants(sim: Any) -> list[Any]:
@@ -28,9 +19,8 @@ def _tenants(sim: Any) -> list[Any]:
 
 
 @pytest.fixture
-def sim():
-    with Simulator(seed=1, token=TOKEN, job_ms=0) as running:
-        yield running
+def sim(start_simulator):
+    yield start_simulator(1, job_ms=0)
     redact.clear_secrets()
 
 
@@ -151,11 +141,11 @@ def test_wrong_token_is_refused(sim, backend):
     assert info.value.status == 401
 
 
-def test_order_that_runs_a_while_is_polled_until_done():
-    with Simulator(seed=2, token=TOKEN, job_ms=60) as slow:
-        with DirectorClient(slow.base_url, TOKEN) as c:
-            pool, node = _backend_of(slow)
-            outcome = c.write("POST", pool, node, "Repos", _repo(c, pool, node, "ds_it_slow"))
+def test_order_that_runs_a_while_is_polled_until_done(start_simulator):
+    slow = start_simulator(2, job_ms=60)
+    with DirectorClient(slow.base_url, TOKEN) as c:
+        pool, node = _backend_of(slow)
+        outcome = c.write("POST", pool, node, "Repos", _repo(c, pool, node, "ds_it_slow"))
     assert outcome.success
     assert outcome.polls >= 2
     assert outcome.elapsed >= 0.05
@@ -178,16 +168,16 @@ def _create_once(client: DirectorClient, pool: str, node: str, body: dict) -> st
     raise AssertionError(f"could not create {body['name']}")
 
 
-def test_faulty_director_no_duplicates_every_row_accounted_for():
+def test_faulty_director_no_duplicates_every_row_accounted_for(start_simulator):
     knobs = {"fail_rate": 0.1, "drop_rate": 0.05, "job_fail_rate": 0.05, "job_ms": 0}
-    with Simulator(seed=3, token=TOKEN, **knobs) as faulty:
-        with DirectorClient(faulty.base_url, TOKEN, retries=6, backoff=0.001) as c:
-            pool, node = _backend_of(faulty)
-            names = [f"ds_it_fault_{i:02d}" for i in range(40)]
-            results = [_create_once(c, pool, node, _repo(c, pool, node, n)) for n in names]
-            faulty.configure(fail_rate=0.0, drop_rate=0.0)
-            listed = [r["name"] for r in c.list_objects(pool, node, "Repos")]
-            stats = c.stats.snapshot()
+    faulty = start_simulator(3, **knobs)
+    with DirectorClient(faulty.base_url, TOKEN, retries=6, backoff=0.001) as c:
+        pool, node = _backend_of(faulty)
+        names = [f"ds_it_fault_{i:02d}" for i in range(40)]
+        results = [_create_once(c, pool, node, _repo(c, pool, node, n)) for n in names]
+        faulty.configure(fail_rate=0.0, drop_rate=0.0)
+        listed = [r["name"] for r in c.list_objects(pool, node, "Repos")]
+        stats = c.stats.snapshot()
     assert all(listed.count(n) == 1 for n in names)
     assert len(results) == len(names)
     assert stats["retries"] > 0

@@ -20,11 +20,9 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from conftest import ROOT, SAMPLES, TOKEN
 
-ROOT = Path(__file__).resolve().parents[1]
-SAMPLES = ROOT / ".." / "shared" / "samples"
 CHROMIUM = Path("/usr/bin/chromium")
-TOKEN = "lab-token-0f1e2d3c4b5a69788796a5b4"
 FLAGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -40,19 +38,6 @@ pytestmark = [
     pytest.mark.browser,
     pytest.mark.skipif(not CHROMIUM.exists(), reason="needs /usr/bin/chromium"),
 ]
-
-
-@pytest.fixture
-def simulator():
-    pytest.importorskip("playwright.sync_api")
-    module = pytest.importorskip("directorsync.simulator")
-    cls = getattr(module, "Simulator", None)
-    if cls is None:
-        pytest.skip("directorsync.simulator.Simulator is not available yet")
-    if not SAMPLES.is_dir():
-        pytest.skip("../shared/samples is not beside the project")
-    with cls(seed=str(SAMPLES / "tenants.yml"), token=TOKEN) as sim:
-        yield sim
 
 
 def _free_port() -> int:
@@ -80,6 +65,8 @@ def _wait_ready(url: str, proc: subprocess.Popen, timeout: float = 60.0) -> None
 def lab(simulator, tmp_path):
     """JupyterLab on a free port, root = a folder holding explore.ipynb for one resource."""
     import papermill
+
+    pytest.importorskip("playwright.sync_api")
 
     root = tmp_path / "lab"
     root.mkdir()

@@ -16,13 +16,11 @@ from pathlib import Path
 import nbformat
 import papermill
 import pytest
+from conftest import ROOT, SAMPLES, TOKEN
 
 from directorsync.redact import is_secret_key
 
-ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
-SAMPLES = ROOT / ".." / "shared" / "samples"
-TOKEN = "nb-token-9e8d7c6b5a4f3e2d1c0b"
 
 
 def _strip_module():
@@ -178,23 +176,11 @@ def test_tables_for_the_notebooks(plan):
 
 
 @pytest.fixture
-def simulator_cls():
-    module = pytest.importorskip("directorsync.simulator")
-    cls = getattr(module, "Simulator", None)
-    if cls is None:
-        pytest.skip("directorsync.simulator.Simulator is not available yet")
-    if not SAMPLES.is_dir():
-        pytest.skip("../shared/samples is not beside the project")
-    return cls
-
-
-@pytest.fixture
-def director(simulator_cls, monkeypatch):
+def director(simulator, monkeypatch):
     """A simulator in this process; kernels find it through the environment (never parameters)."""
-    with simulator_cls(seed=str(SAMPLES / "tenants.yml"), token=TOKEN) as sim:
-        monkeypatch.setenv("DSYNC_DIRECTOR__BASE_URL", sim.base_url)
-        monkeypatch.setenv("DSYNC_DIRECTOR__TOKEN", TOKEN)
-        yield sim
+    monkeypatch.setenv("DSYNC_DIRECTOR__BASE_URL", simulator.base_url)
+    monkeypatch.setenv("DSYNC_DIRECTOR__TOKEN", TOKEN)
+    return simulator
 
 
 def assert_no_token(root: Path) -> None:
@@ -259,7 +245,7 @@ def test_tenant_sync_applies_against_the_director_from_the_environment(director,
     assert_no_token(tmp_path)
 
 
-def test_explore_runs_with_an_embedded_simulator(simulator_cls, monkeypatch, tmp_path):
+def test_explore_runs_with_an_embedded_simulator(samples, monkeypatch, tmp_path):
     monkeypatch.setenv("DSYNC_DIRECTOR__TOKEN", TOKEN)  # the embedded simulator uses it
     nb = execute(
         "explore.ipynb",
@@ -279,7 +265,7 @@ def test_explore_runs_with_an_embedded_simulator(simulator_cls, monkeypatch, tmp
     assert_no_token(tmp_path)
 
 
-def test_open_run_logs_the_run_to_actions_log_until_closed(simulator_cls, monkeypatch, tmp_path):
+def test_open_run_logs_the_run_to_actions_log_until_closed(samples, monkeypatch, tmp_path):
     import logging
 
     from directorsync.notebook import tenant_run as nb
@@ -307,13 +293,15 @@ def test_open_run_logs_the_run_to_actions_log_until_closed(simulator_cls, monkey
 def test_nbval_runs_both_notebooks(director, tmp_path):
     """nbval (lax: outputs are stripped, so no cell output is compared) in a subprocess.
 
-    ``-o addopts=`` keeps the suite's own options (xdist …) out of this small run.
+    ``-o addopts=`` keeps the suite's own options (xdist …) out of this small run. nbval runs
+    each kernel in the notebook's folder: the app log goes to ``tmp_path``, not the checkout.
     """
     env = {
         **os.environ,
         "LP_TENANTS_FILE": str(SAMPLES / "tenants.yml"),
         "DSYNC_INPUTS__WORKBOOKS__CORE": str(SAMPLES / "core_config_light.xlsx"),
         "DSYNC_APP__REPORTS_DIR": str(tmp_path / "reports"),
+        "DSYNC_LOGGING__APP_LOG": str(tmp_path / "logs" / "directorsync.log"),
     }
     cmd = [
         sys.executable, "-m", "pytest", "--nbval-lax", "--nbval-current-env",

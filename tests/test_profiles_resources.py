@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from conftest import TOKEN, new_simulator
 
 from directorsync.inventory import Inventory
 from directorsync.planner import build_plan
@@ -704,11 +705,6 @@ def test_lint_strict_is_clean():
 
 # ---------------------------------------------------------------- against the simulator
 
-simulator = pytest.importorskip("directorsync.simulator")
-Simulator = getattr(simulator, "Simulator", None)
-TOKEN = "profiles-token-0123456789abcdef"
-needs_simulator = pytest.mark.skipif(Simulator is None, reason="the simulator is not available")
-
 
 class Site:
     """A simulator seeded with the samples' tenants, a client, and plan/apply helpers."""
@@ -745,16 +741,13 @@ def _statuses(result, resources=MINE):
 
 @pytest.fixture(scope="module")
 def core_site():
-    if Simulator is None or not SAMPLES_DIR.is_dir():
-        pytest.skip("simulator or samples not available")
-    with Simulator(seed=str(SAMPLES_DIR / "tenants.yml"), token=TOKEN, job_ms=0) as sim:
+    with new_simulator(job_ms=0) as sim:
         site = Site(sim, "core")
         site.first = site.apply(site.plan("core_config.xlsx"))
         yield site
         site.client.close()
 
 
-@needs_simulator
 def test_core_applies_cleanly_and_converges(core_site):
     first = _statuses(core_site.first)
     assert not first.get("ERROR") and not first.get("EXCEPTION"), [
@@ -768,11 +761,12 @@ def test_core_applies_cleanly_and_converges(core_site):
     assert set(mine["action"]) == {"unchanged", "skip"}
 
 
-@needs_simulator
 def test_device_group_update_is_accepted_by_a_strict_director(core_site):
     node = core_site.node("lb-backend01")
     pool = core_site.tenant.pool_uuid
-    group = next(g for g in core_site.client.list_objects(pool, node, "DeviceGroups") if g["name"] == "RSA")
+    group = next(
+        g for g in core_site.client.list_objects(pool, node, "DeviceGroups") if g["name"] == "RSA"
+    )
     core_site.client.write(
         "PUT",
         pool,
@@ -785,12 +779,13 @@ def test_device_group_update_is_accepted_by_a_strict_director(core_site):
     assert row["action"] == "update" and row["payload"]["name"] == "RSA"
     result = core_site.apply(plan)
     assert _statuses(result) == {"UPDATED": 1, "UNCHANGED": 23}
-    after = next(g for g in core_site.client.list_objects(pool, node, "DeviceGroups") if g["name"] == "RSA")
+    after = next(
+        g for g in core_site.client.list_objects(pool, node, "DeviceGroups") if g["name"] == "RSA"
+    )
     assert after["description"] == "RSA authentication server"
     assert len(after["devices"]) == 2  # membership kept (driven by the devices)
 
 
-@needs_simulator
 def test_syslog_update_is_sent_to_the_collector(core_site):
     node = core_site.node("lb-backend02")
     pool = core_site.tenant.pool_uuid
@@ -824,7 +819,6 @@ def test_syslog_update_is_sent_to_the_collector(core_site):
     assert set(rows_of(again, "syslog_collectors")["action"]) == {"unchanged", "skip"}
 
 
-@needs_simulator
 def test_alert_rule_state_follows_settings_active(core_site):
     node = core_site.node("sh01")
     pool = core_site.tenant.pool_uuid
@@ -844,25 +838,22 @@ def test_alert_rule_state_follows_settings_active(core_site):
     assert set(rows_of(again, "alert_rules")["action"]) == {"unchanged", "skip"}
 
 
-@needs_simulator
-def test_esait_proxies_apply_and_converge():
-    if not SAMPLES_DIR.is_dir():
-        pytest.skip("samples not available")
-    with Simulator(seed=str(SAMPLES_DIR / "tenants.yml"), token=TOKEN, job_ms=0) as sim:
-        site = Site(sim, "esait")
-        plan = site.plan("esait_config.xlsx")
-        proxies = rows_of(plan, "syslog_collectors")
-        assert sorted(p["proxy_condition"] for p in proxies["payload"]) == [
-            "None",
-            "None",
-            "use_as_proxy",
-            "use_as_proxy",
-            "use_as_proxy",
-        ]
-        result = site.apply(plan)
-        statuses = _statuses(result)
-        assert not statuses.get("ERROR") and not statuses.get("EXCEPTION")
-        again = site.plan("esait_config.xlsx")
-        mine = again.rows[again.rows["resource"].isin(MINE)]
-        assert set(mine["action"]) == {"unchanged", "skip"}
-        site.client.close()
+def test_esait_proxies_apply_and_converge(start_simulator):
+    sim = start_simulator(job_ms=0)
+    site = Site(sim, "esait")
+    plan = site.plan("esait_config.xlsx")
+    proxies = rows_of(plan, "syslog_collectors")
+    assert sorted(p["proxy_condition"] for p in proxies["payload"]) == [
+        "None",
+        "None",
+        "use_as_proxy",
+        "use_as_proxy",
+        "use_as_proxy",
+    ]
+    result = site.apply(plan)
+    statuses = _statuses(result)
+    assert not statuses.get("ERROR") and not statuses.get("EXCEPTION")
+    again = site.plan("esait_config.xlsx")
+    mine = again.rows[again.rows["resource"].isin(MINE)]
+    assert set(mine["action"]) == {"unchanged", "skip"}
+    site.client.close()

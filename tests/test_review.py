@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pandas as pd
 import pytest
+from conftest import session_for
 
 from directorsync.errors import PlanError
 from directorsync.notebook.approval import (
@@ -30,7 +30,6 @@ from directorsync.notebook.review_rows import (
 from directorsync.plan import Plan, load_plan
 from directorsync.vocabulary import FINDING_COLUMNS, PLAN_COLUMNS
 
-SAMPLES = Path(__file__).resolve().parents[1] / ".." / "shared" / "samples"
 NODES = {"n1": "backend01", "n2": "backend02", "s1": "search01"}
 
 
@@ -324,46 +323,23 @@ def test_widget_paginates_thousands_of_rows_with_one_page_of_widgets():
 # --- against the simulator: Apply selected sends exactly the selected row --------------------
 
 
-@pytest.fixture
-def simulator_cls():
-    module = pytest.importorskip("directorsync.simulator")
-    cls = getattr(module, "Simulator", None)
-    if cls is None:
-        pytest.skip("directorsync.simulator.Simulator is not available yet")
-    return cls
-
-
-def test_widget_apply_writes_only_the_selected_row(simulator_cls, tmp_path):
-    from directorsync.config import load_settings
-    from directorsync.session import Session
-
-    if not SAMPLES.is_dir():
-        pytest.skip("../shared/samples is not beside the project")
-    token = "review-token-0123456789abcdef"
-    with simulator_cls(seed=str(SAMPLES / "tenants.yml"), token=token) as sim:
-        settings = load_settings(
-            overrides={
-                "director.base_url": sim.base_url,
-                "director.token": token,
-                "app.reports_dir": str(tmp_path),
-            }
-        )
-        with Session.open(settings=settings, tenants_file=SAMPLES / "tenants.yml") as session:
-            plan = session.plan("esait", SAMPLES / "esait_config.xlsx", ["repos"])
-            review = DiffReview(plan, session)
-            target = int(plan.rows.index[plan.rows["action"] == "create"][0])
-            before = len(sim.requests())
-            _tick(review, target)
-            assert review.apply_selected() is None  # asks first
-            result = review.apply_selected(confirmed=True)
-    writes = [r for r in sim.requests()[before:] if r["method"] in ("POST", "PUT", "DELETE")]
+def test_widget_apply_writes_only_the_selected_row(simulator, samples, tmp_path):
+    with session_for(simulator, samples / "tenants.yml", tmp_path) as session:
+        plan = session.plan("esait", samples / "esait_config.xlsx", ["repos"])
+        review = DiffReview(plan, session)
+        target = int(plan.rows.index[plan.rows["action"] == "create"][0])
+        before = len(simulator.requests())
+        _tick(review, target)
+        assert review.apply_selected() is None  # asks first
+        result = review.apply_selected(confirmed=True)
+    writes = [r for r in simulator.requests()[before:] if r["method"] in ("POST", "PUT", "DELETE")]
     assert len(writes) == 1
     assert plan.rows.at[target, "key"] in json.dumps(writes[0]["body"])
     statuses = [r["status"] for r in result["rows"]]
     assert statuses[target] == "CREATED"
     assert statuses.count("CREATED") == 1
     (folder,) = review.written  # like the CLI: result.json and report.html in a folder of its own
-    assert folder.parent == tmp_path / "esait"
+    assert folder.parent == tmp_path / "reports" / "esait"
     assert {p.name for p in folder.iterdir()} >= {"result.json", "report.html"}
 
 

@@ -24,7 +24,6 @@ from directorsync.notebook.batch import (
     workbook_for,
 )
 
-SAMPLES = Path(__file__).resolve().parents[1] / ".." / "shared" / "samples"
 TOKEN = "run-token-5b2d4c6e8f0a1b2c3d4e5f60"
 PARAMS = {
     "tenant": "core",
@@ -175,20 +174,13 @@ def test_fleet_links_are_relative_and_lines_say_what_happened(tmp_path):
 # --- real runs (a kernel per tenant) -----------------------------------------------------------
 
 
-@pytest.fixture
-def simulator_available():
-    module = pytest.importorskip("directorsync.simulator")
-    if getattr(module, "Simulator", None) is None:
-        pytest.skip("directorsync.simulator.Simulator is not available yet")
-
-
 def assert_no_token(root: Path) -> None:
     for path in root.rglob("*"):
         if path.is_file():
             assert TOKEN not in path.read_text(encoding="utf-8", errors="replace"), path
 
 
-def test_run_three_tenants_one_failing(simulator_available, samples, tmp_path, monkeypatch, capsys):
+def test_run_three_tenants_one_failing(samples, tmp_path, monkeypatch, capsys):
     """core and esait succeed; sccoe's workbook is missing: its failed notebook is kept."""
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("DSYNC_DIRECTOR__TOKEN", TOKEN)  # the embedded simulators use it
@@ -237,7 +229,7 @@ def test_run_three_tenants_one_failing(simulator_available, samples, tmp_path, m
     assert_no_token(tmp_path)
 
 
-def test_dask_executor_dry_run(simulator_available, samples, tmp_path, monkeypatch, capsys):
+def test_dask_executor_dry_run(samples, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("DSYNC_APP__REPORTS_DIR", str(tmp_path / "reports"))
     code = invoke(

@@ -7,11 +7,7 @@ with a reason; the second apply is all UNCHANGED (or the same SKIPs) with zero w
 from __future__ import annotations
 
 import pytest
-from conftest import TOKEN
-
-from directorsync.config import load_settings
-from directorsync.session import Session
-from directorsync.simulator import Simulator
+from conftest import session_for, writes
 
 CASES = [
     ("core_config.xlsx", "core"),
@@ -21,59 +17,42 @@ CASES = [
 ]
 
 
-def _writes(sim) -> int:
-    return sum(
-        1
-        for r in sim.requests()
-        if r["method"] in ("POST", "PUT", "DELETE")
-        and "/configapi/" in r["path"]
-        and not r["path"].endswith("/fetch")
-    )
-
-
-def session_for(sim, tenants_file, tmp_path) -> Session:
-    """A session on ``sim``, reports in ``tmp_path``."""
-    overrides = {"director.base_url": sim.base_url, "director.token": TOKEN}
-    settings = load_settings(env={}, overrides={**overrides, "app.reports_dir": str(tmp_path)})
-    return Session.open(settings=settings, tenants_file=tenants_file)
-
-
 @pytest.mark.parametrize(("workbook", "tenant"), CASES)
 def test_sample_workbook_syncs_cleanly_and_idempotently(
-    workbook, tenant, samples, tenants_file, tmp_path
+    workbook, tenant, simulator, samples, tenants_file, tmp_path
 ):
-    with Simulator(seed=tenants_file, token=TOKEN) as sim:
-        with session_for(sim, tenants_file, tmp_path) as session:
-            first = session.apply(session.plan(tenant, samples / workbook))
-            by = first["summary"]["by_status"]
-            problems = [
-                (r["resource"], r["key"], r["error"])
-                for r in first["rows"]
-                if r["status"] in ("ERROR", "EXCEPTION")
-            ]
-            assert problems == []
-            assert by.get("CREATED", 0) > 0
-            assert all(r["reason"] for r in first["rows"] if r["status"] == "SKIP")
-            assert {r["resource"] for r in first["rows"]} >= {"repos", "devices", "alert_rules"}
-            written = _writes(sim)
-            second = session.apply(session.plan(tenant, samples / workbook))
+    with session_for(simulator, tenants_file, tmp_path) as session:
+        first = session.apply(session.plan(tenant, samples / workbook))
+        by = first["summary"]["by_status"]
+        problems = [
+            (r["resource"], r["key"], r["error"])
+            for r in first["rows"]
+            if r["status"] in ("ERROR", "EXCEPTION")
+        ]
+        assert problems == []
+        assert by.get("CREATED", 0) > 0
+        assert all(r["reason"] for r in first["rows"] if r["status"] == "SKIP")
+        assert {r["resource"] for r in first["rows"]} >= {"repos", "devices", "alert_rules"}
+        written = len(writes(simulator))
+        second = session.apply(session.plan(tenant, samples / workbook))
     assert set(second["summary"]["by_status"]) <= {"UNCHANGED", "SKIP"}, second["summary"]
     assert second["summary"]["by_status"].get("SKIP", 0) == by.get("SKIP", 0)
-    assert _writes(sim) == written, "the second apply sends no write at all"
+    assert len(writes(simulator)) == written, "the second apply sends no write at all"
 
 
 def test_dry_run_of_devices_writes_nothing_not_even_group_membership(
-    samples, tenants_file, tmp_path
+    simulator, samples, tenants_file, tmp_path
 ):
-    with Simulator(seed=tenants_file, token=TOKEN) as sim:
-        with session_for(sim, tenants_file, tmp_path) as session:
-            plan = session.plan("core", samples / "core_config.xlsx", ["device_groups", "devices"])
-            result = session.apply(plan, dry_run=True)
-        assert _writes(sim) == 0
+    with session_for(simulator, tenants_file, tmp_path) as session:
+        plan = session.plan("core", samples / "core_config.xlsx", ["device_groups", "devices"])
+        result = session.apply(plan, dry_run=True)
+    assert len(writes(simulator)) == 0
     assert result["summary"]["by_status"]["PLANNED_CREATE"] > 0
 
 
-def test_turning_an_alert_flag_off_is_applied_and_converges(samples, tenants_file, tmp_path):
+def test_turning_an_alert_flag_off_is_applied_and_converges(
+    simulator, samples, tenants_file, tmp_path
+):
     import pandas as pd
 
     sheets = pd.read_excel(samples / "core_config.xlsx", sheet_name=None, engine="calamine")
@@ -87,15 +66,14 @@ def test_turning_an_alert_flag_off_is_applied_and_converges(samples, tenants_fil
             for name, frame in sheets.items():
                 frame.to_excel(w, sheet_name=name, index=False)
 
-    with Simulator(seed=tenants_file, token=TOKEN) as sim:
-        with session_for(sim, tenants_file, tmp_path) as session:
-            write(True)
-            session.apply(session.plan("core", book, ["repos", "alert_rules"]))
-            write(False)
-            changed = session.apply(session.plan("core", book, ["repos", "alert_rules"]))
-            rows = [r for r in changed["rows"] if r["status"] == "UPDATED"]
-            assert [r["key"] for r in rows] == [RULE]
-            again = session.plan("core", book, ["repos", "alert_rules"])
+    with session_for(simulator, tenants_file, tmp_path) as session:
+        write(True)
+        session.apply(session.plan("core", book, ["repos", "alert_rules"]))
+        write(False)
+        changed = session.apply(session.plan("core", book, ["repos", "alert_rules"]))
+        rows = [r for r in changed["rows"] if r["status"] == "UPDATED"]
+        assert [r["key"] for r in rows] == [RULE]
+        again = session.plan("core", book, ["repos", "alert_rules"])
     assert set(again.rows["action"]) <= {"unchanged", "skip"}
 
 

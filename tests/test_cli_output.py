@@ -2,44 +2,21 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import warnings
 
 import pytest
-from conftest import TOKEN
+from conftest import DATA, run_cli
 
 from directorsync import cli
 
 
-@pytest.fixture
-def env(tenants_file, tmp_path):
-    from directorsync.simulator import Simulator
-
-    with Simulator(seed=tenants_file, token=TOKEN) as sim:
-        base = {k: v for k, v in os.environ.items() if not k.startswith(("DSYNC_", "LP_"))}
-        yield {
-            **base,
-            "DSYNC_DIRECTOR__BASE_URL": sim.base_url,
-            "DSYNC_DIRECTOR__TOKEN": TOKEN,
-            "DSYNC_APP__REPORTS_DIR": str(tmp_path / "reports"),
-            "DSYNC_LOGGING__APP_LOG": str(tmp_path / "app.log"),
-        }
-
-
-def run(env, cwd, *args):
-    return subprocess.run(
-        [sys.executable, "-m", "directorsync", *args],
-        capture_output=True, text=True, timeout=120, env=env, cwd=cwd, check=False,
-    )  # fmt: skip
-
-
 @pytest.mark.parametrize("dry_run", [False, True])
-def test_apply_writes_tables_to_stdout_and_progress_to_stderr(env, samples, tmp_path, dry_run):
+def test_apply_writes_tables_to_stdout_and_progress_to_stderr(
+    simulator_env, samples, tmp_path, dry_run
+):
     args = ["apply", "--tenant", "esait", "--tenants-file", str(samples / "tenants.yml"),
             "--xlsx", str(samples / "esait_config.xlsx"), "--resources", "repos"]  # fmt: skip
-    done = run(env, tmp_path, *args, *(["--dry-run"] if dry_run else []))
+    done = run_cli(*args, *(["--dry-run"] if dry_run else []), env=simulator_env, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert "Plan for esait" in done.stdout and "esait · run" in done.stdout
     assert "reports:" in done.stdout and "report.html" in done.stdout
@@ -49,13 +26,12 @@ def test_apply_writes_tables_to_stdout_and_progress_to_stderr(env, samples, tmp_
         assert "nothing was written." in done.stdout
 
 
-def test_unknown_setting_is_one_yellow_warning_line(env, samples, tmp_path):
-    config = tmp_path / "bad.yml"
-    config.write_text("director:\n  bogus: 1\nnope: 2\n")
+def test_unknown_setting_is_one_yellow_warning_line(simulator_env, samples, tmp_path):
+    config = DATA / "settings" / "unknown_keys.yml"
     args = ["plan", "--config", str(config), "--tenant", "esait", "--tenants-file",
             str(samples / "tenants.yml"), "--xlsx", str(samples / "esait_config.xlsx"),
             "--resources", "repos"]  # fmt: skip
-    done = run(env, tmp_path, *args)
+    done = run_cli(*args, env=simulator_env, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     lines = [line for line in done.stderr.splitlines() if "unknown setting" in line]
     assert lines == [
@@ -82,8 +58,7 @@ def test_warning_printer_shortens_only_directorsync_warnings(capsys):
 
 
 def test_main_prints_directorsync_warnings_in_one_line(tmp_path, monkeypatch, capsys):
-    config = tmp_path / "c.yml"
-    config.write_text("app:\n  bogus: 1\n")
+    config = DATA / "settings" / "unknown_app_key.yml"
     monkeypatch.chdir(tmp_path)
     before = warnings.showwarning
     with warnings.catch_warnings(), pytest.raises(SystemExit):
