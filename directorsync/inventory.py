@@ -307,7 +307,8 @@ class Inventory:
         """
         if rows.empty:
             return
-        rows = rows.assign(**{NODE: node.id, PLANNED: True})
+        columns: dict[str, str | bool] = {NODE: node.id, PLANNED: True}
+        rows = rows.assign(**columns)
         with self._lock:
             self._planned.setdefault((source, node.id), []).append(rows)
             self._joined.pop((source, node.id), None)

@@ -179,7 +179,7 @@ def setup_logging(
         console = logging.StreamHandler(sys.stderr)
         run.handlers.append(_prepare(console, console_level, run_id, secrets))
     if action_log is not None:
-        handler = logging.FileHandler(_parent_made(action_log), encoding="utf-8")
+        handler: logging.Handler = logging.FileHandler(_parent_made(action_log), encoding="utf-8")
         run.handlers.append(_prepare(handler, logging.DEBUG, run_id, secrets))
     if app_log is not None:
         rotating = TimedRotatingFileHandler(

@@ -29,7 +29,7 @@ from directorsync.plan import LOG, Plan, Progress
 from directorsync.prechecks import run_prechecks
 from directorsync.profile.model import Profile, dependency_order
 from directorsync.resolve import lookup_columns, resolve_frame
-from directorsync.tenants import Tenant
+from directorsync.tenants import Node, Tenant
 from directorsync.transforms import Context
 from directorsync.vocabulary import (
     DEPENDS,
@@ -46,7 +46,7 @@ from directorsync.vocabulary import (
 from directorsync.workbook import Workbook, source_label
 
 
-class _LazySheets(Mapping):
+class _LazySheets(Mapping[str, pd.DataFrame]):
     """Sheets of a workbook loaded on first access; absent sheets read as missing."""
 
     def __init__(self, workbook: Workbook) -> None:
@@ -84,7 +84,7 @@ def build_plan(
     started = time.perf_counter()
     workbook.sheet_names  # noqa: B018 - an unreadable file stops the plan here, with its message
     ctx = Context(
-        sheets=_LazySheets(workbook),
+        sheets=_LazySheets(workbook),  # type: ignore[arg-type]  # TEMPORARY: Context.sheets (transforms.py, h2) is typed dict, read as a Mapping
         tenant=tenant,
         options={**(options or {}), "workbook": workbook.name, "planned": list(profiles)},
     )
@@ -185,6 +185,8 @@ def desired_frame(profile: Profile, workbook: Workbook, ctx: Context) -> pd.Data
     build = profile.hooks.get("build")
     if build:
         return HOOKS.get(build, "build")(ctx.sheets, profile, ctx)
+    if profile.sheet is None:
+        raise WorkbookError(f"{profile.name}: the profile names no xlsx.sheet", file=workbook.name)
     return map_sheet(workbook.sheet(profile.sheet), profile, ctx, workbook.name)
 
 
@@ -210,7 +212,7 @@ def plan_resource(
     inventory: Inventory,
     ctx: Context,
     timings: dict[str, float] | None = None,
-) -> tuple[pd.DataFrame, pd.DataFrame]:
+) -> tuple[pd.DataFrame, pd.DataFrame, list[dict[str, str]]]:
     """Plan one resource: rows in ``PLAN_COLUMNS``, its findings and notes.
 
     Args:
@@ -290,7 +292,9 @@ def _unseen_fields(profile: Profile, listings: list[pd.DataFrame]) -> list[dict[
     ]
 
 
-def _register_creates(frame: pd.DataFrame, profile: Profile, inventory: Inventory, nodes) -> None:
+def _register_creates(
+    frame: pd.DataFrame, profile: Profile, inventory: Inventory, nodes: list[Node]
+) -> None:
     """Objects this plan creates — and those it would create but skips — for later resources."""
     action = frame["action"].to_numpy(dtype=object)
     creates = action == "create"

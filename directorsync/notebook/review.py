@@ -91,7 +91,7 @@ def page_of(rows: pd.DataFrame, page: int, size: int) -> tuple[pd.DataFrame, int
     return rows.iloc[page * size : (page + 1) * size], page, pages
 
 
-def row_changes(row: Mapping[str, Any]) -> pd.DataFrame:
+def row_changes(row: Mapping[str, Any] | pd.Series) -> pd.DataFrame:
     """A row's field-level ``before → after`` (``field``, ``before``, ``after``, values as text).
 
     For an update these are the differing fields; for a create every payload field (nothing
@@ -110,7 +110,7 @@ def row_changes(row: Mapping[str, Any]) -> pd.DataFrame:
     )
 
 
-def _identity(row: Mapping[str, Any]) -> dict[str, str]:
+def _identity(row: Mapping[str, Any] | pd.Series) -> dict[str, str]:
     return {k: str(row[k]) for k in IDENTITY}
 
 
@@ -139,8 +139,8 @@ def make_approval(
             raise PlanError(f"row {i} is not in the plan (it has {len(rows)} rows)")
         if rows.at[i, "action"] not in CHANGING:
             raise PlanError(
-                f"row {i} ({rows.at[i, 'resource']} {rows.at[i, 'key']!r}) is "
-                f"{rows.at[i, 'action']}: only create/update rows can be approved"
+                f"row {i} ({rows.at[i, 'resource']!s} {rows.at[i, 'key']!r}) is "
+                f"{rows.at[i, 'action']!s}: only create/update rows can be approved"
             )
     when = approved_at or dt.datetime.now(dt.UTC)
     return {
@@ -225,7 +225,7 @@ def load_approval(path: str | Path, plan: Plan) -> list[int]:
         raise PlanError(f"{path}: {exc.message}", file=str(path)) from exc
 
 
-def row_label(row: Mapping[str, Any]) -> str:
+def row_label(row: Mapping[str, Any] | pd.Series) -> str:
     """One line for the row list: action, resource, node, key and reason (plain text)."""
     reason = f" — {row['reason']}" if isinstance(row.get("reason"), str) and row["reason"] else ""
     return f"{row['action']} · {row['resource']} · {row['node_name']} · {row['key']}{reason}"
@@ -242,7 +242,7 @@ def _html_table(head: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
     return f'<table style="border-collapse:collapse;margin:4px 0"><tr>{th}</tr>{body}</table>'
 
 
-def changes_html(row: Mapping[str, Any]) -> str:
+def changes_html(row: Mapping[str, Any] | pd.Series) -> str:
     """The detail pane of a row: what, where, why, then field by field before → after."""
     e = html.escape
     reason = f": {e(row['reason'])}" if isinstance(row.get("reason"), str) else ""

@@ -178,7 +178,9 @@ def redact_result(result: Mapping[str, Any]) -> dict[str, Any]:
 # --- console --------------------------------------------------------------------------------
 
 
-def _counts_table(title: str, by_resource: Mapping[str, Mapping[str, int]], cols: list[str]):
+def _counts_table(
+    title: str, by_resource: Mapping[str, Mapping[str, int]], cols: list[str]
+) -> Table:
     table = Table(title=title, title_justify="left", show_footer=True)
     table.add_column("resource", footer="total")
     for col in cols:

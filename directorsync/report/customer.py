@@ -179,7 +179,7 @@ def _row(row: Mapping[str, Any]) -> str:
 
 def _rank(row: Mapping[str, Any]) -> int:
     """Problems first, then changes, then anything else, UNCHANGED last."""
-    status = row.get("status")
+    status = row.get("status", "")
     return DETAIL_PRIORITY.get(status, len(DETAIL_PRIORITY) + (status == "UNCHANGED"))
 
 

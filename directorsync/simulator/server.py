@@ -90,7 +90,8 @@ class SimulatorHTTPServer(ThreadingHTTPServer):
     def server_bind(self) -> None:
         """Bind without ``getfqdn`` (which may wait on DNS)."""
         socketserver.TCPServer.server_bind(self)
-        self.server_name, self.server_port = self.server_address[:2]
+        host, self.server_port = self.server_address[:2]
+        self.server_name = str(host)  # bound: a str (typeshed also allows bytes, for input)
 
     def track(self, conn: socket.socket) -> None:
         """Remember an open connection."""

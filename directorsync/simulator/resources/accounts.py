@@ -177,7 +177,7 @@ class IncidentUserGroups(Resource):
         selected = op.data["selected_usergroups"]
         ensure_refs(node, "UserGroups", "selected_usergroups", selected, what="user group id")
         for gid in selected:
-            group = node.get("UserGroups", gid)
+            group = node.require("UserGroups", gid)
             self.ensure_unique(node, group["name"])
             record = {"id": node.new_id(), "name": group["name"], "tid": "", "user": "admin"}
             node.put(self.name, {**record, "usergroup": gid, "users": list(group["users"])})

@@ -73,7 +73,7 @@ class SyslogCollector(Resource):
         if op.data.get("policy_id"):
             raise OrderFailed(f"policy_id: unknown log collection policy {op.data['policy_id']!r}")
         ensure_refs(node, "Devices", "device_id", [op.data["device_id"]], what="device id")
-        device = node.get("Devices", op.data["device_id"])
+        device = node.require("Devices", op.data["device_id"])
         existing = [a for a in device["col_apps"] if a.get("app") == APP]
         if existing:
             raise OrderFailed(

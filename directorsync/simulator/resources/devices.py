@@ -78,7 +78,8 @@ class DeviceGroups(Resource):
     def apply_edit(self, node: NodeView, op: Op) -> str:
         record = self.current(node, op)
         self.ensure_unique(node, op.data["name"], exclude=record["id"])
-        devices = list(dict.fromkeys(op.data.get("devices", record.get("devices", []))))
+        current: list[str] = record.get("devices", [])
+        devices = list(dict.fromkeys(op.data.get("devices", current)))
         ensure_refs(node, "Devices", "devices", devices, what="device id")
         node.put(self.name, {**record, **op.data, "devices": devices})
         old, new = set(record.get("devices", [])), set(devices)
@@ -150,7 +151,8 @@ class Devices(Resource):
 
     def _write(self, node: NodeView, record: Record, data: dict[str, Any]) -> None:
         self.ensure_unique(node, data["name"], exclude=record["id"])
-        groups = list(dict.fromkeys(data.get("devicegroup", record["device_groups"])))
+        current: list[str] = record["device_groups"]
+        groups = list(dict.fromkeys(data.get("devicegroup", current)))
         ensure_refs(node, "DeviceGroups", "devicegroup", groups, what="device group id")
         zones = [t["name"] for t in catalog()["timezones"]]
         ensure_in("timezone", [data.get("timezone", record["timezone"])], zones, "timezone")
