@@ -102,8 +102,15 @@ def apply_plan(
     """Apply a plan and return the ``directorsync/result@1`` value.
 
     Args:
+        plan: the plan to apply (its rows are sent as they are).
+        client: the Director client that sends the writes and follows their orders.
+        tenant: the tenant the plan was made for (its pool and nodes).
+        inventory: Director's objects, re-listed to resolve ids and to check for stale rows.
+        profiles: the profiles of the plan's resources, by name.
         selection: positional indices of ``plan.rows`` to send (default: every changed row);
             changed rows outside the selection are reported as SKIP "not selected".
+        options: retries, back-off, concurrency, dry run and stale checks (defaults if None).
+        progress: called after each row with (rows done, rows to send, the row's result).
     """
     options = options or ApplyOptions()
     started = dt.datetime.now(dt.UTC)
@@ -451,8 +458,11 @@ def _send_once(
     pool: str,
     attempts: int,
 ) -> tuple[int, OrderOutcome | None, str | None]:
-    """One attempt: returns ``(attempts, outcome, note)``; raises :class:`_Retry` when the
-    failure is safe to retry and retries are left, else the final error."""
+    """One attempt: returns ``(attempts, outcome, note)``.
+
+    Raises :class:`_Retry` when the failure is safe to retry and retries are left, else the
+    final error.
+    """
     last = attempts > run.options.retries
     try:
         return attempts, run.client.write(row["method"], pool, node.id, path, payload), None

@@ -205,6 +205,7 @@ def diff_frame(desired: pd.DataFrame, remote: Remote, profile: Profile) -> pd.Da
         desired: one row per (node, object), with ``_node_id``, ``_status``, ``_reason``.
         remote: the inventory of the target nodes (``_node_id`` column), write shape; or a
             function of a node id giving that node's inventory.
+        profile: the resource's profile (natural key, compared fields, diff options).
 
     Returns:
         ``desired`` plus ``action``, ``reason``, ``changes``, ``remote_id``, ``remote_hash``.

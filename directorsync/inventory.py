@@ -156,6 +156,8 @@ class Inventory:
         """One source's objects on one node (listed on first use, or by a pending prefetch).
 
         Args:
+            source: the resource listed (a profile name).
+            node: the node whose objects are listed.
             columns: the columns the caller reads (None: all). The frame may hold more.
         """
         key = (source, node.id)
@@ -401,9 +403,11 @@ class Inventory:
 
 @dataclass(frozen=True)
 class _Listing:
-    """A received listing: ``items()`` decodes it whole; ``columns(fields)``, when the client
-    can, only the named fields (``{field: values}``), which ``start(fields)`` may begin to
-    decode in the decoding helper."""
+    """A received listing: ``items()`` decodes it whole.
+
+    ``columns(fields)``, when the client can, decodes only the named fields
+    (``{field: values}``), which ``start(fields)`` may begin to decode in the decoding helper.
+    """
 
     items: Callable[[], list[dict[str, Any]]]
     columns: Callable[[list[str]], dict[str, list[Any]]] | None = None
@@ -470,8 +474,10 @@ def normalise_columns(
 
 
 def _inner_keys(col: str, wanted: frozenset[str], rename: dict[str, str] | None = None) -> set[str]:
-    """Keys of an ``unnest`` column's objects that may become wanted columns (renamed or not:
-    ``rename`` applies after ``unnest``)."""
+    """Keys of an ``unnest`` column's objects that may become wanted columns.
+
+    Renamed or not: ``rename`` applies after ``unnest``.
+    """
     names = set(wanted) | {old for old, new in (rename or {}).items() if new in wanted}
     suffix = f"_{col}"
     return names | {w[: -len(suffix)] for w in names if w.endswith(suffix)}

@@ -78,6 +78,14 @@ def build_plan(
     """Plan every profile (dependency order) for one tenant and workbook.
 
     Args:
+        tenant: the tenant planned for (its nodes and pool).
+        workbook: the tenant's workbook.
+        profiles: the profiles to plan, by resource name.
+        inventory: Director's objects, listed per node as the plan needs them.
+        run_id: the run's id (a new one if None).
+        options: extra context for the transforms (the workbook name and the planned resources
+            are added).
+        progress: called with a line of text per resource planned.
         explicit: the resources were named by the user: a missing sheet is then an error
             (otherwise it is reported and the resource is left out).
     """
@@ -216,6 +224,11 @@ def plan_resource(
     """Plan one resource: rows in ``PLAN_COLUMNS``, its findings and notes.
 
     Args:
+        profile: the resource's profile.
+        workbook: the workbook holding its sheets.
+        tenant: the tenant planned for.
+        inventory: Director's objects; the objects this plan creates are registered in it.
+        ctx: what context-aware transforms read (the workbook's sheets, the tenant).
         timings: receives the seconds spent per stage (map, prechecks, resolve, listing —
             waiting for and decoding Director's objects —, diff, payload, rows).
     """

@@ -14,8 +14,10 @@ TOKEN = "tok-3f1c9a7e5b2d4c6e8f0a1b2c3d4e5f60"
 
 
 def core_args(tenants_file: Path, xlsx: Path, resources: str | None = None) -> list[str]:
-    """The command-line arguments of a ``plan``/``apply`` of tenant core: ``--tenant core
-    --tenants-file … --xlsx …`` and, when given, ``--resources``."""
+    """The command-line arguments of a ``plan``/``apply`` of tenant core.
+
+    ``--tenant core --tenants-file … --xlsx …`` and, when given, ``--resources``.
+    """
     args = ["--tenant", "core", "--tenants-file", str(tenants_file), "--xlsx", str(xlsx)]
     return [*args, "--resources", resources] if resources else args
 

@@ -311,6 +311,7 @@ def findings_table(plan: Plan, kind: str | None = None) -> pd.DataFrame:
     """The findings with their Excel row numbers.
 
     Args:
+        plan: the plan whose findings are shown.
         kind: ``"prechecks"`` (pandera failures), ``"unresolved"`` (names not found on
             Director) or None (both).
     """

@@ -132,8 +132,10 @@ def random_hex(rng: np.random.Generator, n: int, width: int) -> np.ndarray:
 
 
 def change_one_field(pool: DeviceArrays, rows: np.ndarray) -> DeviceArrays:
-    """A copy of ``pool`` where each of ``rows`` differs in one field (ip, timezone, risk,
-    groups, in turn)."""
+    """A copy of ``pool`` where each of ``rows`` differs in one field.
+
+    The field changed is ip, timezone, risk, groups, in turn.
+    """
     field = np.arange(rows.size) % 4
     ip, timezone = pool.ip.astype(object), pool.timezone.astype(object)
     groups, risk = pool.groups.copy(), pool.risk.copy()

@@ -147,8 +147,11 @@ class AlertRules(Resource):
         return f"Alert rule {op.data['searchname']!r} created"
 
     def apply_edit(self, node: NodeView, op: Op) -> str:
-        """An edit replaces the rule's settings, like Director's edit form: a setting left out
-        is cleared (an absent ``"on"`` flag is off), the owner and the state are kept."""
+        """An edit replaces the rule's settings, like Director's edit form.
+
+        A setting left out is cleared (an absent ``"on"`` flag is off), the owner and the state
+        are kept.
+        """
         record = self.current(node, op)
         self.ensure_unique(node, op.data["searchname"], exclude=record["id"])
         _ensure_refs(node, op.data)

@@ -101,8 +101,11 @@ class DeviceGroups(Resource):
 
 
 class Devices(Resource):
-    """``Devices``: write ``devicegroup``/``logpolicy``/risks → read ``device_groups``/
-    ``log_policies``/``risk_values``; collectors live in ``col_apps``."""
+    """``Devices``: the written fields are read back under other names.
+
+    Write ``devicegroup``/``logpolicy``/risks → read ``device_groups``/``log_policies``/
+    ``risk_values``; collectors live in ``col_apps``.
+    """
 
     name = "Devices"
     label = "device"

@@ -1,6 +1,8 @@
-"""Read-only vendor lists: NormalizationPackage + CompiledNormalizers (doc §31), Charsets (doc
-§7), Timezone (doc §64). Their documented shapes are kept: compiled normalizers, charsets and
-timezones carry no ``id``."""
+"""Read-only vendor lists.
+
+NormalizationPackage + CompiledNormalizers (doc §31), Charsets (doc §7), Timezone (doc §64).
+Their documented shapes are kept: compiled normalizers, charsets and timezones carry no ``id``.
+"""
 
 from __future__ import annotations
 

@@ -36,9 +36,11 @@ def repo_paths() -> list[str]:
 
 
 def remote_repos(node: NodeView) -> list[dict[str, Any]]:
-    """What ``Repos/RemoteRepos/fetch`` returns on ``node``: the local default repos as
-    ``127.0.0.1:5504/{name}``, then every repo of every backend / all-in-one node of the pool
-    as ``{ip_private or ip}:5504/{name}`` (de-duplicated)."""
+    """What ``Repos/RemoteRepos/fetch`` returns on ``node``.
+
+    The local default repos as ``127.0.0.1:5504/{name}``, then every repo of every backend /
+    all-in-one node of the pool as ``{ip_private or ip}:5504/{name}`` (de-duplicated).
+    """
     rows = [_remote_row("127.0.0.1", name, node) for name in default_repo_names()]
     for peer in node.peers(STORAGE_ROLES):
         rows += [_remote_row(peer.info.address, r["name"], peer) for r in peer.objects("Repos")]
