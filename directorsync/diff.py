@@ -64,6 +64,7 @@ def canonical(value: Any, as_set: bool = False, deep: bool = False, fold: bool =
 
 
 def dump_value(value: Any) -> str:
+    """A value's JSON text with sorted keys: the form values are compared and hashed in."""
     return json.dumps(value, sort_keys=True, default=str, ensure_ascii=False)
 
 

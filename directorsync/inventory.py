@@ -34,11 +34,15 @@ from directorsync.vocabulary import NODE, PLANNED, REF_PREFIX
 class Lister(Protocol):
     """What inventories need from the Director client."""
 
-    def list_objects(self, pool: str, node: str, path: str) -> list[dict[str, Any]]: ...
+    def list_objects(self, pool: str, node: str, path: str) -> list[dict[str, Any]]:
+        """Every object of a listing ``path`` on one node."""
+        ...
 
     def fetch(
         self, pool: str, node: str, path: str, data: dict | None = None
-    ) -> list[dict[str, Any]]: ...
+    ) -> list[dict[str, Any]]:
+        """The rows of a fetch order (``path`` answered through an order) on one node."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -66,10 +70,12 @@ class CatalogRegistry:
         self._items: dict[str, Catalog] = {}
 
     def register(self, catalog: Catalog) -> Catalog:
+        """Add (or replace) a catalog under its name; returns it."""
         self._items[catalog.name] = catalog
         return catalog
 
     def get(self, name: str) -> Catalog:
+        """The catalog of this name; a ProfileError listing the known ones otherwise."""
         try:
             return self._items[name]
         except KeyError:
@@ -82,6 +88,7 @@ class CatalogRegistry:
         return name in self._items
 
     def names(self) -> list[str]:
+        """The catalog names, sorted."""
         return sorted(self._items)
 
 
@@ -527,6 +534,7 @@ def ref(resource: str, key: str) -> str:
 
 
 def is_ref(value: Any) -> bool:
+    """Whether a cell is the placeholder id of an object the plan creates."""
     return isinstance(value, str) and value.startswith(REF_PREFIX)
 
 
@@ -539,8 +547,10 @@ def skipped_marker(reason: str) -> str:
 
 
 def is_skipped(value: Any) -> bool:
+    """Whether a cell marks an object the plan skips (see :func:`skipped_marker`)."""
     return isinstance(value, str) and value.startswith(SKIP_PREFIX)
 
 
 def skip_reason(value: Any) -> str | None:
+    """Why a skipped object is skipped; None for any other cell."""
     return value[len(SKIP_PREFIX) :] if is_skipped(value) else None

@@ -96,12 +96,14 @@ class Plan:
 
     @property
     def has_errors(self) -> bool:
+        """A row is in error, or a note is an error."""
         return bool((self.rows["action"] == "error").any()) or any(
             n["level"] == "error" for n in self.notes
         )
 
     @property
     def has_changes(self) -> bool:
+        """A row would create or update an object."""
         return bool(self.rows["action"].isin(["create", "update"]).any())
 
     def changed(self) -> pd.DataFrame:

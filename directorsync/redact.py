@@ -25,6 +25,8 @@ import threading
 from collections.abc import Iterable
 from typing import Any
 
+from typing_extensions import override
+
 __all__ = [
     "MASK",
     "MIN_SECRET_LENGTH",
@@ -256,6 +258,7 @@ class RedactingFilter(logging.Filter):
         super().__init__()
         self.secrets = tuple(s for s in secrets if s)
 
+    @override
     def filter(self, record: logging.LogRecord) -> bool:
         try:
             message = record.getMessage()

@@ -56,6 +56,7 @@ class Workbook:
 
     @property
     def name(self) -> str:
+        """The workbook's file (or folder) name, as messages show it."""
         return self.path.name
 
     @property
@@ -66,6 +67,7 @@ class Workbook:
         return self._names
 
     def has_sheet(self, name: str) -> bool:
+        """Whether the workbook has a sheet of this exact name."""
         return name in self.sheet_names
 
     def sheet(self, name: str) -> pd.DataFrame:

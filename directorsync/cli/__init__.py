@@ -18,6 +18,7 @@ from types import FrameType
 from typing import TextIO
 
 import click
+from typing_extensions import override
 
 from directorsync.errors import DirectorSyncError
 
@@ -46,9 +47,11 @@ COMMANDS: dict[str, str] = {
 class LazyGroup(click.Group):
     """A click group whose sub-commands are imported on first use."""
 
+    @override
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(COMMANDS)
 
+    @override
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         target = COMMANDS.get(cmd_name)
         if target is None:

@@ -159,6 +159,7 @@ class TenantOutcome:
 
     @property
     def notebook(self) -> Path:
+        """The executed notebook of this tenant's run."""
         return Path(self.output_dir) / OUTPUT_NOTEBOOK
 
     @property
@@ -170,6 +171,7 @@ class TenantOutcome:
 
     @property
     def failed(self) -> bool:
+        """The notebook failed, wrote no result, or a row failed."""
         return not self.ok or self.result is None or self.rows_failed
 
 

@@ -72,10 +72,12 @@ class NotebookRun:
 
     @property
     def settings(self) -> Settings:
+        """The settings of the run's session."""
         return self.session.settings
 
     @property
     def run_id(self) -> str:
+        """The run's id (names its report folder)."""
         return self.settings.run_id
 
     def describe(self) -> pd.DataFrame:

@@ -14,6 +14,8 @@ import threading
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from typing_extensions import override
+
 from directorsync.simulator.dispatch import Dispatcher, Reply
 
 
@@ -25,11 +27,13 @@ class Handler(BaseHTTPRequestHandler):
     sys_version = ""
     server: SimulatorHTTPServer
 
+    @override
     def setup(self) -> None:
         super().setup()
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.server.track(self.connection)
 
+    @override
     def finish(self) -> None:
         try:
             super().finish()

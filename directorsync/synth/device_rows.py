@@ -128,6 +128,7 @@ def group_names(groups: np.ndarray) -> np.ndarray:
 
 
 def random_hex(rng: np.random.Generator, n: int, width: int) -> np.ndarray:
+    """``n`` random lower-case hex strings of ``width`` digits."""
     return _join_digits(_HEX[rng.integers(0, 16, (n, width))])
 
 

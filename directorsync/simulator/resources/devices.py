@@ -10,6 +10,8 @@ import hashlib
 import ipaddress
 from typing import TYPE_CHECKING, Any
 
+from typing_extensions import override
+
 from directorsync.simulator.catalog import catalog
 from directorsync.simulator.monitor import Op
 from directorsync.simulator.resources.base import Resource, ensure_in, ensure_refs
@@ -48,12 +50,14 @@ class DeviceGroups(Resource):
         Field("devices", "strlist"),
     )
 
+    @override
     def check_create(self, data: dict[str, Any]) -> dict[str, Any]:
         out = self.create_schema.check(data)
         if not out["name"]:
             raise bad("name: must not be empty")
         return out
 
+    @override
     def edit(self, call: Call) -> Op:
         record = call.node.require(self.name, call.id)
         out = self.edit_schema.check(call.data)
@@ -66,6 +70,7 @@ class DeviceGroups(Resource):
             out["name"] = record["name"]
         return Op(self.name, "edit", call.id, out)
 
+    @override
     def apply_create(self, node: NodeView, op: Op) -> str:
         self.ensure_unique(node, op.data["name"])
         devices = op.data.get("devices", [])
@@ -75,6 +80,7 @@ class DeviceGroups(Resource):
         _set_membership(node, "Devices", "device_groups", set(devices), record["id"], add=True)
         return f"Device group {op.data['name']!r} created"
 
+    @override
     def apply_edit(self, node: NodeView, op: Op) -> str:
         record = self.current(node, op)
         self.ensure_unique(node, op.data["name"], exclude=record["id"])
@@ -87,6 +93,7 @@ class DeviceGroups(Resource):
         _set_membership(node, "Devices", "device_groups", new - old, record["id"], add=True)
         return f"Device group {op.data['name']!r} updated"
 
+    @override
     def apply_delete(self, node: NodeView, op: Op) -> str:
         record = self.current(node, op)
         _set_membership(
@@ -122,6 +129,7 @@ class Devices(Resource):
         Field("logpolicy", "strlist"),
     )
 
+    @override
     def extra_routes(self) -> list[Route]:
         return [route("GET", "Devices/{id}/plugins", self.plugins)]
 
@@ -133,6 +141,7 @@ class Devices(Resource):
             for app in device["col_apps"]
         ]
 
+    @override
     def apply_create(self, node: NodeView, op: Op) -> str:
         record = {
             "id": node.new_id(),
@@ -148,6 +157,7 @@ class Devices(Resource):
         self._write(node, record, op.data)
         return f"Device {op.data['name']!r} created"
 
+    @override
     def apply_edit(self, node: NodeView, op: Op) -> str:
         self._write(node, self.current(node, op), op.data)
         return f"Device {op.data['name']!r} updated"
@@ -181,6 +191,7 @@ class Devices(Resource):
         _set_membership(node, "DeviceGroups", "devices", old - new, record["id"], add=False)
         _set_membership(node, "DeviceGroups", "devices", new - old, record["id"], add=True)
 
+    @override
     def apply_delete(self, node: NodeView, op: Op) -> str:
         record = self.current(node, op)
         _set_membership(
@@ -188,6 +199,7 @@ class Devices(Resource):
         )
         return super().apply_delete(node, op)
 
+    @override
     def check_unused(self, node: NodeView, record: Record) -> None:
         ensure_not_a_used_proxy(node, record)
 

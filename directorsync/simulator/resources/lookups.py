@@ -6,6 +6,8 @@ Their documented shapes are kept: compiled normalizers, charsets and timezones c
 
 from __future__ import annotations
 
+from typing_extensions import override
+
 from directorsync.simulator.catalog import catalog
 from directorsync.simulator.resources.base import Resource
 from directorsync.simulator.routing import Route, route
@@ -18,6 +20,7 @@ class NormalizationPackage(Resource):
     label = "normalization package"
     refresh = ("NormalizationPackage/CompiledNormalizers/refreshlist",)
 
+    @override
     def extra_routes(self) -> list[Route]:
         compiled = [dict(c) for c in catalog()["compiled_normalizers"]]
         return [route("GET", "NormalizationPackage/CompiledNormalizers", lambda call: compiled)]
@@ -30,6 +33,7 @@ class Charsets(Resource):
     label = "charset"
     readable = False
 
+    @override
     def extra_routes(self) -> list[Route]:
         return [route("GET", "Charsets", lambda call: [{"charsets": list(catalog()["charsets"])}])]
 
@@ -41,5 +45,6 @@ class Timezone(Resource):
     label = "timezone"
     readable = False
 
+    @override
     def extra_routes(self) -> list[Route]:
         return [route("GET", "Timezone", lambda call: [dict(t) for t in catalog()["timezones"]])]
