@@ -18,7 +18,7 @@ import pandas as pd
 from directorsync.cells import cellwise
 from directorsync.config import new_run_id
 from directorsync.diff import diff_frame, remote_columns
-from directorsync.errors import WorkbookError
+from directorsync.errors import ProfileError, WorkbookError
 from directorsync.gcpause import gc_paused
 from directorsync.hooks.registry import HOOKS
 from directorsync.inventory import Inventory, ref, skipped_marker
@@ -194,7 +194,7 @@ def desired_frame(profile: Profile, workbook: Workbook, ctx: Context) -> pd.Data
     if build:
         return HOOKS.get(build, "build")(ctx.sheets, profile, ctx)
     if profile.sheet is None:
-        raise WorkbookError(f"{profile.name}: the profile names no xlsx.sheet", file=workbook.name)
+        raise ProfileError(f"{profile.name}: the profile names no xlsx.sheet (nor a build hook)")
     return map_sheet(workbook.sheet(profile.sheet), profile, ctx, workbook.name)
 
 
