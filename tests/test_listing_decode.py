@@ -1,6 +1,5 @@
 """Listings decoded to the columns a plan reads: in process, in the decoding helper, read off
-the socket into their own memory — each gives exactly what decoding the whole listing gives.
-"""
+the socket into their own memory — each gives exactly what decoding the whole listing gives."""
 
 from __future__ import annotations
 
@@ -75,8 +74,7 @@ def test_loads_columns_equals_the_columns_of_the_whole_objects(count):
 @pytest.mark.parametrize("count", [0, 1, 7, 3000])
 def test_raw_columns_decode_to_the_same_columns(count):
     """Columns cut out of the text (and, for repeated values, codes of distinct ones) decode to
-    the values; object fields come back key by key, for the keys asked only.
-    """
+    the values; object fields come back key by key, for the keys asked only."""
     items = records(count)
     body = json.dumps(items).encode()
     columns, nested = jsonio.raw_columns(
@@ -475,8 +473,7 @@ def test_the_slow_path_of_a_large_repetitive_listing_decodes_too():
 
 def test_plan_and_apply_hash_the_same_remote_values():
     """The plan hashes a projected frame, ``apply --plan`` a whole listing: same hashes, big
-    integers with gaps included (a whole frame once turned them into floats).
-    """
+    integers with gaps included (a whole frame once turned them into floats)."""
     from directorsync.diff import remote_hash
 
     profile = Profile(
