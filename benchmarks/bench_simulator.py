@@ -1,4 +1,4 @@
-"""How many small GETs per second does the Director simulator serve? (a benchmark, not a test)
+"""How many small GETs per second does the Director simulator serve (a benchmark, not a test)?
 
 Usage::
 

@@ -26,7 +26,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import pandas as pd
 
@@ -45,6 +45,9 @@ from directorsync.plan import Plan, plain_rows
 from directorsync.profile.model import Profile
 from directorsync.tenants import Node, Tenant
 from directorsync.vocabulary import REF_PREFIX, RESULT_SCHEMA
+
+if TYPE_CHECKING:
+    from directorsync.director.orders import OrderOutcome
 
 LOG = logging.getLogger("directorsync.apply")
 DRY = {"create": "PLANNED_CREATE", "update": "PLANNED_UPDATE"}
@@ -102,8 +105,15 @@ def apply_plan(
     """Apply a plan and return the ``directorsync/result@1`` value.
 
     Args:
+        plan: the plan to apply (its rows are sent as they are).
+        client: the Director client that sends the writes and follows their orders.
+        tenant: the tenant the plan was made for (its pool and nodes).
+        inventory: Director's objects, re-listed to resolve ids and to check for stale rows.
+        profiles: the profiles of the plan's resources, by name.
         selection: positional indices of ``plan.rows`` to send (default: every changed row);
             changed rows outside the selection are reported as SKIP "not selected".
+        options: retries, back-off, concurrency, dry run and stale checks (defaults if None).
+        progress: called after each row with (rows done, rows to send, the row's result).
     """
     options = options or ApplyOptions()
     started = dt.datetime.now(dt.UTC)
@@ -118,7 +128,7 @@ def apply_plan(
     if options.check_stale and not options.dry_run:
         todo = _drop_stale(run, todo)
     _block_unapplied(run, rows, todo)
-    resources = rows["resource"].to_numpy(dtype=object) if len(rows) else []
+    resources: Any = rows["resource"].to_numpy(dtype=object) if len(rows) else []
     for resource in plan.resources:
         mine = [i for i in todo if resources[i] == resource]
         if mine:
@@ -263,7 +273,8 @@ def _waves(rows: pd.DataFrame, todo: list[int], profile: Profile) -> list[list[i
     order = [str(v) for v in spec.get("order") or []]
 
     def rank(i: int) -> int:
-        value = str((rows.at[i, "payload"] or {}).get(spec["field"]))
+        payload = cast("dict[str, Any] | None", rows.at[i, "payload"])
+        value = str((payload or {}).get(spec["field"]))
         return order.index(value) if value in order else len(order)
 
     buckets: dict[int, list[int]] = {}
@@ -418,7 +429,9 @@ def _find_remote(run: _Run, profile: Profile, node: Node, key: str) -> str | Non
     return _ids_on_node(run, profile, node).get(key)
 
 
-def _send(run: _Run, row, profile: Profile, node: Node, path: str, payload: dict):
+def _send(
+    run: _Run, row: dict[str, Any], profile: Profile, node: Node, path: str, payload: dict[str, Any]
+) -> tuple[int, OrderOutcome | None, str | None]:
     """Send one write with the retry rules; returns (attempts, outcome, note)."""
     pool = run.tenant.pool_uuid
     attempts = 0
@@ -439,10 +452,20 @@ class _Retry(Exception):
 
 
 def _send_once(
-    run: _Run, row, profile: Profile, node: Node, path: str, payload: dict, pool: str, attempts: int
-):
-    """One attempt: returns ``(attempts, outcome, note)``; raises :class:`_Retry` when the
-    failure is safe to retry and retries are left, else the final error."""
+    run: _Run,
+    row: dict[str, Any],
+    profile: Profile,
+    node: Node,
+    path: str,
+    payload: dict[str, Any],
+    pool: str,
+    attempts: int,
+) -> tuple[int, OrderOutcome | None, str | None]:
+    """One attempt: returns ``(attempts, outcome, note)``.
+
+    Raises :class:`_Retry` when the failure is safe to retry and retries are left, else the
+    final error.
+    """
     last = attempts > run.options.retries
     try:
         return attempts, run.client.write(row["method"], pool, node.id, path, payload), None
@@ -489,7 +512,9 @@ def _confirm_created(run: _Run, profile: Profile, node: Node, key: str) -> bool:
     return False
 
 
-def _after_write(run: _Run, row, profile: Profile, node: Node, result: dict[str, Any]) -> None:
+def _after_write(
+    run: _Run, row: dict[str, Any], profile: Profile, node: Node, result: dict[str, Any]
+) -> None:
     """Follow-up actions (``actions.after_write``): ``{path, when: {field: value}}``."""
     actions = profile.actions.get("after_write") or []
     payload = row.get("payload") or {}

@@ -22,6 +22,7 @@ import json
 import math
 import re
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -52,17 +53,18 @@ def canonical(value: Any, as_set: bool = False, deep: bool = False, fold: bool =
         items = {k: v for k, v in sorted(items.items()) if v is not None}
         return items or None
     if isinstance(value, (list, tuple, set)):
-        items = [canonical(v, deep and as_set, deep, fold) for v in value]
-        items = [i for i in items if i is not None]
+        members = [canonical(v, deep and as_set, deep, fold) for v in value]
+        members = [i for i in members if i is not None]
         if as_set or isinstance(value, set):
-            items = sorted({dump_value(i): i for i in items}.values(), key=dump_value)
-        return items or None
+            members = sorted({dump_value(i): i for i in members}.values(), key=dump_value)
+        return members or None
     if hasattr(value, "item"):  # numpy scalars
         return canonical(value.item(), as_set, deep, fold)
     return value
 
 
 def dump_value(value: Any) -> str:
+    """A value's JSON text with sorted keys: the form values are compared and hashed in."""
     return json.dumps(value, sort_keys=True, default=str, ensure_ascii=False)
 
 
@@ -128,7 +130,7 @@ def _text_json(value: Any, fold: bool) -> str:
 
 
 #: ``_TEXT_JSON[fold](values)``: :func:`_text_json` over an object array.
-_TEXT_JSON = {fold: cellwise(lambda v, f=fold: _text_json(v, f)) for fold in (False, True)}
+_TEXT_JSON = {fold: cellwise(partial(_text_json, fold=fold)) for fold in (False, True)}
 
 
 def _fast_list(value: Any, as_set: bool, fold: bool) -> str:
@@ -204,6 +206,7 @@ def diff_frame(desired: pd.DataFrame, remote: Remote, profile: Profile) -> pd.Da
         desired: one row per (node, object), with ``_node_id``, ``_status``, ``_reason``.
         remote: the inventory of the target nodes (``_node_id`` column), write shape; or a
             function of a node id giving that node's inventory.
+        profile: the resource's profile (natural key, compared fields, diff options).
 
     Returns:
         ``desired`` plus ``action``, ``reason``, ``changes``, ``remote_id``, ``remote_hash``.
@@ -411,7 +414,7 @@ def _text_key(value: Any, fold: bool) -> str:
     return text.lower() if fold else text
 
 
-_TEXT_KEY = {fold: cellwise(lambda v, f=fold: _text_key(v, f)) for fold in (False, True)}
+_TEXT_KEY = {fold: cellwise(partial(_text_key, fold=fold)) for fold in (False, True)}
 _OTHER = object()  # a cell that is not a list of text
 
 
@@ -434,7 +437,7 @@ def _list_key(value: Any, as_set: bool, fold: bool) -> Any:
 
 
 _LIST_KEY = {
-    (as_set, fold): cellwise(lambda v, s=as_set, f=fold: _list_key(v, s, f))
+    (as_set, fold): cellwise(partial(_list_key, as_set=as_set, fold=fold))
     for as_set in (False, True)
     for fold in (False, True)
 }

@@ -67,9 +67,14 @@ class PlanError(DirectorSyncError):
 
 
 class DirectorError(DirectorSyncError):
-    """Something failed talking to Director."""
+    """Something failed talking to Director.
+
+    Attributes:
+        attempts: how many times apply sent the request before giving up (0 when not a write).
+    """
 
     exit_code = 4
+    attempts: int = 0
 
 
 class TransportError(DirectorError):

@@ -34,11 +34,15 @@ from directorsync.vocabulary import NODE, PLANNED, REF_PREFIX
 class Lister(Protocol):
     """What inventories need from the Director client."""
 
-    def list_objects(self, pool: str, node: str, path: str) -> list[dict[str, Any]]: ...
+    def list_objects(self, pool: str, node: str, path: str) -> list[dict[str, Any]]:
+        """Every object of a listing ``path`` on one node."""
+        ...
 
     def fetch(
         self, pool: str, node: str, path: str, data: dict | None = None
-    ) -> list[dict[str, Any]]: ...
+    ) -> list[dict[str, Any]]:
+        """The rows of a fetch order (``path`` answered through an order) on one node."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -66,10 +70,12 @@ class CatalogRegistry:
         self._items: dict[str, Catalog] = {}
 
     def register(self, catalog: Catalog) -> Catalog:
+        """Add (or replace) a catalog under its name; returns it."""
         self._items[catalog.name] = catalog
         return catalog
 
     def get(self, name: str) -> Catalog:
+        """The catalog of this name; a ProfileError listing the known ones otherwise."""
         try:
             return self._items[name]
         except KeyError:
@@ -82,6 +88,7 @@ class CatalogRegistry:
         return name in self._items
 
     def names(self) -> list[str]:
+        """The catalog names, sorted."""
         return sorted(self._items)
 
 
@@ -156,6 +163,8 @@ class Inventory:
         """One source's objects on one node (listed on first use, or by a pending prefetch).
 
         Args:
+            source: the resource listed (a profile name).
+            node: the node whose objects are listed.
             columns: the columns the caller reads (None: all). The frame may hold more.
         """
         key = (source, node.id)
@@ -307,7 +316,8 @@ class Inventory:
         """
         if rows.empty:
             return
-        rows = rows.assign(**{NODE: node.id, PLANNED: True})
+        columns: dict[str, str | bool] = {NODE: node.id, PLANNED: True}
+        rows = rows.assign(**columns)
         with self._lock:
             self._planned.setdefault((source, node.id), []).append(rows)
             self._joined.pop((source, node.id), None)
@@ -400,9 +410,11 @@ class Inventory:
 
 @dataclass(frozen=True)
 class _Listing:
-    """A received listing: ``items()`` decodes it whole; ``columns(fields)``, when the client
-    can, only the named fields (``{field: values}``), which ``start(fields)`` may begin to
-    decode in the decoding helper."""
+    """A received listing: ``items()`` decodes it whole.
+
+    ``columns(fields)``, when the client can, decodes only the named fields
+    (``{field: values}``), which ``start(fields)`` may begin to decode in the decoding helper.
+    """
 
     items: Callable[[], list[dict[str, Any]]]
     columns: Callable[[list[str]], dict[str, list[Any]]] | None = None
@@ -469,8 +481,10 @@ def normalise_columns(
 
 
 def _inner_keys(col: str, wanted: frozenset[str], rename: dict[str, str] | None = None) -> set[str]:
-    """Keys of an ``unnest`` column's objects that may become wanted columns (renamed or not:
-    ``rename`` applies after ``unnest``)."""
+    """Keys of an ``unnest`` column's objects that may become wanted columns.
+
+    Renamed or not: ``rename`` applies after ``unnest``.
+    """
     names = set(wanted) | {old for old, new in (rename or {}).items() if new in wanted}
     suffix = f"_{col}"
     return names | {w[: -len(suffix)] for w in names if w.endswith(suffix)}
@@ -520,6 +534,7 @@ def ref(resource: str, key: str) -> str:
 
 
 def is_ref(value: Any) -> bool:
+    """Whether a cell is the placeholder id of an object the plan creates."""
     return isinstance(value, str) and value.startswith(REF_PREFIX)
 
 
@@ -532,8 +547,10 @@ def skipped_marker(reason: str) -> str:
 
 
 def is_skipped(value: Any) -> bool:
+    """Whether a cell marks an object the plan skips (see :func:`skipped_marker`)."""
     return isinstance(value, str) and value.startswith(SKIP_PREFIX)
 
 
 def skip_reason(value: Any) -> str | None:
+    """Why a skipped object is skipped; None for any other cell."""
     return value[len(SKIP_PREFIX) :] if is_skipped(value) else None

@@ -28,6 +28,8 @@ from logging.handlers import TimedRotatingFileHandler
 from pathlib import Path
 from types import MappingProxyType
 
+from typing_extensions import override
+
 from directorsync.redact import RedactingFilter, register_secret
 
 __all__ = [
@@ -86,6 +88,7 @@ class ContextFilter(logging.Filter):
         super().__init__()
         self.run_id = run_id
 
+    @override
     def filter(self, record: logging.LogRecord) -> bool:
         fields = {"run_id": self.run_id, **_context.get()}
         for name in CONTEXT_FIELDS:
@@ -100,6 +103,7 @@ class ContextFilter(logging.Filter):
 class UTCFormatter(logging.Formatter):
     """Formats ``asctime`` as UTC ISO-8601 with milliseconds: ``2026-11-21T23:59:59.123Z``."""
 
+    @override
     def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:  # noqa: N802
         stamp = datetime.fromtimestamp(record.created, UTC)
         return stamp.strftime("%Y-%m-%dT%H:%M:%S.") + f"{stamp.microsecond // 1000:03d}Z"
@@ -179,7 +183,7 @@ def setup_logging(
         console = logging.StreamHandler(sys.stderr)
         run.handlers.append(_prepare(console, console_level, run_id, secrets))
     if action_log is not None:
-        handler = logging.FileHandler(_parent_made(action_log), encoding="utf-8")
+        handler: logging.Handler = logging.FileHandler(_parent_made(action_log), encoding="utf-8")
         run.handlers.append(_prepare(handler, logging.DEBUG, run_id, secrets))
     if app_log is not None:
         rotating = TimedRotatingFileHandler(

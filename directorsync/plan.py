@@ -67,8 +67,11 @@ class Plan:
         return "sha256:" + hashlib.sha256(b"\n".join([head, *rows])).hexdigest()
 
     def legacy_hash(self) -> str:
-        """The hash of plan files saved before 0.1.0's faster plans (the standard library's
-        JSON text: slow on large plans, used only to accept such files)."""
+        """The hash of plan files saved before 0.1.0's faster plans.
+
+        It hashes the standard library's JSON text: slow on large plans, used only to accept
+        such files.
+        """
         records = _records(self.rows[HASHED]) if len(self.rows) else []
         text = dump_value(
             {
@@ -93,12 +96,14 @@ class Plan:
 
     @property
     def has_errors(self) -> bool:
+        """A row is in error, or a note is an error."""
         return bool((self.rows["action"] == "error").any()) or any(
             n["level"] == "error" for n in self.notes
         )
 
     @property
     def has_changes(self) -> bool:
+        """A row would create or update an object."""
         return bool(self.rows["action"].isin(["create", "update"]).any())
 
     def changed(self) -> pd.DataFrame:
@@ -127,8 +132,10 @@ class Plan:
         }
 
     def console_view(self) -> dict[str, Any]:
-        """What :func:`~directorsync.report.console.print_plan` shows, cheaply for a large plan: the
-        counts (``summary``), notes, findings and the rows that are not ``unchanged``."""
+        """What :func:`~directorsync.report.console.print_plan` shows, cheaply for a large plan.
+
+        The counts (``summary``), notes, findings and the rows that are not ``unchanged``.
+        """
         rows = self.rows[self.rows["action"] != "unchanged"] if len(self.rows) else self.rows
         return {
             "tenant": self.tenant,
@@ -172,8 +179,11 @@ def plan_json(data: Mapping[str, Any]) -> bytes:
 
 
 def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    """Rows as plain JSON values: missing values (NaN at any depth) as null, numpy scalars as
-    Python numbers, tuples as lists, anything else as its text."""
+    """Rows as plain JSON values.
+
+    Missing values (NaN at any depth) as null, numpy scalars as Python numbers, tuples as
+    lists, anything else as its text.
+    """
     if frame is None or frame.empty:
         return []
     with gc_paused():  # a large plan is millions of fresh containers, without cycles

@@ -18,7 +18,7 @@ import pandas as pd
 from directorsync.cells import cellwise
 from directorsync.config import new_run_id
 from directorsync.diff import diff_frame, remote_columns
-from directorsync.errors import WorkbookError
+from directorsync.errors import ProfileError, WorkbookError
 from directorsync.gcpause import gc_paused
 from directorsync.hooks.registry import HOOKS
 from directorsync.inventory import Inventory, ref, skipped_marker
@@ -29,7 +29,7 @@ from directorsync.plan import LOG, Plan, Progress
 from directorsync.prechecks import run_prechecks
 from directorsync.profile.model import Profile, dependency_order
 from directorsync.resolve import lookup_columns, resolve_frame
-from directorsync.tenants import Tenant
+from directorsync.tenants import Node, Tenant
 from directorsync.transforms import Context
 from directorsync.vocabulary import (
     DEPENDS,
@@ -46,7 +46,7 @@ from directorsync.vocabulary import (
 from directorsync.workbook import Workbook, source_label
 
 
-class _LazySheets(Mapping):
+class _LazySheets(Mapping[str, pd.DataFrame]):
     """Sheets of a workbook loaded on first access; absent sheets read as missing."""
 
     def __init__(self, workbook: Workbook) -> None:
@@ -78,13 +78,21 @@ def build_plan(
     """Plan every profile (dependency order) for one tenant and workbook.
 
     Args:
+        tenant: the tenant planned for (its nodes and pool).
+        workbook: the tenant's workbook.
+        profiles: the profiles to plan, by resource name.
+        inventory: Director's objects, listed per node as the plan needs them.
+        run_id: the run's id (a new one if None).
+        options: extra context for the transforms (the workbook name and the planned resources
+            are added).
+        progress: called with a line of text per resource planned.
         explicit: the resources were named by the user: a missing sheet is then an error
             (otherwise it is reported and the resource is left out).
     """
     started = time.perf_counter()
     workbook.sheet_names  # noqa: B018 - an unreadable file stops the plan here, with its message
     ctx = Context(
-        sheets=_LazySheets(workbook),
+        sheets=_LazySheets(workbook),  # type: ignore[arg-type]  # TEMPORARY: Context.sheets (transforms.py, h2) is typed dict, read as a Mapping
         tenant=tenant,
         options={**(options or {}), "workbook": workbook.name, "planned": list(profiles)},
     )
@@ -185,6 +193,8 @@ def desired_frame(profile: Profile, workbook: Workbook, ctx: Context) -> pd.Data
     build = profile.hooks.get("build")
     if build:
         return HOOKS.get(build, "build")(ctx.sheets, profile, ctx)
+    if profile.sheet is None:
+        raise ProfileError(f"{profile.name}: the profile names no xlsx.sheet (nor a build hook)")
     return map_sheet(workbook.sheet(profile.sheet), profile, ctx, workbook.name)
 
 
@@ -210,10 +220,15 @@ def plan_resource(
     inventory: Inventory,
     ctx: Context,
     timings: dict[str, float] | None = None,
-) -> tuple[pd.DataFrame, pd.DataFrame]:
+) -> tuple[pd.DataFrame, pd.DataFrame, list[dict[str, str]]]:
     """Plan one resource: rows in ``PLAN_COLUMNS``, its findings and notes.
 
     Args:
+        profile: the resource's profile.
+        workbook: the workbook holding its sheets.
+        tenant: the tenant planned for.
+        inventory: Director's objects; the objects this plan creates are registered in it.
+        ctx: what context-aware transforms read (the workbook's sheets, the tenant).
         timings: receives the seconds spent per stage (map, prechecks, resolve, listing —
             waiting for and decoding Director's objects —, diff, payload, rows).
     """
@@ -290,7 +305,9 @@ def _unseen_fields(profile: Profile, listings: list[pd.DataFrame]) -> list[dict[
     ]
 
 
-def _register_creates(frame: pd.DataFrame, profile: Profile, inventory: Inventory, nodes) -> None:
+def _register_creates(
+    frame: pd.DataFrame, profile: Profile, inventory: Inventory, nodes: list[Node]
+) -> None:
     """Objects this plan creates — and those it would create but skips — for later resources."""
     action = frame["action"].to_numpy(dtype=object)
     creates = action == "create"

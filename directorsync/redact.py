@@ -25,6 +25,8 @@ import threading
 from collections.abc import Iterable
 from typing import Any
 
+from typing_extensions import override
+
 __all__ = [
     "MASK",
     "MIN_SECRET_LENGTH",
@@ -86,8 +88,10 @@ def is_secret_key(key: object) -> bool:
 
 
 def _is_secret_entry(key: object) -> bool:
-    """A mapping key that names a secret, also when it is not text but is written as text (an
-    enum member as its value, anything else as ``str(key)``)."""
+    """A mapping key that names a secret, also when it is not text but is written as text.
+
+    An enum member is written as its value, anything else as ``str(key)``.
+    """
     if isinstance(key, str):
         return _is_secret_name(key)
     if key is None or isinstance(key, int | float):
@@ -96,8 +100,10 @@ def _is_secret_entry(key: object) -> bool:
 
 
 def _as_written(obj: object) -> str:
-    """The text JSON output shows for a value that is not text: an enum member's value, or
-    ``str(obj)``."""
+    """The text JSON output shows for a value that is not text.
+
+    An enum member's value, or ``str(obj)``.
+    """
     shown = obj.value if isinstance(obj, enum.Enum) else obj
     return shown if isinstance(shown, str) else str(shown)
 
@@ -252,6 +258,7 @@ class RedactingFilter(logging.Filter):
         super().__init__()
         self.secrets = tuple(s for s in secrets if s)
 
+    @override
     def filter(self, record: logging.LogRecord) -> bool:
         try:
             message = record.getMessage()

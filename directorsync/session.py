@@ -65,6 +65,7 @@ class Session:
         return session
 
     def tenant(self, name: str) -> Tenant:
+        """A tenant of the tenants file, by name."""
         return get_tenant(self.tenants, name)
 
     def inventory(self, tenant: str) -> Inventory:
@@ -155,6 +156,7 @@ class Session:
         return result_dir(self.settings, tenant, run_id)
 
     def close(self) -> None:
+        """Close the Director client (its connections)."""
         close = getattr(self.client, "close", None)
         if close:
             close()

@@ -24,6 +24,7 @@ import zlib
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import TYPE_CHECKING
 from xml.etree import ElementTree
 
 import numpy as np
@@ -31,6 +32,9 @@ import pandas as pd
 
 from directorsync.errors import WorkbookError
 from directorsync.vocabulary import ROW
+
+if TYPE_CHECKING:
+    from python_calamine import CalamineWorkbook
 
 SheetReader = Callable[[Path, str], pd.DataFrame]
 
@@ -52,6 +56,7 @@ class Workbook:
 
     @property
     def name(self) -> str:
+        """The workbook's file (or folder) name, as messages show it."""
         return self.path.name
 
     @property
@@ -62,6 +67,7 @@ class Workbook:
         return self._names
 
     def has_sheet(self, name: str) -> bool:
+        """Whether the workbook has a sheet of this exact name."""
         return name in self.sheet_names
 
     def sheet(self, name: str) -> pd.DataFrame:
@@ -95,10 +101,10 @@ class _ExcelReader:
     """calamine first (one open workbook per reader), openpyxl when calamine fails."""
 
     def __init__(self) -> None:
-        self._book = None
+        self._book: CalamineWorkbook | None = None
         self._lock = threading.Lock()
 
-    def _calamine(self, path: Path):
+    def _calamine(self, path: Path) -> CalamineWorkbook:
         if self._book is None:
             from python_calamine import CalamineWorkbook
 
@@ -210,6 +216,7 @@ _ROOT_TAG = re.compile(rb"<(\w+:)?worksheet[\s>]")
 _ATTR = re.compile(rb"""\s(r|t)\s*=\s*["']([^"']*)["']""")
 _CELL_REF = re.compile(r"([A-Z]+)([0-9]+)")
 #: What reading the sheet XML may raise on a file that is not an OOXML zip (xls, ods, damaged).
+_UNREADABLE: tuple[type[Exception], ...]
 _UNREADABLE = (OSError, KeyError, ValueError, RuntimeError, zipfile.BadZipFile, zlib.error)
 _UNREADABLE += (ElementTree.ParseError,)
 
@@ -353,7 +360,7 @@ class _CsvReader:
         return frame
 
 
-_READERS: dict[str, type] = {
+_READERS: dict[str, type[_ExcelReader] | type[_CsvReader]] = {
     ".xlsx": _ExcelReader,
     ".xlsm": _ExcelReader,
     ".xls": _ExcelReader,
@@ -362,7 +369,7 @@ _READERS: dict[str, type] = {
 }
 
 
-def _reader_for(path: Path):
+def _reader_for(path: Path) -> _ExcelReader | _CsvReader:
     if path.is_dir():
         return _CsvReader()
     try:

@@ -30,15 +30,19 @@ WRITES = ("POST", "PUT", "DELETE")
 
 
 def core_args(tenants_file: Path, xlsx: Path, resources: str | None = None) -> list[str]:
-    """The command-line arguments of a ``plan``/``apply`` of tenant core: ``--tenant core
-    --tenants-file … --xlsx …`` and, when given, ``--resources``."""
+    """The command-line arguments of a ``plan``/``apply`` of tenant core.
+
+    ``--tenant core --tenants-file … --xlsx …`` and, when given, ``--resources``.
+    """
     args = ["--tenant", "core", "--tenants-file", str(tenants_file), "--xlsx", str(xlsx)]
     return [*args, "--resources", resources] if resources else args
 
 
 def _checkout_status() -> set[str] | None:
-    """``git status`` of the checkout, ignored files included, tools' caches aside (bytecode,
-    ``.mypy_cache/``, ``.ruff_cache/`` …); None outside a git checkout."""
+    """``git status`` of the checkout, ignored files included; None outside a git checkout.
+
+    Tools' caches are left aside (bytecode, ``.mypy_cache/``, ``.ruff_cache/`` …).
+    """
     try:
         done = subprocess.run(
             ["git", "status", "--porcelain", "--ignored"],
@@ -132,8 +136,11 @@ def fake_director():
 
 
 def new_simulator(seed: Any = None, *, token: str = TOKEN, **knobs: Any) -> Simulator:
-    """A simulator, not started: seeded with the samples' tenants file unless ``seed`` is given
-    (a tenants file, a dict, or an int for the demo topology), token ``TOKEN``, ``knobs``."""
+    """A simulator, not started, with token ``TOKEN`` and ``knobs``.
+
+    Seeded with the samples' tenants file unless ``seed`` is given (a tenants file, a dict, or
+    an int for the demo topology).
+    """
     if seed is None:
         seed = need_samples() / "tenants.yml"
     return Simulator(seed=seed, token=token, **knobs)
@@ -141,8 +148,10 @@ def new_simulator(seed: Any = None, *, token: str = TOKEN, **knobs: Any) -> Simu
 
 @pytest.fixture
 def start_simulator() -> Iterator[Callable[..., Simulator]]:
-    """Factory: ``start_simulator(seed=None, **knobs)`` starts a fresh simulator (see
-    :func:`new_simulator`) and stops it after the test."""
+    """Factory: ``start_simulator(seed=None, **knobs)`` starts a fresh simulator.
+
+    See :func:`new_simulator`; every simulator started is stopped after the test.
+    """
     started: list[Simulator] = []
 
     def start(seed: Any = None, **knobs: Any) -> Simulator:
@@ -171,8 +180,10 @@ def writes(sim: Simulator) -> list[dict]:
 
 
 def session_for(sim: Simulator, tenants_file: Path, tmp_path: Path, **overrides: Any):
-    """A library session on ``sim`` (its URL and ``TOKEN``), reports in ``tmp_path/reports``;
-    ``overrides`` are more settings (``**{"director.retries": 6}``)."""
+    """A library session on ``sim`` (its URL and ``TOKEN``), reports in ``tmp_path/reports``.
+
+    ``overrides`` are more settings (``**{"director.retries": 6}``).
+    """
     from directorsync.config import load_settings
     from directorsync.session import Session
 
@@ -192,8 +203,10 @@ def session_for(sim: Simulator, tenants_file: Path, tmp_path: Path, **overrides:
 
 
 def use_simulator(monkeypatch, sim, tmp_path, token_variable="DSYNC_DIRECTOR__TOKEN"):
-    """The in-process CLI's environment for ``sim``: its URL and token, reports and logs in
-    ``tmp_path``."""
+    """The in-process CLI's environment for ``sim``.
+
+    Its URL and token; reports and logs in ``tmp_path``.
+    """
     monkeypatch.setenv("DSYNC_DIRECTOR__BASE_URL", sim.base_url)
     monkeypatch.setenv(token_variable, TOKEN)
     monkeypatch.setenv("DSYNC_APP__REPORTS_DIR", str(tmp_path / "reports"))
@@ -203,9 +216,11 @@ def use_simulator(monkeypatch, sim, tmp_path, token_variable="DSYNC_DIRECTOR__TO
 def cli_env(
     sim: Simulator | None = None, tmp_path: Path | None = None, extra: dict | None = None
 ) -> dict[str, str]:
-    """The environment of a ``directorsync`` subprocess: this one without ``DSYNC_``/``LP_``
-    settings; with ``sim``, its URL and ``TOKEN``; with ``tmp_path``, reports and the app log
-    there; then ``extra``."""
+    """The environment of a ``directorsync`` subprocess.
+
+    This one without ``DSYNC_``/``LP_`` settings; with ``sim``, its URL and ``TOKEN``; with
+    ``tmp_path``, reports and the app log there; then ``extra``.
+    """
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DSYNC_", "LP_"))}
     if sim is not None:
         env.update(DSYNC_DIRECTOR__BASE_URL=sim.base_url, DSYNC_DIRECTOR__TOKEN=TOKEN)

@@ -148,8 +148,10 @@ def test_workbook_saved_without_formula_values_exits_1_naming_cells(
 def test_a_renamed_sheet_is_named_with_the_sheets_present_and_errors_reach_stderr_in_json(
     samples, tenants_file, simulator_env, tmp_path
 ):
-    """A requested resource whose sheet is absent: the sheets present and a close name are
-    given; with ``--format json`` the JSON stays on stdout and the error line goes to stderr."""
+    """A requested resource whose sheet is absent: the sheets present and a close name are given.
+
+    With ``--format json`` the JSON stays on stdout and the error line goes to stderr.
+    """
     import pandas as pd
 
     book = tmp_path / "renamed.xlsx"

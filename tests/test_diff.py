@@ -135,7 +135,7 @@ def test_booleans_never_equal_numbers_at_the_top_level():
 
 
 def test_plan_time_hash_of_an_update_equals_the_hash_apply_recomputes():
-    """apply --plan refuses a stale plan by recomputing remote_hash on a fresh listing."""
+    """``apply --plan`` refuses a stale plan by recomputing remote_hash on a fresh listing."""
     from directorsync.diff import diff_frame, remote_hash
     from directorsync.vocabulary import NODE, REASON, STATUS
 

@@ -18,8 +18,10 @@ def test_every_command_is_documented_with_its_help(name):
 
 
 def test_architecture_lists_every_module_and_only_those():
-    """One line per module of the package, subpackages included, and no line for a module that
-    is gone."""
+    """One line per module of the package, subpackages included.
+
+    And no line for a module that is gone.
+    """
     import re
 
     doc = (ROOT / "docs" / "architecture.md").read_text()

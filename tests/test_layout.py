@@ -71,8 +71,10 @@ def _targets(module: str, node: ast.Import | ast.ImportFrom) -> list[tuple[str, 
 
 
 def _graph() -> dict[str, set[str]]:
-    """Module → the package modules it imports (a module's own ancestors are not edges: they
-    are imported before it, whatever it says)."""
+    """Module → the package modules it imports.
+
+    A module's own ancestors are not edges: they are imported before it, whatever it says.
+    """
     edges: dict[str, set[str]] = defaultdict(set)
     for module, path in MODULES.items():
         for node in _imports(ast.parse(path.read_text(encoding="utf-8"))):
@@ -147,8 +149,10 @@ def test_no_private_name_is_imported_across_modules():
 
 
 def test_no_module_imports_the_package_root():
-    """``directorsync/__init__.py`` is the public API and imports the package lazily; a module
-    that imported it would import the whole API, and a cycle with it."""
+    """``directorsync/__init__.py`` is the public API and imports the package lazily.
+
+    A module that imported it would import the whole API, and a cycle with it.
+    """
     found = []
     for module, path in MODULES.items():
         if module == "directorsync":

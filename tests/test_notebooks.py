@@ -291,7 +291,7 @@ def test_open_run_logs_the_run_to_actions_log_until_closed(samples, monkeypatch,
 
 
 def test_nbval_runs_both_notebooks(director, tmp_path):
-    """nbval (lax: outputs are stripped, so no cell output is compared) in a subprocess.
+    """Run nbval (lax: outputs are stripped, so no cell output is compared) in a subprocess.
 
     ``-o addopts=`` keeps the suite's own options (xdist …) out of this small run. nbval runs
     each kernel in the notebook's folder: the app log goes to ``tmp_path``, not the checkout.

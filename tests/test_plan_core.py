@@ -1,5 +1,7 @@
-"""Planning the core workbook's Repo, RoutingPolicy and ProcessingPolicy sheets, and the
-precise messages a new user gets for bad inputs."""
+"""Planning the core workbook's Repo, RoutingPolicy and ProcessingPolicy sheets.
+
+And the precise messages a new user gets for bad inputs.
+"""
 
 import json
 
@@ -393,8 +395,11 @@ def test_hash_covers_tenant_and_method(samples, tmp_path, fake_director, tenants
 def test_an_unknown_name_of_a_resource_left_out_of_the_run_says_so(
     samples, fake_director, tenants_file
 ):
-    """Processing policies name normalization policies; planned without them against a Director
-    that has none, their unknown names say that normalization_policies are not in the plan."""
+    """Processing policies name normalization policies, which may not be in the plan.
+
+    Planned without them against a Director that has none, their unknown names say that
+    normalization_policies are not in the plan.
+    """
     listings = {k: v for k, v in LISTINGS.items() if k != "NormalizationPolicy"}
     book = samples / "core_config.xlsx"
     alone = plan_for(book, fake_director, tenants_file, listings, ["processing_policies"])

@@ -44,7 +44,7 @@ def invoke(*args: str) -> int:
 
 
 def test_a_run_in_a_worker_thread_closes_the_event_loop_nbclient_opened():
-    """nbclient opens one event loop per thread; left open, its sockets leak (ResourceWarning)."""
+    """Each nbclient thread opens an event loop; left open, its sockets leak (ResourceWarning)."""
     import threading
 
     from jupyter_core.utils import ensure_event_loop
@@ -181,7 +181,7 @@ def assert_no_token(root: Path) -> None:
 
 
 def test_run_three_tenants_one_failing(samples, tmp_path, monkeypatch, capsys):
-    """core and esait succeed; sccoe's workbook is missing: its failed notebook is kept."""
+    """Tenants core and esait succeed; sccoe's workbook is missing: its failed notebook is kept."""
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("DSYNC_DIRECTOR__TOKEN", TOKEN)  # the embedded simulators use it
     config = tmp_path / "directorsync.yml"

@@ -114,8 +114,10 @@ def test_long_columns_transform_each_distinct_value_once_with_the_same_result():
 
 
 def test_transforms_never_modify_a_cell_in_place():
-    """Rows holding the same value share it (distinct values are transformed once), which is
-    safe because no transform changes a cell it was given: each builds a new one."""
+    """Rows holding the same value share it (distinct values are transformed once).
+
+    This is safe because no transform changes a cell it was given: each builds a new one.
+    """
     import copy
 
     cells = [["b", "a", "b"], [" x ", ""], [], ["1", "2"], "a | b", None] * 20

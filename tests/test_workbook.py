@@ -1,5 +1,7 @@
-"""Reading workbooks: formulas without stored values, one calamine workbook per workbook, and a
-title row above the header (the missing-column message says where the header is)."""
+"""Reading workbooks: formulas without stored values, calamine, title rows above the header.
+
+One calamine workbook per workbook; the missing-column message says where the header is.
+"""
 
 from __future__ import annotations
 

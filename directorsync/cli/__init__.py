@@ -14,8 +14,11 @@ import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from types import FrameType
+from typing import TextIO
 
 import click
+from typing_extensions import override
 
 from directorsync.errors import DirectorSyncError
 
@@ -44,9 +47,11 @@ COMMANDS: dict[str, str] = {
 class LazyGroup(click.Group):
     """A click group whose sub-commands are imported on first use."""
 
+    @override
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(COMMANDS)
 
+    @override
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         target = COMMANDS.get(cmd_name)
         if target is None:
@@ -83,7 +88,7 @@ def _warned_here() -> bool:
     outside the package (click, for a setting read in a command callback); so the stack is
     read: the first frame outside this module and :mod:`warnings` is the one that warned.
     """
-    frame = sys._getframe(1)
+    frame: FrameType | None = sys._getframe(1)
     while frame is not None and frame.f_code.co_filename in (__file__, warnings.__file__):
         frame = frame.f_back
     return frame is not None and _in_package(frame.f_code.co_filename)
@@ -107,7 +112,14 @@ def warning_printer(default: Callable[..., None]) -> Callable[..., None]:
         from the ``directorsync`` package (no file name, no source line); ``default`` otherwise.
     """
 
-    def show(message, category, filename, lineno, file=None, line=None) -> None:
+    def show(
+        message: Warning | str,
+        category: type[Warning],
+        filename: str,
+        lineno: int,
+        file: TextIO | None = None,
+        line: str | None = None,
+    ) -> None:
         if not _ours(category, filename):
             default(message, category, filename, lineno, file, line)
             return

@@ -17,7 +17,7 @@ from directorsync.apply import failed
 from directorsync.config import Settings
 from directorsync.errors import ConfigError
 from directorsync.logs import setup_logging
-from directorsync.plan import read_plan
+from directorsync.plan import Plan, read_plan
 from directorsync.report.console import print_plan, print_result, write_result_json
 from directorsync.session import Session, check_director, result_dir
 
@@ -65,6 +65,7 @@ def run_apply(
             settings=settings, progress=lambda m: status.print(f"[dim]… {m}")
         ) as session:
             if plan is None:
+                assert xlsx is not None  # checked above: without --plan, --xlsx is required
                 plan = session.plan(tenant, xlsx, resources)
             if not plan_file:
                 plan.save(out / "plan.json")
@@ -76,14 +77,19 @@ def run_apply(
     return _report(result, out, console)
 
 
-def _approved(path: Path, plan) -> list[int]:
+def _approved(path: Path, plan: Plan) -> list[int]:
     from directorsync.notebook.approval import load_approval
 
     return load_approval(path, plan)
 
 
 def _apply(
-    session: Session, plan, selection, dry_run: bool, check_stale: bool, console: Console
+    session: Session,
+    plan: Plan,
+    selection: list[int] | None,
+    dry_run: bool,
+    check_stale: bool,
+    console: Console,
 ) -> dict[str, Any]:
     """Apply with a progress bar on ``console`` (stderr); the result dict."""
     total = len(plan.changed()) if selection is None else len(selection)

@@ -16,18 +16,21 @@ import secrets
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from directorsync.config import load_settings
+from directorsync.config import Settings, load_settings
 from directorsync.logs import setup_logging
 from directorsync.report.console import plural, print_plan, print_result, write_result_json
 from directorsync.session import Session, result_dir
 from directorsync.vocabulary import FAILED, NOT_OK
+
+if TYPE_CHECKING:
+    from directorsync.plan import Plan
 
 TENANT = "demo"
 
@@ -76,7 +79,9 @@ def run_demo(
     return outcome
 
 
-def _run(reports_dir: Path, console: Console, status: Console, workbook: Path | None):
+def _run(
+    reports_dir: Path, console: Console, status: Console, workbook: Path | None
+) -> tuple[dict[str, Any], Plan, Path]:
     """The simulator, the plan, the apply and the second plan; (result, second plan, folder)."""
     from directorsync.simulator import DEMO_TENANTS_YAML, Simulator
     from directorsync.synth import write_demo_workbook
@@ -110,7 +115,7 @@ def _run(reports_dir: Path, console: Console, status: Console, workbook: Path | 
     return result, second, out
 
 
-def _settings(base_url: str, token: str, reports_dir: Path):
+def _settings(base_url: str, token: str, reports_dir: Path) -> Settings:
     return load_settings(
         env={},
         overrides={
@@ -122,7 +127,9 @@ def _settings(base_url: str, token: str, reports_dir: Path):
     )
 
 
-def _flow(session: Session, workbook: Path, out: Path, console: Console):
+def _flow(
+    session: Session, workbook: Path, out: Path, console: Console
+) -> tuple[dict[str, Any], Plan]:
     """Plan, apply, plan again; writes plan.json, result.json and report.html."""
     from directorsync.report.customer import write_html
 

@@ -10,6 +10,7 @@ from directorsync.cli import COMMANDS, cli
 def command_help(name: str) -> str:
     """The ``--help`` text of one command, as a user sees it."""
     command = cli.get_command(click.Context(cli), name)
+    assert command is not None, f"unknown command {name!r}"
     ctx = click.Context(
         command, info_name=f"directorsync {name}", terminal_width=100, max_content_width=100
     )

@@ -19,7 +19,14 @@ def _legacy(resource: str, name: str) -> click.Command:
     @click.option("--dry-run", is_flag=True, help="Plan only; never write.")
     @click.option("--config", "config_file", type=click.Path(path_type=Path))
     @click.option("--no-verify", is_flag=True, default=None)
-    def legacy(tenant, tenants_file, xlsx, dry_run, config_file, no_verify):
+    def legacy(
+        tenant: str,
+        tenants_file: Path | None,
+        xlsx: Path,
+        dry_run: bool,
+        config_file: Path | None,
+        no_verify: bool | None,
+    ) -> int:
         ctx = click.get_current_context()
         return ctx.invoke(
             apply_command,

@@ -13,7 +13,7 @@ import click
 @click.option(
     "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
 )
-def lint_command(paths, strict, fmt):
+def lint_command(paths: tuple[Path, ...], strict: bool, fmt: str) -> int:
     """Check profile files (default: the built-in profiles) with stable DS-LINT codes."""
     from directorsync.profile.lint import findings_json, lint_paths
 

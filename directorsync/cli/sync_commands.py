@@ -7,18 +7,21 @@ pending; 3 workbook or plan-file errors; 4 Director unreachable or refusing; 130
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 
-from directorsync.config import load_settings
+from directorsync.config import Settings, load_settings
 from directorsync.errors import DirectorSyncError
 
 EXIT_OK, EXIT_ROWS_FAILED, EXIT_CHANGES = 0, 1, 2
 
+_F = TypeVar("_F", bound=Callable[..., Any])
 
-def _common(fn):
+
+def _common(fn: _F) -> _F:
     """Options shared by plan and apply."""
     options = [
         click.option("--tenant", "-t", help="Tenant name in the tenants file."),
@@ -60,7 +63,14 @@ def _common(fn):
     return fn
 
 
-def _settings(config_file, url, no_verify, tenant, tenants_file, **extra: Any):
+def _settings(
+    config_file: Path | None,
+    url: str | None,
+    no_verify: bool | None,
+    tenant: str | None,
+    tenants_file: Path | None,
+    **extra: Any,
+) -> Settings:
     overrides = {
         "director.base_url": url,
         "director.verify_tls": False if no_verify else None,
@@ -106,18 +116,18 @@ def _progress(message: str) -> None:
     help="Write a copy of the workbook with each finding on its cell (.xlsx).",
 )
 def plan_command(
-    tenant,
-    xlsx,
-    tenants_file,
-    resources,
-    config_file,
-    url,
-    no_verify,
-    out,
-    fmt,
-    detailed_exitcode,
-    annotate,
-):
+    tenant: str | None,
+    xlsx: Path | None,
+    tenants_file: Path | None,
+    resources: str | None,
+    config_file: Path | None,
+    url: str | None,
+    no_verify: bool | None,
+    out: Path | None,
+    fmt: str,
+    detailed_exitcode: bool,
+    annotate: Path | None = None,
+) -> int:
     """Compare a workbook with Director and show what would change (never writes)."""
     try:
         return _plan(
@@ -141,18 +151,18 @@ def plan_command(
 
 
 def _plan(
-    tenant,
-    xlsx,
-    tenants_file,
-    resources,
-    config_file,
-    url,
-    no_verify,
-    out,
-    fmt,
-    detailed_exitcode,
-    annotate=None,
-):
+    tenant: str | None,
+    xlsx: Path | None,
+    tenants_file: Path | None,
+    resources: str | None,
+    config_file: Path | None,
+    url: str | None,
+    no_verify: bool | None,
+    out: Path | None,
+    fmt: str,
+    detailed_exitcode: bool,
+    annotate: Path | None = None,
+) -> int:
     from directorsync.plan import plan_json
     from directorsync.report.console import print_plan
     from directorsync.session import Session
@@ -166,10 +176,12 @@ def _plan(
     if out:
         plan.save(out, data)
     if fmt == "json":
+        assert data is not None  # built above for --format json
         click.echo(plan_json(data).decode())
     else:
         print_plan(data or plan.console_view())
         if out:
+            assert data is not None  # built above for --out
             click.echo(f"plan saved to {out} ({data['hash']})")
     _print_notes(plan.notes)  # on stderr: a JSON plan on stdout stays JSON
     if annotate:
@@ -210,18 +222,18 @@ def _print_notes(notes: list[dict[str, str]]) -> None:
 @click.option("--dry-run", is_flag=True, help="Plan and report; never write.")
 @click.option("--concurrency", type=int, help="In-flight orders per node (app.concurrency).")
 def apply_command(
-    tenant,
-    xlsx,
-    tenants_file,
-    resources,
-    config_file,
-    url,
-    no_verify,
-    plan_file=None,
-    approved=None,
-    dry_run=False,
-    concurrency=None,
-):
+    tenant: str | None,
+    xlsx: Path | None,
+    tenants_file: Path | None,
+    resources: str | None,
+    config_file: Path | None,
+    url: str | None,
+    no_verify: bool | None,
+    plan_file: Path | None = None,
+    approved: Path | None = None,
+    dry_run: bool = False,
+    concurrency: int | None = None,
+) -> int:
     """Plan then apply a workbook (or apply a saved plan); only changed rows are sent."""
     from directorsync.cli.apply_command import run_apply
 

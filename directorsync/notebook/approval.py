@@ -14,6 +14,8 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
 from directorsync.errors import PlanError
 from directorsync.plan import Plan
 
@@ -23,7 +25,7 @@ CHANGING = ("create", "update")
 IDENTITY = ("resource", "node_id", "key")
 
 
-def _identity(row: Mapping[str, Any]) -> dict[str, str]:
+def _identity(row: Mapping[str, Any] | pd.Series) -> dict[str, str]:
     return {k: str(row[k]) for k in IDENTITY}
 
 
@@ -52,8 +54,8 @@ def make_approval(
             raise PlanError(f"row {i} is not in the plan (it has {len(rows)} rows)")
         if rows.at[i, "action"] not in CHANGING:
             raise PlanError(
-                f"row {i} ({rows.at[i, 'resource']} {rows.at[i, 'key']!r}) is "
-                f"{rows.at[i, 'action']}: only create/update rows can be approved"
+                f"row {i} ({rows.at[i, 'resource']!s} {rows.at[i, 'key']!r}) is "
+                f"{rows.at[i, 'action']!s}: only create/update rows can be approved"
             )
     when = approved_at or dt.datetime.now(dt.UTC)
     return {

@@ -159,6 +159,7 @@ class TenantOutcome:
 
     @property
     def notebook(self) -> Path:
+        """The executed notebook of this tenant's run."""
         return Path(self.output_dir) / OUTPUT_NOTEBOOK
 
     @property
@@ -170,6 +171,7 @@ class TenantOutcome:
 
     @property
     def failed(self) -> bool:
+        """The notebook failed, wrote no result, or a row failed."""
         return not self.ok or self.result is None or self.rows_failed
 
 
@@ -244,7 +246,9 @@ def run_tenant(job: TenantJob) -> TenantOutcome:
 Done = Callable[[TenantOutcome], None]
 
 
-def run_local(jobs: list[TenantJob], parallel: int = 1, on_done: Done | None = None):
+def run_local(
+    jobs: list[TenantJob], parallel: int = 1, on_done: Done | None = None
+) -> list[TenantOutcome]:
     """Run the jobs on ``parallel`` threads; outcomes in the jobs' order."""
     outcomes: dict[str, TenantOutcome] = {}
     with ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
@@ -264,7 +268,7 @@ def run_dask(
     *,
     scheduler: str | None = None,
     run_id: str = "",
-):
+) -> list[TenantOutcome]:
     """Run the jobs on Dask distributed; outcomes in the jobs' order.
 
     Without ``scheduler`` a LocalCluster runs in this process (threads; each job still starts
@@ -416,7 +420,7 @@ def _tenant_names(settings: Settings, names: str | None, every: bool) -> list[st
     known = load_tenants(settings.inputs.tenants_file)
     if every:
         return list(known)
-    wanted = [n.strip() for n in names.split(",") if n.strip()]
+    wanted = [n.strip() for n in (names or "").split(",") if n.strip()]
     unknown = [n for n in wanted if n not in known]
     if unknown:
         raise ConfigError(
@@ -469,20 +473,20 @@ def _tenant_names(settings: Settings, names: str | None, every: bool) -> list[st
 )
 @click.option("--cell-timeout", type=float, help="Seconds a notebook cell may run.")
 def run_command(
-    tenants,
-    every,
-    tenants_file,
-    xlsx_dir,
-    resources,
-    dry_run,
-    parallel,
-    executor,
-    scheduler,
-    simulator,
-    config_file,
-    notebook,
-    parameters,
-    cell_timeout,
+    tenants: str | None,
+    every: bool,
+    tenants_file: Path | None,
+    xlsx_dir: Path | None,
+    resources: str | None,
+    dry_run: bool,
+    parallel: int,
+    executor: str,
+    scheduler: str | None,
+    simulator: bool,
+    config_file: Path | None,
+    notebook: Path,
+    parameters: tuple[str, ...],
+    cell_timeout: float | None,
 ) -> int:
     """Run tenant_sync.ipynb for each tenant (papermill), then write the fleet page.
 

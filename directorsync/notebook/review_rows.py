@@ -75,7 +75,7 @@ def page_of(rows: pd.DataFrame, page: int, size: int) -> tuple[pd.DataFrame, int
     return rows.iloc[page * size : (page + 1) * size], page, pages
 
 
-def row_changes(row: Mapping[str, Any]) -> pd.DataFrame:
+def row_changes(row: Mapping[str, Any] | pd.Series) -> pd.DataFrame:
     """A row's field-level ``before → after`` (``field``, ``before``, ``after``, values as text).
 
     For an update these are the differing fields; for a create every payload field (nothing
@@ -94,7 +94,7 @@ def row_changes(row: Mapping[str, Any]) -> pd.DataFrame:
     )
 
 
-def row_label(row: Mapping[str, Any]) -> str:
+def row_label(row: Mapping[str, Any] | pd.Series) -> str:
     """One line for the row list: action, resource, node, key and reason (plain text)."""
     reason = f" — {row['reason']}" if isinstance(row.get("reason"), str) and row["reason"] else ""
     return f"{row['action']} · {row['resource']} · {row['node_name']} · {row['key']}{reason}"
@@ -123,7 +123,7 @@ def _html_table(
     return f'<table style="border-collapse:collapse;margin:4px 0"><tr>{th}</tr>{body}</table>'
 
 
-def changes_html(row: Mapping[str, Any]) -> str:
+def changes_html(row: Mapping[str, Any] | pd.Series) -> str:
     """The detail pane of a row: what, where, why, then field by field before → after."""
     e = html.escape
     reason = f": {e(row['reason'])}" if isinstance(row.get("reason"), str) else ""
@@ -233,7 +233,7 @@ def with_dependencies(
 def describe_rows(rows: pd.DataFrame, indices: Sequence[int], limit: int = 5) -> str:
     """``device_groups 'web' on backend01, …`` for a few rows (``and 3 more``)."""
     names = [
-        f"{rows.at[i, 'resource']} {rows.at[i, 'key']!r} on {rows.at[i, 'node_name']}"
+        f"{rows.at[i, 'resource']!s} {rows.at[i, 'key']!r} on {rows.at[i, 'node_name']!s}"
         for i in indices[:limit]
     ]
     more = f" and {len(indices) - limit} more" if len(indices) > limit else ""

@@ -72,10 +72,12 @@ class NotebookRun:
 
     @property
     def settings(self) -> Settings:
+        """The settings of the run's session."""
         return self.session.settings
 
     @property
     def run_id(self) -> str:
+        """The run's id (names its report folder)."""
         return self.settings.run_id
 
     def describe(self) -> pd.DataFrame:
@@ -311,6 +313,7 @@ def findings_table(plan: Plan, kind: str | None = None) -> pd.DataFrame:
     """The findings with their Excel row numbers.
 
     Args:
+        plan: the plan whose findings are shown.
         kind: ``"prechecks"`` (pandera failures), ``"unresolved"`` (names not found on
             Director) or None (both).
     """

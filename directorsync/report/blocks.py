@@ -35,30 +35,37 @@ LABELS = {
 
 @cache
 def stylesheet() -> str:
+    """The pages' CSS (``data/report.css``), read once."""
     return files("directorsync").joinpath("data/report.css").read_text(encoding="utf-8")
 
 
 def esc(value: Any) -> str:
+    """A value as escaped HTML text (quotes included); None as empty."""
     return "" if value is None else escape(str(value), quote=True)
 
 
 def td(html: Any, cls: str = "", extra: str = "") -> str:
+    """A table cell around HTML that is already escaped."""
     return f'<td class="{cls}"{extra}>{html}</td>' if cls or extra else f"<td>{html}</td>"
 
 
 def tr(*cells: str) -> str:
+    """A table row of cells."""
     return f"<tr>{''.join(cells)}</tr>"
 
 
 def num_cell(n: int) -> str:
+    """A right-aligned count cell (greyed when zero)."""
     return td(f"{n:,}", "num zero" if not n else "num")
 
 
 def status_class(status: str) -> str:
+    """The CSS class of a status (``s-`` and the status in lower case)."""
     return "s-" + re.sub(r"[^a-z0-9]+", "-", status.lower())
 
 
 def badge(status: str, label: str | None = None) -> str:
+    """A status badge, labelled with ``label`` or the status' label."""
     return f'<span class="badge {status_class(status)}">{esc(label or LABELS.get(status, status))}</span>'
 
 
@@ -72,11 +79,13 @@ def table(head: Sequence[str], rows: Iterable[str], foot: str = "") -> str:
 
 
 def section(id_: str, title: str, html: str, small: str = "") -> str:
+    """A page section with its heading (and a small note beside it)."""
     small = f" <small>{small}</small>" if small else ""
     return f'<section id="{id_}"><h2>{title}{small}</h2>{html}</section>'
 
 
 def shown_note(shown: int, total: int, what: str) -> str:
+    """The note under a cut table (empty when everything is shown)."""
     if shown >= total:
         return ""
     return (
@@ -86,6 +95,7 @@ def shown_note(shown: int, total: int, what: str) -> str:
 
 
 def page(title: str, body: str) -> str:
+    """A whole self-contained page: head, inline stylesheet, body and footer."""
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         f'<meta http-equiv="Content-Security-Policy" content="{CSP}">'
@@ -97,6 +107,7 @@ def page(title: str, body: str) -> str:
 
 
 def utc(value: Any) -> str:
+    """A timestamp as UTC text; anything unreadable as it is."""
     if not value:
         return ""
     try:
@@ -108,12 +119,14 @@ def utc(value: Any) -> str:
 
 
 def seconds(value: Any) -> str:
+    """A duration in seconds as ``1.25 s`` or ``2 min 5 s``."""
     if not isinstance(value, int | float):
         return esc(value)
     return f"{value:.2f} s" if value < 60 else f"{int(value // 60)} min {value % 60:.0f} s"
 
 
 def millis(value: Any) -> str:
+    """A duration in milliseconds as ``250 ms`` or ``1.2 s``."""
     if not isinstance(value, int | float):
         return esc(value)
     return f"{value:.0f} ms" if value < 1000 else f"{value / 1000:.1f} s"
@@ -130,6 +143,7 @@ def count_rows(by_key: Mapping[str, Mapping[str, int]], cols: list[str], link: b
 
 
 def cards(by_status: Mapping[str, int], cols: list[str], total: int) -> str:
+    """One summary card per status in ``cols``, then the total."""
     cards = [
         f'<div class="card {status_class(s)}"><b>{by_status.get(s, 0):,}</b>'
         f"<span>{esc(LABELS.get(s, s))}</span></div>"
@@ -140,10 +154,12 @@ def cards(by_status: Mapping[str, int], cols: list[str], total: int) -> str:
 
 
 def count_heads(cols: list[str]) -> list[str]:
+    """The number-column headings of a count table: the statuses' labels, then Total."""
     return [*(f"#{esc(LABELS.get(c, c))}" for c in cols), "#Total"]
 
 
 def write_page(html: str, path: str | Path) -> Path:
+    """Write a page (its folder made); returns the path."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(html, encoding="utf-8")

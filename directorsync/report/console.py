@@ -178,7 +178,9 @@ def redact_result(result: Mapping[str, Any]) -> dict[str, Any]:
 # --- console --------------------------------------------------------------------------------
 
 
-def _counts_table(title: str, by_resource: Mapping[str, Mapping[str, int]], cols: list[str]):
+def _counts_table(
+    title: str, by_resource: Mapping[str, Mapping[str, int]], cols: list[str]
+) -> Table:
     table = Table(title=title, title_justify="left", show_footer=True)
     table.add_column("resource", footer="total")
     for col in cols:
@@ -221,8 +223,10 @@ def _print_more(console: Console, shown: int, total: int, where: str) -> None:
 def print_plan(
     plan: Mapping[str, Any], console: Console | None = None, *, limit: int = CONSOLE_DETAIL_ROWS
 ) -> None:
-    """Prints a plan: counts per resource × action, where the workbook has problems (file ›
-    sheet › row › column), then the rows that change something or need a look.
+    """Prints a plan.
+
+    Counts per resource × action, where the workbook has problems (file › sheet › row ›
+    column), then the rows that change something or need a look.
 
     Args:
         plan: a ``directorsync/plan@1`` dict.
@@ -269,8 +273,11 @@ def print_plan(
 
 
 def _plan_counts(plan: Mapping[str, Any]) -> tuple[dict[str, dict[str, int]], int]:
-    """Rows per resource and action: from the plan's ``summary`` when it has one (a console view
-    of a large plan carries the rows to show only), else counted on its rows."""
+    """Rows per resource and action.
+
+    From the plan's ``summary`` when it has one (a console view of a large plan carries the
+    rows to show only), else counted on its rows.
+    """
     if plan.get("summary"):
         by_resource: dict[str, dict[str, int]] = defaultdict(dict)
         for item in plan["summary"]:
@@ -285,8 +292,10 @@ def _plan_counts(plan: Mapping[str, Any]) -> tuple[dict[str, dict[str, int]], in
 def _print_findings(
     console: Console, findings: list[Mapping[str, Any]], workbook: str, limit: int
 ) -> None:
-    """Where the workbook has problems: one line per cell and message, the nodes it was found
-    on merged (``… on nodes lb-backend01, lb-backend02 …``)."""
+    """Where the workbook has problems: one line per cell and message.
+
+    The nodes it was found on are merged (``… on nodes lb-backend01, lb-backend02 …``).
+    """
     seen: dict[tuple, tuple[Mapping[str, Any], list[str]]] = {}
     for f in redact_obj(list(findings)):
         message, node = str(f.get("message") or ""), f.get("node")
@@ -428,9 +437,12 @@ def write_result_json(result: Mapping[str, Any], path: str | Path) -> Path:
 
 
 def _masked_json(result: Mapping[str, Any], chunk: int = 2048) -> Iterator[bytes]:
-    """The JSON text of :func:`redact_result` of ``result``, piece by piece, made faster for
-    large results: rows go by chunks, and a chunk whose JSON text shows nothing to mask is
-    written as it is; in the others, each row is masked unless its own text is surely clean."""
+    """The JSON text of :func:`redact_result` of ``result``, piece by piece.
+
+    Made faster for large results: rows go by chunks, and a chunk whose JSON text shows
+    nothing to mask is written as it is; in the others, each row is masked unless its own text
+    is surely clean.
+    """
     redactor = Redactor()
     head = jsonio.dumps_lenient(redactor.copy({k: v for k, v in result.items() if k != "rows"}))
     yield head[:-1] + (b',"rows":[' if len(head) > 2 else b'"rows":[')

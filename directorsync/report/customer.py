@@ -123,8 +123,11 @@ def _value(value: Any) -> str:
 
 
 def _changes(row: Mapping[str, Any]) -> str:
-    """Every changed field: ``field before → after``; ``field value`` for a new object (from its
-    changes, or from its payload when the plan lists no changes for a create)."""
+    """Every changed field: ``field before → after``; ``field value`` for a new object.
+
+    A new object's values come from its changes, or from its payload when the plan lists no
+    changes for a create.
+    """
     creating = row.get("status") in ("CREATED", "PLANNED_CREATE") or row.get("action") == "create"
     changes = row.get("changes") or []
     if creating and not changes and isinstance(row.get("payload"), Mapping):
@@ -179,7 +182,7 @@ def _row(row: Mapping[str, Any]) -> str:
 
 def _rank(row: Mapping[str, Any]) -> int:
     """Problems first, then changes, then anything else, UNCHANGED last."""
-    status = row.get("status")
+    status = row.get("status", "")
     return DETAIL_PRIORITY.get(status, len(DETAIL_PRIORITY) + (status == "UNCHANGED"))
 
 

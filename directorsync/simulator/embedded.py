@@ -58,7 +58,9 @@ class Simulator:
         state: str | Path | None = None,
         **knobs: Any,
     ) -> None:
-        if isinstance(seed, int) and not isinstance(seed, bool):
+        if isinstance(seed, bool):
+            raise TypeError("seed: a tenants file, YAML text, a dict or an int seed, not a bool")
+        if isinstance(seed, int):
             knobs.setdefault("rng_seed", seed)
             seed = None
         self.topology = load_topology(seed if seed is not None else DEMO_TENANTS_YAML)

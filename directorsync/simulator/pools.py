@@ -93,8 +93,9 @@ class Topology:
 
 
 def load_topology(source: str | Path | dict[str, Any]) -> Topology:
-    """Parse a tenants file (path, YAML text or already-parsed dict) with
-    :func:`directorsync.tenants.parse_tenants`, then index it for routing.
+    """Parse a tenants file (path, YAML text or already-parsed dict), index it for routing.
+
+    Parsing is :func:`directorsync.tenants.parse_tenants`.
 
     Raises:
         ConfigError: the file is missing, not YAML, lacks a pool UUID or a node id, or lists

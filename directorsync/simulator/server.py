@@ -14,6 +14,8 @@ import threading
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from typing_extensions import override
+
 from directorsync.simulator.dispatch import Dispatcher, Reply
 
 
@@ -25,11 +27,13 @@ class Handler(BaseHTTPRequestHandler):
     sys_version = ""
     server: SimulatorHTTPServer
 
+    @override
     def setup(self) -> None:
         super().setup()
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.server.track(self.connection)
 
+    @override
     def finish(self) -> None:
         try:
             super().finish()
@@ -90,7 +94,8 @@ class SimulatorHTTPServer(ThreadingHTTPServer):
     def server_bind(self) -> None:
         """Bind without ``getfqdn`` (which may wait on DNS)."""
         socketserver.TCPServer.server_bind(self)
-        self.server_name, self.server_port = self.server_address[:2]
+        host, self.server_port = self.server_address[:2]
+        self.server_name = str(host)  # bound: a str (typeshed also allows bytes, for input)
 
     def track(self, conn: socket.socket) -> None:
         """Remember an open connection."""

@@ -13,6 +13,8 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
+from typing_extensions import override
+
 from directorsync import jsonio
 from directorsync.gcpause import gc_paused
 
@@ -105,6 +107,7 @@ class SqliteStore(MemoryStore):
         for (body,) in self._db.execute("SELECT body FROM orders"):
             super().save_order(json.loads(body))
 
+    @override
     def seed(self, node: str, records: dict[str, list[Record]]) -> None:
         super().seed(node, records)
         with self._db:
@@ -119,6 +122,7 @@ class SqliteStore(MemoryStore):
                 ],
             )
 
+    @override
     def put(self, node: str, resource: str, record: Record) -> None:
         super().put(node, resource, record)
         self._db.execute(
@@ -127,12 +131,14 @@ class SqliteStore(MemoryStore):
             (node, resource, record["id"], json.dumps(record)),
         )
 
+    @override
     def delete(self, node: str, resource: str, oid: str) -> None:
         super().delete(node, resource, oid)
         self._db.execute(
             "DELETE FROM objects WHERE node = ? AND resource = ? AND id = ?", (node, resource, oid)
         )
 
+    @override
     def save_order(self, order: Record) -> None:
         super().save_order(order)
         self._db.execute(
@@ -140,9 +146,11 @@ class SqliteStore(MemoryStore):
             (order["id"], json.dumps(order)),
         )
 
+    @override
     def clear(self) -> None:
         super().clear()
         self._db.executescript("DELETE FROM objects; DELETE FROM orders;")
 
+    @override
     def close(self) -> None:
         self._db.close()

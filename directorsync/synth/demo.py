@@ -14,7 +14,7 @@ import json
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import pandas as pd
 
@@ -24,19 +24,22 @@ from directorsync.synth.sheets import NAN, object_id, sheet_frame, source_token,
 # The demo workbook: hand-written rows, bad rows wrapped in _Bad
 
 
+_R = TypeVar("_R")
+
+
 @dataclass(frozen=True)
-class _Bad:
+class _Bad(Generic[_R]):
     """A deliberately bad demo row: the row, the offending column and what is wrong."""
 
-    row: dict[str, Any]
+    row: _R
     column: str
     problem: str
 
 
-Row = dict[str, Any] | _Bad
+Row = dict[str, Any] | _Bad[dict[str, Any]]
 
 
-def _records(fields: str, rows: Iterable[tuple | _Bad]) -> list[Row]:
+def _records(fields: str, rows: Iterable[tuple[Any, ...] | _Bad[tuple[Any, ...]]]) -> list[Row]:
     """Tuples (or _Bad-wrapped tuples) -> dicts keyed by the space-separated ``fields``."""
     names = fields.split()
     out: list[Row] = []
@@ -330,10 +333,12 @@ def _enrichment_sheets() -> dict[str, pd.DataFrame]:
     name = {"policy_name": _ENRICHMENT_NAME}
     return {
         "EnrichmentPolicy": sheet_frame(
-            "EnrichmentPolicy", _ENRICHMENT, **name, active=True, policy_id=_EP_ID
+            "EnrichmentPolicy", map(_unwrap, _ENRICHMENT), **name, active=True, policy_id=_EP_ID
         ),
-        "EnrichmentRules": sheet_frame("EnrichmentRules", _ENRICHMENT_RULES, **name),
-        "EnrichmentCriteria": sheet_frame("EnrichmentCriteria", _ENRICHMENT_CRITERIA, **name),
+        "EnrichmentRules": sheet_frame("EnrichmentRules", map(_unwrap, _ENRICHMENT_RULES), **name),
+        "EnrichmentCriteria": sheet_frame(
+            "EnrichmentCriteria", map(_unwrap, _ENRICHMENT_CRITERIA), **name
+        ),
     }
 
 
@@ -477,7 +482,7 @@ def demo_frames() -> dict[str, pd.DataFrame]:
     return {
         "Repo": _repo_sheet(),
         "RoutingPolicy": _routing_sheet(),
-        "NormalizationPolicy": sheet_frame("NormalizationPolicy", _NORMALIZATION),
+        "NormalizationPolicy": sheet_frame("NormalizationPolicy", map(_unwrap, _NORMALIZATION)),
         "ProcessingPolicy": _processing_sheet(),
         **_enrichment_sheets(),
         "Device": _device_sheet(),

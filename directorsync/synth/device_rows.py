@@ -128,12 +128,15 @@ def group_names(groups: np.ndarray) -> np.ndarray:
 
 
 def random_hex(rng: np.random.Generator, n: int, width: int) -> np.ndarray:
+    """``n`` random lower-case hex strings of ``width`` digits."""
     return _join_digits(_HEX[rng.integers(0, 16, (n, width))])
 
 
 def change_one_field(pool: DeviceArrays, rows: np.ndarray) -> DeviceArrays:
-    """A copy of ``pool`` where each of ``rows`` differs in one field (ip, timezone, risk,
-    groups, in turn)."""
+    """A copy of ``pool`` where each of ``rows`` differs in one field.
+
+    The field changed is ip, timezone, risk, groups, in turn.
+    """
     field = np.arange(rows.size) % 4
     ip, timezone = pool.ip.astype(object), pool.timezone.astype(object)
     groups, risk = pool.groups.copy(), pool.risk.copy()

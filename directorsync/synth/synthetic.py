@@ -108,8 +108,11 @@ def _fetcher_frame(pool: DeviceArrays, bad: np.ndarray, rng: np.random.Generator
 
 
 def _synthetic_group_frame() -> pd.DataFrame:
-    """The ``DeviceGroups`` sheet of synthetic workbooks (member ids left empty: they would
-    exceed Excel's 32,767 characters per cell for large workbooks)."""
+    """The ``DeviceGroups`` sheet of synthetic workbooks.
+
+    Member ids are left empty: they would exceed Excel's 32,767 characters per cell for large
+    workbooks.
+    """
     rows = [
         {"group_id": object_id(f"synth-dg/{name}"), "name": name, "description": description}
         for name, description in SYNTH_GROUPS

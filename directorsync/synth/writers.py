@@ -40,7 +40,7 @@ def write_xlsx(
 
 
 def _write_xlsx_streaming(frames: dict[str, pd.DataFrame], path: Path) -> None:
-    """openpyxl write-only mode, header styled like pandas' (bold, thin border, centred)."""
+    """The openpyxl write-only mode, header styled like pandas' (bold, thin border, centred)."""
     from openpyxl import Workbook
     from openpyxl.cell import WriteOnlyCell
     from openpyxl.styles import Alignment, Border, Font, Side

@@ -1,5 +1,7 @@
-"""Shared test support for the simulator tests: the test topology, an ``Api`` client bound to
-one node, and request bodies."""
+"""Shared test support for the simulator tests.
+
+The test topology, an ``Api`` client bound to one node, and request bodies.
+"""
 
 from __future__ import annotations
 

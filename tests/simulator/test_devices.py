@@ -1,5 +1,7 @@
-"""Contract §6 statements 19–21: Devices, DeviceGroups (and the lenient switch),
-SyslogCollector (and the plugins switch)."""
+"""Contract §6 statements 19–21.
+
+Devices, DeviceGroups (and the lenient switch), SyslogCollector (and the plugins switch).
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,7 @@
-"""Running the simulator: in-process start/stop, SQLite state across restarts, the CLI,
-many keep-alive clients at once."""
+"""Running the simulator.
+
+In-process start/stop, SQLite state across restarts, the CLI, many keep-alive clients at once.
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,7 @@
-"""Contract §6 statements 22–24: Lists, Users / IncidentUserGroups / alert rule references,
-refreshlist endpoints."""
+"""Contract §6 statements 22–24.
+
+Lists, Users / IncidentUserGroups / alert rule references, refreshlist endpoints.
+"""
 
 from __future__ import annotations
 

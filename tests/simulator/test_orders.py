@@ -1,5 +1,7 @@
-"""Contract §6 statements 7–11: monitor payloads, order duration, apply-on-completion, fetch
-orders and their rows."""
+"""Contract §6 statements 7–11.
+
+Monitor payloads, order duration, apply-on-completion, fetch orders and their rows.
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,8 @@
-"""Contract §6 statements 12–18: natural keys, ids for edits and actions, Repos, routing,
-normalization, processing and enrichment policies."""
+"""Contract §6 statements 12–18.
+
+Natural keys, ids for edits and actions, Repos, routing, normalization, processing and
+enrichment policies.
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,7 @@
-"""Contract §6 statements 1–6: URLs, per-node state, auth, plain HTTP, envelope, bare arrays,
-the exact mutation answer."""
+"""Contract §6 statements 1–6.
+
+URLs, per-node state, auth, plain HTTP, envelope, bare arrays, the exact mutation answer.
+"""
 
 from __future__ import annotations
 
@@ -191,8 +193,11 @@ def test_s06_actions_answer_the_same_way(sh):
 
 
 def test_a_large_listing_is_answered_again_from_memory_until_something_changes(be, monkeypatch):
-    """Read answers from ``KEEP_ANSWERS_FROM`` bytes on are kept; a write, or a knob that
-    changes the read shape, makes the next read encode the objects again."""
+    """Read answers from ``KEEP_ANSWERS_FROM`` bytes on are kept.
+
+    A write, or a knob that changes the read shape, makes the next read encode the objects
+    again.
+    """
     from directorsync.simulator import dispatch
 
     monkeypatch.setattr(dispatch, "KEEP_ANSWERS_FROM", 1)

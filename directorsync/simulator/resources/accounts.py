@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from typing_extensions import override
+
 from directorsync.simulator.catalog import catalog
 from directorsync.simulator.monitor import Op
 from directorsync.simulator.resources.base import Resource, ensure_in, ensure_refs
@@ -38,12 +40,14 @@ class Users(Resource):
     edit_schema = Schema(*_PROFILE)
     refresh = ("Users/refreshlist",)
 
+    @override
     def extra_routes(self) -> list[Route]:
         return [
             route("POST", f"Users/{{id}}/{a}", self.action(a), WRITE)
             for a in ("activate", "deactivate", "unlock")
         ]
 
+    @override
     def check_create(self, data: dict[str, Any]) -> dict[str, Any]:
         out = _check_email(self.create_schema.check(data))
         if not 2 <= len(out["username"]) <= 50:
@@ -52,9 +56,11 @@ class Users(Resource):
             raise bad("password: must be at least 5 characters long")
         return out
 
+    @override
     def check_edit(self, data: dict[str, Any], record: Record) -> dict[str, Any]:
         return _check_email(self.edit_schema.check(data))
 
+    @override
     def apply_create(self, node: NodeView, op: Op) -> str:
         self.ensure_unique(node, op.data["username"])
         record = {
@@ -67,18 +73,22 @@ class Users(Resource):
         node.put(self.name, _profile(node, record, op.data))
         return f"User {op.data['username']!r} created"
 
+    @override
     def apply_edit(self, node: NodeView, op: Op) -> str:
         record = self.current(node, op)
         node.put(self.name, _profile(node, record, op.data))
         return f"User {record['username']!r} updated"
 
     def apply_activate(self, node: NodeView, op: Op) -> str:
+        """The ``activate`` action: the user can log in again."""
         return self._set(node, op, "activated", active=True)
 
     def apply_deactivate(self, node: NodeView, op: Op) -> str:
+        """The ``deactivate`` action: the user cannot log in."""
         return self._set(node, op, "deactivated", active=False)
 
     def apply_unlock(self, node: NodeView, op: Op) -> str:
+        """The ``unlock`` action: a locked-out user is unlocked."""
         return self._set(node, op, "unlocked", locked=False)
 
     def _set(self, node: NodeView, op: Op, done: str, **changes: Any) -> str:
@@ -86,6 +96,7 @@ class Users(Resource):
         node.put(self.name, {**record, **changes})
         return f"User {record['username']!r} {done}"
 
+    @override
     def check_unused(self, node: NodeView, record: Record) -> None:
         if record["active"]:
             raise OrderFailed(
@@ -125,6 +136,7 @@ class UserGroups(Resource):
     )
     refresh = ("UserGroups/refreshlist",)
 
+    @override
     def apply_create(self, node: NodeView, op: Op) -> str:
         self.ensure_unique(node, op.data["name"])
         record = {
@@ -142,12 +154,14 @@ class UserGroups(Resource):
         node.put(self.name, record)
         return f"User group {op.data['name']!r} created"
 
+    @override
     def apply_edit(self, node: NodeView, op: Op) -> str:
         record = self.current(node, op)
         self.ensure_unique(node, op.data["name"], exclude=record["id"])
         node.put(self.name, {**record, **op.data})
         return f"User group {op.data['name']!r} updated"
 
+    @override
     def check_unused(self, node: NodeView, record: Record) -> None:
         members = [u["username"] for u in node.objects("Users") if record["id"] in u["usergroup"]]
         if members:
@@ -164,6 +178,7 @@ class IncidentUserGroups(Resource):
     deletable = True
     create_schema = Schema(Field("selected_usergroups", "strlist", required=True, nonempty=True))
 
+    @override
     def extra_routes(self) -> list[Route]:
         fetch = route(
             "POST",
@@ -173,11 +188,12 @@ class IncidentUserGroups(Resource):
         )
         return [fetch]
 
+    @override
     def apply_create(self, node: NodeView, op: Op) -> str:
         selected = op.data["selected_usergroups"]
         ensure_refs(node, "UserGroups", "selected_usergroups", selected, what="user group id")
         for gid in selected:
-            group = node.get("UserGroups", gid)
+            group = node.require("UserGroups", gid)
             self.ensure_unique(node, group["name"])
             record = {"id": node.new_id(), "name": group["name"], "tid": "", "user": "admin"}
             node.put(self.name, {**record, "usergroup": gid, "users": list(group["users"])})

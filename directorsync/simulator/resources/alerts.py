@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from typing_extensions import override
+
 from directorsync.simulator.monitor import Op
 from directorsync.simulator.resources.base import Resource, ensure_in, ensure_refs
 from directorsync.simulator.resources.repos import remote_repos
@@ -93,6 +95,7 @@ class AlertRules(Resource):
     create_schema = Schema(Field("owner", required=True, nonempty=True), *_FIELDS)
     edit_schema = Schema(*_FIELDS)
 
+    @override
     def extra_routes(self) -> list[Route]:
         transfer = Schema(Field("userid", required=True, nonempty=True))
         actions = {
@@ -132,12 +135,15 @@ class AlertRules(Resource):
 
         return handler
 
+    @override
     def check_create(self, data: dict[str, Any]) -> dict[str, Any]:
         return _check(self.create_schema.check(data))
 
+    @override
     def check_edit(self, data: dict[str, Any], record: Record) -> dict[str, Any]:
         return _check(self.edit_schema.check(data))
 
+    @override
     def apply_create(self, node: NodeView, op: Op) -> str:
         self.ensure_unique(node, op.data["searchname"])
         ensure_refs(node, "Users", "owner", [op.data["owner"]], what="user id")
@@ -147,8 +153,11 @@ class AlertRules(Resource):
         return f"Alert rule {op.data['searchname']!r} created"
 
     def apply_edit(self, node: NodeView, op: Op) -> str:
-        """An edit replaces the rule's settings, like Director's edit form: a setting left out
-        is cleared (an absent ``"on"`` flag is off), the owner and the state are kept."""
+        """An edit replaces the rule's settings, like Director's edit form.
+
+        A setting left out is cleared (an absent ``"on"`` flag is off), the owner and the state
+        are kept.
+        """
         record = self.current(node, op)
         self.ensure_unique(node, op.data["searchname"], exclude=record["id"])
         _ensure_refs(node, op.data)
@@ -157,15 +166,19 @@ class AlertRules(Resource):
         return f"Alert rule {op.data['searchname']!r} updated"
 
     def apply_activate(self, node: NodeView, op: Op) -> str:
+        """The ``activate`` action: the rule runs."""
         return self._set(node, op, "activated", active=True)
 
     def apply_deactivate(self, node: NodeView, op: Op) -> str:
+        """The ``deactivate`` action: the rule stops running."""
         return self._set(node, op, "deactivated", active=False)
 
     def apply_unshare(self, node: NodeView, op: Op) -> str:
+        """The ``unshare`` action: the rule is shared with no user group."""
         return self._set(node, op, "unshared", rbac_config=[])
 
     def apply_share(self, node: NodeView, op: Op) -> str:
+        """The ``share`` action: ``rbac_config`` names the user groups and their rights."""
         config = op.data["rbac_config"]
         for i, item in enumerate(config):
             ensure_refs(
@@ -180,6 +193,7 @@ class AlertRules(Resource):
         return self._set(node, op, "shared", rbac_config=config)
 
     def apply_transferOwnership(self, node: NodeView, op: Op) -> str:  # noqa: N802 - URL action name
+        """The ``transferOwnership`` action: ``userid`` becomes the rule's owner."""
         ensure_refs(node, "Users", "userid", [op.data["userid"]], what="user id")
         return self._set(node, op, "transferred", owner=op.data["userid"])
 
@@ -238,6 +252,7 @@ class MitreAttacks(Resource):
     label = "MITRE attack"
     readable = False
 
+    @override
     def extra_routes(self) -> list[Route]:
         return [
             route(

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from typing_extensions import override
+
 from directorsync.simulator.catalog import catalog
 from directorsync.simulator.monitor import Op
 from directorsync.simulator.resources.base import Resource, ensure_in, ensure_refs
@@ -48,6 +50,7 @@ class SyslogCollector(Resource):
     label = "syslog collector"
     readable = False
 
+    @override
     def routes(self) -> list[Route]:
         return [
             route("POST", APP, self.create, WRITE),
@@ -55,25 +58,29 @@ class SyslogCollector(Resource):
             route("DELETE", f"{APP}/{{id}}", self.delete, WRITE),
         ]
 
+    @override
     def create(self, call: Call) -> Op:
         data = _check(call.data)
         if not data.get("device_id") and not data.get("policy_id"):
             raise bad("device_id: required (or policy_id)")
         return Op(APP, "create", None, data)
 
+    @override
     def edit(self, call: Call) -> Op:
         _require(call.node, call.id)
         return Op(APP, "edit", call.id, _check(call.data))
 
+    @override
     def delete(self, call: Call) -> Op:
         _require(call.node, call.id)
         return Op(APP, "delete", call.id)
 
+    @override
     def apply_create(self, node: NodeView, op: Op) -> str:
         if op.data.get("policy_id"):
             raise OrderFailed(f"policy_id: unknown log collection policy {op.data['policy_id']!r}")
         ensure_refs(node, "Devices", "device_id", [op.data["device_id"]], what="device id")
-        device = node.get("Devices", op.data["device_id"])
+        device = node.require("Devices", op.data["device_id"])
         existing = [a for a in device["col_apps"] if a.get("app") == APP]
         if existing:
             raise OrderFailed(
@@ -84,12 +91,14 @@ class SyslogCollector(Resource):
         _put_app(node, device, {**app, **_settings(node, op.data)})
         return f"SyslogCollector of device {device['name']!r} created"
 
+    @override
     def apply_edit(self, node: NodeView, op: Op) -> str:
         device, app = _current(node, op)
         settings = _settings(node, op.data)
         _put_app(node, device, {k: app[k] for k in ("app", "uuid", "sid")} | settings)
         return f"SyslogCollector of device {device['name']!r} updated"
 
+    @override
     def apply_delete(self, node: NodeView, op: Op) -> str:
         device, app = _current(node, op)
         if app.get("proxy_condition") == "use_as_proxy":

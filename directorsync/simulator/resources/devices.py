@@ -10,6 +10,8 @@ import hashlib
 import ipaddress
 from typing import TYPE_CHECKING, Any
 
+from typing_extensions import override
+
 from directorsync.simulator.catalog import catalog
 from directorsync.simulator.monitor import Op
 from directorsync.simulator.resources.base import Resource, ensure_in, ensure_refs
@@ -48,12 +50,14 @@ class DeviceGroups(Resource):
         Field("devices", "strlist"),
     )
 
+    @override
     def check_create(self, data: dict[str, Any]) -> dict[str, Any]:
         out = self.create_schema.check(data)
         if not out["name"]:
             raise bad("name: must not be empty")
         return out
 
+    @override
     def edit(self, call: Call) -> Op:
         record = call.node.require(self.name, call.id)
         out = self.edit_schema.check(call.data)
@@ -66,6 +70,7 @@ class DeviceGroups(Resource):
             out["name"] = record["name"]
         return Op(self.name, "edit", call.id, out)
 
+    @override
     def apply_create(self, node: NodeView, op: Op) -> str:
         self.ensure_unique(node, op.data["name"])
         devices = op.data.get("devices", [])
@@ -75,10 +80,12 @@ class DeviceGroups(Resource):
         _set_membership(node, "Devices", "device_groups", set(devices), record["id"], add=True)
         return f"Device group {op.data['name']!r} created"
 
+    @override
     def apply_edit(self, node: NodeView, op: Op) -> str:
         record = self.current(node, op)
         self.ensure_unique(node, op.data["name"], exclude=record["id"])
-        devices = list(dict.fromkeys(op.data.get("devices", record.get("devices", []))))
+        current: list[str] = record.get("devices", [])
+        devices = list(dict.fromkeys(op.data.get("devices", current)))
         ensure_refs(node, "Devices", "devices", devices, what="device id")
         node.put(self.name, {**record, **op.data, "devices": devices})
         old, new = set(record.get("devices", [])), set(devices)
@@ -86,6 +93,7 @@ class DeviceGroups(Resource):
         _set_membership(node, "Devices", "device_groups", new - old, record["id"], add=True)
         return f"Device group {op.data['name']!r} updated"
 
+    @override
     def apply_delete(self, node: NodeView, op: Op) -> str:
         record = self.current(node, op)
         _set_membership(
@@ -100,8 +108,11 @@ class DeviceGroups(Resource):
 
 
 class Devices(Resource):
-    """``Devices``: write ``devicegroup``/``logpolicy``/risks → read ``device_groups``/
-    ``log_policies``/``risk_values``; collectors live in ``col_apps``."""
+    """``Devices``: the written fields are read back under other names.
+
+    Write ``devicegroup``/``logpolicy``/risks → read ``device_groups``/``log_policies``/
+    ``risk_values``; collectors live in ``col_apps``.
+    """
 
     name = "Devices"
     label = "device"
@@ -118,6 +129,7 @@ class Devices(Resource):
         Field("logpolicy", "strlist"),
     )
 
+    @override
     def extra_routes(self) -> list[Route]:
         return [route("GET", "Devices/{id}/plugins", self.plugins)]
 
@@ -129,6 +141,7 @@ class Devices(Resource):
             for app in device["col_apps"]
         ]
 
+    @override
     def apply_create(self, node: NodeView, op: Op) -> str:
         record = {
             "id": node.new_id(),
@@ -144,13 +157,15 @@ class Devices(Resource):
         self._write(node, record, op.data)
         return f"Device {op.data['name']!r} created"
 
+    @override
     def apply_edit(self, node: NodeView, op: Op) -> str:
         self._write(node, self.current(node, op), op.data)
         return f"Device {op.data['name']!r} updated"
 
     def _write(self, node: NodeView, record: Record, data: dict[str, Any]) -> None:
         self.ensure_unique(node, data["name"], exclude=record["id"])
-        groups = list(dict.fromkeys(data.get("devicegroup", record["device_groups"])))
+        current: list[str] = record["device_groups"]
+        groups = list(dict.fromkeys(data.get("devicegroup", current)))
         ensure_refs(node, "DeviceGroups", "devicegroup", groups, what="device group id")
         zones = [t["name"] for t in catalog()["timezones"]]
         ensure_in("timezone", [data.get("timezone", record["timezone"])], zones, "timezone")
@@ -176,6 +191,7 @@ class Devices(Resource):
         _set_membership(node, "DeviceGroups", "devices", old - new, record["id"], add=False)
         _set_membership(node, "DeviceGroups", "devices", new - old, record["id"], add=True)
 
+    @override
     def apply_delete(self, node: NodeView, op: Op) -> str:
         record = self.current(node, op)
         _set_membership(
@@ -183,6 +199,7 @@ class Devices(Resource):
         )
         return super().apply_delete(node, op)
 
+    @override
     def check_unused(self, node: NodeView, record: Record) -> None:
         ensure_not_a_used_proxy(node, record)
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from typing_extensions import override
+
 from directorsync.simulator.resources.base import Resource, ensure_refs
 from directorsync.simulator.resources.policies import ensure_not_in_pp
 from directorsync.simulator.store import Record
@@ -51,14 +53,17 @@ class EnrichmentPolicy(Resource):
         Field("specifications", "list", required=True, nonempty=True),
     )
 
+    @override
     def check_create(self, data: dict[str, Any]) -> dict[str, Any]:
         out = self.create_schema.check(data)
         out["specifications"] = [_spec(s, i) for i, s in enumerate(out["specifications"])]
         return out
 
+    @override
     def check_edit(self, data: dict[str, Any], record: Record) -> dict[str, Any]:
         return self.check_create(data)
 
+    @override
     def build(self, node: NodeView, data: dict[str, Any], oid: str) -> Record:
         self.ensure_unique(node, data["name"], exclude=oid)
         for i, spec in enumerate(data["specifications"]):
@@ -78,6 +83,7 @@ class EnrichmentPolicy(Resource):
             "specifications": data["specifications"],
         }
 
+    @override
     def check_unused(self, node: NodeView, record: Record) -> None:
         ensure_not_in_pp(
             node, "enrich_policy", record["id"], f"enrichment policy {record['name']!r}"

@@ -9,6 +9,8 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
+from typing_extensions import override
+
 from directorsync.simulator.monitor import Op
 from directorsync.simulator.resources.base import Resource
 from directorsync.simulator.routing import WRITE, Call, Route, route
@@ -50,6 +52,7 @@ class Lists(Resource):
     deletable = True
     refresh = ("Lists/refreshlist",)
 
+    @override
     def extra_routes(self) -> list[Route]:
         rs = []
         for segment, kind in _KINDS.items():
@@ -86,6 +89,7 @@ class Lists(Resource):
 
         return handler
 
+    @override
     def apply_create(self, node: NodeView, op: Op) -> str:
         static = op.data["kind"] == STATIC
         name = (op.data["s_name"] if static else op.data["d_name"]).upper()
@@ -107,6 +111,7 @@ class Lists(Resource):
         node.put(self.name, record)
         return f"List {name!r} created"
 
+    @override
     def apply_edit(self, node: NodeView, op: Op) -> str:
         record = self.current(node, op)
         change: Record = (

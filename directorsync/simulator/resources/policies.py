@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from typing_extensions import override
+
 from directorsync.simulator.catalog import catalog
 from directorsync.simulator.monitor import Op
 from directorsync.simulator.resources.base import Resource, ensure_in, ensure_refs
@@ -38,6 +40,7 @@ class RoutingPolicies(Resource):
         Field("routing_criteria", "list"),
     )
 
+    @override
     def check_create(self, data: dict[str, Any]) -> dict[str, Any]:
         out = self.create_schema.check(data)
         criteria = _CRITERION.check_items(out.get("routing_criteria", []), "routing_criteria")
@@ -53,9 +56,11 @@ class RoutingPolicies(Resource):
         ]
         return out
 
+    @override
     def check_edit(self, data: dict[str, Any], record: Record) -> dict[str, Any]:
         return self.check_create(data)
 
+    @override
     def build(self, node: NodeView, data: dict[str, Any], oid: str) -> Record:
         self.ensure_unique(node, data["policy_name"], exclude=oid)
         ensure_refs(node, "Repos", "catch_all", [data["catch_all"]], by="name", what="repo")
@@ -71,6 +76,7 @@ class RoutingPolicies(Resource):
                 )
         return {"id": oid, **data}
 
+    @override
     def check_unused(self, node: NodeView, record: Record) -> None:
         ensure_not_in_pp(
             node, "routing_policy", record["id"], f"routing policy {record['policy_name']!r}"
@@ -94,11 +100,13 @@ class NormalizationPolicy(Resource):
     )
     edit_schema = Schema(Field("norm_packages", "csv"), Field("compiled_normalizer", "csv"))
 
+    @override
     def read(self, node: NodeView, record: Record) -> Record:
         if node.knobs.np_read_compiled_normalizer:
             return record
         return {k: v for k, v in record.items() if k != "compiled_normalizer"}
 
+    @override
     def apply_create(self, node: NodeView, op: Op) -> str:
         self.ensure_unique(node, op.data["name"])
         record = {
@@ -114,11 +122,13 @@ class NormalizationPolicy(Resource):
         node.put(self.name, {**record, **_np_fields(node, op.data)})
         return f"Normalization policy {op.data['name']!r} created"
 
+    @override
     def apply_edit(self, node: NodeView, op: Op) -> str:
         record = self.current(node, op)
         node.put(self.name, {**record, **_np_fields(node, op.data)})
         return f"Normalization policy {record['name']!r} updated"
 
+    @override
     def check_unused(self, node: NodeView, record: Record) -> None:
         ensure_not_in_pp(
             node, "norm_policy", record["name"], f"normalization policy {record['name']!r}"
@@ -156,6 +166,7 @@ class ProcessingPolicy(Resource):
         Field("routing_policy", required=True),
     )
 
+    @override
     def build(self, node: NodeView, data: dict[str, Any], oid: str) -> Record:
         self.ensure_unique(node, data["policy_name"], exclude=oid)
         refs = (
@@ -168,6 +179,7 @@ class ProcessingPolicy(Resource):
                 ensure_refs(node, resource, field, [data[field]], by=by, what=f'{what} (or "None")')
         return {"id": oid, **{k: data[k] for k in ("policy_name", *(r[0] for r in refs))}}
 
+    @override
     def check_unused(self, node: NodeView, record: Record) -> None:
         for device in node.objects("Devices"):
             for app in device.get("col_apps", []):
@@ -179,6 +191,7 @@ class ProcessingPolicy(Resource):
 
 
 def ensure_not_in_pp(node: NodeView, field: str, value: str, what: str) -> None:
+    """Refuse (OrderFailed) when a processing policy's ``field`` is ``value``: it is in use."""
     for pp in node.objects("ProcessingPolicy"):
         if pp.get(field) == value:
             raise OrderFailed(f"id: {what} is used by processing policy {pp['policy_name']!r}")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from typing_extensions import override
+
 from directorsync.simulator.catalog import REPO_PORT, catalog, default_repo_names
 from directorsync.simulator.monitor import Op
 from directorsync.simulator.pools import STORAGE_ROLES
@@ -36,9 +38,11 @@ def repo_paths() -> list[str]:
 
 
 def remote_repos(node: NodeView) -> list[dict[str, Any]]:
-    """What ``Repos/RemoteRepos/fetch`` returns on ``node``: the local default repos as
-    ``127.0.0.1:5504/{name}``, then every repo of every backend / all-in-one node of the pool
-    as ``{ip_private or ip}:5504/{name}`` (de-duplicated)."""
+    """What ``Repos/RemoteRepos/fetch`` returns on ``node``.
+
+    The local default repos as ``127.0.0.1:5504/{name}``, then every repo of every backend /
+    all-in-one node of the pool as ``{ip_private or ip}:5504/{name}`` (de-duplicated).
+    """
     rows = [_remote_row("127.0.0.1", name, node) for name in default_repo_names()]
     for peer in node.peers(STORAGE_ROLES):
         rows += [_remote_row(peer.info.address, r["name"], peer) for r in peer.objects("Repos")]
@@ -75,6 +79,7 @@ class Repos(Resource):
     )
     refresh = ("Repos/RepoPaths/refreshlist",)
 
+    @override
     def extra_routes(self) -> list[Route]:
         return [
             route("GET", "Repos/RepoPaths", lambda call: [{"paths": repo_paths()}]),
@@ -85,12 +90,15 @@ class Repos(Resource):
         """``POST Repos/RemoteRepos/fetch``."""
         return Op(self.name, "remote_repos", fetch=True)
 
+    @override
     def check_create(self, data: dict[str, Any]) -> dict[str, Any]:
         return _paths(self.create_schema.check(data))
 
+    @override
     def check_edit(self, data: dict[str, Any], record: Record) -> dict[str, Any]:
         return _paths(self.edit_schema.check(data))
 
+    @override
     def apply_create(self, node: NodeView, op: Op) -> str:
         data = op.data
         self.ensure_unique(node, data["name"])
@@ -111,6 +119,7 @@ class Repos(Resource):
         node.put(self.name, record)
         return f"Repo {data['name']!r} created"
 
+    @override
     def apply_edit(self, node: NodeView, op: Op) -> str:
         record = self.current(node, op)
         _ensure_allowed(op.data["hiddenrepopath"])
@@ -129,6 +138,7 @@ class Repos(Resource):
         """Rows of ``Repos/RemoteRepos/fetch``."""
         return remote_repos(node)
 
+    @override
     def check_unused(self, node: NodeView, record: Record) -> None:
         name = record["name"]
         if name in default_repo_names():
