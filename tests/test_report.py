@@ -159,7 +159,8 @@ def test_print_result_counts_and_problem_rows():
     text = out.export_text()
     assert "core · run run-1 · apply" in text
     assert "Director says: name taken" in text and "repo 'X' missing" in text
-    assert SCRIPT in text and "RP_Überwachung" in text
+    assert SCRIPT in text and "Skipped rows (1), by reason" in text
+    assert "      1 routing_policies: repo 'X' missing" in text  # skips: one line per reason
     assert "Repo_linux" not in text  # OK rows are only counted
     assert "2 rows failed." in text
 
@@ -225,7 +226,8 @@ def test_print_plan_lists_changes_bounded():
     text = out.export_text()
     assert "Plan for core (61 rows)" in text
     assert 'f0: 0 → {"v":[0,1]}' in text and "… +3 more fields" in text
-    assert "… and 10 more, see plan.json" in text
+    assert "… and 10 more; --verbose lists them all" in text
+    assert text.rstrip().endswith("Plan: 0 to create, 60 to update, 0 skipped, 0 errors.")
     assert "same" not in text.split("Rows to change")[1]
 
 
@@ -682,3 +684,48 @@ def test_findings_keep_their_node_through_a_plan_file(tmp_path):
     out = console()
     print_plan(again.console_view(), out)
     assert "on nodes lb-01, lb-02" in out.export_text()
+
+
+def test_without_a_terminal_each_row_is_one_line_never_split():
+    long_key = "MATMUT - MODIFICATION DU MOT DE PASSE D UN COMPTE A PRIVILEGES T0"
+    rows = [make_row("UPDATED", "alert_rules", f"{long_key} {i}", reason="1 field differs",
+                     changes=[{"field": "risk", "before": "low", "after": "high"}])
+            for i in range(60)]  # fmt: skip
+    rows += [make_row("SKIP", "alert_rules", f"s{i}", reason=f"'Repo-{i}' is not a repo")
+             for i in range(30)]  # fmt: skip
+    out = Console(file=io.StringIO(), width=40, record=True, color_system=None)
+    assert not out.is_terminal
+    print_plan({"tenant": "core", "rows": rows}, out, plan_path="out/plan.json")
+    lines = out.export_text().splitlines()
+    assert f"  update  alert_rules  lp-01  {long_key} 0  1 field differs  risk: low → high" in lines
+    assert sum(long_key in line for line in lines) == 50  # the first 50, whole
+    assert "     30 alert_rules: '…' is not a repo" in lines  # skips: one line per reason
+    assert "… and 10 more; --verbose lists them all, out/plan.json holds them" in lines
+    assert lines[-1] == "Plan: 0 to create, 60 to update, 30 skipped, 0 errors."
+    out = console()
+    print_plan({"tenant": "core", "rows": rows}, out, limit=None)  # --verbose
+    text = out.export_text()
+    assert text.count(long_key) == 60 and text.count("is not a repo") == 30 and "more" not in text
+
+
+def test_verdicts_are_exact():
+    from directorsync.report.verdicts import apply_verdict, files_line, plan_verdict
+
+    assert plan_verdict({"create": 488, "skip": 80}) == (
+        "Plan: 488 to create, 0 to update, 80 skipped, 0 errors."
+    )
+    assert plan_verdict({"error": 1}, 1) == "Plan: 0 to create, 0 to update, 0 skipped, 2 errors."
+    rows = [make_row("CREATED")] * 488 + [make_row("SKIP")] * 80
+    result = make_result(rows, phases={"plan": 0.9, "load_and_plan": 1.0, "apply": 3.0})
+    assert apply_verdict(result, "reports/core/r1/report.html") == (
+        "Apply complete: 488 created, 0 updated, 80 skipped, 0 failed in 4.0 s. "
+        "Report: reports/core/r1/report.html"
+    )
+    dry = make_result([make_row("PLANNED_CREATE")], dry_run=True, phases={"apply": 0.25})
+    assert apply_verdict(dry) == (
+        "Dry run complete: 1 to create, 0 to update, 0 skipped, 0 failed in 0.2 s. "
+        "Nothing was written."
+    )
+    assert files_line("reports/core/r1", ["plan.json", "result.json"]) == (
+        "Wrote reports/core/r1/: plan.json, result.json"
+    )

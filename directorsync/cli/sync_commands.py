@@ -54,6 +54,12 @@ def _common(fn):
             default=None,
             help="Do not verify Director's TLS certificate (warned).",
         ),
+        click.option(
+            "--verbose",
+            "-v",
+            is_flag=True,
+            help="List every row to change or look at (default: the first 50).",
+        ),
     ]
     for option in reversed(options):
         fn = option(fn)
@@ -101,7 +107,17 @@ def _progress(message: str) -> None:
     help="Exit 0 when nothing changes, 2 when changes are pending, 1 on errors.",
 )
 def plan_command(
-    tenant, xlsx, tenants_file, resources, config_file, url, no_verify, out, fmt, detailed_exitcode
+    tenant,
+    xlsx,
+    tenants_file,
+    resources,
+    config_file,
+    url,
+    no_verify,
+    verbose,
+    out,
+    fmt,
+    detailed_exitcode,
 ):
     """Compare a workbook with Director and show what would change (never writes)."""
     try:
@@ -116,6 +132,7 @@ def plan_command(
             out,
             fmt,
             detailed_exitcode,
+            verbose,
         )
     except (DirectorSyncError, click.UsageError) as exc:
         if not detailed_exitcode:
@@ -125,10 +142,21 @@ def plan_command(
 
 
 def _plan(
-    tenant, xlsx, tenants_file, resources, config_file, url, no_verify, out, fmt, detailed_exitcode
+    tenant,
+    xlsx,
+    tenants_file,
+    resources,
+    config_file,
+    url,
+    no_verify,
+    out,
+    fmt,
+    detailed_exitcode,
+    verbose=False,
 ):
     from directorsync.plan import plan_json
-    from directorsync.report.console import print_plan
+    from directorsync.report.console import CONSOLE_DETAIL_ROWS, print_plan
+    from directorsync.report.verdicts import shown_path
     from directorsync.session import Session
 
     settings = _settings(config_file, url, no_verify, tenant, tenants_file)
@@ -142,9 +170,10 @@ def _plan(
     if fmt == "json":
         click.echo(plan_json(data).decode())
     else:
-        print_plan(data or plan.console_view())
         if out:
-            click.echo(f"plan saved to {out} ({data['hash']})")
+            click.echo(f"plan saved to {shown_path(out)} ({data['hash']})")
+        limit = None if verbose else CONSOLE_DETAIL_ROWS
+        print_plan(data or plan.console_view(), limit=limit, plan_path=out and shown_path(out))
     _print_notes(plan.notes)  # on stderr: a JSON plan on stdout stays JSON
     if plan.has_errors:
         return EXIT_ROWS_FAILED
@@ -182,6 +211,7 @@ def apply_command(
     config_file,
     url,
     no_verify,
+    verbose=False,
     plan_file=None,
     approved=None,
     dry_run=False,
@@ -201,6 +231,7 @@ def apply_command(
         plan_file=plan_file,
         approved=approved,
         dry_run=dry_run,
+        verbose=verbose,
     )
 
 

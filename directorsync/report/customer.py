@@ -46,13 +46,12 @@ from directorsync.report.console import (
     status_columns,
     summarize,
 )
+from directorsync.report.verdicts import template_of
 from directorsync.vocabulary import FAILED, STATUSES
 
 VALUE_CHARS = 300  # a before/after value longer than this is cut (the full value is in result.json)
 FIELDS_SHOWN = 4  # changed fields shown on a row; the others behind "+N more fields"
 GROUP_ROWS = 200  # rows listed inside one findings or skips group
-_QUOTED = re.compile(r"'[^']*'")
-_NAMES = re.compile(r"[\w.-]*[-_.\d][\w.-]*(?:, [\w.-]*[-_.\d][\w.-]*)*")  # Repo-a, Repo_b
 _ID = re.compile(r"\b[0-9a-fA-F]{24,32}\b|\b[0-9a-fA-F]{8}(?:-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}\b")
 SEVERITY_ORDER = {"error": 0, "skip": 1, "warn": 2, "warning": 2, "info": 3}
 NOT_SELECTED = "not selected"
@@ -71,13 +70,6 @@ def phase_times(phases: Mapping[str, Any] | None) -> dict[str, Any]:
     total = phases.pop("load_and_plan")
     rest = {k: v for k, v in phases.items() if k not in ("load", "plan")}
     return {"plan": total, **rest}
-
-
-def template_of(message: Any) -> str:
-    """A message with its values left out, the key of a group: quoted values (``'…' is not a
-    repo``), then names and numbers (``repos … are not repos``, ``first defined at row …``)."""
-    text = _QUOTED.sub("'…'", str(message or ""))
-    return _NAMES.sub(lambda m: "…" if m.group(0).strip(".-_") else m.group(0), text)
 
 
 # --- words a customer reads -----------------------------------------------------------------
