@@ -23,12 +23,16 @@ def skipped(key: str, repo: str, node: str) -> dict:
 
 
 def test_verdict_says_what_happened_in_one_line():
-    assert verdict({"CREATED": 488, "SKIP": 80}, False, 87) == (
+    assert verdict({"CREATED": 488, "SKIP": 80}, False, 80) == (
         "All 488 changes applied; 80 rows skipped for workbook problems — see Findings.",
         "warn",
     )
     assert verdict({"CREATED": 3, "ERROR": 1}, False, 0)[0] == (
         "3 of 4 changes applied, 1 failed — see Errors."
+    )
+    assert verdict({"CREATED": 1, "SKIP": 3}, False, 2)[0] == (
+        "All 1 change applied; 3 rows skipped (2 for workbook problems) "
+        "— see Findings and Skipped rows."
     )
     assert verdict({"UNCHANGED": 9}, False, 0) == (
         "Nothing to change: Director already matches the workbook.",

@@ -98,8 +98,9 @@ class Names:
 # --- the verdict ----------------------------------------------------------------------------
 
 
-def verdict(by_status: Mapping[str, int], dry_run: bool, findings: int) -> tuple[str, str]:
-    """(the one-line verdict at the top of the report, its tone: ``ok``, ``warn`` or ``bad``).
+def verdict(by_status: Mapping[str, int], dry_run: bool, explained: int) -> tuple[str, str]:
+    """(the one-line verdict at the top of the report, its tone: ``ok``, ``warn`` or ``bad``);
+    ``explained``: the skipped rows whose reason is a workbook finding.
 
     Example: ``All 488 changes applied; 80 rows skipped for workbook problems — see Findings.``
     """
@@ -115,8 +116,10 @@ def verdict(by_status: Mapping[str, int], dry_run: bool, findings: int) -> tuple
             head = f"All {plural(done, 'change')} applied"
         else:
             head = "Nothing to change: Director already matches the workbook"
-    if skipped:
-        why = " for workbook problems — see Findings" if findings else " — see Skipped rows"
+    if skipped:  # explained: skips whose reason is a workbook finding
+        why = (" for workbook problems — see Findings" if explained >= skipped
+               else f" ({explained:,} for workbook problems) — see Findings and Skipped rows"
+               if explained else " — see Skipped rows")  # fmt: skip
         head += f"; {plural(skipped, 'row')} skipped{why}"
     return head + ".", "bad" if failed else "warn" if skipped or dry_run else "ok"
 
@@ -379,7 +382,8 @@ def render_html(
     for row in rows:
         grouped[str(row.get("resource") or "?")].append(row)
     by_explained = Counter(str(rows[i].get("resource") or "?") for i in explained)
-    text, tone = verdict(summary["by_status"], dry, len(findings))
+    skips_explained = sum(rows[i].get("status") == "SKIP" for i in explained)
+    text, tone = verdict(summary["by_status"], dry, skips_explained)
     titled = {resource_title(k): v for k, v in summary["by_resource"].items()}
     failed = [r for r in rows if r.get("status") in FAILED]
     other_skips = [
