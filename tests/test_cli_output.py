@@ -19,7 +19,10 @@ def test_apply_writes_tables_to_stdout_and_progress_to_stderr(
     done = run_cli(*args, *(["--dry-run"] if dry_run else []), env=simulator_env, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert "Plan for esait" in done.stdout and "esait · run" in done.stdout
-    assert "reports:" in done.stdout and "report.html" in done.stdout
+    assert "\nWrote reports/esait/" in done.stdout and "report.html" in done.stdout
+    last = done.stdout.rstrip().splitlines()[-1]
+    assert last.startswith("Dry run complete:" if dry_run else "Apply complete: 4 created,")
+    assert last.endswith("/report.html") and " Report: reports/esait/" in last
     assert "… planning repos" in done.stderr
     assert "Plan for esait" not in done.stderr and "… planning" not in done.stdout
     if dry_run:
@@ -68,3 +71,25 @@ def test_main_prints_directorsync_warnings_in_one_line(tmp_path, monkeypatch, ca
     err = capsys.readouterr().err
     assert f"warning: unknown setting 'app.bogus' (from {config})\n" in err
     assert "UserWarning" not in err
+
+
+def test_plan_then_apply_plan_ends_with_verdicts_and_lists_every_file(
+    simulator_env, samples, tmp_path
+):
+    args = ["--tenant", "esait", "--tenants-file", str(samples / "tenants.yml"),
+            "--xlsx", str(samples / "esait_config.xlsx"), "--resources", "repos"]  # fmt: skip
+    planned = run_cli("plan", *args, "--out", "saved/plan.json", env=simulator_env, cwd=tmp_path)
+    assert planned.returncode == 0, planned.stderr
+    assert planned.stdout.splitlines()[0].startswith("plan saved to saved/plan.json (sha256:")
+    assert planned.stdout.splitlines()[-1] == "Plan: 4 to create, 0 to update, 0 skipped, 0 errors."
+    applied = run_cli("apply", "--plan", "saved/plan.json", env=simulator_env, cwd=tmp_path)
+    assert applied.returncode == 0, applied.stderr
+    assert "Plan for" not in applied.stdout and "Plan:" not in applied.stdout  # not reprinted
+    *_, files, verdict = applied.stdout.rstrip().splitlines()
+    folder = files.split()[1]
+    assert files == f"Wrote {folder} plan.json, actions.log, result.json, report.html"
+    assert sorted(p.name for p in (tmp_path / folder.rstrip(":")).iterdir()) == sorted(
+        ["plan.json", "actions.log", "result.json", "report.html"]
+    )
+    assert verdict.startswith("Apply complete: 4 created, 0 updated, 0 skipped, 0 failed in ")
+    assert verdict.endswith(f" s. Report: {folder.rstrip(':')}report.html")

@@ -159,7 +159,8 @@ def test_print_result_counts_and_problem_rows():
     text = out.export_text()
     assert "core · run run-1 · apply" in text
     assert "Director says: name taken" in text and "repo 'X' missing" in text
-    assert SCRIPT in text and "RP_Überwachung" in text
+    assert SCRIPT in text and "Skipped rows (1), by reason" in text
+    assert "      1 routing_policies: repo 'X' missing" in text  # skips: one line per reason
     assert "Repo_linux" not in text  # OK rows are only counted
     assert "2 rows failed." in text
 
@@ -225,7 +226,8 @@ def test_print_plan_lists_changes_bounded():
     text = out.export_text()
     assert "Plan for core (61 rows)" in text
     assert 'f0: 0 → {"v":[0,1]}' in text and "… +3 more fields" in text
-    assert "… and 10 more, see plan.json" in text
+    assert "… and 10 more; --verbose lists them all" in text
+    assert text.rstrip().endswith("Plan: 0 to create, 60 to update, 0 skipped, 0 errors.")
     assert "same" not in text.split("Rows to change")[1]
 
 
@@ -281,7 +283,7 @@ def test_html_shows_refs_for_people_and_result_json_keeps_them(tmp_path):
     result = make_result([ref_row()])
     html = render_html(result)
     assert "$ref:" not in html
-    assert '<code class="f">device_id</code> <ins>(new devices &#x27;fw01&#x27;)</ins>' in html
+    assert '<code class="f">device_id</code> <ins>(new devices &#39;fw01&#39;)</ins>' in html
     saved = json.loads(write_result_json(result, tmp_path / "r.json").read_text())
     assert saved["rows"][0]["payload"]["device_id"] == "$ref:devices:fw01"
 
@@ -339,8 +341,9 @@ def test_html_is_self_contained():
     for needle in ("<script", "<link", "<img", "<iframe", "src=", "@import", "url(", "http://"):
         assert needle not in lowered, needle
     assert "https://" not in lowered
-    assert "default-src 'none'" in html
+    assert "default-src &#39;none&#39;" in html  # the browser reads the entity as a quote
     assert html.startswith("<!DOCTYPE html>") and "<style>" in html
+    assert "<svg" in html and "<figure" in html  # the chart, inline
 
 
 def test_html_shows_run_metadata_and_summary():
@@ -352,8 +355,9 @@ def test_html_shows_run_metadata_and_summary():
     assert "<b>6</b><span>Rows in total</span>" in html
     for label in ("Created", "Updated", "Unchanged", "Skipped", "Error", "Exception"):
         assert f"<span>{label}</span>" in html
-    assert "Director says: name taken" in html and "repo &#x27;X&#x27; missing" in html
+    assert "Director says: name taken" in html and "repo &#39;X&#39; missing" in html
     assert "3 attempts" in html and "1.5 s" in html and "412 ms" in html
+    assert ">Routing policies</a>" in html and ">routing_policies<" not in html
 
 
 @pytest.mark.parametrize("field", ["tenant", "workbook", "run_id", "pool_uuid", "plan_hash"])
@@ -373,7 +377,7 @@ def test_html_escapes_every_cell_value():
     ]  # fmt: skip
     html = render_html(make_result(rows, findings=[finding]), title=SCRIPT)
     assert SCRIPT not in html and "<script" not in html.lower()
-    assert '" onmouseover' not in html and "&quot; onmouseover=&quot;" in html
+    assert '" onmouseover' not in html and "&#34; onmouseover=&#34;" in html
     assert html.count(ESCAPED) >= 15
 
 
@@ -383,15 +387,16 @@ def test_html_lists_every_changed_field_before_and_after():
     ]
     html = render_html(make_result([make_row("UPDATED", changes=changes)]))
     for i in range(12):
-        assert f'<code class="f">field_{i}</code> <del>{{&quot;n&quot;:[{i}]}}</del>' in html
-        assert f"<ins>{{&quot;n&quot;:[{i},&quot;ü&quot;]}}</ins>" in html
+        assert f'<code class="f">field_{i}</code> <del>{{&#34;n&#34;:[{i}]}}</del>' in html
+        assert f"<ins>{{&#34;n&#34;:[{i},&#34;ü&#34;]}}</ins>" in html
+    assert "<summary>+8 more fields</summary>" in html  # 4 shown, the others one click away
 
 
 def test_html_shows_a_created_objects_payload_when_it_has_no_changes():
     row = make_row("CREATED", payload={"name": "Repo_x", "paths": [{"path": "/d", "days": 7}]})
     html = render_html(make_result([row]))
     assert '<code class="f">name</code> <ins>Repo_x</ins>' in html
-    assert "<ins>[{&quot;path&quot;:&quot;/d&quot;,&quot;days&quot;:7}]</ins>" in html
+    assert "<ins>[{&#34;path&#34;:&#34;/d&#34;,&#34;days&#34;:7}]</ins>" in html
 
 
 def test_html_cuts_huge_values():
@@ -467,8 +472,8 @@ def test_html_findings_table():
     finding = {"resource": "repos", "sheet": "Repo", "row": 9, "column": "Retention",
                "check": "in_range", "severity": "error", "message": "out of range", "value": 0}  # fmt: skip
     html = render_html(make_result(findings=[finding]))
-    assert "Workbook findings" in html
-    assert "<td>Repo</td><td>9</td><td>Retention</td><td>in_range</td>" in html
+    assert "Findings" in html and "<code>in_range</code>" in html
+    assert '<td>Repo</td><td class="num">9</td><td>Retention</td><td class="mono">0</td>' in html
 
 
 def test_html_refuses_a_plan():
@@ -491,9 +496,11 @@ def test_html_stays_bounded_for_100k_rows():
     rows[99_999] = make_row("ERROR", "res3", "last", error="the one failure")
     html = render_html(make_result(rows))
     assert len(html.encode()) < 2_500_000
-    assert html.count('<td class="key">') == 4 * 500 + 1
+    # 500 lines per resource, the error, 200 skipped rows in each of the two skip groups
+    assert html.count('<td class="key">') == 4 * 500 + 1 + 2 * 200
     assert "<b>100,000</b><span>Rows in total</span>" in html
     assert "Showing 500 of 25,000 rows" in html and "the one failure" in html
+    assert "Showing 200 of 5,000 rows" in html
 
 
 # --- fleet page ---------------------------------------------------------------------------
@@ -529,9 +536,12 @@ def test_fleet_page_escapes_and_is_self_contained(tmp_path):
     html = path.read_text(encoding="utf-8")
     assert SCRIPT not in html and "<b>run</b>" not in html and "&lt;b&gt;run&lt;/b&gt;" in html
     assert "<script" not in html.lower() and "https://" not in html
-    per_resource = html[html.index('id="resources"') :]
-    assert per_resource.count('rowspan="3"') == 1  # core: repos, routing_policies, devices
-    assert ">sccoe</td><td>repos</td>" in per_resource
+    grid = html[html.index('id="grid"') : html.index('id="tenants"')]
+    assert "<th>Repos</th><th>Routing policies</th><th>Devices</th>" in grid
+    # problems first: the failed tenant, core (rows failed), then sccoe
+    assert grid.index("KeyError") < grid.index(">core<") < grid.index(">sccoe<")
+    assert '<td class="cell failed" title="Skipped 1, Error 1">1 failed · 1 skipped</td>' in grid
+    assert '<td class="cell changed" title="Would create 1">1 changed</td>' in grid
 
 
 def test_fleet_page_from_summaries_only():
@@ -674,3 +684,48 @@ def test_findings_keep_their_node_through_a_plan_file(tmp_path):
     out = console()
     print_plan(again.console_view(), out)
     assert "on nodes lb-01, lb-02" in out.export_text()
+
+
+def test_without_a_terminal_each_row_is_one_line_never_split():
+    long_key = "MATMUT - MODIFICATION DU MOT DE PASSE D UN COMPTE A PRIVILEGES T0"
+    rows = [make_row("UPDATED", "alert_rules", f"{long_key} {i}", reason="1 field differs",
+                     changes=[{"field": "risk", "before": "low", "after": "high"}])
+            for i in range(60)]  # fmt: skip
+    rows += [make_row("SKIP", "alert_rules", f"s{i}", reason=f"'Repo-{i}' is not a repo")
+             for i in range(30)]  # fmt: skip
+    out = Console(file=io.StringIO(), width=40, record=True, color_system=None)
+    assert not out.is_terminal
+    print_plan({"tenant": "core", "rows": rows}, out, plan_path="out/plan.json")
+    lines = out.export_text().splitlines()
+    assert f"  update  alert_rules  lp-01  {long_key} 0  1 field differs  risk: low → high" in lines
+    assert sum(long_key in line for line in lines) == 50  # the first 50, whole
+    assert "     30 alert_rules: '…' is not a repo" in lines  # skips: one line per reason
+    assert "… and 10 more; --verbose lists them all, out/plan.json holds them" in lines
+    assert lines[-1] == "Plan: 0 to create, 60 to update, 30 skipped, 0 errors."
+    out = console()
+    print_plan({"tenant": "core", "rows": rows}, out, limit=None)  # --verbose
+    text = out.export_text()
+    assert text.count(long_key) == 60 and text.count("is not a repo") == 30 and "more" not in text
+
+
+def test_verdicts_are_exact():
+    from directorsync.report.verdicts import apply_verdict, files_line, plan_verdict
+
+    assert plan_verdict({"create": 488, "skip": 80}) == (
+        "Plan: 488 to create, 0 to update, 80 skipped, 0 errors."
+    )
+    assert plan_verdict({"error": 1}, 1) == "Plan: 0 to create, 0 to update, 0 skipped, 2 errors."
+    rows = [make_row("CREATED")] * 488 + [make_row("SKIP")] * 80
+    result = make_result(rows, phases={"plan": 0.9, "load_and_plan": 1.0, "apply": 3.0})
+    assert apply_verdict(result, "reports/core/r1/report.html") == (
+        "Apply complete: 488 created, 0 updated, 80 skipped, 0 failed in 4.0 s. "
+        "Report: reports/core/r1/report.html"
+    )
+    dry = make_result([make_row("PLANNED_CREATE")], dry_run=True, phases={"apply": 0.25})
+    assert apply_verdict(dry) == (
+        "Dry run complete: 1 to create, 0 to update, 0 skipped, 0 failed in 0.2 s. "
+        "Nothing was written."
+    )
+    assert files_line("reports/core/r1", ["plan.json", "result.json"]) == (
+        "Wrote reports/core/r1/: plan.json, result.json"
+    )

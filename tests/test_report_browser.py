@@ -1,6 +1,7 @@
 """The HTML report as a reader sees it: rendered by headless Chromium.
 
-Run ``python tests/test_report_browser.py`` to regenerate ``docs/img/report.png``.
+Run ``python tests/test_report_browser.py`` to regenerate ``docs/img/report.png``,
+``docs/img/report-open.png`` and ``docs/img/fleet.png``.
 """
 
 from __future__ import annotations
@@ -184,6 +185,65 @@ def test_screenshot_renders(report, tmp_path):
     assert png.stat().st_size > 20_000  # something was drawn, not a blank page
 
 
+def fleet_tenants() -> list[dict]:
+    good, clean = realistic_result(), realistic_result()
+    clean["rows"] = [r | {"status": "UNCHANGED"} for r in clean["rows"]]
+    return [
+        {"tenant": "sccoe", "ok": True, "error": None, "result": clean,
+         "report_href": "../sccoe/r1/report.html", "notebook_href": None},
+        {"tenant": "core", "ok": True, "error": None, "result": good,
+         "report_href": "../core/r1/report.html", "notebook_href": "../core/r1/tenant_sync.ipynb"},
+        {"tenant": "esait", "ok": False, "error": "PapermillExecutionError: KeyError 'Repo'",
+         "result": None, "report_href": None, "notebook_href": "../esait/r1/tenant_sync.ipynb"},
+    ]  # fmt: skip
+
+
+def shots(page, report: Path, fleet: Path, folder: Path) -> dict:
+    """Screenshots of the report (as opened, then with a findings group and a resource open)
+    and of the fleet page; returns the report's height in px and what the reader sees."""
+    page.set_viewport_size({"width": 1280, "height": 900})
+    page.goto(report.as_uri())
+    seen = {"height": page.evaluate("document.documentElement.scrollHeight")}
+    seen["first"] = page.inner_text("#verdict")
+    page.screenshot(path=str(folder / "report.png"), full_page=True)
+    hidden = page.is_visible("text=10.0.300.1")
+    page.click("#findings details summary")
+    page.click("#r1 > summary")
+    seen["opened"] = not hidden and page.is_visible("text=10.0.300.1")
+    page.locator("#findings").screenshot(path=str(folder / "report-open.png"))
+    page.emulate_media(media="print")
+    seen["toc_in_print"] = page.is_visible("nav.toc")
+    page.emulate_media(media="screen")
+    page.goto(fleet.as_uri())
+    seen["grid"] = page.inner_text("#grid table")
+    page.screenshot(path=str(folder / "fleet.png"), full_page=True)
+    return seen
+
+
+def test_pages_read_summary_first_open_on_click_and_print(report, tmp_path):
+    sync_api = pytest.importorskip("playwright.sync_api")
+    fleet = tmp_path / "index.html"
+    fleet.write_text(render_fleet_index("r1", fleet_tenants()), encoding="utf-8")
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
+        try:
+            seen = shots(browser.new_page(), report, fleet, tmp_path)
+        finally:
+            browser.close()
+    assert seen["first"] == (
+        "6 of 8 changes applied, 2 failed — see Errors; "
+        "2 rows skipped — see Skipped rows."
+    )
+    assert seen["height"] < 4000, "the report reads summary first, details folded"
+    assert seen["opened"], "a findings group opens to its cells, without script"
+    assert not seen["toc_in_print"]
+    grid_rows = seen["grid"].splitlines()
+    assert grid_rows[1].startswith("esait") and grid_rows[2].startswith("core")  # problems first
+    assert "1 changed · 1 failed" in seen["grid"]
+    for png in ("report.png", "report-open.png", "fleet.png"):
+        assert (tmp_path / png).stat().st_size > 10_000
+
+
 def test_fleet_page_links_and_states(tmp_path):
     good = realistic_result()
     tenants = [
@@ -199,12 +259,19 @@ def test_fleet_page_links_and_states(tmp_path):
     assert "rows failed" in text and "failed" in text
 
 
-if __name__ == "__main__":  # regenerate the screenshot in the docs
+if __name__ == "__main__":  # regenerate the screenshots in the docs
     import tempfile
 
-    out = Path(__file__).resolve().parents[1] / "docs" / "img" / "report.png"
-    out.parent.mkdir(parents=True, exist_ok=True)
+    from playwright.sync_api import sync_playwright
+
+    out = Path(__file__).resolve().parents[1] / "docs" / "img"
+    out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         html = write_html(realistic_result(), Path(tmp) / "report.html")
-        screenshot(html, out, Path(tmp) / "profile")
-    sys.exit(print(f"wrote {out} ({out.stat().st_size:,} bytes)"))
+        fleet = Path(tmp) / "index.html"
+        fleet.write_text(render_fleet_index("r1", fleet_tenants()), encoding="utf-8")
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
+            seen = shots(browser.new_page(), html, fleet, out)
+            browser.close()
+    sys.exit(print(f"wrote {out}/report.png, report-open.png, fleet.png; {seen['height']} px"))

@@ -12,13 +12,20 @@ from typing import Any
 import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.text import Text
 
 from directorsync.apply import failed
 from directorsync.config import Settings
 from directorsync.errors import ConfigError
 from directorsync.logs import setup_logging
 from directorsync.plan import Plan, read_plan
-from directorsync.report.console import print_plan, print_result, write_result_json
+from directorsync.report.console import (
+    CONSOLE_DETAIL_ROWS,
+    print_plan,
+    print_result,
+    write_result_json,
+)
+from directorsync.report.verdicts import apply_verdict, files_line, shown_path
 from directorsync.session import Session, check_director, result_dir
 
 
@@ -31,6 +38,7 @@ def run_apply(
     plan_file: Path | None,
     approved: Path | None,
     dry_run: bool,
+    verbose: bool = False,
 ) -> int:
     """Plan (or load ``plan_file``), apply, write reports; return the exit code."""
     console, status = Console(), Console(stderr=True)
@@ -67,14 +75,14 @@ def run_apply(
             if plan is None:
                 assert xlsx is not None  # checked above: without --plan, --xlsx is required
                 plan = session.plan(tenant, xlsx, resources)
-            if not plan_file:
+            if not plan_file:  # the plan's counts and verdict; `apply --plan` does not reprint it
                 plan.save(out / "plan.json")
-            print_plan(plan.console_view(), console)
+                print_plan(plan.console_view(), console, details=False)
             selection = _approved(approved, plan) if approved else None
             result = _apply(session, plan, selection, dry_run, bool(plan_file), status)
     finally:
         logging.close()
-    return _report(result, out, console)
+    return _report(result, out, console, verbose)
 
 
 def _approved(path: Path, plan: Plan) -> list[int]:
@@ -105,12 +113,16 @@ def _apply(
         )
 
 
-def _report(result: dict[str, Any], out: Path, console: Console) -> int:
-    """Write result.json and report.html, print the summary; the exit code."""
+def _report(result: dict[str, Any], out: Path, console: Console, verbose: bool) -> int:
+    """Write result.json and report.html, print the summary, the files and the verdict line;
+    the exit code."""
     from directorsync.report.customer import write_html
 
     write_result_json(result, out / "result.json")
     write_html(result, out / "report.html")
-    print_result(result, console)
-    console.print(f"reports: {out / 'report.html'}  {out / 'result.json'}")
+    print_result(result, console, limit=None if verbose else CONSOLE_DETAIL_ROWS)
+    written = sorted(out.iterdir(), key=lambda p: (p.stat().st_mtime, p.name))
+    console.print(Text(files_line(shown_path(out), [p.name for p in written])), soft_wrap=True)
+    verdict = apply_verdict(result, shown_path(out / "report.html"))
+    console.print(Text(verdict, "bold red" if failed(result) else "bold"), soft_wrap=True)
     return 1 if failed(result) else 0

@@ -57,6 +57,12 @@ def _common(fn: _F) -> _F:
             default=None,
             help="Do not verify Director's TLS certificate (warned).",
         ),
+        click.option(
+            "--verbose",
+            "-v",
+            is_flag=True,
+            help="List every row to change or look at (default: the first 50).",
+        ),
     ]
     for option in reversed(options):
         fn = option(fn)
@@ -123,6 +129,7 @@ def plan_command(
     config_file: Path | None,
     url: str | None,
     no_verify: bool | None,
+    verbose: bool,
     out: Path | None,
     fmt: str,
     detailed_exitcode: bool,
@@ -141,6 +148,7 @@ def plan_command(
             out,
             fmt,
             detailed_exitcode,
+            verbose,
             annotate,
         )
     except (DirectorSyncError, click.UsageError) as exc:
@@ -161,10 +169,12 @@ def _plan(
     out: Path | None,
     fmt: str,
     detailed_exitcode: bool,
+    verbose: bool = False,
     annotate: Path | None = None,
 ) -> int:
     from directorsync.plan import plan_json
-    from directorsync.report.console import print_plan
+    from directorsync.report.console import CONSOLE_DETAIL_ROWS, print_plan
+    from directorsync.report.verdicts import shown_path
     from directorsync.session import Session
 
     settings = _settings(config_file, url, no_verify, tenant, tenants_file)
@@ -179,10 +189,11 @@ def _plan(
         assert data is not None  # built above for --format json
         click.echo(plan_json(data).decode())
     else:
-        print_plan(data or plan.console_view())
         if out:
             assert data is not None  # built above for --out
-            click.echo(f"plan saved to {out} ({data['hash']})")
+            click.echo(f"plan saved to {shown_path(out)} ({data['hash']})")
+        limit = None if verbose else CONSOLE_DETAIL_ROWS
+        print_plan(data or plan.console_view(), limit=limit, plan_path=out and shown_path(out))
     _print_notes(plan.notes)  # on stderr: a JSON plan on stdout stays JSON
     if annotate:
         from directorsync.report.annotate import annotate_workbook
@@ -229,6 +240,7 @@ def apply_command(
     config_file: Path | None,
     url: str | None,
     no_verify: bool | None,
+    verbose: bool = False,
     plan_file: Path | None = None,
     approved: Path | None = None,
     dry_run: bool = False,
@@ -248,6 +260,7 @@ def apply_command(
         plan_file=plan_file,
         approved=approved,
         dry_run=dry_run,
+        verbose=verbose,
     )
 
 

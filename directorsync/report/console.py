@@ -29,6 +29,7 @@ from directorsync import jsonio
 from directorsync.errors import DirectorSyncError
 from directorsync.gcpause import gc_paused
 from directorsync.redact import MASK, Redactor, is_secret_key, redact_obj
+from directorsync.report.verdicts import plan_verdict, template_of
 from directorsync.vocabulary import ACTIONS, NOT_OK, ON_NODE, REF_PREFIX, RESULT_SCHEMA, STATUSES
 from directorsync.workbook import source_label
 
@@ -38,6 +39,7 @@ DETAIL_PRIORITY = {s: i for i, s in enumerate(("ERROR", "EXCEPTION", "SKIP", *ST
 CONSOLE_DETAIL_ROWS = 50
 CONSOLE_FIELDS_PER_ROW = 4
 CONSOLE_VALUE_CHARS = 40
+GROUP_FROM = 3  # findings of one column and message on this many cells print as one line
 
 
 # --- summaries ------------------------------------------------------------------------------
@@ -178,9 +180,7 @@ def redact_result(result: Mapping[str, Any]) -> dict[str, Any]:
 # --- console --------------------------------------------------------------------------------
 
 
-def _counts_table(
-    title: str, by_resource: Mapping[str, Mapping[str, int]], cols: list[str]
-) -> Table:
+def _counts_table(title: str, by_resource: Mapping[str, Mapping[str, int]], cols: list[str]):
     table = Table(title=title, title_justify="left", show_footer=True)
     table.add_column("resource", footer="total")
     for col in cols:
@@ -216,68 +216,121 @@ def _print_notes(console: Console, notes: list[Mapping[str, Any]], limit: int) -
 
 
 def _print_more(console: Console, shown: int, total: int, where: str) -> None:
+    """``… and N more, see <where>`` (``where`` starting with ``;``: ``… and N more; …``)."""
     if total > shown:
-        console.print(Text(f"… and {total - shown} more, see {where}", style="dim"))
+        tail = where if where.startswith(";") else f", see {where}"
+        _print_line(console, f"… and {total - shown} more{tail}", "dim")
+
+
+def _print_line(console: Console, text: str, style: str = "") -> None:
+    """One line, never wrapped (a file or a pipe reads one row per line)."""
+    console.print(Text(text, style=style, no_wrap=True, overflow="ignore"), soft_wrap=True)
+
+
+def _where_more(plan_path: str | Path | None) -> str:
+    """Where the rows left out are: ``--verbose``, and the plan file when there is one."""
+    return f"; --verbose lists them all, {plan_path} holds them" if plan_path else (
+        "; --verbose lists them all"
+    )  # fmt: skip
 
 
 def print_plan(
-    plan: Mapping[str, Any], console: Console | None = None, *, limit: int = CONSOLE_DETAIL_ROWS
+    plan: Mapping[str, Any],
+    console: Console | None = None,
+    *,
+    limit: int | None = CONSOLE_DETAIL_ROWS,
+    plan_path: str | Path | None = None,
+    details: bool = True,
 ) -> None:
-    """Prints a plan.
-
-    Counts per resource × action, where the workbook has problems (file › sheet › row ›
-    column), then the rows that change something or need a look.
+    """Prints a plan: counts per resource × action, where the workbook has problems (file ›
+    sheet › row › column), the rows that change something or need a look, then one verdict
+    line (``Plan: 488 to create, 0 to update, 80 skipped, 0 errors.``).
 
     Args:
-        plan: a ``directorsync/plan@1`` dict.
-        console: where to print (a new :class:`rich.console.Console` by default).
-        limit: at most this many detail rows per table (errors and skips first).
+        plan: a ``directorsync/plan@1`` dict (or a plan's ``console_view()``).
+        console: where to print (a new :class:`rich.console.Console` by default). On a
+            terminal the rows are a table; otherwise (a file, a pipe) one plain line per row.
+        limit: at most this many detail rows per table (errors and skips first); None: all.
+        plan_path: the plan file, named where rows are left out.
+        details: False prints the counts and the verdict only.
     """
     console = console or Console()
+    limit = _limit(limit)
     rows = plan.get("rows") or []
     errors = [n for n in plan.get("notes") or [] if n.get("level") == "error"]
+    where = _where_more(plan_path)
     if not rows and not plan.get("summary"):
         tenant = plan.get("tenant", "?")
         if errors:
             console.print(Text(f"Plan for {tenant}: no row planned (see the errors).", "red"))
         else:
             console.print(Text(f"Plan for {tenant}: the workbook plans no row.", "yellow"))
-        _print_findings(console, plan.get("findings") or [], str(plan.get("workbook") or ""), limit)
+        if details:
+            _print_findings(
+                console, plan.get("findings") or [], str(plan.get("workbook") or ""), limit, where
+            )
         return
     by_resource, total = _plan_counts(plan)
     cols = ordered({a for counts in by_resource.values() for a in counts}, ACTIONS)
     title = f"Plan for {plan.get('tenant', '?')} ({total} rows)"
     console.print(_counts_table(title, by_resource, cols))
-    _print_findings(console, plan.get("findings") or [], str(plan.get("workbook") or ""), limit)
+    verbose = limit >= 1 << 62  # every row, skips one by one
+    quiet = ("unchanged",) if verbose else ("unchanged", "skip")
+    todo = [r for r in rows if r.get("action") not in quiet]
+    if details:
+        workbook = str(plan.get("workbook") or "")
+        _print_findings(console, plan.get("findings") or [], workbook, limit, where)
+        if not verbose:
+            _print_skip_groups(
+                console, [r for r in rows if r.get("action") == "skip"], limit, where
+            )
+        _print_todo(console, todo, limit, where, bool(errors))
+    by_action: Counter[str] = Counter()
+    for counts in by_resource.values():
+        by_action.update(counts)
+    style = "red" if errors or by_action.get("error") else "bold"
+    _print_line(console, plan_verdict(by_action, len(errors)), style)
+
+
+def _limit(limit: int | None) -> int:
+    return 1 << 62 if limit is None else max(0, limit)
+
+
+def _print_todo(console: Console, todo: list, limit: int, where: str, errors: bool) -> None:
     rank = {a: i for i, a in enumerate(("error", "skip", "create", "update"))}
-    todo = [r for r in rows if r.get("action") != "unchanged"]
     todo.sort(key=lambda r: rank.get(str(r.get("action")), len(rank)))
     if not todo:
         message = "Nothing to change." if not errors else "Nothing to change in what was planned."
         console.print(Text(message, style="green" if not errors else "yellow"))
         return
-    table = Table(title="Rows to change or to look at", title_justify="left", show_lines=True)
-    for col in ("resource", "node", "key", "action", "reason", "changes"):
-        table.add_column(col, overflow="fold")
-    for row in map(redact_row, todo[:limit]):
-        table.add_row(
-            Text(compact(row.get("resource"))),
-            Text(compact(node_label(row))),
-            _key_text(row),
-            Text(compact(row.get("action"))),
-            Text(compact(row.get("reason") or "")),
-            _changes_text(row),
-        )
-    console.print(table)
-    _print_more(console, min(limit, len(todo)), len(todo), "plan.json")
+    shown = [redact_row(r) for r in todo[:limit]]
+    if console.is_terminal:
+        table = Table(title="Rows to change or to look at", title_justify="left", show_lines=True)
+        for col in ("resource", "node", "key", "action", "reason", "changes"):
+            table.add_column(col, overflow="fold")
+        for row in shown:
+            table.add_row(
+                Text(compact(row.get("resource"))),
+                Text(compact(node_label(row))),
+                _key_text(row),
+                Text(compact(row.get("action"))),
+                Text(compact(row.get("reason") or "")),
+                _changes_text(row),
+            )
+        console.print(table)
+    else:
+        console.print(Text("Rows to change or to look at"))
+        for row in shown:
+            cells = [str(row.get("action")), compact(row.get("resource")), node_label(row),
+                     _key_text(row).plain, compact(row.get("reason") or ""),
+                     _changes_text(row).plain.replace("\n", "; ")]  # fmt: skip
+            _print_line(console, "  " + "  ".join(c for c in cells if c))
+    _print_more(console, len(shown), len(todo), where)
 
 
 def _plan_counts(plan: Mapping[str, Any]) -> tuple[dict[str, dict[str, int]], int]:
-    """Rows per resource and action.
-
-    From the plan's ``summary`` when it has one (a console view of a large plan carries the
-    rows to show only), else counted on its rows.
-    """
+    """Rows per resource and action: from the plan's ``summary`` when it has one (a console view
+    of a large plan carries the rows to show only), else counted on its rows."""
     if plan.get("summary"):
         by_resource: dict[str, dict[str, int]] = defaultdict(dict)
         for item in plan["summary"]:
@@ -290,12 +343,10 @@ def _plan_counts(plan: Mapping[str, Any]) -> tuple[dict[str, dict[str, int]], in
 
 
 def _print_findings(
-    console: Console, findings: list[Mapping[str, Any]], workbook: str, limit: int
+    console: Console, findings: list[Mapping[str, Any]], workbook: str, limit: int, more: str
 ) -> None:
-    """Where the workbook has problems: one line per cell and message.
-
-    The nodes it was found on are merged (``… on nodes lb-backend01, lb-backend02 …``).
-    """
+    """Where the workbook has problems: one line per cell and message, the nodes it was found
+    on merged (``… on nodes lb-backend01, lb-backend02 …``)."""
     seen: dict[tuple, tuple[Mapping[str, Any], list[str]]] = {}
     for f in redact_obj(list(findings)):
         message, node = str(f.get("message") or ""), f.get("node")
@@ -307,18 +358,47 @@ def _print_findings(
             nodes.append(str(node))
     if not seen:
         return
-    table = Table(title="Workbook findings", title_justify="left")
-    for col in ("where", "severity", "message"):
-        table.add_column(col, overflow="fold")
-    for (sheet, row, column, severity, message), (_, nodes) in list(seen.items())[:limit]:
+    lines = []
+    for cells in _finding_groups(seen, grouped=limit < 1 << 62)[:limit]:
+        (sheet, row, column, severity, message), (_, nodes) = cells[0]
         where = source_label(workbook, sheet, _excel_row(row), column)
-        if nodes:
+        if len(cells) >= GROUP_FROM:  # one line for many cells with the same problem
+            where = source_label(workbook, sheet, None, column)
+            rows = ", ".join(str(k[1]) for k, _ in cells[:8]) + (", …" if len(cells) > 8 else "")
+            message = f"{template_of(message)} ({len(cells)} cells: rows {rows})"
+        elif nodes:
             label = ("node " if len(nodes) == 1 else "nodes ") + ", ".join(nodes)
             message = message.replace("on {nodes}", f"on {label}", 1)
-        style = "red" if severity == "error" else "yellow"
-        table.add_row(Text(where), Text(str(severity or ""), style), Text(message))
-    console.print(table)
-    _print_more(console, min(limit, len(seen)), len(seen), "plan.json")
+        lines.append((where, str(severity or ""), message))
+    if console.is_terminal:
+        table = Table(title="Workbook findings", title_justify="left")
+        for col in ("where", "severity", "message"):
+            table.add_column(col, overflow="fold")
+        for where, severity, message in lines:
+            style = "red" if severity == "error" else "yellow"
+            table.add_row(Text(where), Text(severity, style), Text(message))
+        console.print(table)
+    else:
+        console.print(Text(f"Workbook findings ({len(seen)})"))
+        for where, severity, message in lines:
+            _print_line(console, f"  {severity}  {where}: {message}")
+    shown = sum(len(c) for c in _finding_groups(seen, limit < 1 << 62)[:limit])
+    _print_more(console, shown, len(seen), more)
+
+
+def _finding_groups(seen: Mapping[tuple, Any], grouped: bool) -> list[list[tuple]]:
+    """The findings as lines: each cell alone, or (``grouped``) the cells of one sheet, column,
+    severity and message template together when there are ``GROUP_FROM`` or more."""
+    if not grouped:
+        return [[item] for item in seen.items()]
+    groups: dict[tuple, list[tuple]] = defaultdict(list)
+    for key, value in seen.items():
+        sheet, _, column, severity, message = key
+        groups[(sheet, column, severity, template_of(message))].append((key, value))
+    out: list[list[tuple]] = []
+    for cells in groups.values():
+        out.extend([cells] if len(cells) >= GROUP_FROM else [[c] for c in cells])
+    return out
 
 
 def _excel_row(row: Any) -> int | None:
@@ -329,28 +409,37 @@ def _excel_row(row: Any) -> int | None:
 
 
 def print_result(
-    result: Mapping[str, Any], console: Console | None = None, *, limit: int = CONSOLE_DETAIL_ROWS
+    result: Mapping[str, Any],
+    console: Console | None = None,
+    *,
+    limit: int | None = CONSOLE_DETAIL_ROWS,
 ) -> None:
-    """Prints a result: counts per resource × status, then the SKIP / ERROR / EXCEPTION rows.
+    """Prints a result: counts per resource × status, the ERROR / EXCEPTION rows, then the
+    SKIP rows: grouped by resource and reason (``None`` for ``limit``: every row).
 
     Args:
         result: a ``directorsync/result@1`` dict.
-        console: where to print (a new :class:`rich.console.Console` by default).
-        limit: at most this many detail rows (errors first), then "… and N more".
+        console: where to print (a new :class:`rich.console.Console` by default). On a
+            terminal the rows are a table; otherwise one plain line per row.
+        limit: at most this many detail rows (errors first), then "… and N more"; None: all,
+            the skipped rows one by one.
     """
     console = console or Console()
+    verbose, limit = limit is None, _limit(limit)
     rows = result.get("rows") or []
     summary = summarize(rows)
     cols = status_columns(summary["by_status"], bool(result.get("dry_run")))
     mode = "dry run" if result.get("dry_run") else "apply"
     title = f"{result.get('tenant', '?')} · run {result.get('run_id', '?')} · {mode}"
     console.print(_counts_table(title, summary["by_resource"], cols))
-    bad = [r for r in rows if r.get("status") in NOT_OK]
+    bad = [r for r in rows if r.get("status") in NOT_OK and (verbose or r["status"] != "SKIP")]
     bad.sort(key=lambda r: DETAIL_PRIORITY[r["status"]])
     if bad:
-        console.print(_problems_table(bad[:limit]))
+        _print_problems(console, bad[:limit])
         _print_more(console, min(limit, len(bad)), len(bad), "report.html")
-    elif not result.get("dry_run"):
+    if not verbose:
+        _print_skip_groups(console, [r for r in rows if r.get("status") == "SKIP"], limit)
+    if not bad and not summary["by_status"].get("SKIP") and not result.get("dry_run"):
         console.print(Text(f"All {len(rows)} rows OK.", style="green"))
     _print_notes(console, result.get("notes") or [], limit)
     failed = sum(summary["by_status"].get(s, 0) for s in ("ERROR", "EXCEPTION"))
@@ -358,6 +447,36 @@ def print_result(
         console.print(Text(f"{plural(failed, 'row')} failed.", style="bold red"))
     if result.get("dry_run"):
         console.print(Text(dry_run_verdict(summary["by_status"]), style="yellow"))
+
+
+def _print_skip_groups(
+    console: Console, skipped: list[Mapping[str, Any]], limit: int, more: str = "report.html"
+) -> None:
+    """Skipped rows as one line per resource and reason: ``skipped 72 alert_rules: '…' is …``."""
+    groups: dict[tuple, list] = defaultdict(list)
+    for row in skipped:
+        groups[(str(row.get("resource")), template_of(row.get("reason")))].append(row)
+    if not groups:
+        return
+    console.print(Text(f"Skipped rows ({len(skipped):,}), by reason"))
+    ranked = sorted(groups.items(), key=lambda item: -len(item[1]))
+    for (resource, reason), members in ranked[:limit]:
+        text = reason if len({r.get("reason") for r in members}) > 1 else members[0].get("reason")
+        text = redact_obj(str(text or "skipped"))
+        _print_line(console, f"  {len(members):>5} {resource}: {text}", "yellow")
+    _print_more(console, min(limit, len(groups)), len(groups), more)
+
+
+def _print_problems(console: Console, rows: list[Mapping[str, Any]]) -> None:
+    if console.is_terminal:
+        console.print(_problems_table(rows))
+        return
+    console.print(Text("Rows needing attention"))
+    for row in map(redact_row, rows):
+        message = row.get("error") or row.get("reason") or ""
+        cells = [row["status"], compact(row.get("resource")), node_label(row),
+                 _key_text(row).plain, str(message)]  # fmt: skip
+        _print_line(console, "  " + "  ".join(c for c in cells if c))
 
 
 def plural(n: int, word: str) -> str:
@@ -437,12 +556,9 @@ def write_result_json(result: Mapping[str, Any], path: str | Path) -> Path:
 
 
 def _masked_json(result: Mapping[str, Any], chunk: int = 2048) -> Iterator[bytes]:
-    """The JSON text of :func:`redact_result` of ``result``, piece by piece.
-
-    Made faster for large results: rows go by chunks, and a chunk whose JSON text shows
-    nothing to mask is written as it is; in the others, each row is masked unless its own text
-    is surely clean.
-    """
+    """The JSON text of :func:`redact_result` of ``result``, piece by piece, made faster for
+    large results: rows go by chunks, and a chunk whose JSON text shows nothing to mask is
+    written as it is; in the others, each row is masked unless its own text is surely clean."""
     redactor = Redactor()
     head = jsonio.dumps_lenient(redactor.copy({k: v for k, v in result.items() if k != "rows"}))
     yield head[:-1] + (b',"rows":[' if len(head) > 2 else b'"rows":[')

@@ -1,10 +1,11 @@
 """The fleet page of a multi-tenant run: ``reports/<run_id>/index.html``, one self-contained file.
 
-Each tenant's state (ok, rows failed, failed), its totals per status and links to its report
-and notebook, then tenant × resource × status counts. Built from the same blocks as the customer
-report (:mod:`directorsync.report.customer`): inline stylesheet, a Content-Security-Policy that
-forbids every external resource and every script, every value escaped; links only when relative
-or http(s)/file. Written by ``directorsync run`` (:mod:`directorsync.notebook.batch`). See
+The fleet's totals, a tenant × resource grid coloured by changes and failures (tenants with
+problems first), then each tenant's state (ok, rows failed, failed), totals per status and links
+to its report and notebook. Rendered by the same templates as the customer report
+(:mod:`directorsync.report.customer`): inline stylesheet, a Content-Security-Policy that forbids
+every external resource and every script, every value escaped; links only when relative or
+http(s)/file. Written by ``directorsync run`` (:mod:`directorsync.notebook.batch`). See
 ``docs/reports.md``.
 """
 
@@ -17,31 +18,20 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 from directorsync.redact import redact_text
-from directorsync.report.blocks import (
-    badge,
-    cards,
-    count_heads,
-    count_rows,
-    esc,
-    num_cell,
-    page,
-    section,
-    table,
-    td,
-    tr,
-    write_page,
-)
-from directorsync.report.console import status_columns, summarize
+from directorsync.report.blocks import LABELS, render, resource_title, status_class, write_page
+from directorsync.report.console import ordered, status_columns, summarize
 from directorsync.vocabulary import FAILED
 
 __all__ = ["render_fleet_index", "write_fleet_index"]
 
+CHANGES = ("CREATED", "UPDATED", "PLANNED_CREATE", "PLANNED_UPDATE")
+
 
 def _href(href: Any) -> str | None:
-    """A relative or http(s)/file link, quoted and escaped; any other scheme is no link."""
+    """A relative or http(s)/file link, quoted; any other scheme is no link."""
     if not href or urlsplit(str(href)).scheme not in ("", "http", "https", "file"):
         return None
-    return esc(quote(str(href), safe="/:#?&=%~.-_"))
+    return quote(str(href), safe="/:#?&=%~.-_")
 
 
 def _tenant_summary(tenant: Mapping[str, Any]) -> dict:
@@ -65,29 +55,26 @@ def _tenant_state(tenant: Mapping[str, Any], by_status: Mapping[str, int]) -> tu
     return ("rows failed", f"{failed:,} rows failed") if failed else ("ok", "")
 
 
-def _tenant_row(tenant: Mapping[str, Any], summary: dict, cols: list[str]) -> str:
-    counts, result = summary["by_status"], tenant.get("result")
-    state, why = _tenant_state(tenant, counts)
-    state_badge = badge("ok" if state == "ok" else "failed", state)
-    why = f'<p class="{"muted" if state == "ok" else "err"}">{esc(why)}</p>' if why else ""
-    links = [f'<a href="{h}">{label}</a>' for label, key in (("report", "report_href"),
-             ("notebook", "notebook_href")) if (h := _href(tenant.get(key)))]  # fmt: skip
-    if result is None:
-        links = [link for link in links if ">report<" not in link]
-        numbers = [td("no result", "muted", f' colspan="{len(cols) + 1}"')]
-    else:
-        numbers = [*(num_cell(counts.get(c, 0)) for c in cols), num_cell(sum(counts.values()))]
-    mode = "—" if result is None else "dry run" if result.get("dry_run") else "apply"
-    name = td(esc(tenant.get("tenant")), "key")
-    return tr(name, td(state_badge + why), td(mode), *numbers, td(" · ".join(links)))
+def grid_cell(counts: Mapping[str, int] | None) -> dict[str, Any]:
+    """One tenant × resource cell: its text (``12 changes · 2 failed``), its class (``failed``,
+    ``changed``, ``skipped``, ``unchanged`` or ``none``) and its title (counts per status)."""
+    if not counts:
+        return {"cls": "none", "text": "", "title": "not in this tenant's run"}
+    changes = sum(counts.get(s, 0) for s in CHANGES)
+    failed = sum(counts.get(s, 0) for s in FAILED)
+    skipped = counts.get("SKIP", 0)
+    parts = [f"{changes:,} changed"] if changes else []
+    parts += [f"{failed:,} failed"] if failed else []
+    parts += [f"{skipped:,} skipped"] if skipped else []
+    cls = "failed" if failed else "changed" if changes else "skipped" if skipped else "unchanged"
+    title = ", ".join(f"{LABELS.get(s, s)} {counts[s]:,}" for s in ordered(counts, LABELS))
+    return {"cls": cls, "text": " · ".join(parts) or "no change", "title": title}
 
 
-def _per_resource(tenant: Mapping[str, Any], summary: dict, cols: list[str]) -> list[str]:
-    lines = count_rows(summary["by_resource"], cols, link=False)
-    if lines:  # the tenant's name once, spanning its resources
-        cell = td(esc(tenant.get("tenant")), "key", f' rowspan="{len(lines)}"')
-        lines[0] = lines[0].replace("<tr>", f"<tr>{cell}", 1)
-    return lines
+def _rank(entry: Mapping[str, Any]) -> tuple[int, int]:
+    """Tenants with problems first: failed, rows failed, skips, then the others."""
+    state = {"failed": 0, "rows failed": 1}.get(entry["state"], 2 if entry["skipped"] else 3)
+    return state, -entry["changes"]
 
 
 def render_fleet_index(run_id: str, tenants: list[dict]) -> str:
@@ -100,34 +87,45 @@ def render_fleet_index(run_id: str, tenants: list[dict]) -> str:
             ``report_href`` and ``notebook_href`` (links relative to the page).
 
     Returns:
-        The HTML document: each tenant's state, totals and links, then tenant × resource ×
-        status counts.
+        The HTML document: the fleet's totals, a tenant × resource grid coloured by changes
+        and failures (tenants with problems first), then each tenant's state, counts and links.
     """
-    summaries = [_tenant_summary(t) for t in tenants]
-    overall: Counter[str] = Counter()
-    for summary in summaries:
-        overall.update(summary["by_status"])
+    entries, overall, resources = [], Counter(), {}
+    for tenant in tenants:
+        summary = _tenant_summary(tenant)
+        counts, result = summary["by_status"], tenant.get("result")
+        overall.update(counts)
+        resources.update(dict.fromkeys(summary["by_resource"]))
+        state, why = _tenant_state(tenant, counts)
+        links = [(label, h) for label, key in (("report", "report_href"), ("notebook", "notebook_href"))
+                 if (h := _href(tenant.get(key))) and not (result is None and label == "report")]  # fmt: skip
+        entries.append({
+            "tenant": str(tenant.get("tenant")), "state": state, "why": why,
+            "state_cls": status_class("ok" if state == "ok" else "failed"),
+            "mode": "—" if result is None else "dry run" if result.get("dry_run") else "apply",
+            "counts": counts, "result": result is not None, "links": links,
+            "by_resource": summary["by_resource"],
+            "changes": sum(counts.get(s, 0) for s in CHANGES),
+            "skipped": counts.get("SKIP", 0),
+        })  # fmt: skip
+    entries.sort(key=_rank)
     dry = bool(tenants) and all((t.get("result") or {}).get("dry_run") for t in tenants)
     cols = status_columns(overall, dry)
-    pairs = list(zip(tenants, summaries, strict=True))
-    ok = sum(_tenant_state(t, s["by_status"])[0] == "ok" for t, s in pairs)
-    rows = [_tenant_row(t, s, cols) for t, s in pairs]
-    per_resource = [line for t, s in pairs for line in _per_resource(t, s, cols)]
-    title = f"DirectorSync fleet run {run_id}"
-    sub = f"{len(tenants)} tenants · {ok} ok · {len(tenants) - ok} with failures"
-    tenants_html = cards(overall, cols, overall.total()) + table(
-        ["Tenant", "State", "Mode", *count_heads(cols), "Links"], rows
+    ok = sum(e["state"] == "ok" for e in entries)
+    for entry in entries:
+        entry["numbers"] = [entry["counts"].get(c, 0) for c in cols] + [
+            sum(entry["counts"].values())
+        ]
+        entry["grid"] = [grid_cell(entry["by_resource"].get(r)) for r in resources]
+    return render(
+        "fleet.html.j2",
+        title=f"DirectorSync fleet run {run_id}",
+        sub=f"{len(tenants)} tenants · {ok} ok · {len(tenants) - ok} with failures",
+        cols=[(status_class(c), LABELS.get(c, c), overall.get(c, 0)) for c in cols],
+        total=overall.total(),
+        resources=[resource_title(r) for r in resources],
+        tenants=entries,
     )
-    body = (
-        f'<header class="top"><h1>{esc(title)}</h1><p class="sub">{sub}</p></header>'
-        + section("tenants", "Tenants", tenants_html)
-        + section(
-            "resources",
-            "Per resource",
-            table(["Tenant", "Resource", *count_heads(cols)], per_resource),
-        )
-    )
-    return page(title, body)
 
 
 def write_fleet_index(run_id: str, tenants: list[dict], path: str | Path) -> Path:
