@@ -19,6 +19,7 @@ from directorsync.notebook.review import DiffReview
 from directorsync.notebook.review_rows import (
     action_colour_expr,
     changes_html,
+    clicked_row,
     counts_line,
     filter_rows,
     grid_frame,
@@ -136,6 +137,12 @@ def test_positions_of_maps_view_rows_to_plan_positions():
     rects = rectangles_of([9, 0, 5, 42], visible, 7)  # 42 is not shown
     assert rects == [{"r1": 2, "r2": 4, "c1": 0, "c2": 6}]
     assert positions_of(rects, visible) == [0, 5, 9]
+
+
+def test_clicked_row_is_the_far_end_of_a_shift_click_range():
+    assert clicked_row({"r1": 4, "r2": 4}, anchor=0) == 4  # a click
+    assert clicked_row({"r1": 4, "r2": 9}, anchor=4) == 9  # shift-click below the anchor
+    assert clicked_row({"r1": 2, "r2": 4}, anchor=4) == 2  # shift-click above it
 
 
 def test_action_colour_expr_names_every_action():

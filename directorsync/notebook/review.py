@@ -37,6 +37,7 @@ from directorsync.notebook.review_rows import (
     SUCCESS,
     changeable,
     changes_html,
+    clicked_row,
     counts_line,
     describe_rows,
     filter_rows,
@@ -93,6 +94,7 @@ class DiffReview:
         self.all_rows = grid_frame(self.rows)
         self._lock = threading.Lock()
         self._painting = False
+        self._anchor = 0
         self._build(w, approval_path)
         self.refresh()
 
@@ -125,6 +127,7 @@ class DiffReview:
         self.all_button.on_click(lambda _b: self.select_all())
         self.none_button.on_click(lambda _b: self.select_none())
         self.detail = w.HTML()
+        self.detail.add_class("directorsync-detail")
         self.apply_button = w.Button(description="Apply selected", button_style="warning")
         self.apply_button.on_click(lambda _b: self.apply_selected())
         self.apply_button.disabled = self.apply_fn is None
@@ -181,6 +184,8 @@ class DiffReview:
         chosen = positions_of(change["new"], visible)
         self.selected -= set(visible.tolist())
         self.select(chosen, mark=None)  # re-marking under the user's mouse: only if needed
+        self._anchor = clicked_row(change["new"][-1], self._anchor)
+        self.on_grid_click({"region": "body", "row": self._anchor})
 
     def _on_grid_view(self, _change: Any = None) -> None:
         """The grid was sorted or filtered: re-mark the selection, recount."""
@@ -188,7 +193,11 @@ class DiffReview:
         self._paint_status()
 
     def on_grid_click(self, cell: Mapping[str, Any]) -> None:
-        """A click on a grid cell: show that row's before → after."""
+        """A click on a grid cell: show that row's before → after.
+
+        The streaming grid reports no cell clicks (ipydatagrid 1.4), so a selection change
+        shows the row just clicked: the single row, or the far end of a shift-click range.
+        """
         if cell.get("region") == "body":
             visible = self.grid.visible()
             row = int(cell["row"])

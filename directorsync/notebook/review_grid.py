@@ -20,6 +20,7 @@ from directorsync.notebook.review_rows import GRID_COLUMNS, action_colour_expr, 
 
 #: pixel height of a grid row (the browser test computes click positions from it)
 ROW_HEIGHT = 24
+HEADER_HEIGHT = ROW_HEIGHT + 4
 COLUMN_WIDTHS = {
     "row": 64,
     "resource": 150,
@@ -45,7 +46,7 @@ class PlanGrid(StreamingDataGrid):
             frame,
             selection_mode="row",
             base_row_size=ROW_HEIGHT,
-            base_column_header_size=ROW_HEIGHT + 4,
+            base_column_header_size=HEADER_HEIGHT,
             base_row_header_size=COLUMN_WIDTHS["row"],
             column_widths=COLUMN_WIDTHS,
             default_renderer=TextRenderer(background_color=VegaExpr(action_colour_expr())),

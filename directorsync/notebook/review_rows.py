@@ -330,3 +330,15 @@ def action_colour_expr(column: str = "action") -> str:
     for action, colour in reversed(ACTION_COLOURS.items()):
         expr = f"cell.metadata.data['{column}'] == '{action}' ? '{colour}' : {expr}"
     return expr
+
+
+def clicked_row(rect: Mapping[str, int], anchor: int) -> int:
+    """The view row just clicked, from the grid's newest selected rectangle.
+
+    A click selects one row (that row); a shift-click extends from the previous click (the
+    anchor) to the row clicked: the end of the range that is not the anchor.
+    """
+    low, high = sorted((int(rect["r1"]), int(rect["r2"])))
+    if low == high:
+        return low
+    return low if high == anchor else high
