@@ -207,6 +207,8 @@ def test_review_grid_sorts_filters_selects_a_range_and_applies_it(lab, simulator
             review.locator("button", has_text="Yes, apply").click()
             review.get_by_text("applied: 3 CREATED").wait_for()
             png = Path(os.environ.get(SCREENSHOT_ENV) or tmp_path / "review.png")
+            if os.environ.get(SCREENSHOT_ENV):  # the docs' picture: let the canvas redraw the
+                page.wait_for_timeout(1500)  # result column (nothing in the DOM to wait on)
             review.screenshot(path=str(png))
         finally:
             browser.close()

@@ -116,7 +116,7 @@ class DiffReview:
         self.search.observe(self._on_filter, names="value")
         from directorsync.notebook.review_grid import ROW_HEIGHT, PlanGrid
 
-        height = (self.page_size + 1) * ROW_HEIGHT + 8
+        height = (min(self.page_size, max(1, len(self.rows))) + 1) * ROW_HEIGHT + 24
         self.grid = PlanGrid(self.all_rows.copy(), layout=w.Layout(height=f"{height}px"))
         self.grid.observe(self._on_grid_selection, names="selections")
         self.grid.observe(self._on_grid_view, names="_transforms")

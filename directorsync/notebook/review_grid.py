@@ -21,14 +21,14 @@ from directorsync.notebook.review_rows import GRID_COLUMNS, action_colour_expr, 
 #: pixel height of a grid row (the browser test computes click positions from it)
 ROW_HEIGHT = 24
 HEADER_HEIGHT = ROW_HEIGHT + 4
-COLUMN_WIDTHS = {
-    "row": 64,
-    "resource": 150,
+COLUMN_WIDTHS = {  # all fit in a JupyterLab notebook (960 px) without scrolling sideways
+    "row": 56,
+    "resource": 120,
     "node": 110,
-    "key": 240,
-    "action": 80,
-    "changed fields": 170,
-    "reason": 260,
+    "key": 210,
+    "action": 70,
+    "changed fields": 130,
+    "reason": 170,
     "result": 90,
 }
 
