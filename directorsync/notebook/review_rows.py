@@ -87,12 +87,6 @@ def row_changes(row: Mapping[str, Any] | pd.Series) -> pd.DataFrame:
     )
 
 
-def row_label(row: Mapping[str, Any] | pd.Series) -> str:
-    """One line for the row list: action, resource, node, key and reason (plain text)."""
-    reason = f" — {row['reason']}" if isinstance(row.get("reason"), str) and row["reason"] else ""
-    return f"{row['action']} · {row['resource']} · {row['node_name']} · {row['key']}{reason}"
-
-
 #: background of the before / after cells of the detail pane
 BEFORE_COLOUR, AFTER_COLOUR = "#fde2e1", "#e3f4e8"
 
