@@ -354,11 +354,25 @@ def test_widget_grid_selection_follows_the_grids_sort_and_filters():
     assert review.selected == {4945, 4946, 4947}
     review.on_grid_click({"region": "body", "row": 0})
     assert "Repo_04949" in review.detail.value
+    review.grid.selections = []  # the grid clears its selection when it re-sorts: kept
+    assert review.selected == {4945, 4946, 4947}
     review.grid._transforms = []  # the grid re-sorts: the selection stays, re-marked
     assert review.selected == {4945, 4946, 4947}
     assert positions_of(review.grid.selections, review.grid.visible()) == [4945, 4946, 4947]
     review.search.value = "Repo_00"
     assert review.status.value.endswith("3 selected (3 hidden by the filters)")
+
+
+def test_grid_answers_data_requests_without_errors(plan, caplog):
+    grid = DiffReview(plan).grid
+    sent = []
+    grid.send = lambda content, buffers=None: sent.append((content, buffers))
+    grid._transforms = [{"type": "sort", "column": "key", "desc": False}]
+    request = {"type": "data-request", "r1": 0, "r2": 2, "c1": 0, "c2": 6}
+    grid._handle_msg({"content": {"data": {"method": "custom", "content": request}}, "buffers": []})
+    reply = [c for c, _ in sent if c.get("event_type") == "data-reply"]
+    assert len(reply) == 1 and (reply[0]["r1"], reply[0]["r2"]) == (0, 2)
+    assert "KeyError" not in caplog.text and "Exception in callback" not in caplog.text
 
 
 # --- against the simulator: Apply selected sends exactly the selected row --------------------

@@ -52,6 +52,12 @@ class PlanGrid(StreamingDataGrid):
             default_renderer=TextRenderer(background_color=VegaExpr(action_colour_expr())),
             **kwargs,
         )
+        # ipydatagrid 1.4: DataGrid's message handler reads content["event_type"], which the
+        # streaming grid's data requests lack, so every scroll logged a KeyError traceback in
+        # the kernel. Hand it only the messages that carry an event type.
+        events = self._DataGrid__handle_custom_msg
+        self.on_msg(events, remove=True)
+        self.on_msg(lambda grid, content, buffers: _events_only(events, grid, content, buffers))
 
     def shown(self) -> pd.DataFrame:
         """The rows the grid shows, in its order (after its own sort and filters)."""
@@ -71,3 +77,8 @@ class PlanGrid(StreamingDataGrid):
     def mark(self, positions: Iterable[int]) -> None:
         """Highlight exactly these rows (those the grid shows) as its selection."""
         self.selections = rectangles_of(positions, self.visible().tolist(), len(GRID_COLUMNS))
+
+
+def _events_only(handler: Any, grid: Any, content: dict[str, Any], buffers: Any) -> None:
+    if "event_type" in content:
+        handler(grid, content, buffers)
