@@ -1,8 +1,10 @@
 """The review widget in a real JupyterLab, driven by headless Chromium (Playwright).
 
-Opens ``explore.ipynb`` (parameterised for one resource), runs every cell, ticks one row of the
-DiffReview, clicks "Apply selected", confirms and checks in the simulator's request log that exactly that
-row was written. Run ``python tests/test_jupyterlab_browser.py`` to regenerate
+Opens ``explore.ipynb`` (two resources), runs every cell, filters the DiffReview (resource and
+action), sorts its data grid from the header menu, selects a range of rows (click, shift-click on
+the grid's canvas, at positions computed from the row height the grid is given), inspects a row,
+clicks "Apply selected", confirms and checks in the simulator's request log that exactly the
+selected rows were written. Run ``python tests/test_jupyterlab_browser.py`` to regenerate
 ``docs/img/review.png``.
 """
 
@@ -125,16 +127,25 @@ def lab(simulator, tmp_path):
         log.close()
 
 
-def test_review_widget_applies_only_the_ticked_row(lab, simulator, tmp_path):
+def _row_shown(review) -> tuple[str, str]:
+    """``(key, node)`` of the row in the detail pane (``resource · key on node — …``)."""
+    head = review.locator(".directorsync-detail").inner_text().splitlines()[0]
+    key, node = head.split(" · ", 1)[1].split(" on ", 1)
+    return key, node.split(" — ", 1)[0].strip()
+
+
+def test_review_grid_sorts_filters_selects_a_range_and_applies_it(lab, simulator, tmp_path):
     from playwright.sync_api import sync_playwright
 
+    from directorsync.notebook.review_grid import COLUMN_WIDTHS, HEADER_HEIGHT, ROW_HEIGHT
     from directorsync.tenants import load_tenants
 
     nodes = {n.name: n.id for n in load_tenants(SAMPLES / "tenants.yml")["core"].nodes}
+
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=FLAGS, timeout=30_000)
         try:
-            page = browser.new_page(viewport={"width": 1280, "height": 1900})
+            page = browser.new_page(viewport={"width": 1400, "height": 1900})
             page.set_default_timeout(60_000)
             page.goto(lab, wait_until="domcontentloaded")
             page.locator(".jp-NotebookPanel").first.wait_for()
@@ -156,27 +167,59 @@ def test_review_widget_applies_only_the_ticked_row(lab, simulator, tmp_path):
                     f"screenshot {tmp_path / 'failure.png'}, log {tmp_path / 'lab.log'}"
                 ) from None
             before = len(simulator.requests())
+            status = review.locator(".widget-label").filter(has_text="rows shown").first
+            status.wait_for()
 
-            row = review.locator(".widget-checkbox").filter(has_text="create").first
-            action, resource, node, rest = row.inner_text().split(" · ")
-            key = rest.split(" — ")[0].strip()
-            row.locator("input[type=checkbox]").check()
-            row.locator("xpath=..").locator("button").first.click()  # its details
-            review.locator("th", has_text="before").first.wait_for()  # the detail pane
+            # filter: the review's own filters (each option with its count)
+            selects = review.locator("select")
+            for n, wanted in ((0, "repos"), (2, "create")):
+                label = selects.nth(n).locator("option", has_text=wanted).first.inner_text()
+                selects.nth(n).select_option(label=label)
+            review.get_by_text(re.compile(r"^create [\d,]+$")).wait_for()  # the counts line
+
+            # sort: the key column's header menu (its icon: bottom right of the header cell)
+            grid = review.locator(".lm-DataGrid-viewport").first
+            key_left = sum(COLUMN_WIDTHS[c] for c in ("row", "resource", "node"))
+            icon = {"x": key_left + COLUMN_WIDTHS["key"] - 8, "y": HEADER_HEIGHT - 8}
+            grid.click(position=icon)
+            page.locator(
+                ".ipydatagrid-context-menu .lm-Menu-item", has_text="Sort Descending"
+            ).click()
+
+            # select a range: click view row 0, shift-click view row 2 (in the key column)
+            def row_at(n: int) -> dict:
+                return {"x": key_left + 40, "y": HEADER_HEIGHT + ROW_HEIGHT * n + ROW_HEIGHT / 2}
+
+            grid.click(position=row_at(0))
+            review.get_by_text(re.compile(r"· 1 selected")).wait_for()
+            detail = review.locator(".directorsync-detail")
+            detail.locator("th", has_text="after").wait_for()  # inspect: before → after
+            first, first_text = _row_shown(review), detail.inner_text()
+            grid.click(position=row_at(2), modifiers=["Shift"])
+            review.get_by_text(re.compile(r"· 3 selected")).wait_for()
+            page.wait_for_function(  # the detail pane follows the row clicked
+                "t => document.querySelector('.directorsync-detail').innerText !== t",
+                arg=first_text,
+            )
+            third = _row_shown(review)
             review.locator("button", has_text="Apply selected").click()
-            review.get_by_text("Apply 1 changes to tenant core (1 create)?").wait_for()
+            review.get_by_text("Apply 3 changes to tenant core (3 create)?").wait_for()
             review.locator("button", has_text="Yes, apply").click()
-            review.get_by_text("applied: 1 CREATED").wait_for()
+            review.get_by_text("applied: 3 CREATED").wait_for()
             png = Path(os.environ.get(SCREENSHOT_ENV) or tmp_path / "review.png")
+            if os.environ.get(SCREENSHOT_ENV):  # the docs' picture: let the canvas redraw the
+                page.wait_for_timeout(1500)  # result column (nothing in the DOM to wait on)
             review.screenshot(path=str(png))
         finally:
             browser.close()
 
     writes = [r for r in simulator.requests()[before:] if r["method"] in ("POST", "PUT", "DELETE")]
-    assert len(writes) == 1, writes
-    assert nodes[node.strip()] in writes[0]["path"]
-    assert key in json.dumps(writes[0]["body"])
-    assert (action.strip(), resource) == ("create", "repos")
+    assert len(writes) == 3, writes
+    for key, node in (first, third):  # the rows clicked, among exactly three writes
+        hits = [w for w in writes if nodes[node] in w["path"] and f'"{key}"' in json.dumps(w)]
+        assert len(hits) == 1, (key, node, writes)
+    assert all("/Repos" in w["path"] for w in writes), writes
+    assert first[0] >= third[0]  # the grid was sorted by key, descending
     assert png.stat().st_size > 10_000
 
 

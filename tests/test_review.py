@@ -17,12 +17,16 @@ from directorsync.notebook.approval import (
 )
 from directorsync.notebook.review import DiffReview
 from directorsync.notebook.review_rows import (
+    action_colour_expr,
     changes_html,
+    clicked_row,
     counts_line,
     filter_rows,
+    grid_frame,
     missing_dependencies,
     option_counts,
-    page_of,
+    positions_of,
+    rectangles_of,
     results_html,
     row_changes,
     with_dependencies,
@@ -110,13 +114,42 @@ def test_filter_rows(plan, kwargs, expected):
     assert list(filter_rows(plan.rows, **kwargs).index) == expected
 
 
-def test_page_of_clamps_and_counts():
-    rows = pd.DataFrame({"key": range(53)})
-    page, number, pages = page_of(rows, 2, 25)
-    assert (number, pages, list(page["key"])) == (2, 3, [50, 51, 52])
-    assert page_of(rows, 99, 25)[1] == 2
-    assert page_of(rows, -1, 25)[1] == 0
-    assert page_of(rows.iloc[:0], 0, 25)[1:] == (0, 1)
+def test_grid_frame_is_text_indexed_by_plan_position(plan):
+    frame = grid_frame(plan.rows.iloc[[2, 5, 7]], results={5: "CREATED"})
+    assert list(frame.index) == [2, 5, 7] and frame.index.name == "row"
+    assert list(frame.columns) == [
+        "resource", "node", "key", "action", "changed fields", "reason", "result"
+    ]  # fmt: skip
+    assert frame.loc[2].tolist() == [
+        "repos", "backend01", "Repo_B", "update", "retention", "1 field differs", ""
+    ]  # fmt: skip
+    assert frame.loc[5, "changed fields"] == "(new)" and frame.loc[5, "result"] == "CREATED"
+    assert frame.loc[7, "reason"] == "bad risk" and frame.loc[7, "changed fields"] == ""
+
+
+def test_positions_of_maps_view_rows_to_plan_positions():
+    visible = [7, 3, 9, 0, 5]  # the grid sorted and filtered: view row n shows position visible[n]
+    assert positions_of([{"r1": 1, "r2": 3, "c1": 0, "c2": 6}], visible) == [0, 3, 9]
+    assert positions_of([{"r1": 4, "r2": 4}, {"r1": 0, "r2": 0}], visible) == [5, 7]
+    assert positions_of([{"r1": 3, "r2": 1}], visible) == [0, 3, 9]  # either direction
+    assert positions_of([{"r1": 3, "r2": 99}], visible) == [0, 5]  # clamped to the view
+    assert positions_of([], visible) == []
+    rects = rectangles_of([9, 0, 5, 42], visible, 7)  # 42 is not shown
+    assert rects == [{"r1": 2, "r2": 4, "c1": 0, "c2": 6}]
+    assert positions_of(rects, visible) == [0, 5, 9]
+
+
+def test_clicked_row_is_the_far_end_of_a_shift_click_range():
+    assert clicked_row({"r1": 4, "r2": 4}, anchor=0) == 4  # a click
+    assert clicked_row({"r1": 4, "r2": 9}, anchor=4) == 9  # shift-click below the anchor
+    assert clicked_row({"r1": 2, "r2": 4}, anchor=4) == 2  # shift-click above it
+
+
+def test_action_colour_expr_names_every_action():
+    expr = action_colour_expr()
+    for action in ("create", "update", "unchanged", "skip", "error"):
+        assert f"cell.metadata.data['action'] == '{action}'" in expr
+    assert expr.endswith("'#ffffff'")
 
 
 def test_row_changes(plan):
@@ -214,9 +247,10 @@ class FakeApply:
 
 
 def _tick(review: DiffReview, index: int) -> None:
-    """Tick the checkbox showing row ``index`` on the current page."""
-    slot = list(page_of(review.filtered, review.page, review.page_size)[0].index).index(index)
-    review.checks[slot].value = True
+    """Ctrl-click the grid row showing plan row ``index`` (adds it to the grid's selection)."""
+    view_row = list(review.grid.visible()).index(index)
+    rect = {"r1": view_row, "r2": view_row, "c1": 0, "c2": 6}
+    review.grid.selections = [*review.grid.selections, rect]
 
 
 def test_widget_applies_exactly_the_selected_rows(plan):
@@ -237,8 +271,9 @@ def test_widget_applies_exactly_the_selected_rows(plan):
     assert "CREATED 1" in review.result_html.value and "ERROR" in review.result_html.value
     assert "&lt;b&gt;nope&lt;/b&gt;" in review.result_html.value
     assert review.selected == {6}  # applied rows leave the selection; the failed one stays
-    slot = list(review.filtered.index).index(2)
-    assert review.checks[slot].disabled and "[CREATED]" in review.checks[slot].description
+    assert review.grid.frame.loc[[2, 6], "result"].tolist() == ["CREATED", "ERROR"]
+    review.select([2])
+    assert review.selected == {6}  # an applied row cannot be selected again
 
 
 def test_widget_select_all_matching_and_none(plan):
@@ -254,10 +289,10 @@ def test_widget_select_all_matching_and_none(plan):
     assert review.selected == set()
 
 
-def test_widget_rows_that_are_not_sent_have_disabled_checkboxes(plan):
+def test_widget_grid_range_selects_only_rows_that_are_sent(plan):
     review = DiffReview(plan)
-    disabled = [c.disabled for c in review.checks[:8]]
-    assert disabled == [False, False, False, True, True, False, False, True]
+    review.grid.selections = [{"r1": 0, "r2": 7, "c1": 0, "c2": 6}]  # shift-click over all
+    assert review.selected == {0, 1, 2, 5, 6}
     assert review.apply_button.disabled  # no session, no apply_fn
 
 
@@ -295,7 +330,7 @@ def test_widget_filters_show_counts_and_status_counts_hidden_selection(plan):
 
 def test_widget_details_and_save_approval(plan, tmp_path):
     review = DiffReview(plan, approval_path=tmp_path / "a.json")
-    review.details[2].click()
+    review.on_grid_click({"region": "body", "row": 2, "column": "key"})
     assert "retention" in review.detail.value and "→" in review.detail.value
     _tick(review, 5)
     path = review.save()
@@ -304,20 +339,40 @@ def test_widget_details_and_save_approval(plan, tmp_path):
     assert str(path) in review.message.value
 
 
-def test_widget_paginates_thousands_of_rows_with_one_page_of_widgets():
+def test_widget_grid_selection_follows_the_grids_sort_and_filters():
     rows = [_row("repos", "n1", f"Repo_{i:05}", "create") for i in range(5000)]
-    plan = make_plan(rows)
-    review = DiffReview(plan, apply_fn=FakeApply(), page_size=25)
-    assert len(review.lines) == len(review.checks) == 25  # widgets for one page, not 5,000
-    review.next_button.click()
-    review.search.value = "Repo_049"
-    assert len(review.filtered) == 100
-    assert review.status.value.startswith("page 1/4 · 100 of 5,000 rows")
-    assert sum(line.layout.display != "none" for line in review.lines) == 25
-    review.goto(3)
-    assert review.checks[0].description.endswith("Repo_04975")
-    assert sum(line.layout.display != "none" for line in review.lines) == 25
-    assert len(review.lines) == 25
+    review = DiffReview(make_plan(rows), apply_fn=FakeApply())
+    assert review.grid._row_count == 5000 and not review.grid.get_state()["_data"]["data"]
+    review.search.value = "Repo_049"  # the review's filter: 100 rows
+    review.grid._transforms = [  # the grid's own header menus: sort descending, filter
+        {"type": "sort", "column": "key", "desc": True},
+        {"type": "filter", "column": "key", "operator": "<", "value": "Repo_04950"},
+    ]
+    assert list(review.grid.visible()[:3]) == [4949, 4948, 4947]
+    assert review.status.value.startswith("50 of 5,000 rows shown")
+    review.grid.selections = [{"r1": 2, "r2": 4, "c1": 0, "c2": 6}]  # click, shift-click
+    assert review.selected == {4945, 4946, 4947}
+    review.on_grid_click({"region": "body", "row": 0})
+    assert "Repo_04949" in review.detail.value
+    review.grid.selections = []  # the grid clears its selection when it re-sorts: kept
+    assert review.selected == {4945, 4946, 4947}
+    review.grid._transforms = []  # the grid re-sorts: the selection stays, re-marked
+    assert review.selected == {4945, 4946, 4947}
+    assert positions_of(review.grid.selections, review.grid.visible()) == [4945, 4946, 4947]
+    review.search.value = "Repo_00"
+    assert review.status.value.endswith("3 selected (3 hidden by the filters)")
+
+
+def test_grid_answers_data_requests_without_errors(plan, caplog):
+    grid = DiffReview(plan).grid
+    sent = []
+    grid.send = lambda content, buffers=None: sent.append((content, buffers))
+    grid._transforms = [{"type": "sort", "column": "key", "desc": False}]
+    request = {"type": "data-request", "r1": 0, "r2": 2, "c1": 0, "c2": 6}
+    grid._handle_msg({"content": {"data": {"method": "custom", "content": request}}, "buffers": []})
+    reply = [c for c, _ in sent if c.get("event_type") == "data-reply"]
+    assert len(reply) == 1 and (reply[0]["r1"], reply[0]["r2"]) == (0, 2)
+    assert "KeyError" not in caplog.text and "Exception in callback" not in caplog.text
 
 
 # --- against the simulator: Apply selected sends exactly the selected row --------------------

@@ -4,8 +4,12 @@
 :mod:`directorsync.notebook.review_rows` and :mod:`directorsync.notebook.approval`::
 
     review = DiffReview(plan, session)
-    review            # filters with counts, a paginated row list with checkboxes, details,
-                      # apply (after a confirmation with the counts), approval file
+    review            # filters with counts, a data grid (sort, filter, select rows with
+                      # click / shift-click), details, apply (after a confirmation with the
+                      # counts), approval file
+
+The grid is ipydatagrid's streaming grid (:mod:`directorsync.notebook.review_grid`): the browser
+only receives the rows it draws, so a 300,000-row plan opens in well under a second.
 
 Selecting a row whose dependency another row of the plan creates selects that row too (the
 message says which); rows applied by an earlier click count as present on Director. Each apply
@@ -23,6 +27,7 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from directorsync.config import new_run_id
@@ -32,14 +37,15 @@ from directorsync.notebook.review_rows import (
     SUCCESS,
     changeable,
     changes_html,
+    clicked_row,
     counts_line,
     describe_rows,
     filter_rows,
+    grid_frame,
     missing_dependencies,
     option_counts,
-    page_of,
+    positions_of,
     results_html,
-    row_label,
     with_dependencies,
 )
 from directorsync.plan import Plan
@@ -56,7 +62,7 @@ class DiffReview:
         apply_fn: instead of ``session.apply``: ``apply_fn(plan, selection=[…], progress=…,
             present=[…])`` returning the ``directorsync/result@1`` dict (``present``: rows an
             earlier apply of this review created or updated).
-        page_size: rows per page of the list.
+        page_size: rows the grid shows at once (its height).
         approval_path: where "Save approval" writes (editable in the UI).
         reports_dir: where each apply writes ``result.json`` and ``report.html`` (a new folder
             ``<reports_dir>/<run_id>/`` per apply); default with a session: its
@@ -85,8 +91,10 @@ class DiffReview:
         self.selected: set[int] = set()
         self.results: dict[int, dict[str, Any]] = {}
         self.filtered = self.rows
-        self.page = 0
+        self.all_rows = grid_frame(self.rows)
         self._lock = threading.Lock()
+        self._painting = False
+        self._anchor = 0
         self._build(w, approval_path)
         self.refresh()
 
@@ -106,26 +114,20 @@ class DiffReview:
         self.counts = w.Label()
         self.search = w.Text(placeholder="name contains…", description="search")
         self.search.observe(self._on_filter, names="value")
-        size = range(self.page_size)
-        self.checks = [w.Checkbox(indent=False, layout=w.Layout(width="auto")) for _ in size]
-        self.details = [
-            w.Button(icon="search", tooltip="show the field changes", layout=w.Layout(width="36px"))
-            for _ in size
-        ]
-        self.lines = [w.HBox([b, c]) for b, c in zip(self.details, self.checks)]
-        for i, (check, button) in enumerate(zip(self.checks, self.details)):
-            check.observe(lambda change, i=i: self._on_check(i, change["new"]), names="value")
-            button.on_click(lambda _b, i=i: self.show(self._slot_row(i)))
-        self.prev_button = w.Button(description="‹ prev")
-        self.next_button = w.Button(description="next ›")
-        self.prev_button.on_click(lambda _b: self.goto(self.page - 1))
-        self.next_button.on_click(lambda _b: self.goto(self.page + 1))
+        from directorsync.notebook.review_grid import ROW_HEIGHT, PlanGrid
+
+        height = (min(self.page_size, max(1, len(self.rows))) + 1) * ROW_HEIGHT + 24
+        self.grid = PlanGrid(self.all_rows.copy(), layout=w.Layout(height=f"{height}px"))
+        self.grid.observe(self._on_grid_selection, names="selections")
+        self.grid.observe(self._on_grid_view, names="_transforms")
+        self.grid.on_cell_click(self.on_grid_click)
         self.status = w.Label()
         self.all_button = w.Button(description="Select all matching")
         self.none_button = w.Button(description="Select none")
         self.all_button.on_click(lambda _b: self.select_all())
         self.none_button.on_click(lambda _b: self.select_none())
         self.detail = w.HTML()
+        self.detail.add_class("directorsync-detail")
         self.apply_button = w.Button(description="Apply selected", button_style="warning")
         self.apply_button.on_click(lambda _b: self.apply_selected())
         self.apply_button.disabled = self.apply_fn is None
@@ -138,7 +140,8 @@ class DiffReview:
         self.confirm.layout.display = "none"
         self.progress = w.IntProgress(value=0, min=0, max=1, description="applied")
         self.result_html = w.HTML()
-        default = approval_path or f"approval-{self.plan.tenant}-{self.plan.hash[7:19]}.json"
+        # named by the run, not the plan's hash: hashing a 300,000-row plan takes seconds
+        default = approval_path or f"approval-{self.plan.tenant}-{self.plan.run_id}.json"
         self.approval_path = w.Text(
             value=str(default), description="file", layout=w.Layout(width="32em")
         )
@@ -150,8 +153,8 @@ class DiffReview:
                 w.HBox([self.resource_filter, self.node_filter, self.action_filter]),
                 self.search,
                 self.counts,
-                w.HBox([self.prev_button, self.next_button, self.status]),
-                w.VBox(self.lines),
+                self.status,
+                self.grid,
                 w.HBox([self.all_button, self.none_button]),
                 self.detail,
                 w.HBox([self.apply_button, self.progress]),
@@ -166,30 +169,52 @@ class DiffReview:
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
         return self.widget._repr_mimebundle_(**kwargs)
 
-    def _slot_row(self, slot: int) -> int | None:
-        page, _, _ = page_of(self.filtered, self.page, self.page_size)
-        return int(page.index[slot]) if slot < len(page) else None
-
     def _on_filter(self, _change: Any = None) -> None:
-        self.page = 0
         self.refresh()
 
-    def _on_check(self, slot: int, value: bool) -> None:
-        if getattr(self, "_painting", False):
+    def _on_grid_selection(self, change: Mapping[str, Any]) -> None:
+        """The grid's selection changed: it decides for the rows it shows.
+
+        An empty selection (the grid clears it when it re-sorts) changes nothing; rows hidden
+        by the filters keep their state.
+        """
+        if self._painting or not change["new"]:
             return
-        index = self._slot_row(slot)
-        if index is None:
-            return
-        if value:
-            self.select([index])
-        else:
-            self.selected.discard(index)
-            self._paint_status()
+        visible = self.grid.visible()
+        chosen = positions_of(change["new"], visible)
+        self.selected -= set(visible.tolist())
+        self.select(chosen, mark=None)  # re-marking under the user's mouse: only if needed
+        self._anchor = clicked_row(change["new"][-1], self._anchor)
+        self.on_grid_click({"region": "body", "row": self._anchor})
+
+    def _on_grid_view(self, _change: Any = None) -> None:
+        """The grid was sorted or filtered: re-mark the selection, recount."""
+        self._mark()
+        self._paint_status()
+
+    def on_grid_click(self, cell: Mapping[str, Any]) -> None:
+        """A click on a grid cell: show that row's before → after.
+
+        The streaming grid reports no cell clicks (ipydatagrid 1.4), so a selection change
+        shows the row just clicked: the single row, or the far end of a shift-click range.
+        """
+        if cell.get("region") == "body":
+            visible = self.grid.visible()
+            row = int(cell["row"])
+            if 0 <= row < len(visible):
+                self.show(int(visible[row]))
+
+    def _mark(self) -> None:
+        self._painting = True
+        try:
+            self.grid.mark(self.selected)
+        finally:
+            self._painting = False
 
     # logic the buttons call -------------------------------------------------------------------
 
     def refresh(self) -> None:
-        """Re-apply the filters and redraw the current page."""
+        """Re-apply the filters: the grid shows the matching rows (its own sort kept)."""
         self.filtered = filter_rows(
             self.rows,
             self.resource_filter.value,
@@ -197,39 +222,27 @@ class DiffReview:
             self.action_filter.value,
             self.search.value,
         )
-        self.goto(self.page)
-
-    def goto(self, page: int) -> None:
-        """Show a page of the filtered rows (clamped to the valid range)."""
-        rows, self.page, pages = page_of(self.filtered, page, self.page_size)
         self._painting = True
         try:
-            for slot, (check, line) in enumerate(zip(self.checks, self.lines)):
-                if slot >= len(rows):
-                    line.layout.display = "none"
-                    continue
-                index = int(rows.index[slot])
-                row = rows.iloc[slot]
-                done = self.results.get(index, {}).get("status")
-                line.layout.display = None
-                check.value = index in self.selected
-                check.disabled = row["action"] not in CHANGING or done in ("CREATED", "UPDATED")
-                check.description = (f"[{done}] " if done else "") + row_label(row)
+            every = len(self.filtered) == len(self.rows)
+            self.grid.show(
+                (self.all_rows if every else self.all_rows.loc[self.filtered.index]).copy()
+            )
         finally:
             self._painting = False
-        self.prev_button.disabled = self.page == 0
-        self.next_button.disabled = self.page >= pages - 1
-        self._paint_status(pages)
+        self._mark()
+        self._paint_status()
 
-    def _paint_status(self, pages: int | None = None) -> None:
-        pages = pages or page_of(self.filtered, self.page, self.page_size)[2]
-        hidden = len(self.selected - set(self.filtered.index.tolist()))
+    def _paint_status(self) -> None:
+        visible = self.grid.visible()
+        shown = np.isin(np.fromiter(self.selected, dtype=np.int64), visible)
+        hidden = int((~shown).sum())
         hidden_text = f" ({hidden:,} hidden by the filters)" if hidden else ""
         self.status.value = (
-            f"page {self.page + 1}/{pages} · {len(self.filtered):,} of {len(self.rows):,} rows · "
+            f"{len(visible):,} of {len(self.rows):,} rows shown · "
             f"{len(self.selected):,} selected{hidden_text}"
         )
-        self.counts.value = counts_line(self.filtered)
+        self.counts.value = counts_line(self.grid.shown())
 
     @property
     def present(self) -> set[int]:
@@ -241,10 +254,11 @@ class DiffReview:
         if index is not None:
             self.detail.value = changes_html(self.rows.iloc[index])
 
-    def select(self, indices: Iterable[int]) -> None:
+    def select(self, indices: Iterable[int], *, mark: bool | None = True) -> None:
         """Add rows to the selection, with the rows they depend on (the message says which).
 
-        Rows apply would not send, and rows already applied, are ignored.
+        Rows apply would not send, and rows already applied, are ignored. ``mark``: highlight
+        the selection in the grid (``None``: only if dependencies were added).
         """
         allowed = set(changeable(self.rows)) - self.present
         wanted = self.selected | ({int(i) for i in indices} & allowed)
@@ -254,16 +268,19 @@ class DiffReview:
                 f"also selected {len(added)} row(s) the selection depends on: "
                 + describe_rows(self.rows, added)
             )
-        self.goto(self.page)
+        if mark or added:
+            self._mark()
+        self._paint_status()
 
     def select_all(self) -> None:
-        """Select every create/update row matching the filters (every page)."""
-        self.select(changeable(self.filtered))
+        """Select every create/update row the filters and the grid show."""
+        self.select(changeable(self.rows.loc[self.grid.visible()]))
 
     def select_none(self) -> None:
         """Clear the selection."""
         self.selected.clear()
-        self.goto(self.page)
+        self._mark()
+        self._paint_status()
 
     def save(self) -> Path | None:
         """Write the approval file for the selection; the message says where.
@@ -349,7 +366,11 @@ class DiffReview:
             + ", ".join(f"{n} {s}" for s, n in counts.items())
             + (f" · reports: {written}" if written else "")
         )
-        self.goto(self.page)
+        statuses = {i: str(r.get("status")) for i, r in self.results.items()}
+        self.all_rows["result"] = pd.Series(statuses, dtype=object).reindex(
+            self.all_rows.index, fill_value=""
+        )
+        self.refresh()
         return result
 
     def _write_reports(self, result: Mapping[str, Any]) -> Path | None:

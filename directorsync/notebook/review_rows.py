@@ -5,7 +5,10 @@
 * :func:`missing_dependencies`, :func:`with_dependencies` — the rows a selection needs: a
   selected row whose dependency is created by another row of the plan needs that row too, unless
   it was applied already (an earlier apply from the same review);
-* :func:`results_html` — per-row outcomes of an apply (the rows that did not succeed).
+* :func:`results_html` — per-row outcomes of an apply (the rows that did not succeed);
+* :func:`grid_frame`, :func:`positions_of`, :func:`rectangles_of`, :func:`action_colour_expr` —
+  what the data grid shows, and its selected rectangles (visible-row coordinates, after the
+  grid's own sort and filters) as plan positions and back.
 
 Row indices are always positions in ``plan.rows`` (what ``Session.apply(selection=…)`` takes).
 """
@@ -16,6 +19,7 @@ import html
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from directorsync.notebook.approval import CHANGING
@@ -64,17 +68,6 @@ def changeable(rows: pd.DataFrame) -> list[int]:
     return [int(i) for i in rows.index[rows["action"].isin(CHANGING)]]
 
 
-def page_of(rows: pd.DataFrame, page: int, size: int) -> tuple[pd.DataFrame, int, int]:
-    """One page of rows.
-
-    Returns:
-        ``(rows of the page, the page number clamped to the valid range, the page count)``.
-    """
-    pages = max(1, -(-len(rows) // size))
-    page = min(max(0, page), pages - 1)
-    return rows.iloc[page * size : (page + 1) * size], page, pages
-
-
 def row_changes(row: Mapping[str, Any] | pd.Series) -> pd.DataFrame:
     """A row's field-level ``before → after`` (``field``, ``before``, ``after``, values as text).
 
@@ -92,12 +85,6 @@ def row_changes(row: Mapping[str, Any] | pd.Series) -> pd.DataFrame:
         [(str(f), "" if b is None else compact(b), compact(a)) for f, b, a in items],
         columns=["field", "before", "after"],
     )
-
-
-def row_label(row: Mapping[str, Any] | pd.Series) -> str:
-    """One line for the row list: action, resource, node, key and reason (plain text)."""
-    reason = f" — {row['reason']}" if isinstance(row.get("reason"), str) and row["reason"] else ""
-    return f"{row['action']} · {row['resource']} · {row['node_name']} · {row['key']}{reason}"
 
 
 #: background of the before / after cells of the detail pane
@@ -175,9 +162,14 @@ def counts_line(rows: pd.DataFrame, column: str = "action") -> str:
 
 
 def _create_index(rows: pd.DataFrame) -> dict[tuple[str, str, str], int]:
-    creates = rows[rows["action"] == "create"]
-    keys = zip(creates["resource"].astype(str), creates["node_id"].astype(str), creates["key"])
-    return {(r, n, str(k)): int(i) for (r, n, k), i in zip(keys, creates.index)}
+    mask = (rows["action"] == "create").to_numpy()
+    if not mask.any():
+        return {}
+    columns = (rows[c].to_numpy(dtype=object)[mask] for c in ("resource", "node_id", "key"))
+    positions = rows.index.to_numpy()[mask]
+    return {
+        (str(r), str(n), str(k)): int(i) for r, n, k, i in zip(*columns, positions, strict=True)
+    }
 
 
 def missing_dependencies(
@@ -238,3 +230,109 @@ def describe_rows(rows: pd.DataFrame, indices: Sequence[int], limit: int = 5) ->
     ]
     more = f" and {len(indices) - limit} more" if len(indices) > limit else ""
     return ", ".join(names) + more
+
+
+#: the grid's columns (besides the plan position, its row header)
+GRID_COLUMNS = ("resource", "node", "key", "action", "changed fields", "reason", "result")
+#: row background per action in the grid (pale, so the text stays readable)
+ACTION_COLOURS = {
+    "create": "#e3f4e8",
+    "update": "#fff3cd",
+    "unchanged": "#ffffff",
+    "skip": "#eeeeee",
+    "error": "#fde2e1",
+}
+
+
+def _changed_fields(rows: pd.DataFrame) -> pd.Series:
+    """``retention, name`` for updates, ``(new)`` for creates, empty otherwise."""
+    out = pd.Series("", index=rows.index, dtype=object)
+    out[rows["action"].to_numpy() == "create"] = "(new)"
+    listed = {
+        i: ", ".join(str(c.get("field")) for c in changes if isinstance(c, Mapping))
+        for i, changes in zip(rows.index, rows["changes"])
+        if isinstance(changes, list) and changes
+    }
+    if listed:
+        out.update(pd.Series(listed, dtype=object))
+    return out
+
+
+def grid_frame(rows: pd.DataFrame, results: Mapping[int, str] | None = None) -> pd.DataFrame:
+    """The grid's table: one line per plan row, all text, index = position in ``plan.rows``.
+
+    Args:
+        rows: plan rows (their index is their position in ``plan.rows``).
+        results: status of the rows an apply of this review reached (shown in ``result``).
+
+    Returns:
+        Columns :data:`GRID_COLUMNS`; the index is named ``row``.
+    """
+    text = {
+        "resource": rows["resource"].astype(str),
+        "node": rows["node_name"].fillna(rows["node_id"]).astype(str),
+        "key": rows["key"].astype(str),
+        "action": rows["action"].astype(str),
+        "changed fields": _changed_fields(rows),
+        "reason": rows["reason"].fillna("").astype(str),
+    }
+    frame = pd.DataFrame(text, index=rows.index)
+    done = pd.Series(results or {}, dtype=object)
+    frame["result"] = done.reindex(rows.index, fill_value="") if len(done) else ""
+    frame.index = pd.Index(rows.index.to_numpy(), name="row")
+    return frame
+
+
+def positions_of(
+    selections: Iterable[Mapping[str, int]], visible: Sequence[int] | np.ndarray
+) -> list[int]:
+    """Plan positions of the grid's selected rectangles.
+
+    Args:
+        selections: the grid's ``selections`` (``{"r1", "r2", "c1", "c2"}``, rows counted in
+            the grid's current view: after its own sort and filters).
+        visible: the plan position of each view row, in view order.
+
+    Returns:
+        The selected positions, sorted (rows outside the view are ignored).
+    """
+    chosen: set[int] = set()
+    for rect in selections:
+        low, high = sorted((int(rect["r1"]), int(rect["r2"])))
+        chosen.update(int(p) for p in visible[max(0, low) : high + 1])
+    return sorted(chosen)
+
+
+def rectangles_of(
+    positions: Iterable[int], visible: Sequence[int], columns: int
+) -> list[dict[str, int]]:
+    """The grid rectangles (whole rows, runs of adjacent view rows) showing ``positions``."""
+    wanted = set(positions)
+    rows = [n for n, p in enumerate(visible) if int(p) in wanted]
+    rects: list[dict[str, int]] = []
+    for n in rows:
+        if rects and rects[-1]["r2"] == n - 1:
+            rects[-1]["r2"] = n
+        else:
+            rects.append({"r1": n, "r2": n, "c1": 0, "c2": columns - 1})
+    return rects
+
+
+def action_colour_expr(column: str = "action") -> str:
+    """A Vega expression giving a cell the background of its row's action."""
+    expr = "'#ffffff'"
+    for action, colour in reversed(ACTION_COLOURS.items()):
+        expr = f"cell.metadata.data['{column}'] == '{action}' ? '{colour}' : {expr}"
+    return expr
+
+
+def clicked_row(rect: Mapping[str, int], anchor: int) -> int:
+    """The view row just clicked, from the grid's newest selected rectangle.
+
+    A click selects one row (that row); a shift-click extends from the previous click (the
+    anchor) to the row clicked: the end of the range that is not the anchor.
+    """
+    low, high = sorted((int(rect["r1"]), int(rect["r2"])))
+    if low == high:
+        return low
+    return low if high == anchor else high
