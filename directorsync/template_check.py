@@ -90,15 +90,24 @@ class SheetNames:
     blocked: set[str] = field(default_factory=set)
 
 
+def raw_profile(profile: Profile) -> dict[str, Any]:
+    """The profile as the YAML says it (``raw``; a typed profile's dump by alias otherwise)."""
+    raw = getattr(profile, "raw", None)
+    if isinstance(raw, dict):
+        return raw
+    dump = getattr(profile, "model_dump", None)
+    return dump(by_alias=True) if callable(dump) else {}
+
+
 def main_sheets(profile: Profile) -> list[str]:
     """Every alternative of a profile's ``xlsx.sheet`` (the first the workbook has is mapped)."""
-    main = (profile.raw.get("xlsx") or {}).get("sheet")
+    main = (raw_profile(profile).get("xlsx") or {}).get("sheet")
     return [str(s) for s in main] if isinstance(main, list) else [str(main)] if main else []
 
 
 def own_sheets(profile: Profile) -> list[str]:
     """The sheets a profile maps: every ``xlsx.sheet`` alternative, then ``extra_sheets``."""
-    extra = (profile.raw.get("xlsx") or {}).get("extra_sheets") or []
+    extra = (raw_profile(profile).get("xlsx") or {}).get("extra_sheets") or []
     return list(dict.fromkeys([*main_sheets(profile), *map(str, extra)]))
 
 
@@ -114,11 +123,12 @@ def columns_read(profiles: Iterable[Profile]) -> SheetReads:
     """What the profiles read, per sheet (see the module's docstring)."""
     reads = SheetReads()
     for profile in profiles:
-        xlsx = profile.raw.get("xlsx") or {}
+        raw = raw_profile(profile)
+        xlsx = raw.get("xlsx") or {}
         for sheet in main_sheets(profile):  # the mapping reads the main sheet
             _walk(xlsx, sheet, reads, named=False)
-            _walk(profile.raw.get("prechecks") or [], sheet, reads, named=False)
-        build = (profile.raw.get("hooks") or {}).get("build")
+            _walk(raw.get("prechecks") or [], sheet, reads, named=False)
+        build = (raw.get("hooks") or {}).get("build")
         hook_reads = hook_columns(str(build)) if build else {}
         if hook_reads is None:
             reads.opaque.update(fold(s) for s in own_sheets(profile))
@@ -171,10 +181,12 @@ def resolve_sheet_names(
         profiles: the planned profiles, by resource name.
     """
     out = SheetNames()
-    readers: dict[str, list[str]] = {}
-    for name, profile in profiles.items():
-        for sheet in sheets_read(profile):
-            readers.setdefault(sheet, []).append(name)
+    readers: dict[str, list[str]] = {}  # sheet → resources reading it, those mapping it first
+    for own in (True, False):
+        for name, profile in profiles.items():
+            for sheet in own_sheets(profile) if own else sheets_read(profile):
+                if name not in readers.setdefault(sheet, []):
+                    readers[sheet].append(name)
     for wanted, names in readers.items():
         matches = [s for s in sheet_names if fold(s) == fold(wanted)]
         if len(matches) > 1:

@@ -4,6 +4,7 @@ import zipfile
 
 import pandas as pd
 import pytest
+from conftest import session_for
 
 from directorsync.inventory import Inventory
 from directorsync.planner import build_plan
@@ -174,3 +175,37 @@ def test_the_samples_have_no_false_suggestion_and_the_known_unread_columns(sampl
         assert notes[f"{book} › Repo"].endswith(f"(ignored): {REPO_UNREAD}")
         assert notes[f"{book} › EnrichmentRules"].endswith("(ignored): source")
         assert f"{book} › NormalizationPolicy" not in notes  # every column is read
+
+
+def test_the_core_sample_with_its_repo_sheet_renamed_plans_as_the_original(
+    samples, tmp_path, simulator, tenants_file
+):
+    """Routing policies and alert rules read the Repo sheet too: nothing is skipped for it."""
+    renamed = tmp_path / "core_config.xlsx"
+    with zipfile.ZipFile(samples / "core_config.xlsx") as book:
+        parts = {info: book.read(info) for info in book.infolist()}
+    with zipfile.ZipFile(renamed, "w", zipfile.ZIP_DEFLATED) as book:
+        for info, data in parts.items():
+            if info.filename == "xl/workbook.xml":
+                data = data.replace(b'name="Repo"', b'name="Repo "')
+            book.writestr(info, data)
+    with session_for(simulator, tenants_file, tmp_path) as session:
+        original = session.plan("core", samples / "core_config.xlsx")
+        plan = session.plan("core", renamed)
+    assert Workbook(renamed).sheet_names[0] == "Repo "
+    counts = plan.rows["action"].value_counts().to_dict()
+    assert counts == original.rows["action"].value_counts().to_dict()
+    assert counts["skip"] == 80  # 171 when the sheet was taken as absent
+    assert [n for n in plan.notes if n["level"] != "info"] == [
+        {
+            "resource": "repos",
+            "level": "warning",
+            "message": (
+                "core_config.xlsx: sheet 'Repo ' is read as 'Repo' (the names differ only by "
+                "case or spaces); rename it 'Repo'"
+            ),
+        }
+    ]
+    assert [n["message"] for n in plan.notes if n["level"] == "info"] == [
+        n["message"] for n in original.notes
+    ]
