@@ -29,6 +29,7 @@ from directorsync.plan import LOG, Plan, Progress
 from directorsync.prechecks import run_prechecks
 from directorsync.profile.model import Profile, dependency_order
 from directorsync.resolve import lookup_columns, resolve_frame
+from directorsync.template_check import known_profiles, resolve_sheet_names, unread_column_notes
 from directorsync.tenants import Node, Tenant
 from directorsync.transforms import Context
 from directorsync.vocabulary import (
@@ -96,10 +97,15 @@ def build_plan(
         tenant=tenant,
         options={**(options or {}), "workbook": workbook.name, "planned": list(profiles)},
     )
-    rows, findings, notes = [], [], []
+    names = resolve_sheet_names(workbook.name, workbook.sheet_names, profiles)
+    workbook.alias_sheets(names.aliases)
+    rows, findings, notes = [], [], list(names.notes)
+    headers: dict[str, tuple[str, list[str]]] = {}  # sheets mapped, for the unread columns
     timings: dict[str, float] = {}
     for name in dependency_order(profiles):
         profile = profiles[name]
+        if name in names.blocked:  # an ambiguous sheet: the note says so
+            continue
         if progress:
             progress(f"planning {name}")
         try:
@@ -119,6 +125,9 @@ def build_plan(
             continue
         rows.append(planned)
         findings.append(found)
+        for sheet in choose_sheet(profile, workbook).sheets:
+            headers.setdefault(sheet, (name, list(workbook.sheet(sheet).columns)))
+    notes.extend(unread_column_notes(workbook.name, headers, known_profiles(profiles)))
     if not rows and not any(n["level"] == "error" for n in notes):
         expected = ", ".join(dict.fromkeys(s for p in profiles.values() for s in p.sheets))
         notes.append(

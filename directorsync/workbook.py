@@ -52,6 +52,7 @@ class Workbook:
             raise WorkbookError(f"workbook {self.path} does not exist", file=str(self.path))
         self._cache: dict[str, pd.DataFrame] = {}
         self._names: list[str] | None = None
+        self._aliases: dict[str, str] = {}
         self.reader = _reader_for(self.path)
 
     @property
@@ -66,9 +67,13 @@ class Workbook:
             self._names = self.reader.sheet_names(self.path)
         return self._names
 
+    def alias_sheets(self, aliases: dict[str, str]) -> None:
+        """Read the sheet ``aliases[name]`` when sheet ``name`` is asked for (``Repo`` → ``REPO``)."""
+        self._aliases.update(aliases)
+
     def has_sheet(self, name: str) -> bool:
-        """Whether the workbook has a sheet of this exact name."""
-        return name in self.sheet_names
+        """Whether the workbook has a sheet of this exact name (or an alias of it)."""
+        return name in self.sheet_names or name in self._aliases
 
     def sheet(self, name: str) -> pd.DataFrame:
         """One sheet as a DataFrame with a ``_row`` column (cached).
@@ -77,9 +82,9 @@ class Workbook:
             WorkbookError: the sheet does not exist (the message suggests close names).
         """
         if name not in self._cache:
-            if name not in self.sheet_names:
+            if not self.has_sheet(name):
                 raise WorkbookError(self._missing_sheet_message(name), file=self.name, sheet=name)
-            self._cache[name] = self.reader.read(self.path, name)
+            self._cache[name] = self.reader.read(self.path, self._aliases.get(name, name))
         return self._cache[name]
 
     def sheets(self, names: list[str] | None = None) -> dict[str, pd.DataFrame]:

@@ -192,12 +192,16 @@ def edited(samples, tmp_path, edit):
 def test_missing_sheet_is_reported_not_fatal(samples, tmp_path, fake_director, tenants_file):
     path = edited(samples, tmp_path, lambda s: s.pop("RoutingPolicy"))
     plan = plan_for(path, fake_director, tenants_file)
-    assert plan.notes == [
-        {
-            "resource": "routing_policies",
-            "level": "info",
-            "message": "edited.xlsx: sheet 'RoutingPolicy' is absent; routing_policies not planned",
-        }
+    absent, *unread = plan.notes
+    assert absent == {
+        "resource": "routing_policies",
+        "level": "info",
+        "message": "edited.xlsx: sheet 'RoutingPolicy' is absent; routing_policies not planned",
+    }
+    # the other notes are the template drift's unread columns of the sheets planned
+    assert [(n["resource"], n["message"].split(":")[0]) for n in unread] == [
+        ("repos", "edited.xlsx › Repo"),
+        ("processing_policies", "edited.xlsx › ProcessingPolicy"),
     ]
     assert "repos" in set(plan.rows["resource"])
 

@@ -16,6 +16,8 @@ from directorsync.transforms import Context, Invalid
 
 DEFAULT_REPOS = ("default", "_logpoint", "_LogPointAlerts")
 STORAGE_ROLES = ("backends", "all_in_one")
+#: Columns the build hook reads besides the profile's mapping, by sheet (template drift check).
+COLUMNS_READ = {"Repo": ("cleaned_repo_name", "original_repo_name")}
 _TOKEN = re.compile(r"^(?P<address>[^/\s]+):(?P<port>\d+)/(?P<repo>[^/\s]+)$")
 
 

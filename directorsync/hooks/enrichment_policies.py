@@ -16,6 +16,13 @@ from directorsync.vocabulary import ROW, ROWS, SHEET
 
 RULE_KEYS = ["category", "source_key", "prefix", "operation", "type", "event_key"]
 CRITERIA_KEYS = ["type", "key", "value"]
+#: Columns the build hook reads, by sheet (template drift check); the rules' and criteria's own
+#: ``source`` column is not read (the policy sheet decides).
+COLUMNS_READ = {
+    "EnrichmentPolicy": ("policy_name", "source", "description", "spec_index"),
+    "EnrichmentRules": ("policy_name", "spec_index", *RULE_KEYS),
+    "EnrichmentCriteria": ("policy_name", "spec_index", *CRITERIA_KEYS),
+}
 
 
 def _norm(frame: pd.DataFrame, cols: list[str], ctx: Context) -> pd.DataFrame:

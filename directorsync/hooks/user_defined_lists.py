@@ -15,6 +15,8 @@ import pandas as pd
 from directorsync.mapping import map_sheet
 from directorsync.transforms import Context
 
+#: The build hook reads no column besides the profile's mapping (template drift check).
+COLUMNS_READ: dict[str, tuple[str, ...]] = {}
 LIST_KINDS = {"static_list": "static", "dynamic_list": "dynamic"}
 
 
