@@ -52,7 +52,7 @@ except ImportError:  # not on Windows
 import msgspec
 
 from directorsync import jsonio
-from directorsync.gcpause import gc_paused
+from directorsync.jsonio import collector_paused
 
 LOG = logging.getLogger("directorsync.decoder")
 #: Listings smaller than this are decoded in process (the round trip would not pay off).
@@ -216,7 +216,7 @@ class _Columns:
         """The columns (raises :class:`DecoderUnavailable` for values only Python reads)."""
         decode = jsonio.decode_raw_column
         try:
-            with gc_paused():
+            with collector_paused():
                 out = jsonio.Columns((f, decode(c)) for f, c in self._columns.items())
                 for field, keys in self._unnested.items():
                     out[field] = Unnested({key: decode(c) for key, c in keys.items()})
@@ -343,7 +343,7 @@ def serve(stdin: IO[bytes], stdout: IO[bytes]) -> None:
             _write(stdout, encoder.encode([request_id, None, f"{_UNSHARED}: {shared}"]))
             continue
         decoded: list[Any] = []  # freed once the answer is sent, while the caller reads it
-        with gc_paused():
+        with collector_paused():
             try:
                 answer = [request_id, *encode_columns(body, fields, unnest, decoded)]
             except (ValueError, TypeError, OverflowError, msgspec.MsgspecError) as exc:

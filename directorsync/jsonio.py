@@ -3,7 +3,7 @@
 msgspec writes the same compact UTF-8 text as ``json.dumps(obj, separators=(",", ":"),
 ensure_ascii=False)`` (floats may be spelt differently: ``1e20`` for ``1e+20``) several times
 faster, and decodes a 35 MB listing in about 0.2 s once the garbage collector is paused (see
-:mod:`directorsync.gcpause`); the standard library needs over 1 s. Text msgspec refuses but the
+:func:`collector_paused`); the standard library needs over 1 s. Text msgspec refuses but the
 standard library reads (``NaN``) falls back to :func:`json.loads`, so nothing valid is rejected.
 
 :func:`loads_columns` decodes a listing (a JSON array of objects) keeping only the named fields,
@@ -17,20 +17,56 @@ from __future__ import annotations
 
 import array
 import datetime as dt
+import gc
 import json
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from functools import lru_cache
 from typing import Any
 
 import msgspec
 
-from directorsync.gcpause import gc_paused
-
 _BIG = 1 << 20
 _decoding = threading.Lock()
 _decoder = msgspec.json.Decoder()
 _encoder = msgspec.json.Encoder()
+_collector_lock = threading.Lock()
+_paused_depth = 0
+_was_enabled = False
+
+
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """Run the block with Python's cyclic garbage collector paused (re-entrant, thread-safe).
+
+    Decoding a listing of 100,000 objects or transforming columns of 300,000 cells allocates millions
+    of containers; each allocation burst triggers generational collections that walk every young
+    container (decoding 35 MB of JSON takes 1.0 s with the collector on, 0.2 s with it paused). None
+    of that data forms reference cycles, so pausing loses nothing; reference counting still frees
+    everything as usual. Nested and concurrent pauses (threads) are counted: the collector resumes
+    when the last one ends, and only if it was on before the first. What survives the pause is then
+    moved to the oldest generation without a walk (``gc.freeze()`` + ``gc.unfreeze()``), so the first
+    young collections after the pause do not walk it all either (0.4 s after a 100,000-device plan).
+    """
+    global _paused_depth, _was_enabled
+    with _collector_lock:
+        if _paused_depth == 0:
+            _was_enabled = gc.isenabled()
+            gc.disable()
+        _paused_depth += 1
+    try:
+        yield
+    finally:
+        with _collector_lock:
+            _paused_depth -= 1
+            if _paused_depth == 0 and _was_enabled:
+                # What was built survives as the oldest generation: the next young collections
+                # need not walk millions of fresh containers (a freeze moves them without a walk;
+                # unfreezing keeps them collectable by the next full collection).
+                gc.freeze()
+                gc.unfreeze()
+                gc.enable()
 
 
 def json_default(value: Any) -> Any:
@@ -62,7 +98,7 @@ def loads(data: bytes | str) -> Any:
     threads taking turns on several 30 MB listings only thrash each other's caches.
     """
     if len(data) >= _BIG:
-        with _decoding, gc_paused():
+        with _decoding, collector_paused():
             return _loads(data)
     return _loads(data)
 
@@ -86,7 +122,7 @@ def dumps_lenient(obj: Any) -> bytes:
     """Compact UTF-8 JSON of any report value: numpy numbers as numbers, NaN as null,
     datetimes in ISO 8601, anything else JSON has no type for as its text."""
     try:
-        with gc_paused():
+        with collector_paused():
             return _lenient.encode(obj)
     except (TypeError, msgspec.EncodeError, UnicodeEncodeError):
         # keys that are neither text nor numbers; text that is not Unicode (lone surrogates,
@@ -114,13 +150,13 @@ def loads_columns(data: bytes | str, fields: Sequence[str]) -> Columns:
     decoder = _projection(fields)
     try:
         if len(data) >= _BIG:
-            with _decoding, gc_paused():
+            with _decoding, collector_paused():
                 objects = decoder.decode(data)
         else:
             objects = decoder.decode(data)
     except msgspec.MsgspecError:  # not JSON, not objects, or JSON msgspec refuses (NaN, 1e400)
         return columns_of(loads(data), fields)
-    with gc_paused():
+    with collector_paused():
         rows = list(map(msgspec.structs.astuple, objects))
         del objects
         columns = zip(*rows) if rows else ([] for _ in fields)

@@ -22,7 +22,7 @@ from directorsync import jsonio
 from directorsync.config import new_run_id
 from directorsync.diff import dump_value
 from directorsync.errors import PlanError
-from directorsync.gcpause import gc_paused
+from directorsync.jsonio import collector_paused
 from directorsync.vocabulary import (
     ACTIONS,
     FINDING_COLUMNS,
@@ -61,7 +61,7 @@ class Plan:
         SHA-256 of the tenant and pool, then each row's hashed fields as compact JSON with
         sorted keys, rows sorted (their order does not matter).
         """
-        with gc_paused():
+        with collector_paused():
             rows = sorted(map(_CANONICAL.encode, plain_rows(self.rows[HASHED])))
         head = _CANONICAL.encode({"tenant": self.tenant, "pool_uuid": self.pool_uuid})
         return "sha256:" + hashlib.sha256(b"\n".join([head, *rows])).hexdigest()
@@ -176,7 +176,7 @@ def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     Python numbers, tuples as lists, anything else as its text."""
     if frame is None or frame.empty:
         return []
-    with gc_paused():  # a large plan is millions of fresh containers, without cycles
+    with collector_paused():  # a large plan is millions of fresh containers, without cycles
         return msgspec.json.decode(_JSON.encode(plain_rows(frame)))
 
 

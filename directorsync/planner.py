@@ -19,9 +19,9 @@ from directorsync.cells import cellwise
 from directorsync.config import new_run_id
 from directorsync.diff import diff_frame, remote_columns
 from directorsync.errors import WorkbookError
-from directorsync.gcpause import gc_paused
 from directorsync.hooks.registry import HOOKS
 from directorsync.inventory import Inventory, ref, skipped_marker
+from directorsync.jsonio import collector_paused
 from directorsync.logs import log_context
 from directorsync.mapping import map_sheet
 from directorsync.payload import build_requests
@@ -97,7 +97,7 @@ def build_plan(
         try:
             with (
                 log_context(tenant=tenant.name, pool=tenant.pool_uuid, resource=name),
-                gc_paused(),
+                collector_paused(),
             ):
                 planned, found, extra = plan_resource(
                     profile, workbook, tenant, inventory, ctx, timings

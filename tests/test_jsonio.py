@@ -7,7 +7,7 @@ import threading
 import pytest
 
 from directorsync import jsonio
-from directorsync.gcpause import gc_paused
+from directorsync.jsonio import collector_paused
 
 RECORDS = [
     {
@@ -52,8 +52,8 @@ def test_large_texts_decode_with_the_collector_paused_and_restored():
 
 def test_pauses_nest_and_the_last_one_out_restores_the_collector():
     assert gc.isenabled()
-    with gc_paused():
-        with gc_paused():
+    with collector_paused():
+        with collector_paused():
             assert not gc.isenabled()
         assert not gc.isenabled()
     assert gc.isenabled()
@@ -63,7 +63,7 @@ def test_pauses_overlapping_in_threads_restore_the_collector_once_all_end():
     inside, release = threading.Barrier(3), threading.Event()
 
     def worker():
-        with gc_paused():
+        with collector_paused():
             inside.wait()
             release.wait()
 
@@ -81,7 +81,7 @@ def test_pauses_overlapping_in_threads_restore_the_collector_once_all_end():
 def test_a_collector_that_was_off_stays_off():
     gc.disable()
     try:
-        with gc_paused():
+        with collector_paused():
             pass
         assert not gc.isenabled()
     finally:
@@ -94,7 +94,7 @@ def test_what_survives_a_pause_joins_the_oldest_generation_still_collectable():
     class Loop:
         pass
 
-    with gc_paused():
+    with collector_paused():
         survivor = [[i] for i in range(10)]
         cycle = Loop()
         cycle.me = cycle

@@ -365,11 +365,11 @@ def test_large_listings_go_to_the_helper_and_decode_identically(listing_server, 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="shared bodies are a Linux path")
 def test_a_body_in_shared_memory_is_mapped_by_the_helper_and_a_failed_map_falls_back():
-    from directorsync.director.client import _body_buffer
+    from directorsync.director.transport import body_buffer
 
     items = records(300)
     text = json.dumps(items).encode()
-    body = _body_buffer(len(text))
+    body = body_buffer(len(text))
     body[:] = text
     assert getattr(body, "fd", None) is not None
 

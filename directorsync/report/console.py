@@ -27,7 +27,7 @@ from rich.text import Text
 
 from directorsync import jsonio
 from directorsync.errors import DirectorSyncError
-from directorsync.gcpause import gc_paused
+from directorsync.jsonio import collector_paused
 from directorsync.redact import MASK, Redactor, is_secret_key, redact_obj
 from directorsync.vocabulary import ACTIONS, NOT_OK, ON_NODE, REF_PREFIX, RESULT_SCHEMA, STATUSES
 from directorsync.workbook import source_label
@@ -437,7 +437,7 @@ def _masked_json(result: Mapping[str, Any], chunk: int = 2048) -> Iterator[bytes
     rows = result.get("rows") or []
     for start in range(0, len(rows), chunk):
         some = rows[start : start + chunk]
-        with gc_paused():
+        with collector_paused():
             text = jsonio.dumps_lenient(some)
             if not redactor.surely_clean(text):
                 text = b"[" + b",".join(_masked_row(row, redactor) for row in some) + b"]"
