@@ -41,14 +41,14 @@ import logging
 import random
 import time
 from collections.abc import Callable
-from concurrent.futures import Future
 from typing import Any, NamedTuple
 
 import requests
 import urllib3
 from urllib3.exceptions import InsecureRequestWarning
 
-from directorsync import decoder, jsonio
+from directorsync import jsonio
+from directorsync.director.listing import decode_columns
 from directorsync.director.orders import (
     OrderOutcome,
     director_message,
@@ -62,6 +62,7 @@ from directorsync.director.transport import (
     READ_RETRY_STATUSES,
     WRITE_AMBIGUOUS_STATUSES,
     WRITE_RETRY_STATUSES,
+    Answer,
     ClientStats,
     auth_message,
     is_blank,
@@ -80,6 +81,7 @@ from directorsync.errors import (
     OrderError,
     TransportError,
 )
+from directorsync.jsonio import Columns
 from directorsync.redact import RedactingFilter, redact_obj, redact_text, register_secret
 
 __all__ = ["ClientStats", "DirectorClient"]
@@ -202,8 +204,7 @@ class DirectorClient:
             DirectorError: the body is not JSON.
         """
         rel = self._rel(pool, node, path)
-        response = self._send("GET", rel, body=None, safe=True)
-        return self._decode(response, "GET", rel, safe=True)
+        return self._decode(self._send("GET", rel, body=None, safe=True), "GET", rel, safe=True)
 
     def list_objects(self, pool: str, node: str, path: str) -> list[dict]:
         """GET a list endpoint, which must answer a bare JSON array of objects (contract §1.6)."""
@@ -218,19 +219,10 @@ class DirectorClient:
         """
         return self.receive_listing(pool, node, path).items
 
-    def receive_listing(
-        self, pool: str, node: str, path: str, *, columns_wanted: bool = False
-    ) -> ReceivedListing:
-        """GET a list endpoint now; the answer decodes later, whole or a few fields of it.
-
-        ``columns_wanted``: the caller will ask for some columns: when the answer announces a
-        large body, the decoding helper is started while the body arrives.
-        """
+    def receive_listing(self, pool: str, node: str, path: str) -> ReceivedListing:
+        """GET a list endpoint now; the answer decodes later, whole or a few fields of it."""
         rel = self._rel(pool, node, path)
-        warm = decoder.shared().warm if columns_wanted else None
-        return ReceivedListing(
-            self, rel, self._send("GET", rel, body=None, safe=True, on_large=warm)
-        )
+        return ReceivedListing(self, rel, self._send("GET", rel, body=None, safe=True))
 
     def _check_list(self, rel: str, items: Any) -> list[dict]:
         if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
@@ -345,8 +337,8 @@ class DirectorClient:
             raise ValueError(f"submit() sends POST, PUT or DELETE, not {method}")
         rel = self._rel(pool, node, path)
         body = {"data": {} if data is None else data}
-        response = self._send(method, rel, body=body, safe=safe)
-        answer = self._decode(response, method, rel, safe=safe)
+        sent = self._send(method, rel, body=body, safe=safe)
+        answer = self._decode(sent, method, rel, safe=safe)
         if isinstance(answer, dict) and str(answer.get("status", "")).lower() in (
             "error",
             "failed",
@@ -355,7 +347,7 @@ class DirectorClient:
             text = redact_text(str(answer.get("message") or answer))[:500]
             raise DirectorHTTPError(
                 f"{method} {rel} refused: {text}",
-                status=response.status_code,
+                status=sent.response.status_code,
                 method=method,
                 path=rel,
                 director_message=text,
@@ -401,14 +393,13 @@ class DirectorClient:
         *,
         body: dict | None,
         safe: bool,
-        on_large: Callable[[], None] | None = None,
-    ) -> requests.Response:
-        """Send with the retry rules; return a response with status < 400 or raise."""
+    ) -> Answer:
+        """Send with the retry rules; return an answer with status < 400 or raise."""
         url = f"{self.base_url}/{rel}"
         retry_statuses = READ_RETRY_STATUSES if safe else WRITE_RETRY_STATUSES
         attempt = 0
         while True:
-            response, exc = self._attempt(method, url, rel, body, on_large)
+            answer, exc = self._attempt(method, url, rel, body)
             if exc is not None:
                 retryable = safe or never_sent(exc)
                 if retryable and attempt < self.retries and not is_tls(exc):
@@ -416,7 +407,8 @@ class DirectorClient:
                     attempt += 1
                     continue
                 raise self._exception_error(method, rel, exc, safe, attempt + 1)
-            assert response is not None
+            assert answer is not None
+            response = answer.response
             if response.status_code in retry_statuses and attempt < self.retries:
                 hint = retry_after(response)
                 response.close()
@@ -425,7 +417,7 @@ class DirectorClient:
                 continue
             if response.status_code >= 400:
                 raise self._status_error(method, rel, response, safe)
-            return response
+            return answer
 
     def _attempt(
         self,
@@ -433,8 +425,7 @@ class DirectorClient:
         url: str,
         rel: str,
         body: dict | None,
-        on_large: Callable[[], None] | None = None,
-    ) -> tuple[requests.Response | None, requests.RequestException | None]:
+    ) -> tuple[Answer | None, requests.RequestException | None]:
         self.stats.add("requests", method=method)
         if body is not None and self.log.isEnabledFor(logging.DEBUG):
             self.log.debug("%s %s body=%s", method, rel, log_preview(redact_obj(body)))
@@ -443,17 +434,14 @@ class DirectorClient:
             response = self.session.request(
                 method, url, json=body, timeout=self.timeout, verify=self.verify, stream=True
             )
-            # read the body here (errors are retried like any transport error), in 1 MB chunks:
-            # requests' default 10 kB chunks cost one interpreter-lock hand-off each, which
-            # stalls concurrent listings of tens of megabytes behind each other's decoding
-            response._content = read_body(response, on_large)
+            answer = Answer(response, read_body(response))
         except requests.RequestException as exc:
             ms = (self._clock() - start) * 1000
             self.log.debug("%s %s -> %s after %.0f ms", method, rel, type(exc).__name__, ms)
             return None, exc
         ms = (self._clock() - start) * 1000
         self.log.debug("%s %s -> HTTP %s in %.0f ms", method, rel, response.status_code, ms)
-        return response, None
+        return answer, None
 
     def _pause(self, attempt: int, hint: float | None, method: str, rel: str, why: str) -> None:
         if hint is not None:
@@ -466,9 +454,9 @@ class DirectorClient:
         )
         self._sleep(delay)
 
-    def _decode(self, response: requests.Response, method: str, rel: str, safe: bool) -> Any:
-        with response:
-            content = response.content
+    def _decode(self, answer: Answer, method: str, rel: str, safe: bool) -> Any:
+        response, content = answer
+        response.close()
         if is_blank(content):
             return None
         try:
@@ -551,46 +539,48 @@ class ReceivedListing:
     """A list endpoint's answer, received and not yet decoded.
 
     :meth:`items` decodes every object; :meth:`columns` only the named fields, column by column
-    (several times faster on a large listing). Both check that the body is a JSON array of
-    objects (contract §1.6) and may be called several times.
+    (:func:`directorsync.director.listing.decode_columns`, several times faster on a large
+    listing). Both check that the body is a JSON array of objects (contract §1.6) and may be
+    called several times.
     """
 
-    def __init__(self, client: DirectorClient, rel: str, response: requests.Response) -> None:
-        self._client, self._rel, self._response = client, rel, response
-        self._started: dict[tuple[str, ...], Future] = {}
+    def __init__(self, client: DirectorClient, rel: str, answer: Answer) -> None:
+        self._client, self._rel, self._answer = client, rel, answer
+        self._decoded: dict[tuple[str, ...], Columns] = {}
 
     def start_columns(self, fields: list[str], unnest: dict[str, list[str]] | None = None) -> None:
-        """Start decoding ``fields`` in the decoding helper now, for a later :meth:`columns`.
+        """Decode ``fields`` now, on this thread, for a later :meth:`columns` of the same fields.
 
-        Only large listings go to the helper (:data:`directorsync.decoder.MIN_BYTES`); others
-        are decoded when asked. ``unnest`` (``{field: [keys]}``) names object fields that come
-        back as one column per key (:class:`directorsync.decoder.Unnested`), those keys only.
+        A prefetch thread calls it as soon as the listing is received: a large listing is then
+        parsed without the interpreter lock while the planning thread works. ``unnest``
+        (``{field: [keys]}``) names object fields that come back as one column per key
+        (:class:`~directorsync.director.listing.Unnested`), those keys only.
         """
-        content = self._response.content
-        if len(content) >= decoder.MIN_BYTES:
-            self._started[tuple(fields)] = decoder.shared().submit(content, fields, unnest)
+        try:
+            self._decoded[tuple(fields)] = decode_columns(self._answer.body, fields, unnest)
+        except ValueError:
+            pass  # not a listing: columns() says so, with the request named
 
     def items(self) -> list[dict]:
         client, rel = self._client, self._rel
-        return client._check_list(rel, client._decode(self._response, "GET", rel, safe=True))
+        return client._check_list(rel, client._decode(self._answer, "GET", rel, safe=True))
 
-    def columns(self, fields: list[str]) -> dict[str, Any]:
-        """``{field: [value per object]}`` of the fields at least one object has.
+    def columns(
+        self, fields: list[str], unnest: dict[str, list[str]] | None = None
+    ) -> dict[str, Any]:
+        """``{field: values}`` of the fields at least one object has (see :meth:`start_columns`).
 
-        A column decoded by the helper may be an object array, and an ``unnest`` field an
-        :class:`~directorsync.decoder.Unnested` (see :meth:`start_columns`).
+        Raises:
+            DirectorError: the body is not a JSON array of objects.
         """
-        with self._response as response:
-            content = response.content
-        if is_blank(content):
-            return self._client._check_list(self._rel, None)
-        started = self._started.pop(tuple(fields), None)
+        started = self._decoded.pop(tuple(fields), None)
         if started is not None:
-            try:
-                return decoder.decode_columns(started)
-            except decoder.DecoderUnavailable:
-                pass  # decoded here instead (with this process's own error messages)
+            return started
+        body = self._answer.body
+        if is_blank(body):
+            return self._client._check_list(self._rel, None)
         try:
-            return jsonio.loads_columns(content, fields)
+            return decode_columns(body, fields, unnest)
         except ValueError:  # not JSON, or not an array of objects: the full decode says which
-            return jsonio.columns_of(self.items(), fields)
+            self.items()
+            raise

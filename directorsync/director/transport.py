@@ -1,6 +1,6 @@
 """The HTTP transport under :class:`~directorsync.director.client.DirectorClient`.
 
-Reading response bodies (large ones straight from the socket, one at a time), telling from a
+Reading response bodies (in large chunks, large ones one at a time), telling from a
 requests exception whether a request reached Director (:func:`never_sent`) and why not
 (:func:`unreachable_reason`), the messages for refused tokens, and the client's counters
 (:class:`ClientStats`).
@@ -9,25 +9,18 @@ requests exception whether a request reached Director (:func:`never_sent`) and w
 from __future__ import annotations
 
 import errno
-import http.client
 import json
-import mmap
-import os
 import socket
-import sys
 import threading
-import weakref
 from collections import Counter
-from collections.abc import Callable
 from http.client import RemoteDisconnected
-from typing import Any
+from typing import Any, NamedTuple
 
 import requests
 from requests.adapters import HTTPAdapter
 from urllib3.exceptions import ConnectTimeoutError as Urllib3ConnectTimeout
 from urllib3.exceptions import NameResolutionError, ProtocolError
 
-from directorsync import decoder
 from directorsync.redact import redact_text
 
 READ_RETRY_STATUSES = frozenset({429, 502, 503, 504})
@@ -43,61 +36,31 @@ BIG_BODY = 1 << 20  # bodies from this size on are received one at a time
 _receiving = threading.Lock()
 
 
-def read_body(
-    response: requests.Response, on_large: Callable[[], None] | None = None
-) -> bytes | mmap.mmap:
-    """The whole body; large ones one at a time (threads stalled on each other's reads and
-    decoding otherwise deliver every listing late instead of one early).
+class Answer(NamedTuple):
+    """A response and its whole body (read when it arrived, so that reading errors are retried
+    like any transport error)."""
 
-    ``on_large`` is called, before the body is read, when its announced size is one that goes
-    to the decoding helper.
+    response: requests.Response
+    body: bytes
+
+
+def read_body(response: requests.Response) -> bytes:
+    """The whole body, in 1 MB chunks; large ones one at a time.
+
+    requests' default 10 kB chunks cost one interpreter-lock hand-off each, which stalls
+    concurrent listings of tens of megabytes behind each other; and threads stalled on each
+    other's reads deliver every listing late instead of one early.
     """
+    if response.status_code >= 300:  # an error's text: requests keeps it (its message is shown)
+        return response.content or b""
     try:
         size = int(response.headers.get("Content-Length") or 0)
     except ValueError:
         size = 0
-    if response.status_code >= 300:  # an error's text: read as bytes (its message is shown)
-        return b"".join(response.iter_content(BODY_CHUNK)) or b""
-    if on_large is not None and size >= decoder.MIN_BYTES:
-        on_large()
     if size < BIG_BODY:
-        return b"".join(response.iter_content(BODY_CHUNK)) or b""
+        return b"".join(response.iter_content(BODY_CHUNK))
     with _receiving:
-        body = read_into(response, size)
-        if body is not None:
-            return body
-        return b"".join(response.iter_content(BODY_CHUNK)) or b""
-
-
-def read_into(response: requests.Response, size: int) -> mmap.mmap | None:
-    """A large plain body read by the socket straight into memory of its own.
-
-    The socket fills the pages as they arrive, without the interpreter lock (a body read in
-    chunks and joined is copied twice under it, stalling the planning thread for a fifth of
-    a second per listing). None when the body is not sent as is (compressed, chunked) or the
-    response cannot be read this way: the caller then reads it in chunks.
-    """
-    raw = response.raw
-    fp = getattr(raw, "_fp", None)
-    encoding = response.headers.get("Content-Encoding", "identity").strip().lower()
-    if fp is None or not hasattr(fp, "readinto") or encoding != "identity" or raw.chunked:
-        return None
-    body = body_buffer(size)
-    view, got = memoryview(body), 0
-    try:
-        while got < size:
-            n = fp.readinto(view[got:])
-            if not n:
-                raise requests.exceptions.ChunkedEncodingError(
-                    f"the connection closed after {got:,} of {size:,} bytes"
-                )
-            got += n
-    except (OSError, http.client.HTTPException) as exc:
-        raise requests.exceptions.ConnectionError(exc) from exc
-    finally:
-        view.release()
-    raw.release_conn()  # read to its end: the connection serves the next request
-    return body
+        return b"".join(response.iter_content(BODY_CHUNK))
 
 
 class ClientStats:
@@ -191,39 +154,9 @@ def never_sent(exc: BaseException) -> bool:
     return any(isinstance(e, _NOT_SENT) for e in chain)
 
 
-class SharedBody(mmap.mmap):
-    """A received body in memory another process of this user may map (``/proc/<pid>/fd/<fd>``:
-    the decoding helper reads it there instead of through a pipe)."""
-
-    fd: int
-
-
-def body_buffer(size: int) -> mmap.mmap:
-    """Memory for a large body: a shareable memfd mapping on Linux, private memory elsewhere."""
-    if hasattr(os, "memfd_create") and sys.platform.startswith("linux"):
-        try:
-            fd = os.memfd_create("directorsync-listing", os.MFD_CLOEXEC)
-        except OSError:
-            return mmap.mmap(-1, size)
-        try:
-            os.ftruncate(fd, size)
-            body = SharedBody(fd, size)
-        except OSError:
-            os.close(fd)
-            return mmap.mmap(-1, size)
-        body.fd = fd
-        weakref.finalize(body, os.close, fd)
-        return body
-    return mmap.mmap(-1, size)
-
-
-def is_blank(content: bytes | mmap.mmap) -> bool:
-    """No body, or white space only (a large body is not copied to tell)."""
-    if not len(content):
-        return True
-    if content[:64].strip():
-        return False
-    return not bytes(content).strip()
+def is_blank(content: bytes) -> bool:
+    """No body, or white space only."""
+    return not content[:64].strip() and not content.strip()
 
 
 def auth_message(status: int, response: requests.Response) -> str:
