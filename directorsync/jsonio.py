@@ -1,9 +1,11 @@
-"""JSON encoding and decoding for large payloads: msgspec, with the collector paused.
+"""JSON encoding and decoding for large payloads (msgspec), and the collector pause they need.
 
 msgspec writes the same compact UTF-8 text as ``json.dumps(obj, separators=(",", ":"),
 ensure_ascii=False)`` (floats may be spelt differently: ``1e20`` for ``1e+20``) several times
-faster, and decodes a 35 MB listing in about 0.2 s once the garbage collector is paused (see
-:func:`collector_paused`); the standard library needs over 1 s. Text msgspec refuses but the
+faster, and decodes a 35 MB listing in about 0.2 s once the garbage collector is paused; the
+standard library needs over 1 s. The collector is paused once at the edges of a plan and an
+apply (:func:`collector_paused`: building the plan, applying it, reading and writing plan and
+result files, loading the simulator's state), not around each decode. Text msgspec refuses but the
 standard library reads (``NaN``) falls back to :func:`json.loads`, so nothing valid is rejected.
 
 :func:`loads_columns` decodes a listing (a JSON array of objects) keeping only the named fields,
@@ -96,7 +98,7 @@ def loads(data: bytes | str) -> Any:
     threads taking turns on several 30 MB listings only thrash each other's caches.
     """
     if len(data) >= _BIG:
-        with _decoding, collector_paused():
+        with _decoding:
             return _loads(data)
     return _loads(data)
 
@@ -120,8 +122,7 @@ def dumps_lenient(obj: Any) -> bytes:
     """Compact UTF-8 JSON of any report value: numpy numbers as numbers, NaN as null,
     datetimes in ISO 8601, anything else JSON has no type for as its text."""
     try:
-        with collector_paused():
-            return _lenient.encode(obj)
+        return _lenient.encode(obj)
     except (TypeError, msgspec.EncodeError, UnicodeEncodeError):
         # keys that are neither text nor numbers; text that is not Unicode (lone surrogates,
         # written as \u escapes)
@@ -150,19 +151,18 @@ def loads_columns(data: bytes | str, fields: Sequence[str]) -> Columns:
     decoder = _projection(fields)
     try:
         if len(data) >= _BIG:
-            with _decoding, collector_paused():
+            with _decoding:
                 objects = decoder.decode(data)
         else:
             objects = decoder.decode(data)
     except msgspec.MsgspecError:  # not JSON, not objects, or JSON msgspec refuses (NaN, 1e400)
         return columns_of(loads(data), fields)
-    with collector_paused():
-        rows = list(map(msgspec.structs.astuple, objects))
-        del objects
-        columns = zip(*rows) if rows else ([] for _ in fields)
-        out = Columns((f, v) for f, v in zip(fields, map(list, columns)) if _present(v))
-        out.rows = len(rows)
-        return out
+    rows = list(map(msgspec.structs.astuple, objects))
+    del objects
+    columns = zip(*rows) if rows else ([] for _ in fields)
+    out = Columns((f, v) for f, v in zip(fields, map(list, columns)) if _present(v))
+    out.rows = len(rows)
+    return out
 
 
 def _present(values: list[Any]) -> bool:

@@ -252,9 +252,10 @@ def load_plan(path: str | Path) -> Plan:
 def read_plan(path: str | Path) -> tuple[Plan, bytes]:
     """Read a plan JSON file: the plan, and the very bytes it was read (and verified) from."""
     path = Path(path)
-    try:
-        raw = path.read_bytes()
-        data = jsonio.loads(raw)
-    except (OSError, ValueError) as exc:
-        raise PlanError(f"cannot read plan {path}: {exc}", file=str(path)) from exc
-    return plan_from_dict(data), raw
+    with collector_paused():  # a large plan is millions of fresh containers, without cycles
+        try:
+            raw = path.read_bytes()
+            data = jsonio.loads(raw)
+        except (OSError, ValueError) as exc:
+            raise PlanError(f"cannot read plan {path}: {exc}", file=str(path)) from exc
+        return plan_from_dict(data), raw

@@ -90,27 +90,28 @@ def build_plan(
     )
     rows, findings, notes = [], [], []
     timings: dict[str, float] = {}
-    for name in dependency_order(profiles):
-        profile = profiles[name]
-        if progress:
-            progress(f"planning {name}")
-        try:
-            with (
-                log_context(tenant=tenant.name, pool=tenant.pool_uuid, resource=name),
-                collector_paused(),
-            ):
-                planned, found, extra = plan_resource(
-                    profile, workbook, tenant, inventory, ctx, timings
+    # one pause for the whole plan: millions of fresh containers (listings, frames), no cycles
+    with collector_paused():
+        for name in dependency_order(profiles):
+            profile = profiles[name]
+            if progress:
+                progress(f"planning {name}")
+            try:
+                with log_context(tenant=tenant.name, pool=tenant.pool_uuid, resource=name):
+                    planned, found, extra = plan_resource(
+                        profile, workbook, tenant, inventory, ctx, timings
+                    )
+                    notes.extend(extra)
+                    LOG.debug("planned %s", planned["action"].value_counts().to_dict())
+            except WorkbookError as exc:
+                level = "info" if exc.context.get("absent") and not explicit else "error"
+                hint = exc.context.get("hint") if level == "error" else None
+                notes.append(
+                    {"resource": name, "level": level, "message": exc.message + (hint or "")}
                 )
-                notes.extend(extra)
-                LOG.debug("planned %s", planned["action"].value_counts().to_dict())
-        except WorkbookError as exc:
-            level = "info" if exc.context.get("absent") and not explicit else "error"
-            hint = exc.context.get("hint") if level == "error" else None
-            notes.append({"resource": name, "level": level, "message": exc.message + (hint or "")})
-            continue
-        rows.append(planned)
-        findings.append(found)
+                continue
+            rows.append(planned)
+            findings.append(found)
     if not rows and not any(n["level"] == "error" for n in notes):
         expected = ", ".join(dict.fromkeys(s for p in profiles.values() for s in p.sheets))
         notes.append(

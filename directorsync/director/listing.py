@@ -29,7 +29,7 @@ import io
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from directorsync.jsonio import Columns, collector_paused, loads_columns
+from directorsync.jsonio import Columns, loads_columns
 
 #: Bodies from this size on go to the columnar decoder (smaller ones decode faster exactly).
 COLUMNAR_FROM = 1 << 20
@@ -67,16 +67,15 @@ def decode_columns(
 
 
 def _exact(body: bytes, fields: list[str], unnest: dict[str, list[str]]) -> Columns:
-    with collector_paused():
-        columns = loads_columns(body, fields)
-        for field, keys in unnest.items():
-            if field in columns:
-                objects = [c if type(c) is dict else {} for c in columns.pop(field)]
-                present = set().union(*objects)
-                columns[field] = Unnested(
-                    (k, [o.get(k) for o in objects]) for k in keys if k in present
-                )
-        return columns
+    columns = loads_columns(body, fields)
+    for field, keys in unnest.items():
+        if field in columns:
+            objects = [c if type(c) is dict else {} for c in columns.pop(field)]
+            present = set().union(*objects)
+            columns[field] = Unnested(
+                (k, [o.get(k) for o in objects]) for k in keys if k in present
+            )
+    return columns
 
 
 def _columnar(body: bytes, fields: list[str], unnest: dict[str, list[str]]) -> Columns | None:
@@ -109,17 +108,16 @@ def _columnar(body: bytes, fields: list[str], unnest: dict[str, list[str]]) -> C
         return None
     columns = Columns()
     columns.rows, columns.decoder = rows, "polars"
-    with collector_paused():
-        for name, dtype in frame.schema.items():
-            series = frame.get_column(name)
-            if name in unnest:
-                struct = series.struct
-                keys = [f.name for f in dtype.fields]
-                columns[name] = Unnested(
-                    (k, _values(struct.field(k))) for k in unnest[name] if k in keys
-                )
-            else:
-                columns[name] = _values(series)
+    for name, dtype in frame.schema.items():
+        series = frame.get_column(name)
+        if name in unnest:
+            struct = series.struct
+            keys = [f.name for f in dtype.fields]
+            columns[name] = Unnested(
+                (k, _values(struct.field(k))) for k in unnest[name] if k in keys
+            )
+        else:
+            columns[name] = _values(series)
     return columns
 
 
