@@ -350,6 +350,9 @@ def test_a_large_listing_decoded_ahead_gives_the_same_columns(listing_server):
         thread.join()
         ahead = listing.columns(fields, UNNEST)
         again = listing.columns(fields, UNNEST)  # decoded once more, the same
+        listing.start_columns(fields, UNNEST)
+        other = listing.columns(fields, {"risk_values": ["availability"]})  # not what was started
+        assert list(other["risk_values"]) == ["availability"]
     assert ahead.decoder == "polars" and as_lists(ahead) == as_lists(again)
     assert list(ahead["id"]) == [e["id"] for e in expected]
     assert list(ahead["timezone"]) == [e.get("timezone") for e in expected]

@@ -546,7 +546,7 @@ class ReceivedListing:
 
     def __init__(self, client: DirectorClient, rel: str, answer: Answer) -> None:
         self._client, self._rel, self._answer = client, rel, answer
-        self._decoded: dict[tuple[str, ...], Columns] = {}
+        self._decoded: dict[tuple[Any, ...], Columns] = {}
 
     def start_columns(self, fields: list[str], unnest: dict[str, list[str]] | None = None) -> None:
         """Decode ``fields`` now, on this thread, for a later :meth:`columns` of the same fields.
@@ -557,7 +557,9 @@ class ReceivedListing:
         (:class:`~directorsync.director.listing.Unnested`), those keys only.
         """
         try:
-            self._decoded[tuple(fields)] = decode_columns(self._answer.body, fields, unnest)
+            self._decoded[_asked(fields, unnest)] = decode_columns(
+                self._answer.body, fields, unnest
+            )
         except ValueError:
             pass  # not a listing: columns() says so, with the request named
 
@@ -573,7 +575,7 @@ class ReceivedListing:
         Raises:
             DirectorError: the body is not a JSON array of objects.
         """
-        started = self._decoded.pop(tuple(fields), None)
+        started = self._decoded.pop(_asked(fields, unnest), None)
         if started is not None:
             return started
         body = self._answer.body
@@ -584,3 +586,8 @@ class ReceivedListing:
         except ValueError:  # not JSON, or not an array of objects: the full decode says which
             self.items()
             raise
+
+
+def _asked(fields: list[str], unnest: dict[str, list[str]] | None) -> tuple[Any, ...]:
+    """What a decode of ``fields`` and ``unnest`` gives: the same request, the same key."""
+    return (tuple(fields), tuple((f, tuple(keys)) for f, keys in sorted((unnest or {}).items())))
