@@ -29,6 +29,8 @@ import io
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import polars as pl
+
 from directorsync.jsonio import Columns, loads_columns
 
 #: Bodies from this size on go to the columnar decoder (smaller ones decode faster exactly).
@@ -80,8 +82,6 @@ def _exact(body: bytes, fields: list[str], unnest: dict[str, list[str]]) -> Colu
 
 def _columnar(body: bytes, fields: list[str], unnest: dict[str, list[str]]) -> Columns | None:
     """The columns through polars, or None when it cannot give exactly the same values."""
-    import polars as pl  # only large listings need it (it takes a while to import)
-
     if not body.lstrip()[:1] == b"[" or b"\\ud" in body or b"\\uD" in body:
         return None  # an object (polars reads it as one row); a surrogate (polars spoils lone ones)
     try:  # types inferred from every object: a field of mixed kinds is refused, not converted
@@ -123,23 +123,17 @@ def _columnar(body: bytes, fields: list[str], unnest: dict[str, list[str]]) -> C
 
 def _plain(dtype: Any) -> bool:
     """Values polars cannot have changed: texts, booleans, nulls, and lists of those."""
-    import polars as pl
-
     if isinstance(dtype, pl.List):
         dtype = dtype.inner
     return dtype in (pl.String, pl.Boolean, pl.Null)
 
 
 def _holds_text(dtype: Any) -> bool:
-    import polars as pl
-
     return dtype == pl.String or (isinstance(dtype, pl.List) and dtype.inner == pl.String)
 
 
 def _any_scalar_text(frame: Any, texts: list[tuple[Any, Any]]) -> bool:
     """True if a text cell (or a text in a list) reads like a JSON number or boolean."""
-    import polars as pl
-
     probes = [
         (e.list.explode() if isinstance(dtype, pl.List) else e)
         .str.contains(_SCALAR_TEXT)
@@ -152,8 +146,6 @@ def _any_scalar_text(frame: Any, texts: list[tuple[Any, Any]]) -> bool:
 
 def _values(series: Any) -> Any:
     """A polars column as Python values: texts in an object array, anything else in a list."""
-    import polars as pl
-
     if series.dtype == pl.String:
         return series.to_numpy()
     if series.dtype == pl.Null:
