@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
 import re
 import statistics
 import subprocess
@@ -24,17 +25,27 @@ import sys
 import time
 from pathlib import Path
 
-import pandas as pd
+# The checkout this script belongs to is imported (not an installed copy), here and in the
+# processes it starts (simulator, plans).
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ["PYTHONPATH"] = os.pathsep.join(
+    [str(ROOT), *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
+)
 
-from directorsync.config import load_settings
-from directorsync.session import Session
-from directorsync.simulator import Simulator
-from directorsync.synth import (
+import pandas as pd  # noqa: E402
+from python_calamine import CalamineWorkbook  # noqa: E402
+
+import directorsync  # noqa: E402
+from directorsync.config import load_settings  # noqa: E402
+from directorsync.session import Session  # noqa: E402
+from directorsync.simulator import Simulator  # noqa: E402
+from directorsync.synth import (  # noqa: E402
     synthetic_group_inventory,
     synthetic_inventory,
     write_synthetic_workbook,
 )
-from directorsync.workbook import Workbook
+from directorsync.workbook import Workbook  # noqa: E402
 
 CACHE = Path(__file__).resolve().parent / ".cache"
 TOKEN = "bench-token"
@@ -100,7 +111,7 @@ def separate_simulator(tenants: Path, state: Path):
         [
             sys.executable,
             "-m",
-            "directorsync.cli",
+            "directorsync",
             "simulator",
             "--port",
             "0",
@@ -123,8 +134,18 @@ def separate_simulator(tenants: Path, state: Path):
         proc.wait(timeout=30)
 
 
+def bare_read(path: Path) -> float:
+    """Seconds python_calamine takes to read the two sheets to lists of cells (the floor)."""
+    t0 = time.perf_counter()
+    book = CalamineWorkbook.from_path(str(path))
+    for sheet in ("Device", "DeviceGroups"):
+        book.get_sheet_by_name(sheet).to_python()
+    return time.perf_counter() - t0
+
+
 def plan_once(url: str, tenants: Path, path: Path) -> dict:
     """One plan in a fresh session: workbook load, then everything after it."""
+    bare = bare_read(path)
     settings = load_settings(env={}, overrides={"director.base_url": url, "director.token": TOKEN})
     with Session.open(settings=settings, tenants_file=tenants) as session:
         t0 = time.perf_counter()
@@ -135,6 +156,8 @@ def plan_once(url: str, tenants: Path, path: Path) -> dict:
         plan = session.plan("bench", workbook, ["device_groups", "devices"])
         done = time.perf_counter()
     return {
+        "bare": bare,
+        "hash": plan.hash,
         "load": loaded - t0,
         "after": done - loaded,
         "counts": plan.counts(),
@@ -171,6 +194,7 @@ def main() -> None:
         "--child", nargs=3, metavar=("URL", "TENANTS", "WORKBOOK"), help=argparse.SUPPRESS
     )
     args = parser.parse_args()
+    print(f"package: {Path(directorsync.__file__).parent}", file=sys.stderr)
     if args.child:
         print(json.dumps(plan_once(args.child[0], Path(args.child[1]), Path(args.child[2]))))
         return
@@ -183,13 +207,16 @@ def main() -> None:
             warm_up, *runs = run_in_processes(url, tenants, path, args.repeat + 1)
     for i, run in enumerate(runs, 1):
         print(
-            f"run {i}: workbook load {run['load']:.2f} s, everything after load {run['after']:.2f} s"
+            f"run {i}: workbook load {run['load']:.2f} s (bare calamine {run['bare']:.2f} s, "
+            f"{run['load'] / run['bare']:.2f}x), everything after load {run['after']:.2f} s"
         )
     summary = pd.DataFrame(warm_up["summary"])
     devices = summary.loc[summary["resource"] == "devices", "count"].sum()
     print(f"devices={args.devices} nodes={args.nodes} rows planned={devices}")
     print(summary.to_string(index=False))
     assert all(run["counts"] == warm_up["counts"] for run in runs), "runs planned differently"
+    assert all(run["hash"] == warm_up["hash"] for run in runs), "runs planned differently"
+    print(f"plan hash: {warm_up['hash']}")
     mode = "one process per plan" if not args.same_process else "plans in one process"
     loads, afters = [r["load"] for r in runs], [r["after"] for r in runs]
     stages = [k for k in runs[0]["stages"] if k.startswith("devices.")]
@@ -200,8 +227,11 @@ def main() -> None:
             for k in stages
         )
     )
+    ratios = [r["load"] / r["bare"] for r in runs]
     print(
-        f"workbook load:            {statistics.median(loads):.2f} s (median of {len(loads)}, {mode})"
+        f"workbook load:            {statistics.median(loads):.2f} s (median of {len(loads)}, {mode}"
+        f"; {statistics.median(ratios):.2f}x a bare calamine read, "
+        f"{min(ratios):.2f}-{max(ratios):.2f}x)"
     )
     print(
         f"everything after load:    {statistics.median(afters):.2f} s (median of {len(afters)}, "

@@ -38,8 +38,8 @@ from directorsync.errors import (
     OrderError,
     TransportError,
 )
-from directorsync.gcpause import gc_paused
 from directorsync.inventory import Inventory, is_ref
+from directorsync.jsonio import collector_paused
 from directorsync.logs import log_context
 from directorsync.plan import Plan, plain_rows
 from directorsync.profile.model import Profile
@@ -120,9 +120,9 @@ def apply_plan(
     t0 = time.perf_counter()
     run = _Run(plan, client, tenant, inventory, profiles, options, progress)
     rows = plan.rows.reset_index(drop=True)
-    with gc_paused():  # a large plan: hundreds of thousands of dicts, without cycles
+    with collector_paused():  # a large plan: hundreds of thousands of dicts, without cycles
         run.records = plain_rows(rows) if len(rows) else []
-    todo = _carry_over(run, selection)
+        todo = _carry_over(run, selection)
     run.records = {i: run.records[i] for i in todo}  # the others are in run.results now
     run.total = len(todo)
     if options.check_stale and not options.dry_run:
@@ -143,18 +143,17 @@ def _carry_over(run: _Run, selection: list[int] | None) -> list[int]:
     """Fill results for rows that are not sent; return the indices to send."""
     chosen = None if selection is None else set(selection)
     todo = []
-    with gc_paused():  # as many result dicts as rows, without cycles
-        for i, row in enumerate(run.records):
-            action = row.get("action")
-            if action in ("create", "update") and (chosen is None or i in chosen):
-                if run.options.dry_run:
-                    run.results[i] = _row_result(row, DRY[action], row.get("reason"))
-                else:
-                    todo.append(i)
-            elif action in ("create", "update"):
-                run.results[i] = _row_result(row, "SKIP", "not selected for this apply")
+    for i, row in enumerate(run.records):
+        action = row.get("action")
+        if action in ("create", "update") and (chosen is None or i in chosen):
+            if run.options.dry_run:
+                run.results[i] = _row_result(row, DRY[action], row.get("reason"))
             else:
-                run.results[i] = _row_result(row, CARRIED.get(action, "ERROR"), row.get("reason"))
+                todo.append(i)
+        elif action in ("create", "update"):
+            run.results[i] = _row_result(row, "SKIP", "not selected for this apply")
+        else:
+            run.results[i] = _row_result(row, CARRIED.get(action, "ERROR"), row.get("reason"))
     return todo
 
 

@@ -22,7 +22,7 @@ from typing import Any, Protocol
 
 import pandas as pd
 
-from directorsync.decoder import Unnested
+from directorsync.director.listing import Unnested
 from directorsync.errors import DirectorError, ProfileError
 from directorsync.hooks.registry import HOOKS
 from directorsync.profile.model import Profile
@@ -227,8 +227,9 @@ class Inventory:
 
         :meth:`frame` then waits for the listing instead of starting another (and raises its
         error, if any). At most ``max_workers`` listings run at a time. With ``columns`` (those
-        the caller will read), a large listing starts decoding in the decoding helper as soon as
-        it is received (:mod:`directorsync.decoder`).
+        the caller will read), the prefetch thread also decodes those columns as soon as the
+        listing is received (:func:`directorsync.director.listing.decode_columns`: a large
+        listing is parsed without the interpreter lock, beside the planning thread).
         """
         for node in nodes:
             key = (source, node.id)
@@ -328,9 +329,9 @@ class Inventory:
     def _receive(self, source: str, node: Node, columns: list[str] | None = None) -> Builder:
         """Do the listing's I/O now; return what builds its frame (decoding included).
 
-        Prefetch threads only receive: decoding and normalising hold the interpreter lock for
-        long stretches, so they run on the thread that needs the frame, not beside it — or in
-        the decoding helper, started here when the ``columns`` to read are known.
+        Prefetch threads receive, and decode the ``columns`` to read when they are known (the
+        columnar decoder works without the interpreter lock); normalising holds the lock for
+        long stretches, so it runs on the thread that needs the frame.
         """
         with self._lock:
             self.calls += 1
@@ -340,18 +341,15 @@ class Inventory:
             path = spec.get("path") or profile.endpoint.get("list")
             if not path:
                 raise ProfileError(f"{profile.path}: endpoint.list (or inventory.path) is required")
-            listing = self._read(path, bool(spec.get("fetch")), node, columns is not None)
+            listing = self._read(path, bool(spec.get("fetch")), node)
             if columns is not None and listing.start is not None and projectable(profile):
                 wanted = frozenset(columns)
-                rename = spec.get("rename") or {}
-                unnest = {
-                    u: sorted(_inner_keys(u, wanted, rename)) for u in spec.get("unnest") or []
-                }
-                listing.start(read_fields(profile, wanted), unnest)
+                listing.start(read_fields(profile, wanted), unnest_keys(profile, wanted))
 
             def build(fields: frozenset[str] | None) -> tuple[pd.DataFrame, frozenset | None]:
                 if fields is not None and listing.columns is not None and projectable(profile):
-                    columns = listing.columns(read_fields(profile, fields))
+                    read = read_fields(profile, fields)
+                    columns = listing.columns(read, unnest_keys(profile, fields))
                     return normalise_columns(columns, profile, node, fields), fields
                 return normalise_listing(listing.items(), profile, node, self), None
 
@@ -371,7 +369,7 @@ class Inventory:
         frame[NODE] = node.id
         return frame
 
-    def _read(self, path: str, fetch: bool, node: Node, columns_wanted: bool = False) -> _Listing:
+    def _read(self, path: str, fetch: bool, node: Node) -> _Listing:
         """Receive a listing; it decodes later (both steps may raise DirectorError)."""
         pool = self.tenant.pool_uuid
 
@@ -395,7 +393,7 @@ class Inventory:
                 return _Listing(lambda: items)
             receive = getattr(self.client, "receive_listing", None)
             if receive is not None:
-                received = receive(pool, node.id, path, columns_wanted=columns_wanted)
+                received = receive(pool, node.id, path)
                 return _Listing(
                     checked(received.items), checked(received.columns), received.start_columns
                 )
@@ -412,12 +410,12 @@ class Inventory:
 class _Listing:
     """A received listing: ``items()`` decodes it whole.
 
-    ``columns(fields)``, when the client can, decodes only the named fields
-    (``{field: values}``), which ``start(fields)`` may begin to decode in the decoding helper.
+    ``columns(fields, unnest)``, when the client can, decodes only the named fields
+    (``{field: values}``), which ``start(fields, unnest)`` decodes ahead (on a prefetch thread).
     """
 
     items: Callable[[], list[dict[str, Any]]]
-    columns: Callable[[list[str]], dict[str, list[Any]]] | None = None
+    columns: Callable[[list[str], dict[str, list[str]]], dict[str, list[Any]]] | None = None
     start: Callable[[list[str], dict[str, list[str]]], None] | None = None
 
 
@@ -437,6 +435,13 @@ def read_fields(profile: Profile, columns: frozenset[str]) -> list[str]:
     return sorted(fields - {NODE, PLANNED})
 
 
+def unnest_keys(profile: Profile, columns: frozenset[str]) -> dict[str, list[str]]:
+    """``{unnest field: [keys]}``: the keys of its objects that may make the ``columns``."""
+    spec = profile.inventory
+    rename = spec.get("rename") or {}
+    return {u: sorted(_inner_keys(u, columns, rename)) for u in spec.get("unnest") or []}
+
+
 def normalise_columns(
     columns: dict[str, list[Any]], profile: Profile, node: Node, wanted: frozenset[str]
 ) -> pd.DataFrame:
@@ -453,7 +458,7 @@ def normalise_columns(
         if col not in columns:
             continue
         cells = columns.pop(col)
-        if isinstance(cells, Unnested):  # already one column per key (decoding helper)
+        if isinstance(cells, Unnested):  # already one column per key
             keyed = {key: cells[key] for key in cells.keys() & _inner_keys(col, wanted, rename)}
         else:
             present = set().union(*(c for c in cells if type(c) is dict))

@@ -22,7 +22,7 @@ from directorsync import jsonio
 from directorsync.config import new_run_id
 from directorsync.diff import dump_value
 from directorsync.errors import PlanError
-from directorsync.gcpause import gc_paused
+from directorsync.jsonio import collector_paused
 from directorsync.vocabulary import (
     ACTIONS,
     FINDING_COLUMNS,
@@ -61,7 +61,7 @@ class Plan:
         SHA-256 of the tenant and pool, then each row's hashed fields as compact JSON with
         sorted keys, rows sorted (their order does not matter).
         """
-        with gc_paused():
+        with collector_paused():
             rows = sorted(map(_CANONICAL.encode, plain_rows(self.rows[HASHED])))
         head = _CANONICAL.encode({"tenant": self.tenant, "pool_uuid": self.pool_uuid})
         return "sha256:" + hashlib.sha256(b"\n".join([head, *rows])).hexdigest()
@@ -186,7 +186,7 @@ def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     """
     if frame is None or frame.empty:
         return []
-    with gc_paused():  # a large plan is millions of fresh containers, without cycles
+    with collector_paused():  # a large plan is millions of fresh containers, without cycles
         return msgspec.json.decode(_JSON.encode(plain_rows(frame)))
 
 
@@ -262,9 +262,10 @@ def load_plan(path: str | Path) -> Plan:
 def read_plan(path: str | Path) -> tuple[Plan, bytes]:
     """Read a plan JSON file: the plan, and the very bytes it was read (and verified) from."""
     path = Path(path)
-    try:
-        raw = path.read_bytes()
-        data = jsonio.loads(raw)
-    except (OSError, ValueError) as exc:
-        raise PlanError(f"cannot read plan {path}: {exc}", file=str(path)) from exc
-    return plan_from_dict(data), raw
+    with collector_paused():  # a large plan is millions of fresh containers, without cycles
+        try:
+            raw = path.read_bytes()
+            data = jsonio.loads(raw)
+        except (OSError, ValueError) as exc:
+            raise PlanError(f"cannot read plan {path}: {exc}", file=str(path)) from exc
+        return plan_from_dict(data), raw

@@ -19,9 +19,9 @@ from directorsync.cells import cellwise
 from directorsync.config import new_run_id
 from directorsync.diff import diff_frame, remote_columns
 from directorsync.errors import ProfileError, WorkbookError
-from directorsync.gcpause import gc_paused
 from directorsync.hooks.registry import HOOKS
 from directorsync.inventory import Inventory, ref, skipped_marker
+from directorsync.jsonio import collector_paused
 from directorsync.logs import log_context
 from directorsync.mapping import map_sheet
 from directorsync.payload import build_requests
@@ -102,31 +102,32 @@ def build_plan(
     rows, findings, notes = [], [], list(names.notes)
     headers: dict[str, tuple[str, list[str]]] = {}  # sheets mapped, for the unread columns
     timings: dict[str, float] = {}
-    for name in dependency_order(profiles):
-        profile = profiles[name]
-        if name in names.blocked:  # an ambiguous sheet: the note says so
-            continue
-        if progress:
-            progress(f"planning {name}")
-        try:
-            with (
-                log_context(tenant=tenant.name, pool=tenant.pool_uuid, resource=name),
-                gc_paused(),
-            ):
-                planned, found, extra = plan_resource(
-                    profile, workbook, tenant, inventory, ctx, timings
+    # one pause for the whole plan: millions of fresh containers (listings, frames), no cycles
+    with collector_paused():
+        for name in dependency_order(profiles):
+            profile = profiles[name]
+            if name in names.blocked:  # an ambiguous sheet: the note says so
+                continue
+            if progress:
+                progress(f"planning {name}")
+            try:
+                with log_context(tenant=tenant.name, pool=tenant.pool_uuid, resource=name):
+                    planned, found, extra = plan_resource(
+                        profile, workbook, tenant, inventory, ctx, timings
+                    )
+                    notes.extend(extra)
+                    LOG.debug("planned %s", planned["action"].value_counts().to_dict())
+            except WorkbookError as exc:
+                level = "info" if exc.context.get("absent") and not explicit else "error"
+                hint = exc.context.get("hint") if level == "error" else None
+                notes.append(
+                    {"resource": name, "level": level, "message": exc.message + (hint or "")}
                 )
-                notes.extend(extra)
-                LOG.debug("planned %s", planned["action"].value_counts().to_dict())
-        except WorkbookError as exc:
-            level = "info" if exc.context.get("absent") and not explicit else "error"
-            hint = exc.context.get("hint") if level == "error" else None
-            notes.append({"resource": name, "level": level, "message": exc.message + (hint or "")})
-            continue
-        rows.append(planned)
-        findings.append(found)
-        for sheet in choose_sheet(profile, workbook).sheets:
-            headers.setdefault(sheet, (name, list(workbook.sheet(sheet).columns)))
+                continue
+            rows.append(planned)
+            findings.append(found)
+            for sheet in choose_sheet(profile, workbook).sheets:
+                headers.setdefault(sheet, (name, list(workbook.sheet(sheet).columns)))
     notes.extend(unread_column_notes(workbook.name, headers, known_profiles(profiles)))
     if not rows and not any(n["level"] == "error" for n in notes):
         expected = ", ".join(dict.fromkeys(s for p in profiles.values() for s in p.sheets))

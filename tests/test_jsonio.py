@@ -1,4 +1,4 @@
-"""Fast JSON helpers and the collector pause they rely on."""
+"""Fast JSON helpers, and the collector pause at the edges of plan and apply."""
 
 import gc
 import json
@@ -7,7 +7,7 @@ import threading
 import pytest
 
 from directorsync import jsonio
-from directorsync.gcpause import gc_paused
+from directorsync.jsonio import collector_paused
 
 RECORDS = [
     {
@@ -42,18 +42,50 @@ def test_loads_refuses_text_that_is_not_json_with_a_value_error():
         jsonio.loads(b"<html>proxy error</html>")
 
 
-def test_large_texts_decode_with_the_collector_paused_and_restored():
+def test_large_texts_decode_and_leave_the_collector_as_it_was():
     big = jsonio.dumps([{"k": "v" * 50, "i": i} for i in range(20_000)])
     assert len(big) > 1 << 20
     assert gc.isenabled()
     assert len(jsonio.loads(big)) == 20_000
+    assert gc.isenabled()  # decoding does not pause it: the edges of plan and apply do
+
+
+def test_a_plan_is_built_with_the_collector_paused_once_for_all_resources(monkeypatch):
+    import pandas as pd
+
+    from directorsync import planner
+    from directorsync.profile.model import load_profiles
+    from directorsync.tenants import Node, Tenant
+
+    seen = []
+
+    def plan_resource(profile, workbook, tenant, inventory, ctx, timings):
+        seen.append((profile.name, gc.isenabled()))
+        return pd.DataFrame({"action": []}), pd.DataFrame(), []
+
+    class Book:
+        name, sheet_names = "book.xlsx", ["Device", "DeviceGroups"]
+
+    class Listings:
+        def release_received(self):
+            seen.append(("released", gc.isenabled()))
+
+    monkeypatch.setattr(planner, "plan_resource", plan_resource)
+    profiles = load_profiles()
+    chosen = {n: profiles[n] for n in ("device_groups", "devices")}
+    tenant = Tenant(
+        name="t", pool_uuid="p" * 32, nodes=[Node(id="1" * 32, name="be1", role="backends")]
+    )
+    assert gc.isenabled()
+    planner.build_plan(tenant, Book(), chosen, inventory=Listings())
+    assert seen == [("device_groups", False), ("devices", False), ("released", True)]
     assert gc.isenabled()
 
 
 def test_pauses_nest_and_the_last_one_out_restores_the_collector():
     assert gc.isenabled()
-    with gc_paused():
-        with gc_paused():
+    with collector_paused():
+        with collector_paused():
             assert not gc.isenabled()
         assert not gc.isenabled()
     assert gc.isenabled()
@@ -63,7 +95,7 @@ def test_pauses_overlapping_in_threads_restore_the_collector_once_all_end():
     inside, release = threading.Barrier(3), threading.Event()
 
     def worker():
-        with gc_paused():
+        with collector_paused():
             inside.wait()
             release.wait()
 
@@ -81,7 +113,7 @@ def test_pauses_overlapping_in_threads_restore_the_collector_once_all_end():
 def test_a_collector_that_was_off_stays_off():
     gc.disable()
     try:
-        with gc_paused():
+        with collector_paused():
             pass
         assert not gc.isenabled()
     finally:
@@ -94,7 +126,7 @@ def test_what_survives_a_pause_joins_the_oldest_generation_still_collectable():
     class Loop:
         pass
 
-    with gc_paused():
+    with collector_paused():
         survivor = [[i] for i in range(10)]
         cycle = Loop()
         cycle.me = cycle

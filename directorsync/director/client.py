@@ -37,35 +37,18 @@ appears in ``repr()``, log lines or exception messages.
 from __future__ import annotations
 
 import dataclasses
-import errno
-import http.client
-import json
 import logging
-import mmap
-import os
 import random
-import socket
-import sys
-import threading
 import time
-import weakref
-from collections import Counter
 from collections.abc import Callable
-from concurrent.futures import Future
-from http.client import RemoteDisconnected
 from typing import Any, NamedTuple
 
 import requests
 import urllib3
-from requests.adapters import HTTPAdapter
-from urllib3.exceptions import ConnectTimeoutError as Urllib3ConnectTimeout
-from urllib3.exceptions import (
-    InsecureRequestWarning,
-    NameResolutionError,
-    ProtocolError,
-)
+from urllib3.exceptions import InsecureRequestWarning
 
-from directorsync import decoder, jsonio
+from directorsync import jsonio
+from directorsync.director.listing import decode_columns
 from directorsync.director.orders import (
     OrderOutcome,
     director_message,
@@ -74,6 +57,23 @@ from directorsync.director.orders import (
     retry_after,
     sync_outcome,
 )
+from directorsync.director.transport import (
+    AUTH_STATUSES,
+    READ_RETRY_STATUSES,
+    WRITE_AMBIGUOUS_STATUSES,
+    WRITE_RETRY_STATUSES,
+    Answer,
+    ClientStats,
+    auth_message,
+    is_blank,
+    is_json,
+    is_tls,
+    log_preview,
+    never_sent,
+    pooled_session,
+    read_body,
+    unreachable_reason,
+)
 from directorsync.errors import (
     AmbiguousWriteError,
     DirectorError,
@@ -81,175 +81,16 @@ from directorsync.errors import (
     OrderError,
     TransportError,
 )
+from directorsync.jsonio import Columns
 from directorsync.redact import RedactingFilter, redact_obj, redact_text, register_secret
 
 __all__ = ["ClientStats", "DirectorClient"]
-
-READ_RETRY_STATUSES = frozenset({429, 502, 503, 504})
-WRITE_RETRY_STATUSES = frozenset({429, 503})
-WRITE_AMBIGUOUS_STATUSES = frozenset({502, 504})
-AUTH_STATUSES = frozenset({401, 403})
-_CONNECT_PHASE = (Urllib3ConnectTimeout, NameResolutionError)  # includes NewConnectionError
-_NOT_SENT = (ConnectionRefusedError, socket.gaierror)
-_MAYBE_SENT = (ProtocolError, RemoteDisconnected, ConnectionResetError, BrokenPipeError)
-_LOG_PREVIEW = 2000
-BODY_CHUNK = 1 << 20  # response bodies are read in 1 MB chunks
-BIG_BODY = 1 << 20  # bodies from this size on are received one at a time
-_receiving = threading.Lock()
-
-
-def _read_body(
-    response: requests.Response, on_large: Callable[[], None] | None = None
-) -> bytes | mmap.mmap:
-    """The whole body; large ones one at a time (threads stalled on each other's reads and
-    decoding otherwise deliver every listing late instead of one early).
-
-    ``on_large`` is called, before the body is read, when its announced size is one that goes
-    to the decoding helper.
-    """
-    try:
-        size = int(response.headers.get("Content-Length") or 0)
-    except ValueError:
-        size = 0
-    if response.status_code >= 300:  # an error's text: read as bytes (its message is shown)
-        return b"".join(response.iter_content(BODY_CHUNK)) or b""
-    if on_large is not None and size >= decoder.MIN_BYTES:
-        on_large()
-    if size < BIG_BODY:
-        return b"".join(response.iter_content(BODY_CHUNK)) or b""
-    with _receiving:
-        body = _read_into(response, size)
-        if body is not None:
-            return body
-        return b"".join(response.iter_content(BODY_CHUNK)) or b""
-
-
-def _read_into(response: requests.Response, size: int) -> mmap.mmap | None:
-    """A large plain body read by the socket straight into memory of its own.
-
-    The socket fills the pages as they arrive, without the interpreter lock (a body read in
-    chunks and joined is copied twice under it, stalling the planning thread for a fifth of
-    a second per listing). None when the body is not sent as is (compressed, chunked) or the
-    response cannot be read this way: the caller then reads it in chunks.
-    """
-    raw = response.raw
-    fp = getattr(raw, "_fp", None)
-    encoding = response.headers.get("Content-Encoding", "identity").strip().lower()
-    if fp is None or not hasattr(fp, "readinto") or encoding != "identity" or raw.chunked:
-        return None
-    body = _body_buffer(size)
-    view, got = memoryview(body), 0
-    try:
-        while got < size:
-            n = fp.readinto(view[got:])
-            if not n:
-                raise requests.exceptions.ChunkedEncodingError(
-                    f"the connection closed after {got:,} of {size:,} bytes"
-                )
-            got += n
-    except (OSError, http.client.HTTPException) as exc:
-        raise requests.exceptions.ConnectionError(exc) from exc
-    finally:
-        view.release()
-    raw.release_conn()  # read to its end: the connection serves the next request
-    return body
-
-
-class ClientStats:
-    """Thread-safe counters for reports and benchmarks.
-
-    Attributes:
-        requests: requests sent, per HTTP method (monitor polls included, as GET).
-        retries: requests re-sent after a transient failure.
-        ambiguous_writes: writes whose outcome was unknown (AmbiguousWriteError).
-        polls: monitor requests.
-        orders: orders followed to an outcome; ``order_failures`` of them failed.
-    """
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self.requests: Counter[str] = Counter()
-        self.retries = 0
-        self.ambiguous_writes = 0
-        self.polls = 0
-        self.orders = 0
-        self.order_failures = 0
-
-    def add(self, field: str, n: int = 1, method: str | None = None) -> None:
-        """Increment ``field`` (or ``requests[method]`` when field is ``"requests"``)."""
-        with self._lock:
-            if field == "requests":
-                self.requests[method or "?"] += n
-            else:
-                setattr(self, field, getattr(self, field) + n)
-
-    def snapshot(self) -> dict[str, Any]:
-        """A plain-dict copy, e.g. for a JSON report."""
-        with self._lock:
-            return {
-                "requests": dict(self.requests),
-                "retries": self.retries,
-                "ambiguous_writes": self.ambiguous_writes,
-                "polls": self.polls,
-                "orders": self.orders,
-                "order_failures": self.order_failures,
-            }
-
-    def __repr__(self) -> str:
-        return f"ClientStats({self.snapshot()})"
 
 
 class _Submitted(NamedTuple):
     monitor_path: str
     branch: str
     message: str
-
-
-def _chain(exc: BaseException) -> list[BaseException]:
-    """Every exception reachable from ``exc`` (args, cause, context, urllib3 ``reason``)."""
-    seen: list[BaseException] = []
-    todo: list[Any] = [exc]
-    while todo:
-        item = todo.pop()
-        if not isinstance(item, BaseException) or any(item is s for s in seen):
-            continue
-        seen.append(item)
-        todo.extend(item.args)
-        todo.extend([item.__cause__, item.__context__, getattr(item, "reason", None)])
-    return seen
-
-
-def _unreachable(exc: BaseException) -> str | None:
-    """Why no connection could be made, in a few words (None: not a connection failure)."""
-    chain = _chain(exc)
-    if any(isinstance(e, ConnectionRefusedError) for e in chain):
-        return "connection refused"
-    if any(isinstance(e, socket.gaierror) for e in chain) or any(
-        isinstance(e, NameResolutionError) for e in chain
-    ):
-        return "its host name does not resolve"
-    if any(isinstance(e, Urllib3ConnectTimeout) for e in chain):
-        return "connecting timed out"
-    if any(isinstance(e, (OSError,)) and getattr(e, "errno", None) in _NO_ROUTE for e in chain):
-        return "no route to the host"
-    return None
-
-
-_NO_ROUTE = {errno.EHOSTUNREACH, errno.ENETUNREACH}
-
-
-def never_sent(exc: BaseException) -> bool:
-    """True when a requests exception proves the request did not reach the server."""
-    if isinstance(exc, requests.exceptions.ConnectTimeout):
-        return True
-    if not isinstance(exc, requests.ConnectionError) or isinstance(exc, requests.Timeout):
-        return False
-    chain = _chain(exc)
-    if any(isinstance(e, _CONNECT_PHASE) for e in chain):
-        return True
-    if any(isinstance(e, _MAYBE_SENT) for e in chain):
-        return False
-    return any(isinstance(e, _NOT_SENT) for e in chain)
 
 
 class DirectorClient:
@@ -310,7 +151,7 @@ class DirectorClient:
         self.stats = ClientStats()
         register_secret(token)
         self._owns_session = session is None
-        self.session = session or self._new_session()
+        self.session = session or pooled_session(self.POOL_MAXSIZE)
         self.session.headers.update(
             {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
         )
@@ -325,13 +166,6 @@ class DirectorClient:
                 "Pass a CA bundle path instead (verify=/path/to/ca.pem).",
                 self.base_url,
             )
-
-    def _new_session(self) -> requests.Session:
-        session = requests.Session()
-        adapter = HTTPAdapter(pool_connections=16, pool_maxsize=self.POOL_MAXSIZE, max_retries=0)
-        session.mount("https://", adapter)
-        session.mount("http://", adapter)
-        return session
 
     def __repr__(self) -> str:
         return f"DirectorClient(base_url={self.base_url!r}, verify={self.verify!r})"
@@ -370,8 +204,7 @@ class DirectorClient:
             DirectorError: the body is not JSON.
         """
         rel = self._rel(pool, node, path)
-        response = self._send("GET", rel, body=None, safe=True)
-        return self._decode(response, "GET", rel, safe=True)
+        return self._decode(self._send("GET", rel, body=None, safe=True), "GET", rel, safe=True)
 
     def list_objects(self, pool: str, node: str, path: str) -> list[dict]:
         """GET a list endpoint, which must answer a bare JSON array of objects (contract §1.6)."""
@@ -386,19 +219,10 @@ class DirectorClient:
         """
         return self.receive_listing(pool, node, path).items
 
-    def receive_listing(
-        self, pool: str, node: str, path: str, *, columns_wanted: bool = False
-    ) -> ReceivedListing:
-        """GET a list endpoint now; the answer decodes later, whole or a few fields of it.
-
-        ``columns_wanted``: the caller will ask for some columns: when the answer announces a
-        large body, the decoding helper is started while the body arrives.
-        """
+    def receive_listing(self, pool: str, node: str, path: str) -> ReceivedListing:
+        """GET a list endpoint now; the answer decodes later, whole or a few fields of it."""
         rel = self._rel(pool, node, path)
-        warm = decoder.shared().warm if columns_wanted else None
-        return ReceivedListing(
-            self, rel, self._send("GET", rel, body=None, safe=True, on_large=warm)
-        )
+        return ReceivedListing(self, rel, self._send("GET", rel, body=None, safe=True))
 
     def _check_list(self, rel: str, items: Any) -> list[dict]:
         if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
@@ -513,8 +337,8 @@ class DirectorClient:
             raise ValueError(f"submit() sends POST, PUT or DELETE, not {method}")
         rel = self._rel(pool, node, path)
         body = {"data": {} if data is None else data}
-        response = self._send(method, rel, body=body, safe=safe)
-        answer = self._decode(response, method, rel, safe=safe)
+        sent = self._send(method, rel, body=body, safe=safe)
+        answer = self._decode(sent, method, rel, safe=safe)
         if isinstance(answer, dict) and str(answer.get("status", "")).lower() in (
             "error",
             "failed",
@@ -523,7 +347,7 @@ class DirectorClient:
             text = redact_text(str(answer.get("message") or answer))[:500]
             raise DirectorHTTPError(
                 f"{method} {rel} refused: {text}",
-                status=response.status_code,
+                status=sent.response.status_code,
                 method=method,
                 path=rel,
                 director_message=text,
@@ -569,22 +393,22 @@ class DirectorClient:
         *,
         body: dict | None,
         safe: bool,
-        on_large: Callable[[], None] | None = None,
-    ) -> requests.Response:
-        """Send with the retry rules; return a response with status < 400 or raise."""
+    ) -> Answer:
+        """Send with the retry rules; return an answer with status < 400 or raise."""
         url = f"{self.base_url}/{rel}"
         retry_statuses = READ_RETRY_STATUSES if safe else WRITE_RETRY_STATUSES
         attempt = 0
         while True:
-            response, exc = self._attempt(method, url, rel, body, on_large)
+            answer, exc = self._attempt(method, url, rel, body)
             if exc is not None:
                 retryable = safe or never_sent(exc)
-                if retryable and attempt < self.retries and not _is_tls(exc):
+                if retryable and attempt < self.retries and not is_tls(exc):
                     self._pause(attempt, None, method, rel, type(exc).__name__)
                     attempt += 1
                     continue
                 raise self._exception_error(method, rel, exc, safe, attempt + 1)
-            assert response is not None
+            assert answer is not None
+            response = answer.response
             if response.status_code in retry_statuses and attempt < self.retries:
                 hint = retry_after(response)
                 response.close()
@@ -593,7 +417,7 @@ class DirectorClient:
                 continue
             if response.status_code >= 400:
                 raise self._status_error(method, rel, response, safe)
-            return response
+            return answer
 
     def _attempt(
         self,
@@ -601,27 +425,23 @@ class DirectorClient:
         url: str,
         rel: str,
         body: dict | None,
-        on_large: Callable[[], None] | None = None,
-    ) -> tuple[requests.Response | None, requests.RequestException | None]:
+    ) -> tuple[Answer | None, requests.RequestException | None]:
         self.stats.add("requests", method=method)
         if body is not None and self.log.isEnabledFor(logging.DEBUG):
-            self.log.debug("%s %s body=%s", method, rel, _preview(redact_obj(body)))
+            self.log.debug("%s %s body=%s", method, rel, log_preview(redact_obj(body)))
         start = self._clock()
         try:
             response = self.session.request(
                 method, url, json=body, timeout=self.timeout, verify=self.verify, stream=True
             )
-            # read the body here (errors are retried like any transport error), in 1 MB chunks:
-            # requests' default 10 kB chunks cost one interpreter-lock hand-off each, which
-            # stalls concurrent listings of tens of megabytes behind each other's decoding
-            response._content = _read_body(response, on_large)
+            answer = Answer(response, read_body(response))
         except requests.RequestException as exc:
             ms = (self._clock() - start) * 1000
             self.log.debug("%s %s -> %s after %.0f ms", method, rel, type(exc).__name__, ms)
             return None, exc
         ms = (self._clock() - start) * 1000
         self.log.debug("%s %s -> HTTP %s in %.0f ms", method, rel, response.status_code, ms)
-        return response, None
+        return answer, None
 
     def _pause(self, attempt: int, hint: float | None, method: str, rel: str, why: str) -> None:
         if hint is not None:
@@ -634,10 +454,10 @@ class DirectorClient:
         )
         self._sleep(delay)
 
-    def _decode(self, response: requests.Response, method: str, rel: str, safe: bool) -> Any:
-        with response:
-            content = response.content
-        if _blank(content):
+    def _decode(self, answer: Answer, method: str, rel: str, safe: bool) -> Any:
+        response, content = answer
+        response.close()
+        if is_blank(content):
             return None
         try:
             return jsonio.loads(content)
@@ -655,14 +475,14 @@ class DirectorClient:
         self, method: str, rel: str, exc: requests.RequestException, safe: bool, attempts: int
     ) -> DirectorError:
         reason = redact_text(f"{type(exc).__name__}: {exc}")[:300]
-        if _is_tls(exc):
+        if is_tls(exc):
             return TransportError(
                 f"{method} {rel}: TLS error ({reason}). Check the CA bundle (verify=...).",
                 method=method,
                 path=rel,
             )
         if safe or never_sent(exc):
-            cause = _unreachable(exc)
+            cause = unreachable_reason(exc)
             if cause is None:
                 return TransportError(
                     f"{method} {rel}: no answer from Director after {attempts} attempt(s): {reason}",
@@ -684,11 +504,11 @@ class DirectorClient:
     ) -> DirectorError:
         with response:
             status, text = response.status_code, director_message(response)
-            json_body = _is_json(response)
+            json_body = is_json(response)
         if not safe and (status in WRITE_AMBIGUOUS_STATUSES or (status == 500 and not json_body)):
             return self._ambiguous(method, rel, f"HTTP {status}: {text}")
         if status in AUTH_STATUSES:  # rows of an apply report show director_message
-            text = _auth_message(status, response)
+            text = auth_message(status, response)
             return DirectorHTTPError(
                 f"{method} {rel}: {text}",
                 status=status,
@@ -719,128 +539,55 @@ class ReceivedListing:
     """A list endpoint's answer, received and not yet decoded.
 
     :meth:`items` decodes every object; :meth:`columns` only the named fields, column by column
-    (several times faster on a large listing). Both check that the body is a JSON array of
-    objects (contract §1.6) and may be called several times.
+    (:func:`directorsync.director.listing.decode_columns`, several times faster on a large
+    listing). Both check that the body is a JSON array of objects (contract §1.6) and may be
+    called several times.
     """
 
-    def __init__(self, client: DirectorClient, rel: str, response: requests.Response) -> None:
-        self._client, self._rel, self._response = client, rel, response
-        self._started: dict[tuple[str, ...], Future] = {}
+    def __init__(self, client: DirectorClient, rel: str, answer: Answer) -> None:
+        self._client, self._rel, self._answer = client, rel, answer
+        self._decoded: dict[tuple[Any, ...], Columns] = {}
 
     def start_columns(self, fields: list[str], unnest: dict[str, list[str]] | None = None) -> None:
-        """Start decoding ``fields`` in the decoding helper now, for a later :meth:`columns`.
+        """Decode ``fields`` now, on this thread, for a later :meth:`columns` of the same fields.
 
-        Only large listings go to the helper (:data:`directorsync.decoder.MIN_BYTES`); others
-        are decoded when asked. ``unnest`` (``{field: [keys]}``) names object fields that come
-        back as one column per key (:class:`directorsync.decoder.Unnested`), those keys only.
+        A prefetch thread calls it as soon as the listing is received: a large listing is then
+        parsed without the interpreter lock while the planning thread works. ``unnest``
+        (``{field: [keys]}``) names object fields that come back as one column per key
+        (:class:`~directorsync.director.listing.Unnested`), those keys only.
         """
-        content = self._response.content
-        if len(content) >= decoder.MIN_BYTES:
-            self._started[tuple(fields)] = decoder.shared().submit(content, fields, unnest)
+        try:
+            self._decoded[_asked(fields, unnest)] = decode_columns(
+                self._answer.body, fields, unnest
+            )
+        except ValueError:
+            pass  # not a listing: columns() says so, with the request named
 
     def items(self) -> list[dict]:
         client, rel = self._client, self._rel
-        return client._check_list(rel, client._decode(self._response, "GET", rel, safe=True))
+        return client._check_list(rel, client._decode(self._answer, "GET", rel, safe=True))
 
-    def columns(self, fields: list[str]) -> dict[str, Any]:
-        """``{field: [value per object]}`` of the fields at least one object has.
+    def columns(
+        self, fields: list[str], unnest: dict[str, list[str]] | None = None
+    ) -> dict[str, Any]:
+        """``{field: values}`` of the fields at least one object has (see :meth:`start_columns`).
 
-        A column decoded by the helper may be an object array, and an ``unnest`` field an
-        :class:`~directorsync.decoder.Unnested` (see :meth:`start_columns`).
+        Raises:
+            DirectorError: the body is not a JSON array of objects.
         """
-        with self._response as response:
-            content = response.content
-        if _blank(content):
-            return self._client._check_list(self._rel, None)
-        started = self._started.pop(tuple(fields), None)
+        started = self._decoded.pop(_asked(fields, unnest), None)
         if started is not None:
-            try:
-                return decoder.decode_columns(started)
-            except decoder.DecoderUnavailable:
-                pass  # decoded here instead (with this process's own error messages)
+            return started
+        body = self._answer.body
+        if is_blank(body):
+            return self._client._check_list(self._rel, None)
         try:
-            return jsonio.loads_columns(content, fields)
+            return decode_columns(body, fields, unnest)
         except ValueError:  # not JSON, or not an array of objects: the full decode says which
-            return jsonio.columns_of(self.items(), fields)
+            self.items()
+            raise
 
 
-class SharedBody(mmap.mmap):
-    """A received body in memory another process of this user may map (``/proc/<pid>/fd/<fd>``:
-    the decoding helper reads it there instead of through a pipe)."""
-
-    fd: int
-
-
-def _body_buffer(size: int) -> mmap.mmap:
-    """Memory for a large body: a shareable memfd mapping on Linux, private memory elsewhere."""
-    if hasattr(os, "memfd_create") and sys.platform.startswith("linux"):
-        try:
-            fd = os.memfd_create("directorsync-listing", os.MFD_CLOEXEC)
-        except OSError:
-            return mmap.mmap(-1, size)
-        try:
-            os.ftruncate(fd, size)
-            body = SharedBody(fd, size)
-        except OSError:
-            os.close(fd)
-            return mmap.mmap(-1, size)
-        body.fd = fd
-        weakref.finalize(body, os.close, fd)
-        return body
-    return mmap.mmap(-1, size)
-
-
-def _blank(content: bytes | mmap.mmap) -> bool:
-    """No body, or white space only (a large body is not copied to tell)."""
-    if not len(content):
-        return True
-    if content[:64].strip():
-        return False
-    return not bytes(content).strip()
-
-
-def _auth_message(status: int, response: requests.Response) -> str:
-    """What to do when Director refuses the token, with Director's text when it is harmless.
-
-    Director's text is left out when redaction would change it (it may hold a credential,
-    or reads like one: ``invalid bearer token``), and when it is not a short line.
-    """
-    message = (
-        f"Director refused the token (HTTP {status}): check DSYNC_DIRECTOR__TOKEN / "
-        "LP_DIRECTOR_API_TOKEN or director.token; tokens expire after 8 hours"
-    )
-    if status == 403:
-        message += ", and the token's user needs rights on this pool"
-    said = _raw_director_text(response)
-    if said and len(said) <= 200 and "\n" not in said and redact_text(said) == said:
-        message += f". Director said: {said}"
-    return message
-
-
-def _raw_director_text(response: requests.Response) -> str:
-    """The JSON ``message`` of an answer, else its body (not redacted: check before use)."""
-    try:
-        body = response.json()
-    except ValueError:
-        body = None
-    message = body.get("message") if isinstance(body, dict) else None
-    if isinstance(message, str) and message.strip():
-        return message.strip()
-    return (response.text or "").strip()
-
-
-def _is_tls(exc: BaseException) -> bool:
-    return isinstance(exc, requests.exceptions.SSLError)
-
-
-def _is_json(response: requests.Response) -> bool:
-    try:
-        response.json()
-    except ValueError:
-        return False
-    return True
-
-
-def _preview(obj: Any) -> str:
-    text = json.dumps(obj, default=str, ensure_ascii=False)
-    return text if len(text) <= _LOG_PREVIEW else text[:_LOG_PREVIEW] + "…"
+def _asked(fields: list[str], unnest: dict[str, list[str]] | None) -> tuple[Any, ...]:
+    """What a decode of ``fields`` and ``unnest`` gives: the same request, the same key."""
+    return (tuple(fields), tuple((f, tuple(keys)) for f, keys in sorted((unnest or {}).items())))

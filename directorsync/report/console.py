@@ -27,7 +27,7 @@ from rich.text import Text
 
 from directorsync import jsonio
 from directorsync.errors import DirectorSyncError
-from directorsync.gcpause import gc_paused
+from directorsync.jsonio import collector_paused
 from directorsync.redact import MASK, Redactor, is_secret_key, redact_obj
 from directorsync.report.verdicts import plan_verdict, template_of
 from directorsync.vocabulary import ACTIONS, NOT_OK, ON_NODE, REF_PREFIX, RESULT_SCHEMA, STATUSES
@@ -550,7 +550,7 @@ def write_result_json(result: Mapping[str, Any], path: str | Path) -> Path:
         result = {**result, "summary": summarize(result.get("rows") or [])}
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("wb") as fh:
+    with path.open("wb") as fh, collector_paused():  # as many row texts as rows, no cycles
         fh.writelines(_masked_json(result))
     return path
 
@@ -565,10 +565,9 @@ def _masked_json(result: Mapping[str, Any], chunk: int = 2048) -> Iterator[bytes
     rows = result.get("rows") or []
     for start in range(0, len(rows), chunk):
         some = rows[start : start + chunk]
-        with gc_paused():
-            text = jsonio.dumps_lenient(some)
-            if not redactor.surely_clean(text):
-                text = b"[" + b",".join(_masked_row(row, redactor) for row in some) + b"]"
+        text = jsonio.dumps_lenient(some)
+        if not redactor.surely_clean(text):
+            text = b"[" + b",".join(_masked_row(row, redactor) for row in some) + b"]"
         yield (b"," if start else b"") + text[1:-1]
     yield b"]}\n"
 

@@ -16,7 +16,7 @@ from typing import Any
 from typing_extensions import override
 
 from directorsync import jsonio
-from directorsync.gcpause import gc_paused
+from directorsync.jsonio import collector_paused
 
 Record = dict[str, Any]
 
@@ -101,7 +101,7 @@ class SqliteStore(MemoryStore):
 
     def _load(self) -> None:
         rows = self._db.execute("SELECT node, resource, body FROM objects ORDER BY seq")
-        with gc_paused():
+        with collector_paused():
             for node, resource, body in rows:
                 super().put(node, resource, jsonio.loads(body))
         for (body,) in self._db.execute("SELECT body FROM orders"):

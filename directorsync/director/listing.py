@@ -1,0 +1,153 @@
+"""A listing's JSON decoded straight to the columns a plan reads.
+
+A plan compares a few fields of listings of 100,000 objects. :func:`decode_columns` turns the body
+of such a listing (a JSON array of objects) into ``{field: values}`` for the named fields, one
+column per key for the object fields it unnests, without building the objects themselves.
+
+Two decoders give the same columns:
+
+* **columnar** (large bodies): polars parses the whole body in native code, without the
+  interpreter lock — on the listing's prefetch thread, beside the thread that maps and checks the
+  sheet — and the columns are then taken out of its frame as Python values, laid out column by
+  column. polars reads JSON with types of its own, which could change a value (an integer among
+  texts becomes text, ``true`` among integers becomes 1, a number among texts becomes text); so
+  this path only takes fields whose values are all texts, booleans or nulls (lists of those, and
+  objects of those for unnested fields) and no text cell spelt like a JSON number or boolean,
+  and never a body with an escaped surrogate. Anything else goes to the exact decoder. (One
+  difference remains: an object naming the same key twice, which JSON leaves undefined and
+  Director never sends, keeps its first value there, its last one here.)
+* **exact** (small bodies, and whatever the columnar one declines): msgspec decodes the named
+  fields only (:func:`directorsync.jsonio.loads_columns`), values exactly as JSON has them.
+
+Both raise :class:`ValueError` with a short reason when the body is not JSON or not an array of
+objects.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import polars as pl
+
+from directorsync.jsonio import Columns, loads_columns
+
+#: Bodies from this size on go to the columnar decoder (smaller ones decode faster exactly).
+COLUMNAR_FROM = 1 << 20
+#: A text cell spelt like a JSON number or boolean: polars may have made it from one.
+_SCALAR_TEXT = r"^(?:-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?|true|false)$"
+
+
+class Unnested(dict):
+    """A column of objects as one column per key (``{key: values}``)."""
+
+
+def decode_columns(
+    body: bytes,
+    fields: Sequence[str],
+    unnest: Mapping[str, Sequence[str]] | None = None,
+    *,
+    columnar_from: int = COLUMNAR_FROM,
+) -> Columns:
+    """``{field: values}`` of a JSON array of objects, for the fields one object has.
+
+    An object without a field gives None. Each ``unnest`` field (``{field: [keys]}``) comes back
+    as an :class:`Unnested` of the listed keys that one of its objects has (a cell that is not an
+    object counts as an empty object). ``rows`` of the result is the number of objects.
+
+    Raises:
+        ValueError: the body is not JSON, or not an array of objects.
+    """
+    fields = list(dict.fromkeys(fields))
+    unnest = {f: list(dict.fromkeys(keys)) for f, keys in (unnest or {}).items() if f in fields}
+    if len(body) >= columnar_from:
+        columns = _columnar(body, fields, unnest)
+        if columns is not None:
+            return columns
+    return _exact(body, fields, unnest)
+
+
+def _exact(body: bytes, fields: list[str], unnest: dict[str, list[str]]) -> Columns:
+    columns = loads_columns(body, fields)
+    for field, keys in unnest.items():
+        if field in columns:
+            objects = [c if type(c) is dict else {} for c in columns.pop(field)]
+            present = set().union(*objects)
+            columns[field] = Unnested(
+                (k, [o.get(k) for o in objects]) for k in keys if k in present
+            )
+    return columns
+
+
+def _columnar(body: bytes, fields: list[str], unnest: dict[str, list[str]]) -> Columns | None:
+    """The columns through polars, or None when it cannot give exactly the same values."""
+    if not body.lstrip()[:1] == b"[" or b"\\ud" in body or b"\\uD" in body:
+        return None  # an object (polars reads it as one row); a surrogate (polars spoils lone ones)
+    try:  # types inferred from every object: a field of mixed kinds is refused, not converted
+        frame = pl.read_json(io.BytesIO(body), infer_schema_length=None)
+    except Exception:  # noqa: BLE001 - any refusal: the exact decoder says what is wrong
+        return None
+    rows = frame.height
+    frame = frame.select([f for f in fields if f in frame.columns])
+    texts: list[Any] = []
+    for name, dtype in frame.schema.items():
+        if name in unnest:
+            if not isinstance(dtype, pl.Struct):
+                return None
+            inner = [f for f in dtype.fields if f.name in unnest[name]]
+            if not all(_plain(f.dtype) for f in inner):
+                return None
+            texts += [(pl.col(name).struct.field(f.name), f.dtype) for f in inner]
+        elif not _plain(dtype):
+            return None
+        else:
+            texts.append((pl.col(name), dtype))
+    texts = [(e, dtype) for e, dtype in texts if _holds_text(dtype)]
+    if texts and _any_scalar_text(frame, texts):
+        return None
+    columns = Columns()
+    columns.rows, columns.decoder = rows, "polars"
+    for name, dtype in frame.schema.items():
+        series = frame.get_column(name)
+        if name in unnest:
+            struct = series.struct
+            keys = [f.name for f in dtype.fields]
+            columns[name] = Unnested(
+                (k, _values(struct.field(k))) for k in unnest[name] if k in keys
+            )
+        else:
+            columns[name] = _values(series)
+    return columns
+
+
+def _plain(dtype: Any) -> bool:
+    """Values polars cannot have changed: texts, booleans, nulls, and lists of those."""
+    if isinstance(dtype, pl.List):
+        dtype = dtype.inner
+    return dtype in (pl.String, pl.Boolean, pl.Null)
+
+
+def _holds_text(dtype: Any) -> bool:
+    return dtype == pl.String or (isinstance(dtype, pl.List) and dtype.inner == pl.String)
+
+
+def _any_scalar_text(frame: Any, texts: list[tuple[Any, Any]]) -> bool:
+    """True if a text cell (or a text in a list) reads like a JSON number or boolean."""
+    probes = [
+        (e.list.explode() if isinstance(dtype, pl.List) else e)
+        .str.contains(_SCALAR_TEXT)
+        .any()
+        .alias(f"c{i}")
+        for i, (e, dtype) in enumerate(texts)
+    ]
+    return any(frame.select(probes).row(0))
+
+
+def _values(series: Any) -> Any:
+    """A polars column as Python values: texts in an object array, anything else in a list."""
+    if series.dtype == pl.String:
+        return series.to_numpy()
+    if series.dtype == pl.Null:
+        return [None] * len(series)
+    return series.to_list()
