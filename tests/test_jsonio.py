@@ -66,6 +66,15 @@ def test_a_plan_is_built_with_the_collector_paused_once_for_all_resources(monkey
     class Book:
         name, sheet_names = "book.xlsx", ["Device", "DeviceGroups"]
 
+        def alias_sheets(self, aliases):
+            assert not aliases
+
+        def has_sheet(self, name):
+            return name in self.sheet_names
+
+        def sheet(self, name):
+            return pd.DataFrame()
+
     class Listings:
         def release_received(self):
             seen.append(("released", gc.isenabled()))

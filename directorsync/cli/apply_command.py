@@ -115,7 +115,8 @@ def _apply(
 
 def _report(result: dict[str, Any], out: Path, console: Console, verbose: bool) -> int:
     """Write result.json and report.html, print the summary, the files and the verdict line;
-    the exit code."""
+    the exit code.
+    """
     from directorsync.report.customer import write_html
 
     write_result_json(result, out / "result.json")

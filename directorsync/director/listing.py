@@ -60,12 +60,14 @@ def decode_columns(
         ValueError: the body is not JSON, or not an array of objects.
     """
     fields = list(dict.fromkeys(fields))
-    unnest = {f: list(dict.fromkeys(keys)) for f, keys in (unnest or {}).items() if f in fields}
+    wanted: dict[str, list[str]] = {
+        f: list(dict.fromkeys(keys)) for f, keys in (unnest or {}).items() if f in fields
+    }
     if len(body) >= columnar_from:
-        columns = _columnar(body, fields, unnest)
+        columns = _columnar(body, fields, wanted)
         if columns is not None:
             return columns
-    return _exact(body, fields, unnest)
+    return _exact(body, fields, wanted)
 
 
 def _exact(body: bytes, fields: list[str], unnest: dict[str, list[str]]) -> Columns:
@@ -112,7 +114,7 @@ def _columnar(body: bytes, fields: list[str], unnest: dict[str, list[str]]) -> C
         series = frame.get_column(name)
         if name in unnest:
             struct = series.struct
-            keys = [f.name for f in dtype.fields]
+            keys = [f.name for f in dtype.fields]  # type: ignore[attr-defined]  # a Struct
             columns[name] = Unnested(
                 (k, _values(struct.field(k))) for k in unnest[name] if k in keys
             )

@@ -48,13 +48,14 @@ def status_class(status: str) -> str:
 
 def resource_title(name: Any) -> str:
     """A resource as a customer reads it: ``routing_policies`` → ``Routing policies`` (the
-    profiles' ``title``)."""
+    profiles' ``title``).
+    """
     text = str(name or "?").replace("_", " ").strip()
     return text[:1].upper() + text[1:]
 
 
 @cache
-def _environment():
+def _environment() -> Any:
     from jinja2 import Environment, PackageLoader, StrictUndefined
 
     env = Environment(

@@ -7,6 +7,7 @@ printed sharp). The page stays one offline file with no script.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import re
 from collections.abc import Mapping, Sequence
@@ -95,7 +96,7 @@ def status_chart(
     return svg.replace("<svg ", f'<svg role="img" aria-label="{aria}" class="chart" ', 1)
 
 
-def _svg_text():
+def _svg_text() -> contextlib.AbstractContextManager[None]:
     """Matplotlib settings for the SVG: text as ``<text>``, ids that do not change per run."""
     from matplotlib import rc_context
 

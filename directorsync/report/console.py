@@ -180,7 +180,9 @@ def redact_result(result: Mapping[str, Any]) -> dict[str, Any]:
 # --- console --------------------------------------------------------------------------------
 
 
-def _counts_table(title: str, by_resource: Mapping[str, Mapping[str, int]], cols: list[str]):
+def _counts_table(
+    title: str, by_resource: Mapping[str, Mapping[str, int]], cols: list[str]
+) -> Any:
     table = Table(title=title, title_justify="left", show_footer=True)
     table.add_column("resource", footer="total")
     for col in cols:
@@ -330,7 +332,8 @@ def _print_todo(console: Console, todo: list, limit: int, where: str, errors: bo
 
 def _plan_counts(plan: Mapping[str, Any]) -> tuple[dict[str, dict[str, int]], int]:
     """Rows per resource and action: from the plan's ``summary`` when it has one (a console view
-    of a large plan carries the rows to show only), else counted on its rows."""
+    of a large plan carries the rows to show only), else counted on its rows.
+    """
     if plan.get("summary"):
         by_resource: dict[str, dict[str, int]] = defaultdict(dict)
         for item in plan["summary"]:
@@ -346,7 +349,8 @@ def _print_findings(
     console: Console, findings: list[Mapping[str, Any]], workbook: str, limit: int, more: str
 ) -> None:
     """Where the workbook has problems: one line per cell and message, the nodes it was found
-    on merged (``… on nodes lb-backend01, lb-backend02 …``)."""
+    on merged (``… on nodes lb-backend01, lb-backend02 …``).
+    """
     seen: dict[tuple, tuple[Mapping[str, Any], list[str]]] = {}
     for f in redact_obj(list(findings)):
         message, node = str(f.get("message") or ""), f.get("node")
@@ -388,7 +392,8 @@ def _print_findings(
 
 def _finding_groups(seen: Mapping[tuple, Any], grouped: bool) -> list[list[tuple]]:
     """The findings as lines: each cell alone, or (``grouped``) the cells of one sheet, column,
-    severity and message template together when there are ``GROUP_FROM`` or more."""
+    severity and message template together when there are ``GROUP_FROM`` or more.
+    """
     if not grouped:
         return [[item] for item in seen.items()]
     groups: dict[tuple, list[tuple]] = defaultdict(list)
@@ -558,7 +563,8 @@ def write_result_json(result: Mapping[str, Any], path: str | Path) -> Path:
 def _masked_json(result: Mapping[str, Any], chunk: int = 2048) -> Iterator[bytes]:
     """The JSON text of :func:`redact_result` of ``result``, piece by piece, made faster for
     large results: rows go by chunks, and a chunk whose JSON text shows nothing to mask is
-    written as it is; in the others, each row is masked unless its own text is surely clean."""
+    written as it is; in the others, each row is masked unless its own text is surely clean.
+    """
     redactor = Redactor()
     head = jsonio.dumps_lenient(redactor.copy({k: v for k, v in result.items() if k != "rows"}))
     yield head[:-1] + (b',"rows":[' if len(head) > 2 else b'"rows":[')

@@ -148,7 +148,7 @@ def _changes(row: Mapping[str, Any], names: Names) -> list[dict[str, Any]]:
 def _rank(row: Mapping[str, Any]) -> int:
     """Problems first, then changes, then anything else, UNCHANGED last."""
     status = row.get("status")
-    return DETAIL_PRIORITY.get(status, len(DETAIL_PRIORITY) + (status == "UNCHANGED"))
+    return DETAIL_PRIORITY.get(str(status), len(DETAIL_PRIORITY) + (status == "UNCHANGED"))
 
 
 def _line(row: Mapping[str, Any], names: Names, redactor: Redactor) -> dict[str, Any]:
@@ -175,7 +175,8 @@ def _line(row: Mapping[str, Any], names: Names, redactor: Redactor) -> dict[str,
 
 def _merged(rows: list[Mapping[str, Any]], names: Names, limit: int) -> list[dict[str, Any]]:
     """Rows as lines, at most ``limit``: one line per object and outcome naming every node it
-    was on (the same key, status, message and changes). Problems first, UNCHANGED last."""
+    was on (the same key, status, message and changes). Problems first, UNCHANGED last.
+    """
     lines: dict[tuple, list[dict[str, Any]]] = {}
     count = 0
     redactor = Redactor()
@@ -269,7 +270,8 @@ def finding_groups(
 
 def skip_groups(rows: list[Mapping[str, Any]], names: Names) -> list[dict[str, Any]]:
     """SKIP rows not explained by a finding, grouped by resource and reason (quoted values
-    left out); rows "not selected" for this apply come last, flagged ``quiet``."""
+    left out); rows "not selected" for this apply come last, flagged ``quiet``.
+    """
     grouped: dict[tuple, list] = defaultdict(list)
     for row in rows:
         grouped[(row.get("resource"), template_of(row.get("reason")))].append(row)
@@ -289,7 +291,8 @@ def skip_groups(rows: list[Mapping[str, Any]], names: Names) -> list[dict[str, A
 
 def timings(result: Mapping[str, Any], grouped: Mapping[str, list]) -> dict[str, Any]:
     """Wall time per phase and their total; per resource the summed order time (orders run in
-    parallel, so the sums may exceed the apply's wall time), median and slowest row."""
+    parallel, so the sums may exceed the apply's wall time), median and slowest row.
+    """
     phases = [(name, seconds(v)) for name, v in phase_times(result.get("phases")).items()]
     total = sum(v for v in phase_times(result.get("phases")).values() if isinstance(v, int | float))
     per_resource = []
@@ -309,7 +312,7 @@ def timings(result: Mapping[str, Any], grouped: Mapping[str, list]) -> dict[str,
 # --- the page -------------------------------------------------------------------------------
 
 
-def _meta(result: Mapping[str, Any]) -> list[tuple[str, str]]:
+def _meta(result: Mapping[str, Any]) -> list[tuple[str, Any]]:
     phases = phase_times(result.get("phases"))
     return [
         ("Tenant", result.get("tenant")),

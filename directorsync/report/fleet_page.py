@@ -57,7 +57,8 @@ def _tenant_state(tenant: Mapping[str, Any], by_status: Mapping[str, int]) -> tu
 
 def grid_cell(counts: Mapping[str, int] | None) -> dict[str, Any]:
     """One tenant × resource cell: its text (``12 changes · 2 failed``), its class (``failed``,
-    ``changed``, ``skipped``, ``unchanged`` or ``none``) and its title (counts per status)."""
+    ``changed``, ``skipped``, ``unchanged`` or ``none``) and its title (counts per status).
+    """
     if not counts:
         return {"cls": "none", "text": "", "title": "not in this tenant's run"}
     changes = sum(counts.get(s, 0) for s in CHANGES)
@@ -90,7 +91,9 @@ def render_fleet_index(run_id: str, tenants: list[dict]) -> str:
         The HTML document: the fleet's totals, a tenant × resource grid coloured by changes
         and failures (tenants with problems first), then each tenant's state, counts and links.
     """
-    entries, overall, resources = [], Counter(), {}
+    entries: list[Any] = []
+    overall: Counter[str] = Counter()
+    resources: dict[str, Any] = {}
     for tenant in tenants:
         summary = _tenant_summary(tenant)
         counts, result = summary["by_status"], tenant.get("result")

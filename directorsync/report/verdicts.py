@@ -24,14 +24,16 @@ _NAMES = re.compile(r"[\w.-]*[-_.\d][\w.-]*(?:, [\w.-]*[-_.\d][\w.-]*)*")  # Rep
 
 def template_of(message: Any) -> str:
     """A message with its values left out, the key of a group: quoted values (``'…' is not a
-    repo``), then names and numbers (``repos … are not repos``, ``first defined at row …``)."""
+    repo``), then names and numbers (``repos … are not repos``, ``first defined at row …``).
+    """
     text = _QUOTED.sub("'…'", str(message or ""))
     return _NAMES.sub(lambda m: "…" if m.group(0).strip(".-_") else m.group(0), text)
 
 
 def plan_verdict(by_action: Mapping[str, int], error_notes: int = 0) -> str:
     """The last line of a plan. Example: ``Plan: 488 to create, 0 to update, 80 skipped,
-    0 errors.`` (errors: rows the workbook makes impossible, and resources not planned)."""
+    0 errors.`` (errors: rows the workbook makes impossible, and resources not planned).
+    """
     errors = by_action.get("error", 0) + error_notes
     return (
         f"Plan: {by_action.get('create', 0):,} to create, {by_action.get('update', 0):,} to "
@@ -41,7 +43,8 @@ def plan_verdict(by_action: Mapping[str, int], error_notes: int = 0) -> str:
 
 def apply_verdict(result: Mapping[str, Any], report: str | Path | None = None) -> str:
     """The last line of an apply. Example: ``Apply complete: 488 created, 0 updated, 80 skipped,
-    0 failed in 4.0 s. Report: reports/core/<run>/report.html``."""
+    0 failed in 4.0 s. Report: reports/core/<run>/report.html``.
+    """
     by = Counter(str(row.get("status")) for row in result.get("rows") or [])
     failed = sum(by.get(s, 0) for s in ("ERROR", "EXCEPTION"))
     phases = dict(result.get("phases") or {})
