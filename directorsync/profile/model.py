@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 
 from directorsync.errors import ProfileError
+from directorsync.profile.schema import EXISTENCE_CHECKS, ProfileSpec, canonical, schema_errors
 
 BUILTIN_DIR = Path(__file__).resolve().parents[2] / "profiles"
 DEFAULTS_FILE = "_defaults.yml"
@@ -29,12 +30,20 @@ class Profile:
     Attributes:
         name: the resource name (``repos``); also the file stem.
         path: the profile file.
-        raw: the merged YAML mapping.
+        raw: the merged mapping in the spec's forms (earlier forms rewritten on construction).
+        spec: the same, typed (:class:`~directorsync.profile.schema.ProfileSpec`).
+        notes: each earlier form that was rewritten (key path, message), for the linter.
     """
 
     name: str
-    path: Path
+    path: Path | None
     raw: dict[str, Any] = field(repr=False)
+    spec: ProfileSpec = field(init=False, repr=False)
+    notes: list[tuple[list[str], str]] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.raw, self.notes = canonical(self.raw)
+        self.spec = validate_spec(self.raw, self.path)
 
     def section(self, key: str) -> dict[str, Any]:
         """A mapping section (empty when absent)."""
@@ -111,6 +120,21 @@ class Profile:
         return self.section("resolve")
 
     @property
+    def existence_checks(self) -> list[dict[str, Any]]:
+        """Prechecks ``must_exist``/``must_exist_many`` (they run per node, with ``resolve``)."""
+        return [c for c in self.prechecks if c.get("type") in EXISTENCE_CHECKS]
+
+    @property
+    def update_template(self) -> dict[str, Any]:
+        """``payload.update``; by default ``payload.create`` plus ``id``, minus ``update_omits``."""
+        payload = self.payload
+        if payload.get("update"):
+            return dict(payload["update"])
+        omits = set(payload.get("update_omits") or [])
+        body = {self.id_field: "${id}", **(payload.get("create") or {})}
+        return {k: v for k, v in body.items() if k not in omits}
+
+    @property
     def inventory(self) -> dict[str, Any]:
         return self.section("inventory")
 
@@ -131,6 +155,21 @@ class Profile:
         return self.section("actions")
 
 
+def validate_spec(raw: dict[str, Any], path: Path | None) -> ProfileSpec:
+    """The typed profile of a canonical mapping.
+
+    Raises:
+        ProfileError: one line naming the file, the key path and what is wrong.
+    """
+    errors = schema_errors(raw)
+    if errors:
+        keys, message, _ = errors[0]
+        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+        where = ".".join(keys) or "profile"
+        raise ProfileError(f"{path or 'profile'}: {where}: {message}{more}", file=str(path))
+    return ProfileSpec.model_validate(raw)
+
+
 def load_profile(path: str | Path) -> Profile:
     """Load one profile file, resolving ``extends``.
 
@@ -138,12 +177,17 @@ def load_profile(path: str | Path) -> Profile:
         ProfileError: unreadable YAML, a missing or cyclic ``extends``, a wrong ``version``.
     """
     path = Path(path).resolve()
-    raw = _load_merged(path, chain=())
+    raw = merged_yaml(path)
     version = raw.get("version")
     if version != 1:
         raise ProfileError(f"{path}: 'version: 1' is required (found {version!r})", file=str(path))
     name = str(raw.get("resource") or path.stem)
     return Profile(name=name, path=path, raw=raw)
+
+
+def merged_yaml(path: str | Path) -> dict[str, Any]:
+    """A profile file's mapping with its ``extends`` chain merged in (not validated)."""
+    return _load_merged(Path(path).resolve(), chain=())
 
 
 def _load_merged(path: Path, chain: tuple[Path, ...]) -> dict[str, Any]:
