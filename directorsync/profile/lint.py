@@ -173,7 +173,10 @@ def _check_keys(path: Path, raw: dict[str, Any]) -> list[Finding]:
                 out.append(Finding("DS-LINT-015", "error", str(path), line, message))
 
     for section, known in SECTION_KEYS.items():
-        check(raw.get(section), known, [section], section)
+        body = raw.get(section)
+        if section == "payload" and isinstance(body, dict) and "create" not in body:
+            continue  # the spec's form: the payload is the create body itself (its own keys)
+        check(body, known, [section], section)
     for target, spec in _items(raw.get("resolve")):
         check(spec, RESOLVE_KEYS, ["resolve", str(target)], f"resolve '{target}'")
     for item in raw.get("prechecks") or []:

@@ -1,7 +1,8 @@
 """Profiles: declarative YAML saying how a sheet becomes Director objects.
 
 One file per resource in ``profiles/`` (``version: 1``). ``extends`` names another profile file
-(relative to the profile) whose content is deep-merged under this one: maps merge, lists and
+(relative to the profile; a bare name such as ``"_defaults"`` may leave out ``.yml`` and may name
+a built-in profile) whose content is deep-merged under this one: maps merge, lists and
 scalars override; cycles are rejected. ``_defaults.yml`` is extended implicitly unless the
 profile says ``extends: null``. The DSL is documented in ``docs/profiles.md``.
 """
@@ -198,12 +199,24 @@ def _load_merged(path: Path, chain: tuple[Path, ...]) -> dict[str, Any]:
     parent_name = data.pop("extends", _implicit_parent(path))
     if not parent_name:
         return data
-    parent_path = (path.parent / parent_name).resolve()
+    parent_path = _parent_path(path, str(parent_name))
     if not parent_path.is_file():
         raise ProfileError(
             f"{path}: extends '{parent_name}' but {parent_path} does not exist", file=str(path)
         )
     return deep_merge(_load_merged(parent_path, (*chain, path)), data)
+
+
+def _parent_path(path: Path, name: str) -> Path:
+    """``extends`` target: a file beside the profile; a bare name (the spec's ``"_defaults"``)
+    may leave out ``.yml`` and may be a built-in profile."""
+    candidates = [path.parent / name]
+    if not name.endswith((".yml", ".yaml")):
+        candidates += [path.parent / f"{name}.yml", BUILTIN_DIR / f"{name}.yml"]
+    for candidate in candidates:
+        if candidate.resolve().is_file():
+            return candidate.resolve()
+    return candidates[0].resolve()
 
 
 def _implicit_parent(path: Path) -> str | None:
