@@ -45,6 +45,7 @@ from directorsync.profile.schema import (
     PLACEHOLDER,
     SOURCES,
     canonical,
+    is_body_shorthand,
     schema_errors,
     section_keys,
 )
@@ -174,7 +175,7 @@ def _check_keys(path: Path, raw: dict[str, Any]) -> list[Finding]:
 
     for section, known in SECTION_KEYS.items():
         body = raw.get(section)
-        if section == "payload" and isinstance(body, dict) and "create" not in body:
+        if section == "payload" and is_body_shorthand(body):
             continue  # the spec's form: the payload is the create body itself (its own keys)
         check(body, known, [section], section)
     for target, spec in _items(raw.get("resolve")):

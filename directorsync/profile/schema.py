@@ -337,15 +337,23 @@ def canonical(raw: dict[str, Any]) -> tuple[dict[str, Any], list[tuple[list[str]
     if not out["prechecks"]:
         del out["prechecks"]
     payload = out.get("payload")
-    if isinstance(payload, dict) and "create" not in payload:
+    if is_body_shorthand(payload):
         body = {k: v for k, v in payload.items() if k not in _PAYLOAD_SETTINGS}
-        if body:
-            out["payload"] = {k: v for k, v in payload.items() if k in _PAYLOAD_SETTINGS}
-            out["payload"]["create"] = body
+        out["payload"] = {k: v for k, v in payload.items() if k in _PAYLOAD_SETTINGS}
+        out["payload"]["create"] = body
     return out, notes
 
 
 _PAYLOAD_SETTINGS = ("update", "update_omits", "omit_empty")
+
+
+def is_body_shorthand(payload: Any) -> bool:
+    """Whether ``payload`` is the spec's form: the create body itself (no ``create`` key, and a
+    ``${field}`` among the values of its other keys)."""
+    if not isinstance(payload, dict) or "create" in payload:
+        return False
+    body = [v for k, v in payload.items() if k not in _PAYLOAD_SETTINGS]
+    return "${" in repr(body)
 
 
 def _canonical_entry(spec: Any, where: list[str], notes: list) -> None:
