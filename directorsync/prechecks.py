@@ -145,7 +145,7 @@ def _compile_one(
         raise ProfileError(
             f"{profile.path}: precheck {i + 1}: severity must be one of {SEVERITIES}"
         )
-    kind = item.get("type")
+    kind = str(item.get("type"))
     builder = CHECK_BUILDERS.get(kind)
     if builder is None:
         raise ProfileError(

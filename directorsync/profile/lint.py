@@ -308,7 +308,7 @@ def _check_prechecks(raw: dict[str, Any], known: set[str], resolved: set[str], a
     kinds = sorted([*CHECK_BUILDERS, *EXISTENCE_CHECKS])
     for item in raw.get("prechecks") or []:
         item = dict(item or {})
-        kind = item.get("type")
+        kind = str(item.get("type") or "")
         needs = _NEEDS.get(kind, ("field",))
         if (
             item.get("severity", "skip") not in SEVERITIES
@@ -318,7 +318,7 @@ def _check_prechecks(raw: dict[str, Any], known: set[str], resolved: set[str], a
             add(
                 "DS-LINT-008",
                 "error",
-                str(kind or "prechecks"),
+                kind or "prechecks",
                 f"bad precheck {item} (known: {', '.join(kinds)}; each {{type, field, ...}})",
             )
         elif kind in EXISTENCE_CHECKS and item.get("from"):

@@ -337,7 +337,7 @@ def canonical(raw: dict[str, Any]) -> tuple[dict[str, Any], list[tuple[list[str]
     if not out["prechecks"]:
         del out["prechecks"]
     payload = out.get("payload")
-    if is_body_shorthand(payload):
+    if isinstance(payload, dict) and is_body_shorthand(payload):
         body = {k: v for k, v in payload.items() if k not in _PAYLOAD_SETTINGS}
         out["payload"] = {k: v for k, v in payload.items() if k in _PAYLOAD_SETTINGS}
         out["payload"]["create"] = body
