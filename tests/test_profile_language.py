@@ -326,3 +326,15 @@ def test_pre_apply_and_post_apply_hooks_run_around_each_write(
     }
     assert all(p["hiddenrepopath"][0]["retention"] == 7 for p in posted)
     assert all(r["reason"].endswith("(post_apply)") for r in created)
+
+
+def test_fields_nothing_maps_are_lint_errors(tmp_path):
+    path = tmp_path / "things.yml"
+    path.write_text(
+        SPEC_FORM.replace("field: name, values", "field: nmae, values").replace(
+            'using: "${owner_name}"', 'using: "${owner_nam}"'
+        )
+    )
+    found = [(f.code, f.line, f.message) for f in lint_paths([path])]
+    assert [(c, line) for c, line, _ in found] == [("DS-LINT-018", 14), ("DS-LINT-018", 17)]
+    assert "precheck 'one_of' names 'nmae'" in found[0][2]

@@ -19,6 +19,7 @@
 | DS-LINT-015 | error | unknown key in a section, a resolve entry, a mapping entry or a precheck (with a close match) |
 | DS-LINT-016 | error | a value of the wrong shape for the profile schema (``profile/schema.py``), e.g. a text ``filter`` |
 | DS-LINT-017 | warning | an earlier form, still read: ``transforms``, ``{non_empty: f}``, ``lookup: f`` + ``match``, ``return: null`` |
+| DS-LINT-018 | error | a precheck, a lookup's ``using`` or the natural key names a field that is neither mapped nor resolved |
 
 The allowed sections and keys are read from the pydantic models of
 :mod:`directorsync.profile.schema`, which the loader validates against: one list for both.
@@ -48,6 +49,7 @@ from directorsync.profile.schema import (
     is_body_shorthand,
     schema_errors,
     section_keys,
+    using_field,
 )
 from directorsync.profile.schema import SECTIONS as SCHEMA_SECTIONS
 from directorsync.transforms import TRANSFORMS, parse_spec
@@ -146,6 +148,7 @@ def lint_file(path: Path, known_resources: set[str], strict: bool = False) -> li
     fields = _check_mapping(merged, add)
     resolved = _check_resolve(merged, known_resources, add)
     _check_prechecks(merged, known_resources, resolved, add)
+    _check_field_names(merged, fields, resolved, add)
     _check_payload(merged, fields | resolved | {"id"}, add)
     _check_hooks(merged, add)
     for f in (merged.get("diff") or {}).get("compare") or []:
@@ -330,6 +333,34 @@ def _check_prechecks(raw: dict[str, Any], known: set[str], resolved: set[str], a
                 str(item["field"]),
                 f"precheck '{kind}' on '{item['field']}': name an inventory ('from') or a resolve target",
             )
+
+
+def _check_field_names(raw: dict[str, Any], fields: set[str], resolved: set[str], add) -> None:
+    """DS-LINT-018 (spec §13): names of fields that nothing maps or resolves.
+
+    A ``build`` hook makes its own fields: its profiles are not checked.
+    """
+    if (raw.get("hooks") or {}).get("build"):
+        return
+    known = fields | resolved
+    named: list[tuple[str, str, str]] = []  # (field, where, text to find its line)
+    for item in raw.get("prechecks") or []:
+        if isinstance(item, dict):
+            names = [item.get("field")] + list(item.get("fields") or [])
+            names += list((item.get("when") or {}) if isinstance(item.get("when"), dict) else [])
+            named += [(str(n), f"precheck '{item.get('type')}'", str(n)) for n in names if n]
+    for target, spec in (raw.get("resolve") or {}).items():
+        lookup = (spec or {}).get("lookup") or (spec or {}).get("lookup_many")
+        if isinstance(lookup, dict) and lookup.get("using"):
+            using = str(lookup["using"])
+            named.append((using_field(using), f"resolve '{target}'", using))
+    key = (raw.get("identity") or {}).get("natural_key") or []
+    keys = [key] if isinstance(key, str) else key
+    named += [(str(k), "identity.natural_key", "natural_key") for k in keys]
+    for name, where, needle in named:
+        if name not in known:
+            message = f"{where} names '{name}', which is neither mapped nor resolved"
+            add("DS-LINT-018", "error", needle, message)
 
 
 def _check_payload(raw: dict[str, Any], known: set[str], add) -> None:
