@@ -53,11 +53,11 @@ class Profile:
 
     @property
     def title(self) -> str:
-        return str(self.raw.get("title") or self.name)
+        return self.spec.title or self.name
 
     @property
     def depends_on(self) -> list[str]:
-        return list(self.raw.get("depends_on") or [])
+        return list(self.spec.depends_on)
 
     @property
     def endpoint(self) -> dict[str, Any]:
@@ -69,27 +69,26 @@ class Profile:
 
     @property
     def natural_key(self) -> list[str]:
-        key = self.identity.get("natural_key") or [self.identity.get("name_field", "name")]
+        key = self.spec.identity.natural_key or [self.spec.identity.name_field or "name"]
         return [key] if isinstance(key, str) else list(key)
 
     @property
     def name_field(self) -> str:
-        return str(self.identity.get("name_field") or self.natural_key[0])
+        return self.spec.identity.name_field or self.natural_key[0]
 
     @property
     def remote_key(self) -> list[str]:
         """Key fields on the remote (inventory) side; default: the natural key."""
-        key = self.identity.get("remote_key") or self.natural_key
+        key = self.spec.identity.remote_key or self.natural_key
         return [key] if isinstance(key, str) else list(key)
 
     @property
     def id_field(self) -> str:
-        return str(self.identity.get("id_field") or "id")
+        return self.spec.identity.id_field or "id"
 
     @property
     def targets(self) -> list[str] | None:
-        targets = self.raw.get("targets")
-        return list(targets) if targets else None
+        return list(self.spec.targets) if self.spec.targets else None
 
     @property
     def xlsx(self) -> dict[str, Any]:
@@ -98,14 +97,16 @@ class Profile:
     @property
     def sheet(self) -> str | None:
         """The main sheet (the first alternative when ``xlsx.sheet`` is a list)."""
-        sheet = self.xlsx.get("sheet")
-        return sheet[0] if isinstance(sheet, list) and sheet else sheet
+        sheet = self.spec.xlsx.sheet
+        if isinstance(sheet, list):
+            return sheet[0] if sheet else None
+        return sheet or None
 
     @property
     def sheets(self) -> list[str]:
         """Every sheet this profile reads (main sheet first)."""
         names = [self.sheet] if self.sheet else []
-        names += [s for s in self.xlsx.get("extra_sheets") or [] if s not in names]
+        names += [s for s in self.spec.xlsx.extra_sheets if s not in names]
         return names
 
     @cached_property
