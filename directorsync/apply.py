@@ -38,6 +38,7 @@ from directorsync.errors import (
     OrderError,
     TransportError,
 )
+from directorsync.hooks.registry import apply_hook
 from directorsync.inventory import Inventory, is_ref
 from directorsync.jsonio import collector_paused
 from directorsync.logs import log_context
@@ -345,6 +346,8 @@ def _apply_row(run: _Run, row: dict[str, Any], profile: Profile, node: Node) -> 
         path = _substitute(run, row["path"], node)
     except LookupError as exc:
         return _row_result(row, "ERROR", f"blocked: {exc}")
+    hook_ctx = {"resource": profile.name, "node": node.name, "row": row}
+    payload = apply_hook(profile, "pre_apply", hook_ctx, payload)
     status = "CREATED" if row["method"] == "POST" else "UPDATED"
     try:
         attempts, outcome, note = _send(run, row, profile, node, path, payload)
@@ -366,7 +369,7 @@ def _apply_row(run: _Run, row: dict[str, Any], profile: Profile, node: Node) -> 
     )
     result["payload"] = payload
     _after_write(run, row, profile, node, result)
-    return result
+    return apply_hook(profile, "post_apply", hook_ctx, result)
 
 
 def _dep_key(dep: str, node: Node) -> tuple[str, str, str]:

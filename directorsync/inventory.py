@@ -475,7 +475,7 @@ def normalise_columns(
         index=pd.RangeIndex(count),
         copy=False,
     )
-    for col, specs in (spec.get("transforms") or {}).items():
+    for col, specs in (spec.get("transform") or {}).items():
         if col in frame:
             frame[col] = apply_transforms(frame[col].astype(object), specs, Context(sheets={}))
     for col in {profile.id_field, *profile.remote_key}:
@@ -519,7 +519,7 @@ def normalise_listing(
             frame = pd.concat([frame.drop(columns=[col]), inner], axis=1)
     rename = spec.get("rename") or {}
     frame = frame.rename(columns={k: v for k, v in rename.items() if k in frame})
-    for col, specs in (spec.get("transforms") or {}).items():
+    for col, specs in (spec.get("transform") or {}).items():
         if col in frame:
             frame[col] = apply_transforms(frame[col].astype(object), specs, Context(sheets={}))
     hook = (profile.hooks or {}).get("inventory")

@@ -3,14 +3,17 @@
 ``xlsx.mapping`` is an ordered mapping of field → spec; a spec takes its value from exactly one of
 
 - ``col``: a sheet column (found by exact name, then ``xlsx.aliases``, then case-insensitively);
-- ``expr``: a pandas ``DataFrame.eval`` expression over the sheet's columns;
+- ``expr``: a text template, ``"${a}|${b}"``: each ``${name}`` is a field mapped earlier, else a
+  sheet column (missing or empty: empty text); never code;
 - ``from``: a field mapped earlier;
 - ``const``: a constant;
 - ``zip``: ``{sub: field}`` parallel list fields zipped into a list of objects (lengths must match);
 - ``object``: ``{sub: field}`` one object per row (``when_any`` lists sub-fields of which one must
   be set, else the row has no object);
 
-then applies its ``transforms``. With ``xlsx.group_by`` rows sharing the key merge into one
+then applies its ``transform`` chain; ``fallback: FIELD`` fills the cells still empty with a field
+mapped earlier. ``xlsx.filter`` keeps the sheet rows whose column's trimmed text ``equals`` a
+value, is ``in`` a list or ``matches`` a regular expression (a list of filters: all hold). With ``xlsx.group_by`` rows sharing the key merge into one
 object; each field says how with ``aggregate`` (``first`` — the default —, ``list``, ``union``).
 Every step is a column operation.
 """
@@ -18,18 +21,19 @@ Every step is a column operation.
 from __future__ import annotations
 
 import difflib
+import re
 from typing import Any
 
 import pandas as pd
 
-from directorsync.cells import cellwise, gather_lists, is_empty
+from directorsync.cells import cellwise, gather_lists, is_empty, text_cell
 from directorsync.errors import ProfileError, WorkbookError
 from directorsync.profile.model import Profile
+from directorsync.profile.schema import PLACEHOLDER, SOURCES
 from directorsync.transforms import Context, Invalid, apply_transforms
 from directorsync.vocabulary import ROW, ROWS, SHEET
 
 _ONE_ROW = cellwise(lambda row: [row])
-SOURCES = ("col", "expr", "from", "const", "zip", "object")
 #: How many first data rows are searched for a header placed below a title row.
 HEADER_SEARCH_ROWS = 5
 
@@ -44,6 +48,10 @@ def resolve_columns(frame: pd.DataFrame, profile: Profile, workbook: str) -> dic
     lower = {c.lower(): c for c in frame.columns}
     wanted = set(profile.xlsx.get("required_columns") or [])
     wanted |= {spec["col"] for spec in _specs(profile) if "col" in spec}
+    wanted |= {f["column"] for f in _filters(profile)}
+    wanted |= {
+        name for spec in _specs(profile) if "expr" in spec for name in _expr_names(spec["expr"])
+    }
     found: dict[str, str] = {}
     for name in wanted:
         for candidate in [name, *(aliases.get(name) or [])]:
@@ -118,6 +126,15 @@ def _specs(profile: Profile) -> list[dict[str, Any]]:
     return out
 
 
+def _filters(profile: Profile) -> list[dict[str, Any]]:
+    found = profile.xlsx.get("filter") or []
+    return [found] if isinstance(found, dict) else list(found)
+
+
+def _expr_names(template: str) -> list[str]:
+    return [m.group(1) for m in PLACEHOLDER.finditer(str(template))]
+
+
 def _normalise_spec(spec: Any) -> dict[str, Any]:
     if isinstance(spec, str):
         return {"col": spec}
@@ -134,8 +151,8 @@ def map_sheet(frame: pd.DataFrame, profile: Profile, ctx: Context, workbook: str
         ``_rows`` (all Excel rows) and ``_sheet``.
     """
     columns = resolve_columns(frame, profile, workbook)
-    if profile.xlsx.get("filter"):
-        frame = frame.query(profile.xlsx["filter"], engine="python")
+    for condition in _filters(profile):
+        frame = frame[_keep(frame, condition, columns, profile, workbook)]
     out = pd.DataFrame(index=frame.index)
     for field, spec in profile.mapping.items():
         out[field] = _map_field(field, _normalise_spec(spec), frame, out, columns, ctx)
@@ -146,6 +163,59 @@ def map_sheet(frame: pd.DataFrame, profile: Profile, ctx: Context, workbook: str
         return _group(out, profile, [group_by] if isinstance(group_by, str) else list(group_by))
     out[ROWS] = pd.Series(_ONE_ROW(out[ROW].to_numpy(dtype=object)), index=out.index, dtype=object)
     return out.reset_index(drop=True)
+
+
+def _keep(
+    frame: pd.DataFrame,
+    condition: dict[str, Any],
+    columns: dict[str, str],
+    profile: Profile,
+    workbook: str,
+) -> pd.Series:
+    """Rows an ``xlsx.filter`` condition keeps (compared on the cell's trimmed text)."""
+    name = condition["column"]
+    column = columns.get(name)
+    if column is None:
+        raise WorkbookError(
+            f"{workbook} › {profile.sheet}: filter column '{name}' is missing",
+            file=workbook,
+            sheet=profile.sheet,
+            column=name,
+        )
+    text = frame[column].astype(str).str.strip()
+    if "equals" in condition:
+        return text == str(condition["equals"])
+    if "in" in condition:
+        return text.isin([str(v) for v in condition["in"]])
+    pattern = re.compile(str(condition["matches"]))
+    return text.map(lambda v: pattern.fullmatch(v) is not None).astype(bool)
+
+
+def _expr(template: str, frame: pd.DataFrame, mapped: pd.DataFrame, columns: dict[str, str]):
+    """An ``expr`` template rendered per row: literal text and ``${name}`` values as text."""
+    text = str(template)
+    out = pd.Series("", index=frame.index, dtype=object)
+    end = 0
+    for match in PLACEHOLDER.finditer(text):
+        name = match.group(1)
+        if name in mapped:
+            values = mapped[name]
+        elif columns.get(name) is not None:
+            values = frame[columns[name]]
+        else:
+            values = pd.Series(None, index=frame.index, dtype=object)
+        out = out + text[end : match.start()] + _as_text(values)
+        end = match.end()
+    return out + text[end:]
+
+
+def _as_text(values: pd.Series) -> pd.Series:
+    def one(v: Any) -> str:
+        if isinstance(v, list):
+            return ",".join(map(str, v))
+        return "" if _empty(v) or isinstance(v, Invalid) else str(text_cell(v) or "")
+
+    return pd.Series(cellwise(one)(values), index=values.index, dtype=object)
 
 
 def _map_field(
@@ -168,7 +238,7 @@ def _map_field(
         else:
             series = frame[source_column].astype(object)
     elif kind == "expr":
-        series = frame.eval(spec["expr"], engine="python").astype(object)
+        series = _expr(spec["expr"], frame, mapped, columns)
     elif kind == "from":
         series = mapped[spec["from"]].copy()
     elif kind == "const":
@@ -177,7 +247,10 @@ def _map_field(
         series = _zip(field, spec["zip"], frame, mapped, columns, ctx)
     else:
         series = _object(field, spec, frame, mapped, columns, ctx)
-    series = apply_transforms(series, spec.get("transforms") or [], ctx)
+    series = apply_transforms(series, spec.get("transform") or [], ctx)
+    if spec.get("fallback"):
+        other = _sub_series(spec["fallback"], spec["fallback"], frame, mapped, columns, ctx)
+        series = series.where(~is_empty(series), other)
     return _tag_invalid(series, source_column or spec.get("col") or field)
 
 

@@ -285,14 +285,16 @@ def build_requests(frame: pd.DataFrame, profile: Profile) -> pd.DataFrame:
     methods, paths, payloads = (np.full(n, None, dtype=object) for _ in range(3))
     omit = bool(profile.payload.get("omit_empty", True))
     endpoint = profile.endpoint
-    used = template_fields([profile.payload, endpoint]) | {"action"}
+    used = template_fields([profile.payload, profile.update_template, endpoint]) | {"action"}
     for kind, method in (("create", "POST"), ("update", "PUT")):
         rows = np.flatnonzero(action == kind)
         if not len(rows):
             continue
         columns = {c: out[c].to_numpy(dtype=object)[rows] for c in out.columns if c in used}
         columns["id"] = out["remote_id"].to_numpy(dtype=object)[rows]
-        template = profile.payload.get(kind) or profile.payload.get("create") or {}
+        template = (
+            profile.update_template if kind == "update" else profile.payload.get("create") or {}
+        )
         payloads[rows] = _renderer(template, omit)(columns, len(rows))
         methods[rows] = method
         paths[rows] = render_paths(

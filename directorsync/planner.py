@@ -19,7 +19,7 @@ from directorsync.cells import cellwise
 from directorsync.config import new_run_id
 from directorsync.diff import diff_frame, remote_columns
 from directorsync.errors import ProfileError, WorkbookError
-from directorsync.hooks.registry import HOOKS
+from directorsync.hooks.registry import HOOKS, post_payloads, preprocess_rows
 from directorsync.inventory import Inventory, ref, skipped_marker
 from directorsync.jsonio import collector_paused
 from directorsync.logs import log_context
@@ -28,7 +28,7 @@ from directorsync.payload import build_requests
 from directorsync.plan import LOG, Plan, Progress
 from directorsync.prechecks import run_prechecks
 from directorsync.profile.model import Profile, dependency_order
-from directorsync.resolve import lookup_columns, resolve_frame
+from directorsync.resolve import lookup_columns, lookups, resolve_frame
 from directorsync.template_check import known_profiles, resolve_sheet_names, unread_column_notes
 from directorsync.tenants import Node, Tenant
 from directorsync.transforms import Context
@@ -248,9 +248,9 @@ def plan_resource(
     if nodes and all(workbook.has_sheet(s) for s in profile.sheets):
         # list (and decode) what the diff and the lookups need while the sheet is mapped
         inventory.prefetch(profile.name, nodes, remote_columns(profile))
-        for spec in profile.resolve.values():
+        for spec in lookups(profile):
             inventory.prefetch(spec["from"], nodes, lookup_columns(spec, inventory))
-    frame = desired_frame(profile, workbook, ctx)
+    frame = preprocess_rows(desired_frame(profile, workbook, ctx), profile, ctx)
     laps.lap("map")
     frame, findings = run_prechecks(frame, profile, workbook.name)
     frame[SOURCE] = _source_labels(workbook.name, *_sheet_and_rows(frame, profile))
@@ -286,7 +286,7 @@ def plan_resource(
         key = f"{profile.name}.listing"
         timings[key] = round(timings.get(key, 0.0) + waited[0], 3)
     laps.lap("diff", minus=waited[0])
-    diffed = build_requests(diffed, profile)
+    diffed = post_payloads(build_requests(diffed, profile), profile, ctx)
     laps.lap("payload")
     _register_creates(diffed, profile, inventory, nodes)
     notes = _unseen_fields(profile, list(listings.values()))

@@ -4,20 +4,22 @@ Every failure is collected (``lazy=True``), mapped back to sheet, Excel row and 
 into a finding with a human message. Each row's worst finding decides its fate: ``skip`` (the row
 is reported and not sent), ``error`` (the row is an error) or ``warn`` (reported only).
 
-Checks (``prechecks:`` list items, each with ``severity: skip|error|warn``, default ``skip``):
+Checks (``prechecks:`` list items ``{type, field, ...}``, each with ``severity: skip|error|warn``,
+default ``skip``):
 
-- ``non_empty: FIELD`` — the value is set;
-- ``unique_in_sheet: FIELD`` — no two rows share the value (the first one is kept);
-- ``one_of: {field, values}`` — the value is one of a list (case-sensitive);
-- ``matches: {field, pattern, message?}`` — text matches a regular expression;
-- ``length: {field, min?, max?}`` — text or list length bounds;
-- ``required_when: {field, when: {other: value|[values]}}`` — set when another field has a value;
-- ``forbidden_when: {field, when: {...}}`` — empty when another field has a value;
-- ``any_non_empty: [FIELD, …]`` — at least one of the fields is set.
+- ``{type: non_empty, field}`` — the value is set;
+- ``{type: unique_in_sheet, field}`` — no two rows share the value (the first one is kept);
+- ``{type: one_of, field, values}`` — the value is one of a list (case-sensitive);
+- ``{type: matches, field, pattern, message?}`` — text matches a regular expression;
+- ``{type: length, field, min?, max?}`` — text or list length bounds;
+- ``{type: required_when, field, when: {other: value|[values]}}`` — set when another field has
+  a value;
+- ``{type: forbidden_when, field, when: {...}}`` — empty when another field has a value;
+- ``{type: any_non_empty, fields: [...]}`` — at least one of the fields is set.
 
 Values a transform could not convert (``Invalid`` markers) always fail the implicit ``valid``
 check with the transform's reason. Checks against Director's inventories (``must_exist``,
-``must_exist_many``) run per node in :mod:`directorsync.resolve`.
+``must_exist_many``) run per node with the name resolution, in :mod:`directorsync.resolve`.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from pandera.errors import SchemaErrors
 from directorsync.cells import cellwise, holds_only_scalars, is_empty
 from directorsync.errors import ProfileError
 from directorsync.profile.model import Profile
+from directorsync.profile.schema import EXISTENCE_CHECKS
 from directorsync.transforms import Invalid
 from directorsync.vocabulary import FINDING_COLUMNS, REASON, ROW, ROWS, STATUS
 
@@ -117,7 +120,8 @@ def compile_checks(profile: Profile, frame: pd.DataFrame) -> list[CompiledCheck]
     """Compile ``profile.prechecks`` (plus the implicit ``valid`` checks) for a desired frame."""
     compiled = []
     for i, item in enumerate(profile.prechecks):
-        compiled.append(_compile_one(i, item, profile, frame))
+        if item.get("type") not in EXISTENCE_CHECKS:
+            compiled.append(_compile_one(i, item, profile, frame))
     for field in profile.mapping:
         compiled.append(
             CompiledCheck(
@@ -136,31 +140,30 @@ def compile_checks(profile: Profile, frame: pd.DataFrame) -> list[CompiledCheck]
 def _compile_one(
     i: int, item: dict[str, Any], profile: Profile, frame: pd.DataFrame
 ) -> CompiledCheck:
-    item = dict(item)
-    severity = item.pop("severity", "skip")
+    severity = item.get("severity", "skip")
     if severity not in SEVERITIES:
         raise ProfileError(
             f"{profile.path}: precheck {i + 1}: severity must be one of {SEVERITIES}"
         )
-    if len(item) != 1:
-        raise ProfileError(f"{profile.path}: precheck {i + 1} must name exactly one check: {item}")
-    ((kind, arg),) = item.items()
+    kind = str(item.get("type"))
     builder = CHECK_BUILDERS.get(kind)
     if builder is None:
         raise ProfileError(
-            f"{profile.path}: unknown precheck '{kind}' (known: {', '.join(sorted(CHECK_BUILDERS))}; "
-            "must_exist/must_exist_many belong under resolve)"
+            f"{profile.path}: unknown precheck '{kind}' (known: "
+            f"{', '.join(sorted([*CHECK_BUILDERS, *EXISTENCE_CHECKS]))})"
         )
-    field, fn, message = builder(arg, frame)
+    field, fn, message = builder(item, frame)
     name = f"{i}:{kind}"
     return CompiledCheck(name, field, severity, pa.Check(fn, name=name, ignore_na=False), message)
 
 
-def _non_empty(arg: str, frame: pd.DataFrame):
+def _non_empty(item: dict[str, Any], frame: pd.DataFrame):
+    arg = item["field"]
     return arg, _field_mask(lambda s: ~_empty(s)), lambda v, row: f"{arg} is empty"
 
 
-def _unique(arg: str, frame: pd.DataFrame):
+def _unique(item: dict[str, Any], frame: pd.DataFrame):
+    arg = item["field"]
     first_rows: dict[str, pd.Series] = {}  # built on the first duplicate only
 
     def fn(s: pd.Series) -> pd.Series:
@@ -257,8 +260,8 @@ def _forbidden_when(arg: dict[str, Any], frame: pd.DataFrame):
     return None, fn, (lambda v, row: f"{field} must be empty when {cond}")
 
 
-def _any_non_empty(arg: list[str], frame: pd.DataFrame):
-    fields = list(arg)
+def _any_non_empty(arg: dict[str, Any], frame: pd.DataFrame):
+    fields = list(arg["fields"])
 
     def fn(df: pd.DataFrame) -> pd.Series:
         empty = pd.concat([is_empty(df[f]) for f in fields if f in df], axis=1)

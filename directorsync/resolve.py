@@ -4,12 +4,18 @@
 
     routing_policy:                 # field written (ids)
       from: routing_policies        # a resource profile or a catalog (see inventory.CATALOGS)
-      lookup: routing_policy_name   # field holding the name (``lookup_many`` for a list of names)
-      match: policy_name            # inventory column compared with the name (default: name)
-      return: id                    # inventory column written (default: id; null = check only)
+      lookup:                       # ``lookup_many`` for a list of names
+        by: policy_name             # inventory column compared with the name (default: name)
+        using: "${routing_policy_name}"   # field holding the name
+      return: id                    # inventory column written (default: id)
       none_value: "None"            # written when the name is empty (default: null)
       label: routing policy         # how messages name the thing
       severity: skip                # skip | error | warn
+
+Existence checks are prechecks: ``{type: must_exist, field, from, by?, label?}`` (and
+``must_exist_many`` for a list of names) look names up the same way without writing anything; on
+a resolve target (no ``from``) they set the severity of its unresolved names. They run after the
+resolve entries, in their prechecks order.
 
 Names are compared exactly. An unresolved name gives a finding (and the row's SKIP/ERROR) naming
 the node and, where a close match exists, "did you mean …". A name that the same plan creates
@@ -30,6 +36,7 @@ import pandas as pd
 from directorsync.cells import distinct_cells, gather_lists, is_empty, spread
 from directorsync.inventory import Inventory, is_ref, skip_reason
 from directorsync.profile.model import Profile
+from directorsync.profile.schema import using_field
 from directorsync.tenants import Node
 from directorsync.vocabulary import DEPENDS, NODE, ON_NODE, REASON, ROW, STATUS
 
@@ -62,14 +69,14 @@ def resolve_frame(
     node_codes, node_values = pd.factorize(out[NODE].to_numpy(dtype=object))
     all_findings = []
     names = {node.id: node.name for node in nodes}
-    for target, spec in profile.resolve.items():
-        spec = dict(spec)
+    for spec in lookups(profile):
+        target = spec["target"]
         source = spec["from"]
-        match = spec.get("match") or _default_match(source, inventory)
-        ret = spec.get("return", "id")
+        match = spec["by"] or _default_match(source, inventory)
+        ret = spec["return"]
         inv = inventory.frames(source, nodes, lookup_columns(spec, inventory))
-        lookup_field = spec.get("lookup") or spec.get("lookup_many")
-        many = "lookup_many" in spec
+        lookup_field = spec["field"]
+        many = spec["many"]
         rows = np.flatnonzero(verdicts.status == "ok")
         active = pd.DataFrame(
             {
@@ -87,7 +94,7 @@ def resolve_frame(
             values[out.index.get_indexer(found.values.index)] = found.values.to_numpy(dtype=object)
             empty = out.index.get_indexer(found.empty_rows)
             if len(empty):
-                values[empty] = _none_values(spec.get("none_value"), len(empty))
+                values[empty] = _none_values(spec["none_value"], len(empty))
             out[target] = pd.Series(values, index=out.index, dtype=object)
         _add_depends(depends, out.index.get_indexer(found.refs.index), found.refs.to_numpy())
         left_out = planned is not None and source in inventory.profiles and source not in planned
@@ -95,17 +102,64 @@ def resolve_frame(
             out, found.unresolved, inv, match, spec, profile, names, source if left_out else None
         )
         all_findings.append(findings)
-        verdicts.mark(out.index, findings, spec.get("severity", "skip"))
+        verdicts.mark(out.index, findings, spec["severity"])
     verdicts.store(out)
     out[DEPENDS] = pd.Series(depends, index=out.index, dtype=object)
     findings = pd.concat(all_findings, ignore_index=True) if all_findings else pd.DataFrame()
     return out, findings
 
 
+def lookups(profile: Profile) -> list[dict[str, Any]]:
+    """Every lookup of a profile, in the order they run: ``resolve:`` entries, then existence
+    prechecks that name an inventory (``from``).
+
+    Each is ``{target, from, field, by, many, return, none_value, label, severity}`` (``target``
+    and ``return`` are None for an existence check).
+    """
+    severity = {
+        c["field"]: c["severity"]
+        for c in profile.existence_checks
+        if not c.get("from") and c.get("severity")
+    }
+    out = []
+    for target, spec in profile.resolve.items():
+        many = bool(spec.get("lookup_many"))
+        lookup = spec.get("lookup_many" if many else "lookup") or {}
+        out.append(
+            {
+                "target": target,
+                "from": spec["from"],
+                "field": using_field(lookup.get("using", "")),
+                "by": lookup.get("by"),
+                "many": many,
+                "return": spec.get("return", "id"),
+                "none_value": spec.get("none_value"),
+                "label": spec.get("label"),
+                "severity": severity.get(target, spec.get("severity", "skip")),
+            }
+        )
+    for check in profile.existence_checks:
+        if check.get("from"):
+            out.append(
+                {
+                    "target": None,
+                    "from": check["from"],
+                    "field": check["field"],
+                    "by": check.get("by"),
+                    "many": check["type"] == "must_exist_many",
+                    "return": None,
+                    "none_value": None,
+                    "label": check.get("label"),
+                    "severity": check.get("severity", "skip"),
+                }
+            )
+    return out
+
+
 def lookup_columns(spec: dict[str, Any], inventory: Inventory) -> list[str]:
-    """The columns of its ``from`` listing that a ``resolve:`` entry reads."""
-    match = spec.get("match") or _default_match(spec["from"], inventory)
-    return list(dict.fromkeys([match, spec.get("return", "id") or match, "id"]))
+    """The columns of its ``from`` listing that a lookup (see :func:`lookups`) reads."""
+    match = spec["by"] or _default_match(spec["from"], inventory)
+    return list(dict.fromkeys([match, spec["return"] or match, "id"]))
 
 
 def _none_values(none: Any, count: int) -> np.ndarray:
@@ -286,7 +340,7 @@ def _unresolved_findings(
     grouped = unresolved.assign(_hint=hints).groupby(level=0)
     messages = grouped.apply(lambda g: _message(g, label, node_names, left_out)).rename("message")
     idx = messages.index
-    field = spec.get("lookup") or spec.get("lookup_many")
+    field = spec["field"]
     return pd.DataFrame(
         {
             "resource": profile.name,
@@ -294,7 +348,7 @@ def _unresolved_findings(
             "row": frame.loc[idx, ROW].to_numpy() if ROW in frame else None,
             "column": _source_column(profile, field),
             "check": "resolve",
-            "severity": spec.get("severity", "skip"),
+            "severity": spec["severity"],
             "message": messages.to_numpy(),
             "value": grouped["_name"].agg(lambda s: ", ".join(map(str, s))).to_numpy(),
             "node": frame.loc[idx, NODE].map(node_names).to_numpy(),

@@ -222,7 +222,7 @@ def resolve_sheet_names(
 
 def known_profiles(profiles: Mapping[str, Profile]) -> list[Profile]:
     """The planned profiles and the others found next to them (what any profile may read)."""
-    folders = list(dict.fromkeys(Path(p.path).parent for p in profiles.values()))
+    folders = list(dict.fromkeys(Path(p.path).parent for p in profiles.values() if p.path))
     try:
         others = load_profiles(None, folders)
     except ProfileError:  # a broken profile elsewhere: the planned ones are enough

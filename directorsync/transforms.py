@@ -1,7 +1,7 @@
 """Transforms: vectorised Series → Series functions named in profiles.
 
 A profile lists transforms per mapped field, each either a bare name (``norm_str``) or a
-one-key mapping with its argument (``{split: "|"}``). Every transform is a column operation;
+one-key mapping with its argument (``{split: "|"}``), or the spec's ``{fn: split, sep: "|"}``. Every transform is a column operation;
 scalar transforms applied to a column of lists work on the list elements (the lists are
 exploded, transformed as one column, and gathered again).
 
@@ -116,13 +116,27 @@ TRANSFORMS = TransformRegistry()
 
 
 def parse_spec(spec: Any) -> tuple[str, Any]:
-    """``"norm_str"`` → (``norm_str``, None); ``{"split": "|"}`` → (``split``, ``"|"``)."""
+    """A transform item → (name, argument).
+
+    ``"norm_str"`` → (``norm_str``, None); ``{"split": "|"}`` → (``split``, ``"|"``); the spec's
+    form ``{"fn": "split", "sep": ";"}`` → (``split``, ``";"``): with ``fn``, a lone ``sep`` or
+    ``arg`` key is the argument, several keys are passed as a mapping.
+    """
     if isinstance(spec, str):
         return spec, None
+    if isinstance(spec, dict) and isinstance(spec.get("fn"), str):
+        rest = {k: v for k, v in spec.items() if k != "fn"}
+        if not rest:
+            return spec["fn"], None
+        if len(rest) == 1 and next(iter(rest)) in ("sep", "arg"):
+            return spec["fn"], next(iter(rest.values()))
+        return spec["fn"], rest
     if isinstance(spec, dict) and len(spec) == 1:
         ((name, arg),) = spec.items()
         return str(name), arg
-    raise ProfileError(f"a transform is a name or a one-key mapping, not {spec!r}")
+    raise ProfileError(
+        f"a transform is a name, a one-key mapping or {{fn: name, ...}}, not {spec!r}"
+    )
 
 
 def apply_transforms(series: pd.Series, specs: list[Any], ctx: Context) -> pd.Series:

@@ -16,7 +16,13 @@
 | DS-LINT-012 | warning | compared field that is neither mapped nor resolved |
 | DS-LINT-013 | warning | ``depends_on`` names a resource without a profile |
 | DS-LINT-014 | warning (error in strict) | no ``title`` / comment header explaining the profile |
-| DS-LINT-015 | error | unknown key in a section, a resolve entry or a mapping entry (with a close match) |
+| DS-LINT-015 | error | unknown key in a section, a resolve entry, a mapping entry or a precheck (with a close match) |
+| DS-LINT-016 | error | a value of the wrong shape for the profile schema (``profile/schema.py``), e.g. a text ``filter`` |
+| DS-LINT-017 | warning | an earlier form, still read: ``transforms``, ``{non_empty: f}``, ``lookup: f`` + ``match``, ``return: null`` |
+| DS-LINT-018 | error | a precheck, a lookup's ``using`` or the natural key names a field that is neither mapped nor resolved |
+
+The allowed sections and keys are read from the pydantic models of
+:mod:`directorsync.profile.schema`, which the loader validates against: one list for both.
 """
 
 from __future__ import annotations
@@ -31,73 +37,32 @@ from typing import Any
 import yaml
 
 from directorsync.errors import ProfileError
-from directorsync.hooks.registry import HOOK_KINDS, HOOKS
+from directorsync.hooks.registry import HOOKS
 from directorsync.inventory import CATALOGS
-from directorsync.mapping import SOURCES
 from directorsync.prechecks import CHECK_BUILDERS, SEVERITIES
-from directorsync.profile.model import load_profile, profile_files
+from directorsync.profile.model import merged_yaml, profile_files
+from directorsync.profile.schema import (
+    EXISTENCE_CHECKS,
+    PLACEHOLDER,
+    SOURCES,
+    canonical,
+    is_body_shorthand,
+    schema_errors,
+    section_keys,
+    using_field,
+)
+from directorsync.profile.schema import SECTIONS as SCHEMA_SECTIONS
 from directorsync.transforms import TRANSFORMS, parse_spec
 
-SECTIONS = {
-    "version",
-    "extends",
-    "resource",
-    "title",
-    "depends_on",
-    "endpoint",
-    "identity",
-    "targets",
-    "xlsx",
-    "transforms",
-    "resolve",
-    "prechecks",
-    "diff",
-    "payload",
-    "hooks",
-    "inventory",
-    "actions",
-    "apply",
-    "notes",
-}
-#: Keys each section may hold (DS-LINT-015); what the code reads, nothing else.
+SECTIONS = SCHEMA_SECTIONS
+#: Keys each section may hold (DS-LINT-015): read from the schema's models.
+_KEYS = section_keys()
 SECTION_KEYS: dict[str, frozenset[str]] = {
-    "endpoint": frozenset({"list", "create", "update"}),
-    "identity": frozenset({"id_field", "name_field", "natural_key", "remote_key"}),
-    "xlsx": frozenset(
-        {
-            "sheet",
-            "extra_sheets",
-            "required_columns",
-            "aliases",
-            "filter",
-            "group_by",
-            "invalid_severity",
-            "mapping",
-            "repo_port",
-        }
-    ),
-    "diff": frozenset(
-        {
-            "compare",
-            "list_as_sets",
-            "deep_sets",
-            "ignore_fields",
-            "write_only",
-            "write_only_if_absent",
-            "case_insensitive",
-        }
-    ),
-    "payload": frozenset({"create", "update", "omit_empty"}),
-    "inventory": frozenset({"path", "fetch", "rename", "unnest", "transforms"}),
-    "hooks": frozenset(HOOK_KINDS),
-    "apply": frozenset({"waves"}),
-    "actions": frozenset({"after_write"}),
+    k: v for k, v in _KEYS.items() if k not in ("resolve", "mapping", "prechecks")
 }
-RESOLVE_KEYS = frozenset(
-    {"from", "lookup", "lookup_many", "match", "return", "none_value", "label", "severity"}
-)
-MAPPING_KEYS = frozenset({*SOURCES, "transforms", "aggregate", "when_any"})
-_FIELD = re.compile(r"\$\{([A-Za-z0-9_.]+)(?:\|[a-z_|]+)?\}")
+RESOLVE_KEYS = _KEYS["resolve"]
+MAPPING_KEYS = _KEYS["mapping"]
+PRECHECK_KEYS = _KEYS["prechecks"]
 
 
 @dataclass
@@ -152,24 +117,38 @@ def lint_file(path: Path, known_resources: set[str], strict: bool = False) -> li
     if path.name.startswith("_"):
         return out
     try:
-        profile = load_profile(path)
+        merged = merged_yaml(path)
     except ProfileError as exc:
-        code = "DS-LINT-002" if "version" in exc.message else "DS-LINT-004"
         return [
             *out,
-            Finding(
-                code,
-                "error",
-                str(path),
-                _line_of(path, "extends") if code == "DS-LINT-004" else _line_of(path, "version"),
-                exc.message,
-            ),
+            Finding("DS-LINT-004", "error", str(path), _line_of(path, "extends"), exc.message),
         ]
-    merged = profile.raw
+    if merged.get("version") != 1:
+        message = f"{path}: 'version: 1' is required (found {merged.get('version')!r})"
+        return [
+            *out,
+            Finding("DS-LINT-002", "error", str(path), _line_of(path, "version"), message),
+        ]
+    merged, notes = canonical(merged)
+    lines = _lines(path)
+    for keys, message, kind in schema_errors(merged):
+        if kind != "extra_forbidden":  # unknown keys: DS-LINT-015, in the file that holds them
+            line = _line_of_path(lines, keys)
+            out.append(
+                Finding("DS-LINT-016", "error", str(path), line, f"{'.'.join(keys)}: {message}")
+            )
+    for keys, message in notes:
+        line = _line_of_path(lines, keys)
+        out.append(
+            Finding(
+                "DS-LINT-017", "warning", str(path), line, f"earlier form (still read): {message}"
+            )
+        )
     _check_required(merged, add)
     fields = _check_mapping(merged, add)
     resolved = _check_resolve(merged, known_resources, add)
-    _check_prechecks(merged, add)
+    _check_prechecks(merged, known_resources, resolved, add)
+    _check_field_names(merged, fields, resolved, add)
     _check_payload(merged, fields | resolved | {"id"}, add)
     _check_hooks(merged, add)
     for f in (merged.get("diff") or {}).get("compare") or []:
@@ -198,9 +177,17 @@ def _check_keys(path: Path, raw: dict[str, Any]) -> list[Finding]:
                 out.append(Finding("DS-LINT-015", "error", str(path), line, message))
 
     for section, known in SECTION_KEYS.items():
-        check(raw.get(section), known, [section], section)
+        body = raw.get(section)
+        if section == "payload" and is_body_shorthand(body):
+            continue  # the spec's form: the payload is the create body itself (its own keys)
+        check(body, known, [section], section)
     for target, spec in _items(raw.get("resolve")):
         check(spec, RESOLVE_KEYS, ["resolve", str(target)], f"resolve '{target}'")
+    for item in raw.get("prechecks") or []:
+        if isinstance(item, dict) and "type" in item:
+            check(
+                item, PRECHECK_KEYS, ["prechecks", str(item["type"])], f"precheck '{item['type']}'"
+            )
     for field, spec in _items((raw.get("xlsx") or {}).get("mapping")):
         where = ["xlsx", "mapping", str(field)]
         check(spec, MAPPING_KEYS, where, f"mapping '{field}'")
@@ -277,11 +264,11 @@ def _check_mapping(raw: dict[str, Any], add) -> set[str]:
                 f"mapping '{field}' needs exactly one of {', '.join(SOURCES)}",
             )
             continue
-        _check_transforms(spec.get("transforms"), field, add)
+        _check_transforms(spec.get("transform"), field, add)
         for sub in ("zip", "object"):
             for name, inner in (spec.get(sub) or {}).items():
                 if isinstance(inner, dict):
-                    _check_transforms(inner.get("transforms"), f"{field}.{name}", add)
+                    _check_transforms(inner.get("transform"), f"{field}.{name}", add)
     return set(mapping)
 
 
@@ -289,44 +276,96 @@ def _check_resolve(raw: dict[str, Any], known: set[str], add) -> set[str]:
     out = set()
     for target, spec in (raw.get("resolve") or {}).items():
         spec = spec or {}
-        if not spec.get("from") or not (spec.get("lookup") or spec.get("lookup_many")):
+        lookup = spec.get("lookup") or spec.get("lookup_many")
+        if not spec.get("from") or not isinstance(lookup, dict) or not lookup.get("using"):
             add(
                 "DS-LINT-009",
                 "error",
                 f"{target}:",
-                f"resolve '{target}' needs 'from' and 'lookup' or 'lookup_many'",
+                f"resolve '{target}' needs 'from' and 'lookup' or 'lookup_many' ({{by, using}})",
             )
             continue
-        if spec["from"] not in known and spec["from"] not in CATALOGS:
-            add(
-                "DS-LINT-009",
-                "error",
-                spec["from"],
-                f"resolve '{target}': unknown source '{spec['from']}'",
-            )
+        _check_source(spec["from"], f"resolve '{target}'", known, add)
         if spec.get("severity", "skip") not in SEVERITIES:
             add("DS-LINT-008", "error", f"{target}:", f"resolve '{target}': bad severity")
         out.add(target)
     return out
 
 
-def _check_prechecks(raw: dict[str, Any], add) -> None:
+def _check_source(source: str, where: str, known: set[str], add) -> None:
+    if source not in known and source not in CATALOGS:
+        add("DS-LINT-009", "error", source, f"{where}: unknown source '{source}'")
+
+
+#: The arguments each precheck type needs besides ``type``.
+_NEEDS = {
+    "one_of": ("field", "values"),
+    "matches": ("field", "pattern"),
+    "required_when": ("field", "when"),
+    "forbidden_when": ("field", "when"),
+    "any_non_empty": ("fields",),
+}
+
+
+def _check_prechecks(raw: dict[str, Any], known: set[str], resolved: set[str], add) -> None:
+    kinds = sorted([*CHECK_BUILDERS, *EXISTENCE_CHECKS])
     for item in raw.get("prechecks") or []:
         item = dict(item or {})
-        sev = item.pop("severity", "skip")
-        kinds = list(item)
-        if sev not in SEVERITIES or len(kinds) != 1 or kinds[0] not in CHECK_BUILDERS:
+        kind = str(item.get("type") or "")
+        needs = _NEEDS.get(kind, ("field",))
+        if (
+            item.get("severity", "skip") not in SEVERITIES
+            or kind not in kinds
+            or any(item.get(k) is None for k in needs)
+        ):
             add(
                 "DS-LINT-008",
                 "error",
-                kinds[0] if kinds else "prechecks",
-                f"bad precheck {item} (known: {', '.join(sorted(CHECK_BUILDERS))})",
+                kind or "prechecks",
+                f"bad precheck {item} (known: {', '.join(kinds)}; each {{type, field, ...}})",
             )
+        elif kind in EXISTENCE_CHECKS and item.get("from"):
+            _check_source(item["from"], f"precheck '{kind}'", known, add)
+        elif kind in EXISTENCE_CHECKS and item["field"] not in resolved:
+            add(
+                "DS-LINT-008",
+                "error",
+                str(item["field"]),
+                f"precheck '{kind}' on '{item['field']}': name an inventory ('from') or a resolve target",
+            )
+
+
+def _check_field_names(raw: dict[str, Any], fields: set[str], resolved: set[str], add) -> None:
+    """DS-LINT-018 (spec §13): names of fields that nothing maps or resolves.
+
+    A ``build`` hook makes its own fields: its profiles are not checked.
+    """
+    if (raw.get("hooks") or {}).get("build"):
+        return
+    known = fields | resolved
+    named: list[tuple[str, str, str]] = []  # (field, where, text to find its line)
+    for item in raw.get("prechecks") or []:
+        if isinstance(item, dict):
+            names = [item.get("field")] + list(item.get("fields") or [])
+            names += list((item.get("when") or {}) if isinstance(item.get("when"), dict) else [])
+            named += [(str(n), f"precheck '{item.get('type')}'", str(n)) for n in names if n]
+    for target, spec in (raw.get("resolve") or {}).items():
+        lookup = (spec or {}).get("lookup") or (spec or {}).get("lookup_many")
+        if isinstance(lookup, dict) and lookup.get("using"):
+            using = str(lookup["using"])
+            named.append((using_field(using), f"resolve '{target}'", using))
+    key = (raw.get("identity") or {}).get("natural_key") or []
+    keys = [key] if isinstance(key, str) else key
+    named += [(str(k), "identity.natural_key", "natural_key") for k in keys]
+    for name, where, needle in named:
+        if name not in known:
+            message = f"{where} names '{name}', which is neither mapped nor resolved"
+            add("DS-LINT-018", "error", needle, message)
 
 
 def _check_payload(raw: dict[str, Any], known: set[str], add) -> None:
     text = json.dumps(raw.get("payload") or {})
-    for name in sorted(set(_FIELD.findall(text))):
+    for name in sorted(set(PLACEHOLDER.findall(text))):
         if name not in known:
             add(
                 "DS-LINT-010",

@@ -1,7 +1,8 @@
 """Profiles: declarative YAML saying how a sheet becomes Director objects.
 
 One file per resource in ``profiles/`` (``version: 1``). ``extends`` names another profile file
-(relative to the profile) whose content is deep-merged under this one: maps merge, lists and
+(relative to the profile; a bare name such as ``"_defaults"`` may leave out ``.yml`` and may name
+a built-in profile) whose content is deep-merged under this one: maps merge, lists and
 scalars override; cycles are rejected. ``_defaults.yml`` is extended implicitly unless the
 profile says ``extends: null``. The DSL is documented in ``docs/profiles.md``.
 """
@@ -17,6 +18,7 @@ from typing import Any
 import yaml
 
 from directorsync.errors import ProfileError
+from directorsync.profile.schema import EXISTENCE_CHECKS, ProfileSpec, canonical, schema_errors
 
 BUILTIN_DIR = Path(__file__).resolve().parents[2] / "profiles"
 DEFAULTS_FILE = "_defaults.yml"
@@ -29,12 +31,20 @@ class Profile:
     Attributes:
         name: the resource name (``repos``); also the file stem.
         path: the profile file.
-        raw: the merged YAML mapping.
+        raw: the merged mapping in the spec's forms (earlier forms rewritten on construction).
+        spec: the same, typed (:class:`~directorsync.profile.schema.ProfileSpec`).
+        notes: each earlier form that was rewritten (key path, message), for the linter.
     """
 
     name: str
-    path: Path
+    path: Path | None
     raw: dict[str, Any] = field(repr=False)
+    spec: ProfileSpec = field(init=False, repr=False)
+    notes: list[tuple[list[str], str]] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.raw, self.notes = canonical(self.raw)
+        self.spec = validate_spec(self.raw, self.path)
 
     def section(self, key: str) -> dict[str, Any]:
         """A mapping section (empty when absent)."""
@@ -43,11 +53,11 @@ class Profile:
 
     @property
     def title(self) -> str:
-        return str(self.raw.get("title") or self.name)
+        return self.spec.title or self.name
 
     @property
     def depends_on(self) -> list[str]:
-        return list(self.raw.get("depends_on") or [])
+        return list(self.spec.depends_on)
 
     @property
     def endpoint(self) -> dict[str, Any]:
@@ -59,27 +69,26 @@ class Profile:
 
     @property
     def natural_key(self) -> list[str]:
-        key = self.identity.get("natural_key") or [self.identity.get("name_field", "name")]
+        key = self.spec.identity.natural_key or [self.spec.identity.name_field or "name"]
         return [key] if isinstance(key, str) else list(key)
 
     @property
     def name_field(self) -> str:
-        return str(self.identity.get("name_field") or self.natural_key[0])
+        return self.spec.identity.name_field or self.natural_key[0]
 
     @property
     def remote_key(self) -> list[str]:
         """Key fields on the remote (inventory) side; default: the natural key."""
-        key = self.identity.get("remote_key") or self.natural_key
+        key = self.spec.identity.remote_key or self.natural_key
         return [key] if isinstance(key, str) else list(key)
 
     @property
     def id_field(self) -> str:
-        return str(self.identity.get("id_field") or "id")
+        return self.spec.identity.id_field or "id"
 
     @property
     def targets(self) -> list[str] | None:
-        targets = self.raw.get("targets")
-        return list(targets) if targets else None
+        return list(self.spec.targets) if self.spec.targets else None
 
     @property
     def xlsx(self) -> dict[str, Any]:
@@ -88,14 +97,16 @@ class Profile:
     @property
     def sheet(self) -> str | None:
         """The main sheet (the first alternative when ``xlsx.sheet`` is a list)."""
-        sheet = self.xlsx.get("sheet")
-        return sheet[0] if isinstance(sheet, list) and sheet else sheet
+        sheet = self.spec.xlsx.sheet
+        if isinstance(sheet, list):
+            return sheet[0] if sheet else None
+        return sheet or None
 
     @property
     def sheets(self) -> list[str]:
         """Every sheet this profile reads (main sheet first)."""
         names = [self.sheet] if self.sheet else []
-        names += [s for s in self.xlsx.get("extra_sheets") or [] if s not in names]
+        names += [s for s in self.spec.xlsx.extra_sheets if s not in names]
         return names
 
     @cached_property
@@ -109,6 +120,21 @@ class Profile:
     @property
     def resolve(self) -> dict[str, Any]:
         return self.section("resolve")
+
+    @property
+    def existence_checks(self) -> list[dict[str, Any]]:
+        """Prechecks ``must_exist``/``must_exist_many`` (they run per node, with ``resolve``)."""
+        return [c for c in self.prechecks if c.get("type") in EXISTENCE_CHECKS]
+
+    @property
+    def update_template(self) -> dict[str, Any]:
+        """``payload.update``; by default ``payload.create`` plus ``id``, minus ``update_omits``."""
+        payload = self.payload
+        if payload.get("update"):
+            return dict(payload["update"])
+        omits = set(payload.get("update_omits") or [])
+        body = {self.id_field: "${id}", **(payload.get("create") or {})}
+        return {k: v for k, v in body.items() if k not in omits}
 
     @property
     def inventory(self) -> dict[str, Any]:
@@ -131,6 +157,21 @@ class Profile:
         return self.section("actions")
 
 
+def validate_spec(raw: dict[str, Any], path: Path | None) -> ProfileSpec:
+    """The typed profile of a canonical mapping.
+
+    Raises:
+        ProfileError: one line naming the file, the key path and what is wrong.
+    """
+    errors = schema_errors(raw)
+    if errors:
+        keys, message, _ = errors[0]
+        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+        where = ".".join(keys) or "profile"
+        raise ProfileError(f"{path or 'profile'}: {where}: {message}{more}", file=str(path))
+    return ProfileSpec.model_validate(raw)
+
+
 def load_profile(path: str | Path) -> Profile:
     """Load one profile file, resolving ``extends``.
 
@@ -138,12 +179,17 @@ def load_profile(path: str | Path) -> Profile:
         ProfileError: unreadable YAML, a missing or cyclic ``extends``, a wrong ``version``.
     """
     path = Path(path).resolve()
-    raw = _load_merged(path, chain=())
+    raw = merged_yaml(path)
     version = raw.get("version")
     if version != 1:
         raise ProfileError(f"{path}: 'version: 1' is required (found {version!r})", file=str(path))
     name = str(raw.get("resource") or path.stem)
     return Profile(name=name, path=path, raw=raw)
+
+
+def merged_yaml(path: str | Path) -> dict[str, Any]:
+    """A profile file's mapping with its ``extends`` chain merged in (not validated)."""
+    return _load_merged(Path(path).resolve(), chain=())
 
 
 def _load_merged(path: Path, chain: tuple[Path, ...]) -> dict[str, Any]:
@@ -154,12 +200,24 @@ def _load_merged(path: Path, chain: tuple[Path, ...]) -> dict[str, Any]:
     parent_name = data.pop("extends", _implicit_parent(path))
     if not parent_name:
         return data
-    parent_path = (path.parent / parent_name).resolve()
+    parent_path = _parent_path(path, str(parent_name))
     if not parent_path.is_file():
         raise ProfileError(
             f"{path}: extends '{parent_name}' but {parent_path} does not exist", file=str(path)
         )
     return deep_merge(_load_merged(parent_path, (*chain, path)), data)
+
+
+def _parent_path(path: Path, name: str) -> Path:
+    """``extends`` target: a file beside the profile; a bare name (the spec's ``"_defaults"``)
+    may leave out ``.yml`` and may be a built-in profile."""
+    candidates = [path.parent / name]
+    if not name.endswith((".yml", ".yaml")):
+        candidates += [path.parent / f"{name}.yml", BUILTIN_DIR / f"{name}.yml"]
+    for candidate in candidates:
+        if candidate.resolve().is_file():
+            return candidate.resolve()
+    return candidates[0].resolve()
 
 
 def _implicit_parent(path: Path) -> str | None:
