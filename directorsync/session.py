@@ -123,6 +123,7 @@ class Session:
         dry_run: bool = False,
         check_stale: bool = False,
         progress: Any = None,
+        guard: Any = None,
     ) -> dict[str, Any]:
         """Apply a plan (or the selected rows of it); returns the ``directorsync/result@1`` value."""
         from directorsync.apply import ApplyOptions, apply_plan
@@ -132,6 +133,7 @@ class Session:
             dry_run=dry_run,
             retries=self.settings.director.retries,
             check_stale=check_stale,
+            guard=guard,
         )
         return apply_plan(
             plan,

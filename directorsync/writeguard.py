@@ -27,7 +27,7 @@ import pandas as pd
 from directorsync.diff import compare_fields, differs_mask
 from directorsync.director.orders import OrderOutcome
 from directorsync.errors import AmbiguousWriteError, OrderError
-from directorsync.ledger.journal import record_accepted, record_intent, row_key
+from directorsync.ledger.journal import record_accepted, record_intent, record_outcome, row_key
 from directorsync.profile.model import Profile
 from directorsync.vocabulary import ALREADY_PRESENT, CANCELLED_REASON
 
@@ -102,6 +102,7 @@ class WriteGuard:
         self.lock = threading.Lock()
         self.unanswered: set[str] = set()  # rows a request of ours may have created
         self.last_send: float | None = None  # monotonic time of the last request sent
+        self.sent: set[str] = set()  # rows whose write left (journaled intent)
 
     def check(self, row: dict[str, Any]) -> None:
         """Refuse a row once the run is stopping; settle rows the interrupted run finished."""
@@ -109,7 +110,10 @@ class WriteGuard:
         if entry and entry["phase"] == "done" and (entry["attempts"] or entry["carried_from"]):
             self._previous(row)
             origin = entry["carried_from"] or self.previous_run
-            raise RowSettled(entry["status"], _carried_reason(entry, origin))
+            reason = _carried_reason(entry, origin)
+            if self.ledger is not None and self.run_id:
+                record_outcome(self.ledger, self.run_id, [(row, entry["status"], reason, origin)])
+            raise RowSettled(entry["status"], reason)
         if self.stop.stopping:
             raise RowSettled("SKIP", CANCELLED_REASON)
 
@@ -133,6 +137,8 @@ class WriteGuard:
         if entry and entry["phase"] == "accepted" and entry["monitor_path"]:
             self._journal(record_intent, row, path)
             self._journal(record_accepted, row, entry["monitor_path"])
+            with self.lock:
+                self.sent.add(rk)
             outcome = self._follow(entry["monitor_path"], row, path)
             return (
                 outcome,
@@ -149,6 +155,8 @@ class WriteGuard:
         if self.stop.stopping:
             raise RowSettled("SKIP", CANCELLED_REASON)
         self._journal(record_intent, row, path)
+        with self.lock:
+            self.sent.add(rk)
         self.last_send = time.monotonic()
         try:
             monitor = self.client.submit(row["method"], self.pool, node_id, path, payload)

@@ -1,8 +1,9 @@
 """The ``plan`` and ``apply`` commands.
 
 Exit codes (see ``docs/cli.md``): 0 success; 1 rows in ERROR/EXCEPTION or plan errors (also
-lint errors); 2 configuration/profile errors, or — with ``plan --detailed-exitcode`` — changes
-pending; 3 workbook or plan-file errors; 4 Director unreachable or refusing; 130 interrupted.
+lint errors); 2 configuration/profile/ledger errors, or — with ``plan --detailed-exitcode`` —
+changes pending; 3 workbook or plan-file errors; 4 Director unreachable or refusing; 5 tenant
+busy (another run holds its lease); 130 cancelled (Ctrl-C, ``cancel``); 143 terminated (SIGTERM).
 """
 
 from __future__ import annotations
@@ -174,6 +175,19 @@ def _print_notes(notes: list[dict[str, str]]) -> None:
 )
 @click.option("--dry-run", is_flag=True, help="Plan and report; never write.")
 @click.option("--concurrency", type=int, help="In-flight orders per node (app.concurrency).")
+@click.option(
+    "--resume",
+    "resume",
+    metavar="RUN_ID",
+    help="Continue an interrupted or cancelled run: follow its accepted orders, look up writes "
+    "whose answer is unknown, send the rest.",
+)
+@click.option("--wait", is_flag=True, help="Wait while another run holds the tenant (else exit 5).")
+@click.option(
+    "--events",
+    metavar="FILE|-",
+    help="Write the run's events as JSON lines (sync.started, sync.progress, …) to FILE or stdout.",
+)
 def apply_command(
     tenant,
     xlsx,
@@ -186,8 +200,17 @@ def apply_command(
     approved=None,
     dry_run=False,
     concurrency=None,
+    resume=None,
+    wait=False,
+    events=None,
 ):
-    """Plan then apply a workbook (or apply a saved plan); only changed rows are sent."""
+    """Plan then apply a workbook (or apply a saved plan); only changed rows are sent.
+
+    Every apply is a run in the ledger (`directorsync history`, `status`, `cancel`) with its own
+    report folder. Ctrl-C, SIGTERM or `directorsync cancel` stop new writes at once, follow the
+    orders Director accepted and write the reports (exit 130; 143 for SIGTERM); a second
+    Ctrl-C stops at once. One apply per tenant at a time (exit 5 when busy, or --wait).
+    """
     from directorsync.cli.apply_command import run_apply
 
     settings = _settings(
@@ -201,6 +224,9 @@ def apply_command(
         plan_file=plan_file,
         approved=approved,
         dry_run=dry_run,
+        resume=resume,
+        wait=wait,
+        events=events,
     )
 
 

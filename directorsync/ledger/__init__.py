@@ -4,7 +4,7 @@
 - :mod:`~directorsync.ledger.database` — open (create/migrate), run records, events;
 - :mod:`~directorsync.ledger.journal` — the write journal (intent → order → outcome);
 - :mod:`~directorsync.ledger.leases` — one writer per tenant;
-- :mod:`~directorsync.ledger.frames` — history and a run's rows as DataFrames (notebooks).
+- :mod:`~directorsync.ledger.views` — a run's view, history pages, DataFrames for notebooks.
 
 ``docs/ledger.md`` describes the schema, the states, the events and the exit codes.
 """
