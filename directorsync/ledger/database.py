@@ -248,11 +248,10 @@ class Ledger:
         return {**run, "state": "interrupted", "message": message, "completed_at": now}
 
     def _dead(self, run: dict[str, Any]) -> bool:
-        if run.get("host") == self.host and run.get("pid"):
-            if run["pid"] == self.pid:
-                return False
+        pid = run.get("pid")
+        if run.get("host") == self.host and pid and pid != self.pid:
             try:
-                os.kill(run["pid"], 0)
+                os.kill(pid, 0)
             except ProcessLookupError:
                 return True
             except PermissionError:
