@@ -77,6 +77,7 @@ class RunTracker:
         self._quit = threading.Event()
         self._thread: threading.Thread | None = None
         self.on_cancel: Callable[[str], None] | None = None
+        self._stop_noted = False
 
     # -- life ---------------------------------------------------------------------------------
 
@@ -208,9 +209,17 @@ class RunTracker:
         while not self._quit.wait(self.heartbeat_sec):
             try:
                 asked = self.ledger.heartbeat(self.run_id)
-                if asked and self.stop.request(f"cancelled by {asked}", 130):
-                    if self.on_cancel:
-                        self.on_cancel(asked)
+                if asked and self.stop.request(f"cancelled by {asked}", 130) and self.on_cancel:
+                    self.on_cancel(asked)
+                if self.stop.stopping and not self._stop_noted:
+                    self._stop_noted = True
+                    if not asked:  # Ctrl-C, SIGTERM: other shells see it too
+                        self.ledger.update_run(
+                            self.run_id,
+                            cancel_requested_at=self.ledger.now(),
+                            cancel_requested_by=self.stop.why,
+                        )
+                    self.warning(f"{self.stop.why}: no new writes; following accepted orders")
                 self._flush()
             except LedgerError as exc:
                 LOG.warning("ledger: heartbeat failed: %s", exc)
