@@ -133,3 +133,25 @@ def run_rows_frame(ledger: Ledger, run_id: str) -> pd.DataFrame:
         rows = json.loads(Path(result).read_text(encoding="utf-8"))["rows"]
         return pd.DataFrame(rows)
     return pd.DataFrame(list(entries(ledger, run_id).values()))
+
+
+def run_history(settings: Any = None, **filters: Any) -> pd.DataFrame:
+    """The ledger's runs as a DataFrame, newest first (notebooks: ``ds.run_history(tenant="core")``).
+
+    Args:
+        settings: the settings naming the ledger (default: :func:`load_settings`).
+        **filters: ``tenant``, ``state``, ``kind``, ``since``, ``until``, ``limit``, ``offset``.
+    """
+    return history_frame(_configured(settings), **filters)
+
+
+def run_rows(run_id: str, settings: Any = None) -> pd.DataFrame:
+    """A run's rows as a DataFrame (its ``result.json`` rows, else its journal)."""
+    return run_rows_frame(_configured(settings), run_id)
+
+
+def _configured(settings: Any) -> Ledger:
+    from directorsync.config import load_settings
+    from directorsync.ledger.database import open_configured
+
+    return open_configured(settings or load_settings())
