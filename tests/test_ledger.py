@@ -340,3 +340,34 @@ def test_cli_refuses_a_second_apply_of_a_busy_tenant(samples, tenants_file, tmp_
     refused = next(r for r in runs if r["id"] != "other")
     assert refused["state"] == "failed" and refused["exit_code"] == 5
     assert os.path.isdir(tmp_path / "reports")
+
+
+def test_progress_lines_without_a_terminal_and_status_watch(tmp_path):
+    import threading
+
+    url = f"sqlite:///{tmp_path / 'ledger.sqlite'}"
+    ledger = open_ledger(url)
+    lines: list[str] = []
+    tracker = RunTracker(
+        ledger, "r1", tenant="core", line=lines.append, heartbeat_sec=0.02, line_every=0
+    )
+    tracker.begin(["plan", "apply", "report"])
+    tracker.stage("apply")
+    tracker.set_total(4)
+    tracker.on_row(1, 4, {"resource": "repos", "node_id": "n", "key": "A", "status": "CREATED"})
+    seen = threading.Event()
+    while not seen.wait(0.02):  # readiness: the heartbeat thread prints the line
+        if any("1/4 rows (25 %)" in line for line in lines):
+            seen.set()
+    assert lines[-1].startswith("… apply: 1/4 rows (25 %)")
+    finisher = threading.Timer(0.3, lambda: tracker.finish("completed", exit_code=0))
+    finisher.start()
+    res = CliRunner().invoke(
+        cli,
+        ["status", "r1", "--watch", "--interval", "0.05", "--ledger", url],
+        standalone_mode=False,
+    )
+    finisher.join()
+    assert res.return_value == 0
+    shown = res.output.splitlines()
+    assert "  running  " in shown[0] and any("  completed  " in line for line in shown[1:])
