@@ -92,3 +92,15 @@ def postgres_url():
     with admin.connect() as conn:
         conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
     admin.dispose()
+
+
+def reset_ledger(url: str) -> str:
+    """Drop every ledger table of the database at ``url`` (a test starts from an empty ledger)."""
+    from sqlalchemy import create_engine
+
+    from directorsync.ledger import tables
+
+    engine = create_engine(url)
+    tables.metadata.drop_all(engine)
+    engine.dispose()
+    return url

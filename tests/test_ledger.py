@@ -8,8 +8,8 @@ import os
 
 import pytest
 from click.testing import CliRunner
-from conftest import TOKEN
-from sqlalchemy import create_engine, text
+from conftest import TOKEN, reset_ledger
+from sqlalchemy import text
 
 from directorsync.cli import cli
 from directorsync.config import load_settings
@@ -42,14 +42,7 @@ class Clock:
 def url(request, tmp_path):
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'ledger.sqlite'}"
-    pg = request.getfixturevalue("postgres_url")
-    engine = create_engine(pg)
-    with engine.begin() as conn:  # each test starts from an empty ledger
-        for table in reversed(tables.metadata.sorted_tables):
-            conn.execute(text(f"DROP TABLE IF EXISTS {table.name}"))
-        conn.execute(text("DROP TABLE IF EXISTS ledger_meta"))
-    engine.dispose()
-    return pg
+    return reset_ledger(request.getfixturevalue("postgres_url"))
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from conftest import TOKEN, core_args
+from conftest import TOKEN, core_args, reset_ledger
 
 from directorsync.cli import cli
 from directorsync.ledger.database import open_ledger
@@ -141,7 +141,7 @@ def test_ctrl_c_stops_writes_follows_accepted_orders_and_reports(
     assert view["state"] == "cancelled" and view["progress"]["total_rows"] == 12
 
 
-def test_sigterm_and_a_second_apply_gets_its_own_folder(sim, samples, tenants_file, tmp_path):
+def test_sigterm_stops_like_ctrl_c(sim, samples, tenants_file, tmp_path):
     proc = _start(sim, tmp_path, samples, tenants_file)
     url = f"sqlite:///{tmp_path / 'reports' / 'ledger.sqlite'}"
     found = _stop_and_check(sim, proc, tmp_path, signal.SIGTERM, 143, url)
@@ -151,6 +151,7 @@ def test_sigterm_and_a_second_apply_gets_its_own_folder(sim, samples, tenants_fi
 def test_cancel_from_another_shell_on_a_postgresql_ledger(
     sim, samples, tenants_file, tmp_path, postgres_url
 ):
+    reset_ledger(postgres_url)
     proc = _start(sim, tmp_path, samples, tenants_file, ledger=postgres_url)
     _until(lambda: len(_posts(sim)) >= 4, proc, "four writes in flight")
     ledger = open_ledger(postgres_url)
@@ -162,12 +163,24 @@ def test_cancel_from_another_shell_on_a_postgresql_ledger(
     assert "cancel asked for run" in res.output
     # the heartbeat sees the cancel within a second: the run says so in the ledger
     _until(lambda: _stop_noted(ledger, run_id), proc, "the cancel seen by the run", 5)
+    print(f"cancel seen by the run {time.time() - asked:.2f} s after it was asked")
     sim.advance(SLOW)
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
     assert [r for r in _posts(sim) if r["ts"] > asked + 1.0] == []
     run = ledger.get_run(run_id)
     assert run["state"] == "cancelled" and run["message"].startswith("cancelled by")
+    res = CliRunner().invoke(
+        cli,
+        ["history", "--ledger", postgres_url, "--format", "json", "--tenant", "core"],
+        standalone_mode=False,
+    )
+    page = json.loads(res.output)
+    assert page["count"] == 1 and page["results"][0]["state"] == "cancelled"
+    res = CliRunner().invoke(
+        cli, ["status", run_id, "--ledger", postgres_url], standalone_mode=False
+    )
+    assert "cancelled" in res.output and "SKIP" in res.output
     assert Counter(r["status"] for r in _result(tmp_path)["rows"])["SKIP"] > 0
 
 
@@ -212,6 +225,9 @@ def test_kill_9_then_resume_sends_no_object_twice(sim, samples, tenants_file, tm
     )
     assert res.returncode == 0, res.stderr
     posts = Counter((r["path"], r["body"]["data"]["name"]) for r in _posts(sim))
+    print(
+        f"kill -9 after {sent_before} POSTs; {sum(posts.values())} POSTs in all for {len(posts)} repos"
+    )
     assert set(posts.values()) == {1}, "one POST per created object"
     assert len(posts) == 12 and len(posts) - sent_before >= 1
     _, runs = ledger.history(tenant="core")
