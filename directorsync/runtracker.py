@@ -18,11 +18,13 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import IO, Any
 
 from directorsync.errors import LedgerError
-from directorsync.ledger.database import Ledger
+from directorsync.ledger.database import Ledger, ledger_url, open_configured
 from directorsync.ledger.journal import record_outcome
 from directorsync.writeguard import StopSignal
 
@@ -273,3 +275,38 @@ def _row_note(result: dict[str, Any]) -> dict[str, Any]:
         "node": result.get("node_name"),
         "key": result.get("key"),
     }
+
+
+@contextmanager
+def recorded_run(
+    settings: Any, tenant: str, kind: str, *, trigger: str = "cli", **record: Any
+) -> Iterator[RunTracker | None]:
+    """Record a short run that writes nothing (a plan) once a ledger exists or is configured.
+
+    Yields the tracker (the caller calls :meth:`RunTracker.finish`), or None without a ledger:
+    a plan never creates the ledger file by itself.
+    """
+    url = ledger_url(settings.ledger.url, settings.app.reports_dir)
+    if url.startswith("sqlite:///") and not Path(url[len("sqlite:///") :]).is_file():
+        yield None
+        return
+    tracker = RunTracker(
+        open_configured(settings),
+        settings.run_id,
+        tenant=tenant,
+        kind=kind,
+        trigger=trigger,
+        heartbeat_sec=settings.ledger.heartbeat_sec,
+    )
+    tracker.begin([kind], **record)
+    tracker.stage(kind)
+    try:
+        yield tracker
+    except BaseException as exc:
+        stopped = isinstance(exc, KeyboardInterrupt)
+        tracker.finish(
+            "cancelled" if stopped else "failed",
+            exit_code=130 if stopped else getattr(exc, "exit_code", 1),
+            message=getattr(exc, "message", None) or f"{exc.__class__.__name__}: {exc}",
+        )
+        raise

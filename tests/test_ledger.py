@@ -364,3 +364,19 @@ def test_progress_lines_without_a_terminal_and_status_watch(tmp_path):
     assert res.return_value == 0
     shown = res.output.splitlines()
     assert "  running  " in shown[0] and any("  completed  " in line for line in shown[1:])
+
+
+def test_a_plan_is_a_run_once_the_ledger_exists(samples, tenants_file, tmp_path, monkeypatch):
+    monkeypatch.setenv("DSYNC_APP__REPORTS_DIR", str(tmp_path / "reports"))
+    args = ["plan", "--tenant", "core", "--tenants-file", str(tenants_file)]
+    args += ["--xlsx", str(samples / "core_config.xlsx"), "--resources", "repos"]
+    with Simulator(seed=tenants_file, token=TOKEN) as sim:
+        monkeypatch.setenv("DSYNC_DIRECTOR__BASE_URL", sim.base_url)
+        monkeypatch.setenv("DSYNC_DIRECTOR__TOKEN", TOKEN)
+        CliRunner().invoke(cli, args, standalone_mode=False, catch_exceptions=False)
+        assert not (tmp_path / "reports" / "ledger.sqlite").exists()  # a plan creates none
+        ledger = open_configured(load_settings())
+        res = CliRunner().invoke(cli, args, standalone_mode=False, catch_exceptions=False)
+    assert res.return_value == 0
+    (run,) = ledger.history()[1]
+    assert (run["kind"], run["state"], run["counts"]["create"]) == ("plan", "completed", 12)

@@ -130,28 +130,40 @@ def _plan(
 ):
     from directorsync.plan import plan_json
     from directorsync.report.console import print_plan
+    from directorsync.runtracker import recorded_run
     from directorsync.session import Session
 
     settings = _settings(config_file, url, no_verify, tenant, tenants_file)
     tenant = _require(tenant or settings.context.tenant, "--tenant")
     xlsx = _require(xlsx, "--xlsx")
-    with Session.open(settings=settings, progress=_progress if fmt == "table" else None) as session:
-        plan = session.plan(tenant, xlsx, _resources(resources))
-    data = plan.to_dict() if out or fmt == "json" else None
-    if out:
-        plan.save(out, data)
-    if fmt == "json":
-        click.echo(plan_json(data).decode())
-    else:
-        print_plan(data or plan.console_view())
+    with recorded_run(settings, tenant, "plan", workbook=str(xlsx)) as run:
+        progress = _progress if fmt == "table" else None
+        with Session.open(settings=settings, progress=progress) as session:
+            plan = session.plan(tenant, xlsx, _resources(resources))
+        data = plan.to_dict() if out or fmt == "json" else None
         if out:
-            click.echo(f"plan saved to {out} ({data['hash']})")
-    _print_notes(plan.notes)  # on stderr: a JSON plan on stdout stays JSON
-    if plan.has_errors:
-        return EXIT_ROWS_FAILED
-    if detailed_exitcode and plan.has_changes:
-        return EXIT_CHANGES
-    return EXIT_OK
+            plan.save(out, data)
+        if fmt == "json":
+            click.echo(plan_json(data).decode())
+        else:
+            print_plan(data or plan.console_view())
+            if out:
+                click.echo(f"plan saved to {out} ({data['hash']})")
+        _print_notes(plan.notes)  # on stderr: a JSON plan on stdout stays JSON
+        code = EXIT_OK
+        if plan.has_errors:
+            code = EXIT_ROWS_FAILED
+        elif detailed_exitcode and plan.has_changes:
+            code = EXIT_CHANGES
+        if run is not None:
+            run.finish(
+                "failed" if plan.has_errors else "completed",
+                exit_code=code,
+                counts=plan.counts(),
+                plan_hash=data["hash"] if data else None,
+                artifacts={"plan": str(Path(out).resolve())} if out else {},
+            )
+    return code
 
 
 def _print_notes(notes: list[dict[str, str]]) -> None:
