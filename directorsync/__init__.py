@@ -3,7 +3,7 @@
 The package reads like the pipeline (``docs/architecture.md`` draws it, one line per module):
 workbook → mapping/transforms → prechecks → resolve → inventory → diff → payload → planner/plan →
 apply, with ``director/`` (HTTP client, orders), ``report/``, ``notebook/``, ``cli/``, ``hooks/``,
-``profile/``, ``simulator/`` and ``synth/`` beside it.
+``profile/``, ``ledger/``, ``simulator/`` and ``synth/`` beside it.
 
 This module is the library API that notebooks and scripts use; everything else is internal::
 
@@ -34,6 +34,7 @@ if TYPE_CHECKING:  # the same names, for type checkers and readers
         ProfileError,
         WorkbookError,
     )
+    from directorsync.ledger.views import run_history, run_rows
     from directorsync.notebook.tenant_run import NotebookRun, open_run
     from directorsync.plan import Plan, load_plan, read_plan
     from directorsync.session import Session
@@ -58,6 +59,8 @@ API: dict[str, str] = {
     "load_settings": "directorsync.config",
     "open_run": "directorsync.notebook.tenant_run",
     "read_plan": "directorsync.plan",
+    "run_history": "directorsync.ledger.views",
+    "run_rows": "directorsync.ledger.views",
 }
 
 __all__ = [
@@ -77,6 +80,8 @@ __all__ = [
     "load_settings",
     "open_run",
     "read_plan",
+    "run_history",
+    "run_rows",
 ]
 
 

@@ -46,6 +46,7 @@ from directorsync.plan import Plan, plain_rows
 from directorsync.profile.model import Profile
 from directorsync.tenants import Node, Tenant
 from directorsync.vocabulary import REF_PREFIX, RESULT_SCHEMA
+from directorsync.writeguard import RowSettled, WriteGuard, already_present
 
 if TYPE_CHECKING:
     from directorsync.director.orders import OrderOutcome
@@ -70,6 +71,7 @@ class ApplyOptions:
     #: rows of this plan an earlier apply created or updated (a review's earlier click): their
     #: objects are on Director, so rows depending on them are not blocked
     present: frozenset[int] = frozenset()
+    guard: WriteGuard | None = None  # journal, stop, resume (default: a guard without ledger)
 
 
 @dataclass
@@ -90,6 +92,7 @@ class _Run:
     fresh: dict[tuple[str, str], pd.DataFrame] = field(default_factory=dict)
     records: Any = ()  # plan rows as dicts (read-only), by position; then the rows to send only
     id_locks: dict[tuple[str, str], threading.Lock] = field(default_factory=dict)
+    guard: Any = None
 
 
 def apply_plan(
@@ -120,6 +123,7 @@ def apply_plan(
     started = dt.datetime.now(dt.UTC)
     t0 = time.perf_counter()
     run = _Run(plan, client, tenant, inventory, profiles, options, progress)
+    run.guard = options.guard or WriteGuard(client, tenant.pool_uuid, profiles=profiles)
     rows = plan.rows.reset_index(drop=True)
     with collector_paused():  # a large plan: hundreds of thousands of dicts, without cycles
         run.records = plain_rows(rows) if len(rows) else []
@@ -305,7 +309,7 @@ def _guarded(
     key = (row["resource"], row["node_id"], row["key"])
     with run.lock:
         run.results[i] = result
-        if result["status"] not in ("CREATED", "UPDATED"):
+        if result["status"] not in ("CREATED", "UPDATED", "UNCHANGED"):
             run.failed[key] = result.get("error") or result.get("reason") or result["status"]
     _tick(run, result)
 
@@ -337,6 +341,16 @@ def _tick(run: _Run, result: dict[str, Any]) -> None:
 
 
 def _apply_row(run: _Run, row: dict[str, Any], profile: Profile, node: Node) -> dict[str, Any]:
+    try:
+        return _apply_guarded_row(run, row, profile, node)
+    except RowSettled as settled:  # stopping, settled by a resumed run, or already present
+        return _row_result(row, settled.status, settled.reason)
+
+
+def _apply_guarded_row(
+    run: _Run, row: dict[str, Any], profile: Profile, node: Node
+) -> dict[str, Any]:
+    run.guard.check(row)
     blocked = [d for d in row.get("depends_on") or [] if _dep_key(d, node) in run.failed]
     if blocked:
         reasons = "; ".join(f"{d} failed ({run.failed[_dep_key(d, node)]})" for d in blocked)
@@ -431,6 +445,17 @@ def _find_remote(run: _Run, profile: Profile, node: Node, key: str) -> str | Non
     return _ids_on_node(run, profile, node).get(key)
 
 
+def _remote_object(run: _Run, profile: Profile, node: Node, key: str) -> dict[str, Any] | None:
+    """The object with this natural key on the node (write shape), listed now."""
+    remote = run.inventory.refresh(profile.name, node)
+    if remote.empty:
+        return None
+    if "_planned" in remote:
+        remote = remote[~remote["_planned"].fillna(False).astype(bool)]
+    match = remote[key_series(remote, profile.remote_key) == key]
+    return None if match.empty else match.iloc[0].to_dict()
+
+
 def _send(
     run: _Run, row: dict[str, Any], profile: Profile, node: Node, path: str, payload: dict[str, Any]
 ) -> tuple[int, OrderOutcome | None, str | None]:
@@ -470,7 +495,10 @@ def _send_once(
     """
     last = attempts > run.options.retries
     try:
-        return attempts, run.client.write(row["method"], pool, node.id, path, payload), None
+        outcome, note = run.guard.write(
+            row, node.id, path, payload, lambda: _remote_object(run, profile, node, row["key"])
+        )
+        return attempts, outcome, note
     except AmbiguousWriteError:
         # a create whose outcome is unknown is never re-sent before looking for the object;
         # an update (PUT of the same body) is idempotent and can simply be sent again
@@ -479,8 +507,12 @@ def _send_once(
         if last:
             raise
     except OrderError as exc:
-        if row["method"] == "POST" and _find_remote(run, profile, node, row["key"]):
-            return attempts, None, "created (already present after a failed retry)"
+        if row["method"] == "POST":  # someone (maybe an unanswered request of ours) made it?
+            present = _remote_object(run, profile, node, row["key"])
+            if present is not None:
+                raise already_present(
+                    profile, payload, present, ours=run.guard.maybe_ours(row)
+                ) from exc
         if last or exc.timed_out:
             raise _as_row_error(exc) from exc
     except DirectorHTTPError as exc:

@@ -110,6 +110,17 @@ class ContextSettings(_Section):
     pool_uuid: str | None = None
 
 
+class LedgerSettings(_Section):
+    """The run ledger: an SQLite file (default ``<reports_dir>/ledger.sqlite``) or a database URL."""
+
+    url: str = Field(
+        "", description="sqlite file path, sqlite:///… or postgresql://… (empty: the default file)"
+    )
+    heartbeat_sec: float = Field(0.5, gt=0, le=60)
+    stale_after_sec: float = Field(15.0, gt=0)
+    lease_ttl_sec: float = Field(30.0, gt=0)
+
+
 class Settings(_Section):
     """All settings, one typed object."""
 
@@ -119,6 +130,7 @@ class Settings(_Section):
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
     inputs: InputsSettings = Field(default_factory=InputsSettings)
     context: ContextSettings = Field(default_factory=ContextSettings)
+    ledger: LedgerSettings = Field(default_factory=LedgerSettings)
 
     @property
     def run_id(self) -> str:

@@ -8,6 +8,8 @@ Every error the toolkit raises on purpose derives from :class:`DirectorSyncError
     ├── ProfileError           a profile YAML that cannot be loaded or is invalid
     ├── WorkbookError          unreadable file, missing sheet, missing required column
     ├── PlanError              a saved plan that cannot be read or applied (hash, staleness)
+    ├── LedgerError            the run ledger cannot be opened, or a run id is unknown
+    │   └── TenantBusyError        another run holds the tenant's lease (exit 5)
     └── DirectorError          anything that came back from (or failed on the way to) Director
         ├── DirectorHTTPError      an HTTP status >= 400, with Director's message
         ├── AmbiguousWriteError    a write was sent but its outcome is unknown (timeout, drop)
@@ -64,6 +66,18 @@ class PlanError(DirectorSyncError):
     """A saved plan or approval file cannot be used."""
 
     exit_code = 3
+
+
+class LedgerError(DirectorSyncError):
+    """The run ledger cannot be opened or used (URL, file, schema), or a run id is unknown."""
+
+    exit_code = 2
+
+
+class TenantBusyError(LedgerError):
+    """Another run holds the tenant's lease (one writer per tenant)."""
+
+    exit_code = 5
 
 
 class DirectorError(DirectorSyncError):

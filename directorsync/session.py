@@ -125,6 +125,7 @@ class Session:
         check_stale: bool = False,
         progress: Any = None,
         present: list[int] | None = None,
+        guard: Any = None,
     ) -> dict[str, Any]:
         """Apply a plan (or the selected rows of it); returns the ``directorsync/result@1`` value.
 
@@ -139,6 +140,7 @@ class Session:
             retries=self.settings.director.retries,
             check_stale=check_stale,
             present=frozenset(present or ()),
+            guard=guard,
         )
         return apply_plan(
             plan,

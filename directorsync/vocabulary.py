@@ -85,3 +85,26 @@ APPLIED_STATUSES = ("CREATED", "UPDATED", "UNCHANGED", "SKIP", "ERROR", "EXCEPTI
 NOT_OK = ("SKIP", "ERROR", "EXCEPTION")
 #: statuses of a row that failed
 FAILED = ("ERROR", "EXCEPTION")
+
+# --- the run ledger (directorsync/ledger/) ------------------------------------------------------
+#: run states: pending → running → one of the final states
+RUN_STATES = ("pending", "running", "completed", "failed", "cancelled", "interrupted")
+#: states a run never leaves
+FINAL_STATES = ("completed", "failed", "cancelled", "interrupted")
+#: what started a run
+TRIGGERS = ("cli", "notebook", "api", "scheduled")
+#: the events a run emits (``--events``, the ledger's ``events`` table), reference names
+EVENTS = (
+    "sync.started",
+    "sync.progress",
+    "sync.stage_completed",
+    "sync.warning",
+    "sync.error",
+    "sync.completed",
+    "sync.failed",
+    "sync.cancelled",
+)
+#: the reason of a row a stopped run never sent
+CANCELLED_REASON = "cancelled"
+#: the reason of a create that found its object already there with the desired values
+ALREADY_PRESENT = "already present as desired"

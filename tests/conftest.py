@@ -251,3 +251,44 @@ def run_cli(
         cwd=cwd,
         check=False,
     )
+
+
+@pytest.fixture(scope="session")
+def postgres_url():
+    """A throwaway PostgreSQL database for this test session (skipped when no server answers).
+
+    The server is the local one over its unix socket (``.ci/run`` installs and starts it), or
+    ``DSYNC_TEST_POSTGRES`` (a URL of a database the tests may create databases from).
+    """
+    import secrets
+
+    sqlalchemy = pytest.importorskip("sqlalchemy")
+    pytest.importorskip("psycopg")
+    base = os.environ.get(
+        "DSYNC_TEST_POSTGRES", "postgresql+psycopg:///postgres?host=/var/run/postgresql"
+    )
+    admin = sqlalchemy.create_engine(base, isolation_level="AUTOCOMMIT")
+    name = f"dsync_test_{secrets.token_hex(4)}"
+    try:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f"CREATE DATABASE {name}")
+    except sqlalchemy.exc.SQLAlchemyError as exc:
+        admin.dispose()
+        pytest.skip(f"no PostgreSQL server reachable at {base}: {str(exc).splitlines()[0]}")
+    url = sqlalchemy.engine.make_url(base).set(database=name)
+    yield url.render_as_string(hide_password=False)
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    admin.dispose()
+
+
+def reset_ledger(url: str) -> str:
+    """Drop every ledger table of the database at ``url`` (a test starts from an empty ledger)."""
+    from sqlalchemy import create_engine
+
+    from directorsync.ledger import tables
+
+    engine = create_engine(url)
+    tables.metadata.drop_all(engine)
+    engine.dispose()
+    return url

@@ -6,8 +6,12 @@ them); progress (``… planning``, the progress bar) and errors go to stderr.
 
 from __future__ import annotations
 
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import click
 from rich.console import Console
@@ -15,8 +19,10 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.text import Text
 
 from directorsync.apply import failed
+from directorsync.cli.apply_lifecycle import ApplyLifecycle, resumable
 from directorsync.config import Settings
 from directorsync.errors import ConfigError
+from directorsync.ledger.database import open_configured
 from directorsync.logs import setup_logging
 from directorsync.plan import Plan, read_plan
 from directorsync.report.console import (
@@ -39,9 +45,21 @@ def run_apply(
     approved: Path | None,
     dry_run: bool,
     verbose: bool = False,
+    resume: str | None = None,
+    wait: bool = False,
+    events: str | None = None,
 ) -> int:
-    """Plan (or load ``plan_file``), apply, write reports; return the exit code."""
-    console, status = Console(), Console(stderr=True)
+    """Plan (or load ``plan_file``), apply, write reports; return the exit code.
+
+    Every execution is a run of the ledger with its own id and report folder (a saved plan's
+    run id is recorded as the run's ``plan_id``); see :mod:`directorsync.cli.apply_lifecycle`.
+    """
+    console, status = Console(stderr=events == "-"), Console(stderr=True)
+    ledger = open_configured(settings)
+    previous = resumable(ledger, resume) if resume else None
+    if previous:
+        plan_file = Path(previous["artifacts"]["plan"])
+        approved = approved or _path(previous["artifacts"].get("approved"))
     if not plan_file:
         if not (tenant or settings.context.tenant):
             raise click.UsageError("--tenant is required (or --plan)")
@@ -56,13 +74,87 @@ def run_apply(
         raise click.UsageError("--tenant is required (or --plan)")
     if plan and plan.tenants_file and not settings.inputs.tenants_file:
         settings.inputs.tenants_file = Path(plan.tenants_file)
-    run_id = plan.run_id if plan else settings.run_id
+    run_id = settings.run_id  # never the plan's: each execution keeps its own reports
     out = result_dir(settings, tenant, run_id)
     if plan_bytes:  # the plan applied, beside the reports: the very bytes read and verified
         (out / "plan.json").write_bytes(plan_bytes)
         plan_bytes = b""
+    with _event_stream(events) as stream:
+        life = ApplyLifecycle(
+            ledger,
+            run_id,
+            tenant,
+            events=stream,
+            say=lambda m: status.print(m, markup=False, highlight=False),
+            lines=not status.is_terminal,
+            heartbeat_sec=settings.ledger.heartbeat_sec,
+        )
+        artifacts = _artifacts(out, approved)
+        life.begin(
+            wait=wait,
+            stages=["plan", "apply", "report"],
+            dry_run=dry_run,
+            plan_id=plan.run_id if plan else None,
+            resumed_from=resume,
+            workbook=str(xlsx) if xlsx else (plan.workbook if plan else None),
+            artifacts=artifacts,
+        )
+        try:
+            result = life.execute(
+                lambda: _work(
+                    life,
+                    settings,
+                    plan,
+                    tenant,
+                    xlsx,
+                    resources,
+                    plan_file,
+                    approved,
+                    dry_run,
+                    previous,
+                    out,
+                    console,
+                    status,
+                )
+            )
+            result.update(run_id=run_id, plan_run_id=life.plan.run_id if life.plan else None)
+            if life.stop.stopping:
+                result["stopped"] = life.stop.why
+            life.tracker.stage("report")
+            code = _report(result, out, console, verbose)
+        except BaseException as exc:
+            life.fail(exc)
+            raise
+        code = life.finish(result, code, artifacts)
+    if life.stop.hard.is_set():
+        _exit_now(code)
+    if life.stop.stopping:
+        status.print(
+            f"{life.stop.why}: run {run_id} cancelled; resume with "
+            f"`directorsync apply --resume {run_id}`",
+            markup=False,
+        )
+    return code
+
+
+def _work(
+    life,
+    settings,
+    plan,
+    tenant,
+    xlsx,
+    resources,
+    plan_file,
+    approved,
+    dry_run,
+    previous,
+    out,
+    console,
+    status,
+) -> dict[str, Any]:
+    """Plan (unless given) and apply; runs in the lifecycle's worker thread."""
     logging = setup_logging(
-        run_id=run_id,
+        run_id=life.run_id,
         console_level=settings.logging.level,
         app_log=settings.logging.app_log,
         action_log=out / "actions.log",
@@ -72,17 +164,23 @@ def run_apply(
         with Session.open(
             settings=settings, progress=lambda m: status.print(f"[dim]… {m}")
         ) as session:
+            life.tracker.stage("plan")
             if plan is None:
                 assert xlsx is not None  # checked above: without --plan, --xlsx is required
                 plan = session.plan(tenant, xlsx, resources)
             if not plan_file:  # the plan's counts and verdict; `apply --plan` does not reprint it
                 plan.save(out / "plan.json")
                 print_plan(plan.console_view(), console, details=False)
+            life.plan = plan
             selection = _approved(approved, plan) if approved else None
-            result = _apply(session, plan, selection, dry_run, bool(plan_file), status)
+            life.selection = selection
+            life.tracker.set_pending(["apply", "report"])
+            life.tracker.stage("apply")
+            guard = life.make_guard(session.client, plan.pool_uuid, session.profiles, previous)
+            check_stale = bool(plan_file) and previous is None
+            return _apply(session, plan, selection, dry_run, check_stale, status, life, guard)
     finally:
         logging.close()
-    return _report(result, out, console, verbose)
 
 
 def _approved(path: Path, plan: Plan) -> list[int]:
@@ -98,19 +196,60 @@ def _apply(
     dry_run: bool,
     check_stale: bool,
     console: Console,
+    life: ApplyLifecycle,
+    guard: Any,
 ) -> dict[str, Any]:
     """Apply with a progress bar on ``console`` (stderr); the result dict."""
     total = len(plan.changed()) if selection is None else len(selection)
+    life.tracker.set_total(0 if dry_run else total)
     columns = [TextColumn("applying"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()]
     with Progress(*columns, console=console, transient=True, disable=dry_run or total == 0) as bar:
         task = bar.add_task("apply", total=total)
+
+        def progress(done: int, n: int, row: dict[str, Any]) -> None:
+            life.on_row(done, n, row)
+            bar.update(task, completed=done, total=n)
+
         return session.apply(
             plan,
             selection=selection,
             dry_run=dry_run,
             check_stale=check_stale,
-            progress=lambda done, n, row: bar.update(task, completed=done, total=n),
+            progress=progress,
+            guard=guard,
         )
+
+
+def _artifacts(out: Path, approved: Path | None) -> dict[str, str]:
+    files = {"plan": "plan.json", "result": "result.json", "report": "report.html"}
+    found = {name: str((out / file).resolve()) for name, file in files.items()}
+    found.update(folder=str(out.resolve()), log=str((out / "actions.log").resolve()))
+    if approved:
+        found["approved"] = str(Path(approved).resolve())
+    return found
+
+
+def _path(value: str | None) -> Path | None:
+    return Path(value) if value else None
+
+
+@contextmanager
+def _event_stream(target: str | None) -> Iterator[IO[str] | None]:
+    """``--events``: ``-`` is standard output, else a file (appended)."""
+    if not target:
+        yield None
+    elif target == "-":
+        yield sys.stdout
+    else:
+        with open(target, "a", encoding="utf-8") as stream:
+            yield stream
+
+
+def _exit_now(code: int) -> None:
+    """After a second Ctrl-C: the reports are written; do not wait for the orders' threads."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 def _report(result: dict[str, Any], out: Path, console: Console, verbose: bool) -> int:

@@ -1,8 +1,9 @@
 """The ``plan`` and ``apply`` commands.
 
 Exit codes (see ``docs/cli.md``): 0 success; 1 rows in ERROR/EXCEPTION or plan errors (also
-lint errors); 2 configuration/profile errors, or — with ``plan --detailed-exitcode`` — changes
-pending; 3 workbook or plan-file errors; 4 Director unreachable or refusing; 130 interrupted.
+lint errors); 2 configuration/profile/ledger errors, or — with ``plan --detailed-exitcode`` —
+changes pending; 3 workbook or plan-file errors; 4 Director unreachable or refusing; 5 tenant
+busy (another run holds its lease); 130 cancelled (Ctrl-C, ``cancel``); 143 terminated (SIGTERM).
 """
 
 from __future__ import annotations
@@ -175,40 +176,52 @@ def _plan(
     from directorsync.plan import plan_json
     from directorsync.report.console import CONSOLE_DETAIL_ROWS, print_plan
     from directorsync.report.verdicts import shown_path
+    from directorsync.runtracker import recorded_run
     from directorsync.session import Session
 
     settings = _settings(config_file, url, no_verify, tenant, tenants_file)
     tenant = _require(tenant or settings.context.tenant, "--tenant")
     xlsx = _require(xlsx, "--xlsx")
-    with Session.open(settings=settings, progress=_progress if fmt == "table" else None) as session:
-        plan = session.plan(tenant, xlsx, _resources(resources))
-    data = plan.to_dict() if out or fmt == "json" else None
-    if out:
-        plan.save(out, data)
-    if fmt == "json":
-        assert data is not None  # built above for --format json
-        click.echo(plan_json(data).decode())
-    else:
+    with recorded_run(settings, tenant, "plan", workbook=str(xlsx)) as run:
+        progress = _progress if fmt == "table" else None
+        with Session.open(settings=settings, progress=progress) as session:
+            plan = session.plan(tenant, xlsx, _resources(resources))
+        data = plan.to_dict() if out or fmt == "json" else None
         if out:
-            assert data is not None  # built above for --out
-            click.echo(f"plan saved to {shown_path(out)} ({data['hash']})")
-        limit = None if verbose else CONSOLE_DETAIL_ROWS
-        print_plan(data or plan.console_view(), limit=limit, plan_path=out and shown_path(out))
-    _print_notes(plan.notes)  # on stderr: a JSON plan on stdout stays JSON
-    if annotate:
-        from directorsync.report.annotate import annotate_workbook
+            plan.save(out, data)
+        if fmt == "json":
+            assert data is not None  # built above for --format json
+            click.echo(plan_json(data).decode())
+        else:
+            if out:
+                assert data is not None  # built above for --out
+                click.echo(f"plan saved to {shown_path(out)} ({data['hash']})")
+            limit = None if verbose else CONSOLE_DETAIL_ROWS
+            print_plan(data or plan.console_view(), limit=limit, plan_path=out and shown_path(out))
+        _print_notes(plan.notes)  # on stderr: a JSON plan on stdout stays JSON
+        if annotate:
+            from directorsync.report.annotate import annotate_workbook
 
-        done = annotate_workbook(xlsx, plan.findings_records(), annotate)
-        click.echo(
-            f"annotated workbook: {annotate} ({done['findings']} findings, "
-            f"{done['cells']} cells marked)",
-            err=fmt == "json",
-        )
-    if plan.has_errors:
-        return EXIT_ROWS_FAILED
-    if detailed_exitcode and plan.has_changes:
-        return EXIT_CHANGES
-    return EXIT_OK
+            done = annotate_workbook(xlsx, plan.findings_records(), annotate)
+            click.echo(
+                f"annotated workbook: {annotate} ({done['findings']} findings, "
+                f"{done['cells']} cells marked)",
+                err=fmt == "json",
+            )
+        code = EXIT_OK
+        if plan.has_errors:
+            code = EXIT_ROWS_FAILED
+        elif detailed_exitcode and plan.has_changes:
+            code = EXIT_CHANGES
+        if run is not None:
+            run.finish(
+                "failed" if plan.has_errors else "completed",
+                exit_code=code,
+                counts=plan.counts(),
+                plan_hash=data["hash"] if data else None,
+                artifacts={"plan": str(Path(out).resolve())} if out else {},
+            )
+    return code
 
 
 def _print_notes(notes: list[dict[str, str]]) -> None:
@@ -232,6 +245,19 @@ def _print_notes(notes: list[dict[str, str]]) -> None:
 )
 @click.option("--dry-run", is_flag=True, help="Plan and report; never write.")
 @click.option("--concurrency", type=int, help="In-flight orders per node (app.concurrency).")
+@click.option(
+    "--resume",
+    "resume",
+    metavar="RUN_ID",
+    help="Continue an interrupted or cancelled run: follow its accepted orders, look up writes "
+    "whose answer is unknown, send the rest.",
+)
+@click.option("--wait", is_flag=True, help="Wait while another run holds the tenant (else exit 5).")
+@click.option(
+    "--events",
+    metavar="FILE|-",
+    help="Write the run's events as JSON lines (sync.started, sync.progress, …) to FILE or stdout.",
+)
 def apply_command(
     tenant: str | None,
     xlsx: Path | None,
@@ -245,8 +271,17 @@ def apply_command(
     approved: Path | None = None,
     dry_run: bool = False,
     concurrency: int | None = None,
+    resume: str | None = None,
+    wait: bool = False,
+    events: str | None = None,
 ) -> int:
-    """Plan then apply a workbook (or apply a saved plan); only changed rows are sent."""
+    """Plan then apply a workbook (or apply a saved plan); only changed rows are sent.
+
+    Every apply is a run in the ledger (`directorsync history`, `status`, `cancel`) with its own
+    report folder. Ctrl-C, SIGTERM or `directorsync cancel` stop new writes at once, follow the
+    orders Director accepted and write the reports (exit 130; 143 for SIGTERM); a second
+    Ctrl-C stops at once. One apply per tenant at a time (exit 5 when busy, or --wait).
+    """
     from directorsync.cli.apply_command import run_apply
 
     settings = _settings(
@@ -261,6 +296,9 @@ def apply_command(
         approved=approved,
         dry_run=dry_run,
         verbose=verbose,
+        resume=resume,
+        wait=wait,
+        events=events,
     )
 
 
