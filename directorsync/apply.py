@@ -44,8 +44,9 @@ from directorsync.jsonio import collector_paused
 from directorsync.logs import log_context
 from directorsync.plan import Plan, plain_rows
 from directorsync.profile.model import Profile
+from directorsync.runresult import result_value
 from directorsync.tenants import Node, Tenant
-from directorsync.vocabulary import REF_PREFIX, RESULT_SCHEMA
+from directorsync.vocabulary import REF_PREFIX
 from directorsync.writeguard import RowSettled, WriteGuard, already_present
 
 if TYPE_CHECKING:
@@ -141,7 +142,7 @@ def apply_plan(
                 LOG.info("applying %d %s row(s)", len(mine), resource)
                 _apply_resource(run, rows, resource, mine)
     ordered = [run.results[i] for i in range(len(rows))]
-    return _result(plan, ordered, started, time.perf_counter() - t0, options.dry_run)
+    return result_value(plan, ordered, started, time.perf_counter() - t0, options.dry_run)
 
 
 def _carry_over(run: _Run, selection: list[int] | None) -> list[int]:
@@ -453,7 +454,7 @@ def _remote_object(run: _Run, profile: Profile, node: Node, key: str) -> dict[st
     if "_planned" in remote:
         remote = remote[~remote["_planned"].fillna(False).astype(bool)]
     match = remote[key_series(remote, profile.remote_key) == key]
-    return None if match.empty else match.iloc[0].to_dict()
+    return None if match.empty else cast(dict[str, Any], match.iloc[0].to_dict())
 
 
 def _send(
@@ -583,37 +584,3 @@ def _send_action(run: _Run, node: Node, path: str) -> None:
                 raise
         run.options.sleep(min(5.0, run.options.backoff * 2 ** (attempt - 1)))
 
-
-def _result(
-    plan: Plan, rows: list[dict[str, Any]], started: dt.datetime, seconds: float, dry_run: bool
-) -> dict[str, Any]:
-    by_status: dict[str, int] = {}
-    by_resource: dict[str, dict[str, int]] = {}
-    for r in rows:
-        by_status[r["status"]] = by_status.get(r["status"], 0) + 1
-        res = by_resource.setdefault(r["resource"], {})
-        res[r["status"]] = res.get(r["status"], 0) + 1
-    return {
-        "schema": RESULT_SCHEMA,
-        "run_id": plan.run_id,
-        "tenant": plan.tenant,
-        "pool_uuid": plan.pool_uuid,
-        "workbook": plan.workbook,
-        "dry_run": dry_run,
-        "started_at": started.isoformat(timespec="seconds"),
-        "finished_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "phases": {**plan.timings, "apply": round(seconds, 3)},
-        "plan_hash": plan.hash,
-        "notes": plan.notes,
-        "summary": {"by_status": by_status, "by_resource": by_resource},
-        "findings": plan.findings_records(),
-        "rows": rows,
-    }
-
-
-def failed(result: dict[str, Any]) -> bool:
-    """True when any row ended in ERROR or EXCEPTION (the run's exit code is then 1)."""
-    counts = result["summary"]["by_status"]
-    return bool(counts.get("ERROR") or counts.get("EXCEPTION")) or any(
-        n.get("level") == "error" for n in result.get("notes") or []
-    )

@@ -67,7 +67,7 @@ def partial_result(
         elif action in ("create", "update"):
             out.update(status="SKIP", reason="not selected for this apply")
         else:
-            out.update(status=CARRIED.get(action, "ERROR"))
+            out.update(status=CARRIED.get(str(action), "ERROR"))
         rows.append(out)
     now = dt.datetime.now(dt.UTC)
     return {
@@ -105,3 +105,39 @@ def empty_result(tenant: str, run_id: str, started: dt.datetime, reason: str) ->
         "findings": [],
         "rows": [],
     }
+
+
+def result_value(
+    plan: Plan, rows: list[dict[str, Any]], started: dt.datetime, seconds: float, dry_run: bool
+) -> dict[str, Any]:
+    """The ``directorsync/result@1`` value of an apply: its rows, counts, timings, findings."""
+    by_status: dict[str, int] = {}
+    by_resource: dict[str, dict[str, int]] = {}
+    for r in rows:
+        by_status[r["status"]] = by_status.get(r["status"], 0) + 1
+        res = by_resource.setdefault(r["resource"], {})
+        res[r["status"]] = res.get(r["status"], 0) + 1
+    return {
+        "schema": RESULT_SCHEMA,
+        "run_id": plan.run_id,
+        "tenant": plan.tenant,
+        "pool_uuid": plan.pool_uuid,
+        "workbook": plan.workbook,
+        "dry_run": dry_run,
+        "started_at": started.isoformat(timespec="seconds"),
+        "finished_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "phases": {**plan.timings, "apply": round(seconds, 3)},
+        "plan_hash": plan.hash,
+        "notes": plan.notes,
+        "summary": {"by_status": by_status, "by_resource": by_resource},
+        "findings": plan.findings_records(),
+        "rows": rows,
+    }
+
+
+def failed(result: dict[str, Any]) -> bool:
+    """True when any row ended in ERROR or EXCEPTION (the run's exit code is then 1)."""
+    counts = result["summary"]["by_status"]
+    return bool(counts.get("ERROR") or counts.get("EXCEPTION")) or any(
+        n.get("level") == "error" for n in result.get("notes") or []
+    )

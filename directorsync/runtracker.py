@@ -73,7 +73,7 @@ class RunTracker:
         self.outcomes: list[tuple[dict[str, Any], str, str | None, str | None]] = []
         self.warnings: list[dict[str, Any]] = []
         self.errors: list[dict[str, Any]] = []
-        self._reported = (-1, -1, None)
+        self._reported: tuple[int, int, str | None] = (-1, -1, None)
         self._started = time.monotonic()
         self._last_line = self._started
         self._quit = threading.Event()

@@ -18,7 +18,6 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.text import Text
 
-from directorsync.apply import failed
 from directorsync.cli.apply_lifecycle import ApplyLifecycle, resumable
 from directorsync.config import Settings
 from directorsync.errors import ConfigError
@@ -32,6 +31,7 @@ from directorsync.report.console import (
     write_result_json,
 )
 from directorsync.report.verdicts import apply_verdict, files_line, shown_path
+from directorsync.runresult import failed
 from directorsync.session import Session, check_director, result_dir
 
 
@@ -138,19 +138,19 @@ def run_apply(
 
 
 def _work(
-    life,
-    settings,
-    plan,
-    tenant,
-    xlsx,
-    resources,
-    plan_file,
-    approved,
-    dry_run,
-    previous,
-    out,
-    console,
-    status,
+    life: ApplyLifecycle,
+    settings: Settings,
+    plan: Plan | None,
+    tenant: str,
+    xlsx: Path | None,
+    resources: list[str] | None,
+    plan_file: Path | None,
+    approved: Path | None,
+    dry_run: bool,
+    previous: Any,
+    out: Path,
+    console: Console,
+    status: Console,
 ) -> dict[str, Any]:
     """Plan (unless given) and apply; runs in the lifecycle's worker thread."""
     logging = setup_logging(

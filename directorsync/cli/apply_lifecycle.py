@@ -171,7 +171,7 @@ class ApplyLifecycle:
             selection=self.selection,
         )
 
-    def _signals(self):
+    def _signals(self) -> Any:
         lifecycle = self
 
         class Handlers:

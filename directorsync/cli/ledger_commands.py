@@ -63,7 +63,18 @@ def _day(value: str | None, option: str) -> str | None:
 )
 @_config
 @_ledger
-def history_command(tenant, state, kind, since, until, limit, offset, fmt, config_file, ledger_url):
+def history_command(
+    tenant: str | None,
+    state: str | None,
+    kind: str | None,
+    since: Any,
+    until: Any,
+    limit: int,
+    offset: int,
+    fmt: str,
+    config_file: Any,
+    ledger_url: str | None,
+) -> Any:
     """The ledger's runs, newest first (JSON: count, next, previous, results)."""
     ledger = _open(config_file, ledger_url)
     filters = {
@@ -117,7 +128,14 @@ def _print_history(page: dict[str, Any]) -> None:
 )
 @_config
 @_ledger
-def status_command(run_id, fmt, watch, interval, config_file, ledger_url):
+def status_command(
+    run_id: str,
+    fmt: str,
+    watch: bool,
+    interval: float,
+    config_file: Any,
+    ledger_url: str | None,
+) -> Any:
     """A run's state, stage, progress, counts, errors and warnings."""
     ledger = _open(config_file, ledger_url)
     last = None
@@ -156,7 +174,7 @@ def _print_status(view: dict[str, Any], fmt: str) -> None:
 @click.argument("run_id")
 @_config
 @_ledger
-def cancel_command(run_id, config_file, ledger_url):
+def cancel_command(run_id: str, config_file: Any, ledger_url: str | None) -> Any:
     """Ask a running run to stop (it sends no new write, follows accepted orders, reports)."""
     ledger = _open(config_file, ledger_url)
     run = ledger.request_cancel(run_id)

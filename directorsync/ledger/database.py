@@ -257,7 +257,7 @@ class Ledger:
             except PermissionError:
                 pass
         beat = run.get("heartbeat_at") or run.get("updated_at")
-        age = (self.clock() - dt.datetime.fromisoformat(beat)).total_seconds()
+        age = (self.clock() - dt.datetime.fromisoformat(str(beat))).total_seconds()
         return age > self.stale_after
 
     # -- events ---------------------------------------------------------------------------------
@@ -272,7 +272,9 @@ class Ledger:
             if run_values:
                 run_values.setdefault("updated_at", now)
                 conn.execute(update(t.runs).where(t.runs.c.id == run_id).values(**run_values))
-            return result.inserted_primary_key[0]
+            key = result.inserted_primary_key
+            assert key is not None  # an insert of one row
+            return key[0]
 
     def events(self, run_id: str, after: int = 0) -> list[dict[str, Any]]:
         """The run's events after the event id ``after``, in order."""

@@ -165,7 +165,7 @@ class TenantOutcome:
     @property
     def rows_failed(self) -> bool:
         """Any row in ERROR/EXCEPTION, or a plan error note."""
-        from directorsync.apply import failed
+        from directorsync.runresult import failed
 
         return self.result is not None and failed(self.result)
 
