@@ -24,6 +24,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 from directorsync.errors import ConfigError
+from directorsync.redact import is_secret_key
 
 ENV_PREFIX = "DSYNC_"
 LEGACY_ENV = {
@@ -63,6 +64,14 @@ class DirectorSettings(_Section):
     connect_timeout_sec: float = Field(5.0, gt=0)
     retries: int = Field(3, ge=0, le=20)
     order_timeout_sec: float = Field(180.0, gt=0)
+
+    @field_validator("token", mode="before")
+    @classmethod
+    def _token_as_text(cls, value: Any) -> Any:
+        """A token YAML reads as a number (``token: 918273645``) is that text."""
+        return (
+            str(value) if isinstance(value, int | float) and not isinstance(value, bool) else value
+        )
 
     @field_validator("base_url")
     @classmethod
@@ -272,6 +281,8 @@ def _validation_message(exc: ValidationError, path: Path | None) -> str:
         loc = ".".join(str(p) for p in err["loc"])
         if err["type"] == "value_error":  # our validators: the message names the value
             parts.append(f"{loc}: {err['ctx']['error']}")
+        elif any(is_secret_key(str(p)) for p in err["loc"]):  # never echo a token
+            parts.append(f"{loc}: {err['msg']} (value not shown: it is a secret)")
         else:
             parts.append(f"{loc}: {err['msg']} (got {err.get('input')!r})")
     return f"invalid settings{where}: " + "; ".join(parts)

@@ -81,7 +81,13 @@ from directorsync.errors import (
     OrderError,
     TransportError,
 )
-from directorsync.redact import RedactingFilter, redact_obj, redact_text, register_secret
+from directorsync.redact import (
+    DATA_MASKED,
+    RedactingFilter,
+    redact_data,
+    redact_text,
+    register_secret,
+)
 
 __all__ = ["ClientStats", "DirectorClient"]
 
@@ -605,7 +611,8 @@ class DirectorClient:
     ) -> tuple[requests.Response | None, requests.RequestException | None]:
         self.stats.add("requests", method=method)
         if body is not None and self.log.isEnabledFor(logging.DEBUG):
-            self.log.debug("%s %s body=%s", method, rel, _preview(redact_obj(body)))
+            shown = _preview(redact_data(body))  # as sent: only secret fields and values
+            self.log.debug("%s %s body=%s", method, rel, shown, extra={DATA_MASKED: True})
         start = self._clock()
         try:
             response = self.session.request(

@@ -29,7 +29,15 @@ from directorsync import jsonio
 from directorsync.errors import DirectorSyncError
 from directorsync.gcpause import gc_paused
 from directorsync.redact import MASK, Redactor, is_secret_key, redact_obj
-from directorsync.vocabulary import ACTIONS, NOT_OK, ON_NODE, REF_PREFIX, RESULT_SCHEMA, STATUSES
+from directorsync.vocabulary import (
+    ACTIONS,
+    DATA_FIELDS,
+    NOT_OK,
+    ON_NODE,
+    REF_PREFIX,
+    RESULT_SCHEMA,
+    STATUSES,
+)
 from directorsync.workbook import source_label
 
 #: detail rows are listed in this order (UNCHANGED and unknown statuses last)
@@ -152,7 +160,9 @@ def redact_row(row: Mapping[str, Any], redactor: Redactor | None = None) -> dict
     """A copy of a row with secrets masked (:mod:`directorsync.redact`).
 
     On top of :func:`~directorsync.redact.redact_obj`, the before/after values of a changed
-    field whose *name* is secret-like (``password``, ``api_key`` …) are masked. Pass one
+    field whose *name* is secret-like (``password``, ``api_key`` …) are masked. The data
+    fields (:data:`~directorsync.vocabulary.DATA_FIELDS`) are masked by key and secret value
+    only (:func:`~directorsync.redact.redact_data`), never altered otherwise. Pass one
     ``redactor`` for many rows of one output (faster).
     """
     changes = row.get("changes") or []
@@ -165,7 +175,11 @@ def redact_row(row: Mapping[str, Any], redactor: Redactor | None = None) -> dict
             for c in changes
         ]
         row = {**row, "changes": changes}
-    return (redactor or Redactor()).copy(dict(row))
+    redactor = redactor or Redactor()
+    return {  # data as sent: secret fields and values only (a list item may read "password:")
+        key: redactor.copy_data(value) if key in DATA_FIELDS else redactor.copy(value)
+        for key, value in row.items()
+    }
 
 
 def redact_result(result: Mapping[str, Any]) -> dict[str, Any]:
