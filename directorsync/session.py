@@ -201,7 +201,33 @@ def make_client(settings: Settings) -> Any:
 
 
 def result_dir(settings: Settings, tenant: str, run_id: str | None = None) -> Path:
-    """``<reports_dir>/<tenant>/<run_id>/`` (created)."""
-    path = Path(settings.app.reports_dir) / tenant / (run_id or settings.run_id)
+    """``<reports_dir>/<tenant>/<run_id>/`` (created).
+
+    Raises:
+        ConfigError: the tenant name or run id would lead outside the reports folder.
+    """
+    path = report_folder(settings.app.reports_dir, tenant, run_id or settings.run_id)
     path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def report_folder(reports_dir: str | Path, *parts: str) -> Path:
+    """``reports_dir/part/part…``, each part one plain folder name (not created).
+
+    Raises:
+        ConfigError: a part is empty, ``.``/``..``, holds a path separator, or the path
+            would not be inside ``reports_dir``.
+    """
+    base = Path(reports_dir)
+    path = base
+    for part in parts:
+        text = str(part)
+        if text in ("", ".", "..") or "/" in text or "\\" in text or Path(text).is_absolute():
+            raise ConfigError(
+                f"{text!r} cannot name a folder under {base}: reports are written only inside "
+                "the reports folder (check the tenant name and the run id)"
+            )
+        path = path / text
+    if not path.resolve().is_relative_to(base.resolve()):
+        raise ConfigError(f"{path} is not inside the reports folder {base}")
     return path
