@@ -111,6 +111,18 @@ def build_plan(
             continue
         rows.append(planned)
         findings.append(found)
+    hidden = set(workbook.hidden_sheets)
+    for name, profile in profiles.items():
+        notes.extend(
+            {
+                "resource": name,
+                "level": "info",
+                "message": f"{workbook.name}: sheet '{sheet}' is hidden in the workbook; it is "
+                "read like any other sheet",
+            }
+            for sheet in profile.sheets
+            if sheet in hidden
+        )
     if not rows and not any(n["level"] == "error" for n in notes):
         expected = ", ".join(dict.fromkeys(s for p in profiles.values() for s in p.sheets))
         notes.append(

@@ -21,7 +21,7 @@ from directorsync.inventory import Inventory
 from directorsync.plan import Plan
 from directorsync.planner import build_plan
 from directorsync.profile.model import Profile, load_profiles
-from directorsync.tenants import Tenant, get_tenant, load_tenants
+from directorsync.tenants import Tenant, get_tenant, load_tenants, tenant_named_by
 from directorsync.workbook import Workbook
 
 
@@ -113,7 +113,26 @@ class Session:
         )
         plan.timings["load_and_plan"] = round(time.perf_counter() - started, 3)
         plan.tenants_file = self.tenants_file
+        other = tenant_named_by(plan.workbook, self.tenants, plan.tenant)
+        if other:
+            message = f"{_other_tenant_message(plan, other)} (apply refuses it without --force)"
+            plan.notes.append({"resource": "*", "level": "warning", "message": message})
         return plan
+
+    def check_workbook_tenant(self, plan: Plan, force: bool = False) -> None:
+        """Refuse to apply a plan whose workbook's file name names another known tenant.
+
+        Raises:
+            ConfigError: ``esait_config.xlsx`` planned for tenant ``core``, without ``force``.
+        """
+        other = tenant_named_by(plan.workbook, self.tenants, plan.tenant)
+        if other and not force:
+            raise ConfigError(
+                f"{_other_tenant_message(plan, other)}; nothing was applied. Pass --force if "
+                "this workbook really is for this tenant",
+                tenant=plan.tenant,
+                file=plan.workbook,
+            )
 
     def apply(
         self,
@@ -158,6 +177,13 @@ class Session:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _other_tenant_message(plan: Plan, other: str) -> str:
+    return (
+        f"{plan.workbook} names tenant '{other}', but the plan is for tenant '{plan.tenant}': "
+        "check --tenant and --xlsx"
+    )
 
 
 def check_director(settings: Settings) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import difflib
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -177,6 +178,23 @@ def _check_keys(
             tenant=tenant,
             key=str(key),
         )
+
+
+def tenant_named_by(filename: str, known: Iterable[str], tenant: str) -> str | None:
+    """Another known tenant that a workbook's file name names, when it does not name ``tenant``.
+
+    ``esait_config.xlsx`` names ``esait`` (a whole word of the name, case-blind); ``core-esait``
+    names both, so it is not taken as a mismatch for ``core``.
+    """
+    stem = Path(filename).stem.lower()
+
+    def names(name: str) -> bool:
+        return re.search(rf"(?<![a-z0-9]){re.escape(name.lower())}(?![a-z0-9])", stem) is not None
+
+    if names(tenant):
+        return None
+    others = [name for name in known if name != tenant and names(name)]
+    return max(others, key=len) if others else None
 
 
 def get_tenant(tenants: dict[str, Tenant], name: str) -> Tenant:

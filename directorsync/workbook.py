@@ -61,6 +61,12 @@ class Workbook:
             self._names = self.reader.sheet_names(self.path)
         return self._names
 
+    @property
+    def hidden_sheets(self) -> list[str]:
+        """Sheets hidden in the workbook (read like any other; a plan says so)."""
+        hidden = getattr(self.reader, "hidden_sheets", None)
+        return hidden(self.path) if hidden else []
+
     def has_sheet(self, name: str) -> bool:
         return name in self.sheet_names
 
@@ -111,6 +117,15 @@ class _ExcelReader:
                 return list(self._calamine(path).sheet_names)
         except Exception:  # noqa: BLE001 - calamine errors are opaque; try openpyxl
             return self._openpyxl_names(path)
+
+    def hidden_sheets(self, path: Path) -> list[str]:
+        try:
+            with self._lock:
+                meta = self._calamine(path).sheets_metadata
+            from python_calamine import SheetVisibleEnum
+        except Exception:  # noqa: BLE001 - unreadable by calamine: nothing to say
+            return []
+        return [m.name for m in meta if m.visible != SheetVisibleEnum.Visible]
 
     def read(self, path: Path, sheet: str) -> pd.DataFrame:
         # calamine parses without the GIL: the formula scan runs meanwhile in a thread

@@ -31,6 +31,7 @@ def run_apply(
     plan_file: Path | None,
     approved: Path | None,
     dry_run: bool,
+    force: bool = False,
 ) -> int:
     """Plan (or load ``plan_file``), apply, write reports; return the exit code."""
     console, status = Console(), Console(stderr=True)
@@ -43,6 +44,11 @@ def run_apply(
             raise ConfigError("--approved needs --plan (an approval is bound to a saved plan)")
     check_director(settings)  # before reading a large plan or workbook
     plan, plan_bytes = read_plan(plan_file) if plan_file else (None, b"")
+    if plan and tenant and tenant != plan.tenant:
+        raise ConfigError(
+            f"--tenant {tenant} does not match the plan's tenant '{plan.tenant}' "
+            f"({plan_file.name}): drop --tenant or plan again for tenant '{tenant}'"
+        )
     tenant = (plan.tenant if plan else None) or tenant or settings.context.tenant
     if not tenant:
         raise click.UsageError("--tenant is required (or --plan)")
@@ -66,6 +72,7 @@ def run_apply(
         ) as session:
             if plan is None:
                 plan = session.plan(tenant, xlsx, resources)
+            session.check_workbook_tenant(plan, force)
             if not plan_file:
                 plan.save(out / "plan.json")
             print_plan(plan.console_view(), console)

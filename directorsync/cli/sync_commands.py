@@ -174,6 +174,11 @@ def _print_notes(notes: list[dict[str, str]]) -> None:
 )
 @click.option("--dry-run", is_flag=True, help="Plan and report; never write.")
 @click.option("--concurrency", type=int, help="In-flight orders per node (app.concurrency).")
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Apply even when the workbook's file name names another tenant.",
+)
 def apply_command(
     tenant,
     xlsx,
@@ -186,8 +191,13 @@ def apply_command(
     approved=None,
     dry_run=False,
     concurrency=None,
+    force=False,
 ):
-    """Plan then apply a workbook (or apply a saved plan); only changed rows are sent."""
+    """Plan then apply a workbook (or apply a saved plan); only changed rows are sent.
+
+    A workbook whose file name names another tenant of the tenants file (esait_config.xlsx
+    with --tenant core) is refused unless --force; with --plan, --tenant must be the plan's.
+    """
     from directorsync.cli.apply_command import run_apply
 
     settings = _settings(
@@ -201,6 +211,7 @@ def apply_command(
         plan_file=plan_file,
         approved=approved,
         dry_run=dry_run,
+        force=force,
     )
 
 
