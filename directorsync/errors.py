@@ -23,6 +23,15 @@ from __future__ import annotations
 from typing import Any
 
 
+def shorten(text: str, limit: int) -> str:
+    """``text`` cut to at most ``limit`` characters at a word boundary, ``…`` when cut."""
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    space = cut.rfind(" ")
+    return (cut[:space] if space > limit // 2 else cut).rstrip() + "…"
+
+
 class DirectorSyncError(Exception):
     """Root of every error DirectorSync raises on purpose.
 

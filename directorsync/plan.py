@@ -252,6 +252,8 @@ def load_plan(path: str | Path) -> Plan:
 def read_plan(path: str | Path) -> tuple[Plan, bytes]:
     """Read a plan JSON file: the plan, and the very bytes it was read (and verified) from."""
     path = Path(path)
+    if not path.exists():
+        raise PlanError(f"plan file {path} does not exist", file=str(path))
     try:
         raw = path.read_bytes()
         data = jsonio.loads(raw)

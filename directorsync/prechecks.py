@@ -66,6 +66,8 @@ class CompiledCheck:
     severity: str
     check: pa.Check
     message: Callable[[Any, int], str]
+    #: the field a whole-row check is about (``required_when``: its ``field``), for findings
+    target: str | None = None
 
 
 def _field_mask(fn: Callable[[pd.Series], pd.Series]) -> Callable[[pd.Series], pd.Series]:
@@ -153,7 +155,9 @@ def _compile_one(
         )
     field, fn, message = builder(arg, frame)
     name = f"{i}:{kind}"
-    return CompiledCheck(name, field, severity, pa.Check(fn, name=name, ignore_na=False), message)
+    target = arg.get("field") if field is None and isinstance(arg, dict) else None
+    check = pa.Check(fn, name=name, ignore_na=False)
+    return CompiledCheck(name, field, severity, check, message, target)
 
 
 def _non_empty(arg: str, frame: pd.DataFrame):
@@ -318,7 +322,10 @@ def _first_invalid(v: Any) -> Invalid | None:
 
 def _invalid_message(v: Any) -> str:
     bad = _first_invalid(v)
-    return f"'{bad.value}' is {bad.reason}" if bad else "invalid value"
+    if bad is None:
+        return "invalid value"
+    verb = "" if bad.reason.startswith(("cannot ", "names ")) else "is "  # says its own verb
+    return f"'{bad.value}' {verb}{bad.reason}"
 
 
 def build_schema(checks: list[CompiledCheck], frame: pd.DataFrame) -> pa.DataFrameSchema:
@@ -401,7 +408,7 @@ def _column_for(check: CompiledCheck, value: Any, profile: Profile) -> str | Non
     bad = _first_invalid(value)
     if bad is not None and bad.column:
         return bad.column
-    field = check.field
+    field = check.field or check.target
     if field is None:
         return None
     spec = profile.mapping.get(field)

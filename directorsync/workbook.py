@@ -364,6 +364,13 @@ class _CsvReader:
         except (OSError, ValueError, UnicodeDecodeError) as exc:
             raise WorkbookError(f"cannot read {file.name}: {exc}", file=file.name) from exc
         frame.columns = [str(c).strip() for c in frame.columns]
+        if len(frame.columns) == 1 and ";" in frame.columns[0]:
+            raise WorkbookError(
+                f"{file.name}: the header '{frame.columns[0]}' is separated by ';', not ',': "
+                "save the file as CSV with commas (in Excel: CSV UTF-8), or as .xlsx",
+                file=file.name,
+                sheet=sheet,
+            )
         frame[ROW] = range(2, 2 + len(frame))
         return frame
 

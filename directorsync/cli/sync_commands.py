@@ -164,7 +164,7 @@ def _print_notes(notes: list[dict[str, str]]) -> None:
 @click.option(
     "--plan",
     "plan_file",
-    type=click.Path(exists=True, path_type=Path),
+    type=click.Path(path_type=Path),  # a missing file is a plan error (exit 3), not click's 2
     help="Apply exactly this saved plan.",
 )
 @click.option(

@@ -80,6 +80,7 @@ from directorsync.errors import (
     DirectorHTTPError,
     OrderError,
     TransportError,
+    shorten,
 )
 from directorsync.redact import (
     DATA_MASKED,
@@ -661,10 +662,20 @@ class DirectorClient:
     def _exception_error(
         self, method: str, rel: str, exc: requests.RequestException, safe: bool, attempts: int
     ) -> DirectorError:
-        reason = redact_text(f"{type(exc).__name__}: {exc}")[:300]
+        reason = shorten(redact_text(f"{type(exc).__name__}: {exc}"), 300)
+        if _is_tls(exc) and any(m in str(exc) for m in _PLAIN_HTTP_MARKS):
+            plain = "http://" + self.base_url.split("://", 1)[-1]
+            return TransportError(
+                f"{method} {rel}: {redact_text(self.base_url)} does not speak TLS (the server "
+                f"answered in plain text): use {redact_text(plain)} in director.base_url, or "
+                "enable HTTPS on the server",
+                method=method,
+                path=rel,
+            )
         if _is_tls(exc):
             return TransportError(
-                f"{method} {rel}: TLS error ({reason}). Check the CA bundle (verify=...).",
+                f"{method} {rel}: TLS error ({reason}). Check the CA bundle (director.ca_bundle) "
+                "or director.verify_tls.",
                 method=method,
                 path=rel,
             )
@@ -834,6 +845,10 @@ def _raw_director_text(response: requests.Response) -> str:
     if isinstance(message, str) and message.strip():
         return message.strip()
     return (response.text or "").strip()
+
+
+#: what OpenSSL says when the server answers a TLS hello in plain HTTP
+_PLAIN_HTTP_MARKS = ("WRONG_VERSION_NUMBER", "wrong version number", "http request")
 
 
 def _is_tls(exc: BaseException) -> bool:
