@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import copy
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 import numpy as np
@@ -213,6 +213,34 @@ class _Laps:
             key = f"{self.resource}.{stage}"
             self.timings[key] = round(self.timings.get(key, 0.0) + now - self.last - minus, 3)
         self.last = now
+
+
+def columns_read(profiles: Iterable[Profile]) -> tuple[set[str], set[str]]:
+    """What a plan may read of a workbook, for :attr:`Workbook.read_columns`.
+
+    Returns:
+        Every name the profiles' ``xlsx`` sections mention (columns, aliases, lookup columns of
+        other sheets), lower-cased: a superset of the columns a plan reads; and the extra sheets
+        of the profiles (read by hooks, every column of them counts).
+    """
+    names: set[str] = set()
+    sheets: set[str] = set()
+
+    def collect(value: Any) -> None:
+        if isinstance(value, str):
+            names.add(value.strip().lower())
+        elif isinstance(value, dict):  # keys are field names (not columns) but in aliases
+            for item in value.values():
+                collect(item)
+        elif isinstance(value, list):
+            for item in value:
+                collect(item)
+
+    for profile in profiles:
+        collect(profile.xlsx)
+        collect(list(profile.xlsx.get("aliases") or {}))
+        sheets.update(profile.sheets[1:])
+    return names, sheets
 
 
 def plan_resource(

@@ -13,7 +13,9 @@ Checks (``prechecks:`` list items, each with ``severity: skip|error|warn``, defa
 - ``length: {field, min?, max?}`` — text or list length bounds;
 - ``required_when: {field, when: {other: value|[values]}}`` — set when another field has a value;
 - ``forbidden_when: {field, when: {...}}`` — empty when another field has a value;
-- ``any_non_empty: [FIELD, …]`` — at least one of the fields is set.
+- ``any_non_empty: [FIELD, …]`` — at least one of the fields is set;
+- ``clean_items: FIELD`` — no list item has spaces around it, a bracket or a quote at an end
+  (items are sent as written; use ``severity: warn`` to report them on their cell).
 
 Values a transform could not convert (``Invalid`` markers) always fail the implicit ``valid``
 check with the transform's reason. Checks against Director's inventories (``must_exist``,
@@ -271,6 +273,37 @@ def _any_non_empty(arg: list[str], frame: pd.DataFrame):
     return None, fn, (lambda v, row: f"at least one of {', '.join(fields)} must be set")
 
 
+_ODD_ENDS = "[]\"'"
+
+
+def _odd_items(v: Any) -> list[str]:
+    """List items with spaces around them, or a bracket or quote at an end."""
+    if not isinstance(v, list):
+        return []
+    return [
+        item
+        for item in v
+        if isinstance(item, str)
+        and (
+            item != item.strip() or item.strip()[:1] in _ODD_ENDS or item.strip()[-1:] in _ODD_ENDS
+        )
+    ]
+
+
+def _clean_items(arg: str, frame: pd.DataFrame):
+    def fn(s: pd.Series) -> pd.Series:
+        return pd.Series([not _odd_items(v) for v in s], index=s.index)
+
+    def message(v: Any, row: int) -> str:
+        odd = _odd_items(v)
+        return (
+            f"{arg}: {len(odd)} item(s) with spaces around them, brackets or quotes, sent as "
+            f"written: {', '.join(map(repr, odd))}; check the cell"
+        )
+
+    return arg, _field_mask(fn), message
+
+
 CHECK_BUILDERS = {
     "non_empty": _non_empty,
     "unique_in_sheet": _unique,
@@ -280,6 +313,7 @@ CHECK_BUILDERS = {
     "required_when": _required_when,
     "forbidden_when": _forbidden_when,
     "any_non_empty": _any_non_empty,
+    "clean_items": _clean_items,
 }
 
 

@@ -19,7 +19,7 @@ from directorsync.config import Settings, load_settings
 from directorsync.errors import ConfigError, ProfileError
 from directorsync.inventory import Inventory
 from directorsync.plan import Plan
-from directorsync.planner import build_plan
+from directorsync.planner import build_plan, columns_read
 from directorsync.profile.model import Profile, load_profiles
 from directorsync.tenants import Tenant, get_tenant, load_tenants, tenant_named_by
 from directorsync.workbook import Workbook
@@ -102,6 +102,8 @@ class Session:
             self._inventories.pop(tenant, None)
         started = time.perf_counter()
         wb = workbook if isinstance(workbook, Workbook) else Workbook(workbook)
+        if wb.read_columns is None:  # formula cells matter only in the columns profiles read
+            wb.read_columns, wb.whole_sheets = columns_read(self.profiles.values())
         plan = build_plan(
             self.tenant(tenant),
             wb,
