@@ -31,6 +31,7 @@ from typing import Any
 import pandas as pd
 
 from directorsync.diff import key_series, remote_hash
+from directorsync.director.orders import transient_failure
 from directorsync.errors import (
     AmbiguousWriteError,
     DirectorError,
@@ -453,8 +454,8 @@ def _send_once(
     except OrderError as exc:
         if row["method"] == "POST" and _find_remote(run, profile, node, row["key"]):
             return attempts, None, "created (already present after a failed retry)"
-        if last or exc.timed_out:
-            raise _as_row_error(exc) from exc
+        if last or exc.timed_out or not transient_failure([exc.message, *exc.errors]):
+            raise _as_row_error(exc) from exc  # a refusal (validation) is final at once
     except DirectorHTTPError as exc:
         if (exc.status < 500 and exc.status != 429) or last:
             raise _as_row_error(exc) from exc
