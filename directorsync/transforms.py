@@ -341,6 +341,8 @@ def sheet_map(s: pd.Series, arg: Any, ctx: Context) -> pd.Series:
         )
     table = sheet[[arg["from"], arg["to"]]].copy()
     table[arg["from"]] = norm_str(table[arg["from"]], None, ctx)
+    # the names it maps to are normalised exactly as those names are where they are defined
+    table[arg["to"]] = norm_str(table[arg["to"]], None, ctx)
     table = table.dropna().drop_duplicates(arg["from"]).set_index(arg["from"])[arg["to"]]
     key = norm_str(s, None, ctx)
     out = key.map(table).astype(object)

@@ -42,3 +42,26 @@ def test_a_job_failure_in_an_order_is_retried(sim, samples, tenants_file, tmp_pa
     rows = result["rows"]
     assert {r["status"] for r in rows} == {"CREATED"}
     assert len(repo_posts(sim)) == len(rows) + 2
+
+
+def test_references_are_normalised_like_the_names_they_point_to(sim, tenants_file, tmp_path):
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    repos = book.active
+    repos.title = "Repo"
+    repos.append(["original_repo_name", "cleaned_repo_name", "storage_paths", "retention_days"])
+    repos.append(["Repo-orig", " Repo_nb\u00a0", "/data_hot", 30])
+    policies = book.create_sheet("RoutingPolicy")
+    policies.append(["cleaned_policy_name", "catch_all"])
+    policies.append(["rp_nb", "Repo-orig"])
+    policies.append(["rp_direct", "\u00a0Repo_nb "])
+    xlsx = tmp_path / "spaced.xlsx"
+    book.save(xlsx)
+    with session_for(sim, tenants_file, tmp_path) as s:
+        plan = s.plan("core", xlsx, ["repos", "routing_policies"])
+    rows = plan.rows.set_index(["resource", "key"])
+    assert set(rows.loc["repos"].index) == {"Repo_nb"}
+    routing = plan.rows[plan.rows["resource"] == "routing_policies"]
+    assert set(routing["action"]) == {"create"}, routing[["key", "action", "reason"]]
+    assert {p["catch_all"] for p in routing["payload"]} == {"Repo_nb"}
