@@ -140,7 +140,9 @@ def build_plan(
         pool_uuid=tenant.pool_uuid,
         workbook=workbook.name,
         resources=list(dependency_order(profiles)),
-        rows=pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(columns=PLAN_COLUMNS),
+        rows=block_on_unplanned_repos(pd.concat(rows, ignore_index=True))
+        if rows
+        else pd.DataFrame(columns=PLAN_COLUMNS),
         findings=_concat_findings(findings),
         notes=notes,
         run_id=run_id or new_run_id(),
@@ -149,6 +151,30 @@ def build_plan(
     plan.stage_timings = timings
     plan.timings["plan"] = round(time.perf_counter() - started, 3)
     return plan
+
+
+def block_on_unplanned_repos(rows: pd.DataFrame) -> pd.DataFrame:
+    """Alert rules that search a repo whose row was skipped (and that is not on Director) are
+    skipped before sending, naming the repo and why it was not planned."""
+    if rows.empty or not rows["resource"].eq("repos").any():
+        return rows
+    repos = rows[rows["resource"].eq("repos")]
+    unplanned = repos[repos["action"].isin(["skip", "error"]) & repos["remote_id"].isna()]
+    why = dict(zip(unplanned["key"], unplanned["reason"]))
+    if not why:
+        return rows
+    alerts = rows["resource"].eq("alert_rules") & rows["action"].isin(["create", "update"])
+    for i in rows.index[alerts]:
+        payload = rows.at[i, "payload"] or {}
+        names = [str(r).rsplit("/", 1)[-1] for r in payload.get("repos") or []]
+        missing = next((n for n in names if n in why), None)
+        if missing is not None:
+            rows.at[i, "action"] = "skip"
+            rows.at[i, "reason"] = (
+                f"repo '{missing}' was not planned ({why[missing]}): fix its row in the Repo "
+                "sheet first"
+            )
+    return rows
 
 
 def _concat_findings(parts: list[pd.DataFrame]) -> pd.DataFrame:

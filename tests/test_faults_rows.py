@@ -65,3 +65,46 @@ def test_references_are_normalised_like_the_names_they_point_to(sim, tenants_fil
     routing = plan.rows[plan.rows["resource"] == "routing_policies"]
     assert set(routing["action"]) == {"create"}, routing[["key", "action", "reason"]]
     assert {p["catch_all"] for p in routing["payload"]} == {"Repo_nb"}
+
+
+def test_alert_rules_whose_repo_was_skipped_are_blocked_before_sending(sim, tenants_file, tmp_path):
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    repos = book.active
+    repos.title = "Repo"
+    repos.append(["cleaned_repo_name", "storage_paths", "retention_days"])
+    repos.append(["Repo_bad", "/data_hot", "many"])
+    repos.append(["Repo_ok", "/data_hot", 30])
+    alerts = book.create_sheet("Alert")
+    alerts.append(
+        [
+            "name",
+            "settings.risk",
+            "settings.aggregate",
+            "settings.condition.condition_option",
+            "settings.condition.condition_value",
+            "settings.livesearch_data.limit",
+            "settings.repos",
+            "settings.livesearch_data.query",
+        ]
+    )
+    alerts.append(["r_bad", "low", "max", "greaterthan", 0, 100, "['1.2.3.4:5504/Repo_bad']", "x"])
+    alerts.append(["r_ok", "low", "max", "greaterthan", 0, 100, "['1.2.3.4:5504/Repo_ok']", "x"])
+    xlsx = tmp_path / "alerts.xlsx"
+    book.save(xlsx)
+    with session_for(sim, tenants_file, tmp_path) as s:
+        plan = s.plan("core", xlsx, ["repos", "alert_rules"])
+        result = s.apply(plan)
+    rows = {(r["resource"], r["key"]): r for r in result["rows"]}
+    bad = rows[("alert_rules", "r_bad")]
+    assert bad["status"] == "SKIP"
+    assert bad["reason"] == (
+        "repo 'Repo_bad' was not planned ('many' is not an integer in [1, 36500]): fix its row "
+        "in the Repo sheet first"
+    )
+    assert rows[("alert_rules", "r_ok")]["status"] == "CREATED"
+    sent = [r for r in writes(sim) if "/AlertRules" in r["path"]]
+    assert [r["body"]["data"]["searchname"] for r in sent if "searchname" in r["body"]["data"]] == [
+        "r_ok"
+    ]
