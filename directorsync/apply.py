@@ -399,8 +399,19 @@ def _created_id(run: _Run, dep: str, node: Node) -> str:
 
 
 def _ids_on_node(run: _Run, profile: Profile, node: Node) -> dict[str, str]:
-    """Natural key → id of every object of a resource on a node, listed now."""
-    remote = run.inventory.refresh(profile.name, node)
+    """Natural key → id of every object of a resource on a node, listed now.
+
+    A listing that fails in a way that can pass (no answer, HTTP 5xx or 429) is listed again
+    with backoff inside the row: the write before it succeeded, the row must say so.
+    """
+    for attempt in range(1, run.options.retries + 2):
+        try:
+            remote = run.inventory.refresh(profile.name, node)
+            break
+        except DirectorError as exc:
+            if attempt > run.options.retries or not _may_pass(exc):
+                raise
+        run.options.sleep(min(5.0, run.options.backoff * 2 ** (attempt - 1)))
     if remote.empty:
         return {}
     if "_planned" in remote:
@@ -409,6 +420,17 @@ def _ids_on_node(run: _Run, profile: Profile, node: Node) -> dict[str, str]:
     keys = key_series(remote, profile.remote_key)
     keep = ids.notna()
     return dict(zip(keys[keep], ids[keep].astype(str)))
+
+
+def _may_pass(exc: BaseException) -> bool:
+    """A read failure that can pass: no answer, an unknown outcome, HTTP 5xx or 429."""
+    while exc is not None:
+        if isinstance(exc, TransportError | AmbiguousWriteError):
+            return True
+        if isinstance(exc, DirectorHTTPError):
+            return exc.status >= 500 or exc.status == 429
+        exc = exc.__cause__
+    return False
 
 
 def _find_remote(run: _Run, profile: Profile, node: Node, key: str) -> str | None:

@@ -108,3 +108,19 @@ def test_alert_rules_whose_repo_was_skipped_are_blocked_before_sending(sim, tena
     assert [r["body"]["data"]["searchname"] for r in sent if "searchname" in r["body"]["data"]] == [
         "r_ok"
     ]
+
+
+def test_a_listing_that_fails_after_a_write_is_retried_inside_the_row(
+    sim, samples, tenants_file, tmp_path
+):
+    with session_for(sim, tenants_file, tmp_path) as s:
+        plan = s.plan("core", samples / "core_config.xlsx", ["repos"])
+        node = "lb-backend01"
+        sim.add_fault(kind="drop", method="POST", resource="Repos", node=node, name="Repo_system")
+        sim.add_fault(kind="http_503", method="GET", resource="Repos", node=node, count=5)
+        result = s.apply(plan)
+    row = next(r for r in result["rows"] if r["key"] == "Repo_system" and r["node_name"] == node)
+    assert row["status"] == "CREATED", row
+    assert {r["status"] for r in result["rows"]} == {"CREATED"}
+    posts = [r for r in repo_posts(sim) if r["body"]["data"]["name"] == "Repo_system"]
+    assert len(posts) == 2  # one per backend: the dropped create was confirmed, not re-sent
