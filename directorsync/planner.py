@@ -18,7 +18,7 @@ import pandas as pd
 from directorsync.cells import cellwise
 from directorsync.config import new_run_id
 from directorsync.diff import diff_frame, remote_columns
-from directorsync.errors import WorkbookError
+from directorsync.errors import DirectorError, WorkbookError
 from directorsync.gcpause import gc_paused
 from directorsync.hooks.registry import HOOKS
 from directorsync.inventory import Inventory, ref, skipped_marker
@@ -104,6 +104,13 @@ def build_plan(
                 )
                 notes.extend(extra)
                 LOG.debug("planned %s", planned["action"].value_counts().to_dict())
+        except DirectorError as exc:  # a listing failed (after the client's retries)
+            if _refused_access(exc):
+                raise
+            text = exc.message.removeprefix("cannot list ")
+            message = f"could not list {text}; its rows are not planned, the rest goes on"
+            notes.append({"resource": name, "level": "error", "message": message})
+            continue
         except WorkbookError as exc:
             level = "info" if exc.context.get("absent") and not explicit else "error"
             hint = exc.context.get("hint") if level == "error" else None
@@ -151,6 +158,17 @@ def build_plan(
     plan.stage_timings = timings
     plan.timings["plan"] = round(time.perf_counter() - started, 3)
     return plan
+
+
+def _refused_access(exc: BaseException | None) -> bool:
+    """Every listing would fail the same way: Director unreachable, TLS, token or rights."""
+    while exc is not None:
+        if getattr(exc, "status", None) in (401, 403):
+            return True
+        if any(m in str(exc) for m in ("cannot reach Director", "TLS")):
+            return True
+        exc = exc.__cause__
+    return False
 
 
 def block_on_unplanned_repos(rows: pd.DataFrame) -> pd.DataFrame:

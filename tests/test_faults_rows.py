@@ -124,3 +124,16 @@ def test_a_listing_that_fails_after_a_write_is_retried_inside_the_row(
     assert {r["status"] for r in result["rows"]} == {"CREATED"}
     posts = [r for r in repo_posts(sim) if r["body"]["data"]["name"] == "Repo_system"]
     assert len(posts) == 2  # one per backend: the dropped create was confirmed, not re-sent
+
+
+def test_a_listing_that_keeps_failing_stops_only_its_resource(sim, samples, tenants_file, tmp_path):
+    sim.add_fault(kind="http_503", method="GET", resource="RoutingPolicies", count=None)
+    with session_for(sim, tenants_file, tmp_path) as s:
+        plan = s.plan("core", samples / "core_config.xlsx", ["repos", "routing_policies"])
+        errors = [n for n in plan.notes if n["level"] == "error"]
+        assert [n["resource"] for n in errors] == ["routing_policies"]
+        assert errors[0]["message"].startswith("could not list RoutingPolicies on node ")
+        assert plan.has_errors
+        result = s.apply(plan)
+    assert {r["resource"] for r in result["rows"]} == {"repos"}
+    assert {r["status"] for r in result["rows"]} == {"CREATED"}
