@@ -31,12 +31,14 @@ from typing import TYPE_CHECKING, Any, cast
 import pandas as pd
 
 from directorsync.diff import key_series, remote_hash
+from directorsync.director.orders import transient_failure
 from directorsync.errors import (
     AmbiguousWriteError,
     DirectorError,
     DirectorHTTPError,
     OrderError,
     TransportError,
+    may_pass,
 )
 from directorsync.hooks.registry import apply_hook
 from directorsync.inventory import Inventory, is_ref
@@ -429,8 +431,19 @@ def _created_id(run: _Run, dep: str, node: Node) -> str:
 
 
 def _ids_on_node(run: _Run, profile: Profile, node: Node) -> dict[str, str]:
-    """Natural key → id of every object of a resource on a node, listed now."""
-    remote = run.inventory.refresh(profile.name, node)
+    """Natural key → id of every object of a resource on a node, listed now.
+
+    A listing that fails in a way that can pass (no answer, HTTP 5xx or 429) is listed again
+    with backoff inside the row: the write before it succeeded, the row must say so.
+    """
+    for attempt in range(1, run.options.retries + 2):
+        try:
+            remote = run.inventory.refresh(profile.name, node)
+            break
+        except DirectorError as exc:
+            if attempt > run.options.retries or not may_pass(exc):
+                raise
+        run.options.sleep(min(5.0, run.options.backoff * 2 ** (attempt - 1)))
     if remote.empty:
         return {}
     if "_planned" in remote:
@@ -514,8 +527,8 @@ def _send_once(
                 raise already_present(
                     profile, payload, present, ours=run.guard.maybe_ours(row)
                 ) from exc
-        if last or exc.timed_out:
-            raise _as_row_error(exc) from exc
+        if last or exc.timed_out or not transient_failure([exc.message, *exc.errors]):
+            raise _as_row_error(exc) from exc  # a refusal (validation) is final at once
     except DirectorHTTPError as exc:
         if (exc.status < 500 and exc.status != 429) or last:
             raise _as_row_error(exc) from exc
@@ -583,4 +596,3 @@ def _send_action(run: _Run, node: Node, path: str) -> None:
             if (exc.status < 500 and exc.status != 429) or attempt > run.options.retries:
                 raise
         run.options.sleep(min(5.0, run.options.backoff * 2 ** (attempt - 1)))
-

@@ -11,6 +11,7 @@ The YAML file is ``--config PATH``, else the first of ``./directorsync.yml``,
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import os
 import re
@@ -24,6 +25,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 from directorsync.errors import ConfigError
+from directorsync.redact import is_secret_key
 
 ENV_PREFIX = "DSYNC_"
 LEGACY_ENV = {
@@ -63,6 +65,14 @@ class DirectorSettings(_Section):
     connect_timeout_sec: float = Field(5.0, gt=0)
     retries: int = Field(3, ge=0, le=20)
     order_timeout_sec: float = Field(180.0, gt=0)
+
+    @field_validator("token", mode="before")
+    @classmethod
+    def _token_as_text(cls, value: Any) -> Any:
+        """A token YAML reads as a number (``token: 918273645``) is that text."""
+        return (
+            str(value) if isinstance(value, int | float) and not isinstance(value, bool) else value
+        )
 
     @field_validator("base_url")
     @classmethod
@@ -171,14 +181,19 @@ def load_settings(
     env = os.environ if env is None else env
     data: dict[str, Any] = {}
     path = _find_config_file(config_file)
-    if path is not None:
-        _deep_update(data, _read_yaml(path, env))
-    _deep_update(data, _from_env(env))
+    from_file = _read_yaml(path, env) if path is not None else {}
+    from_env = _from_env(env)
+    _deep_update(data, copy.deepcopy(from_file))  # data is updated in place below
+    _deep_update(data, copy.deepcopy(from_env))
+    given: dict[str, Any] = {}
     for dotted, value in (overrides or {}).items():
         if value is not None:
-            _set_dotted(data, dotted, value)
+            _set_dotted(given, dotted, value)
+    _deep_update(data, copy.deepcopy(given))
     strict = bool(data.get("app", {}).get("strict", False)) if strict is None else strict
-    _check_unknown_keys(data, Settings, "", strict, source=str(path or "environment"))
+    _check_unknown_keys(from_file, Settings, "", strict, source=str(path))
+    _check_unknown_keys(from_env, Settings, "", strict, source="the environment: {variable}")
+    _check_unknown_keys(given, Settings, "", strict, source="the options given")
     try:
         settings = Settings.model_validate(data)
     except ValidationError as exc:
@@ -266,7 +281,8 @@ def _check_unknown_keys(
         field = model.model_fields.get(key)
         dotted = f"{prefix}{key}"
         if field is None:
-            message = f"unknown setting '{dotted}' (from {source})"
+            variable = ENV_PREFIX + dotted.upper().replace(".", "__")
+            message = f"unknown setting '{dotted}' (from {source.format(variable=variable)})"
             if strict:
                 raise ConfigError(message + "; remove it or fix its spelling", key=dotted)
             warnings.warn(message, UserWarning, stacklevel=4)
@@ -284,6 +300,8 @@ def _validation_message(exc: ValidationError, path: Path | None) -> str:
         loc = ".".join(str(p) for p in err["loc"])
         if err["type"] == "value_error":  # our validators: the message names the value
             parts.append(f"{loc}: {err['ctx']['error']}")
+        elif any(is_secret_key(str(p)) for p in err["loc"]):  # never echo a token
+            parts.append(f"{loc}: {err['msg']} (value not shown: it is a secret)")
         else:
             parts.append(f"{loc}: {err['msg']} (got {err.get('input')!r})")
     return f"invalid settings{where}: " + "; ".join(parts)

@@ -25,6 +25,15 @@ from __future__ import annotations
 from typing import Any
 
 
+def shorten(text: str, limit: int) -> str:
+    """``text`` cut to at most ``limit`` characters at a word boundary, ``…`` when cut."""
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    space = cut.rfind(" ")
+    return (cut[:space] if space > limit // 2 else cut).rstrip() + "…"
+
+
 class DirectorSyncError(Exception):
     """Root of every error DirectorSync raises on purpose.
 
@@ -148,3 +157,14 @@ class OrderError(DirectorError):
         self.monitor_path = monitor_path
         self.errors = list(errors or [])
         self.timed_out = timed_out
+
+
+def may_pass(exc: BaseException | None) -> bool:
+    """A read failure that can pass: no answer, an unknown outcome, HTTP 5xx or 429."""
+    while exc is not None:
+        if isinstance(exc, TransportError | AmbiguousWriteError):
+            return True
+        if isinstance(exc, DirectorHTTPError):
+            return exc.status >= 500 or exc.status == 429
+        exc = exc.__cause__
+    return False

@@ -262,6 +262,8 @@ def load_plan(path: str | Path) -> Plan:
 def read_plan(path: str | Path) -> tuple[Plan, bytes]:
     """Read a plan JSON file: the plan, and the very bytes it was read (and verified) from."""
     path = Path(path)
+    if not path.exists():
+        raise PlanError(f"plan file {path} does not exist", file=str(path))
     with collector_paused():  # a large plan is millions of fresh containers, without cycles
         try:
             raw = path.read_bytes()

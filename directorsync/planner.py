@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import copy
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 import numpy as np
@@ -18,7 +18,7 @@ import pandas as pd
 from directorsync.cells import cellwise
 from directorsync.config import new_run_id
 from directorsync.diff import diff_frame, remote_columns
-from directorsync.errors import ProfileError, WorkbookError
+from directorsync.errors import DirectorError, ProfileError, WorkbookError
 from directorsync.hooks.registry import HOOKS, post_payloads, preprocess_rows
 from directorsync.inventory import Inventory, ref, skipped_marker
 from directorsync.jsonio import collector_paused
@@ -124,11 +124,30 @@ def build_plan(
                     {"resource": name, "level": level, "message": exc.message + (hint or "")}
                 )
                 continue
+            except DirectorError as exc:  # a listing failed (after the client's retries)
+                if _refused_access(exc):
+                    raise
+                text = exc.message.removeprefix("cannot list ")
+                message = f"could not list {text}; its rows are not planned, the rest goes on"
+                notes.append({"resource": name, "level": "error", "message": message})
+                continue
             rows.append(planned)
             findings.append(found)
             for sheet in choose_sheet(profile, workbook).sheets:
                 headers.setdefault(sheet, (name, list(workbook.sheet(sheet).columns)))
     notes.extend(unread_column_notes(workbook.name, headers, known_profiles(profiles)))
+    hidden = set(workbook.hidden_sheets)
+    for name, profile in profiles.items():
+        notes.extend(
+            {
+                "resource": name,
+                "level": "info",
+                "message": f"{workbook.name}: sheet '{sheet}' is hidden in the workbook; it is "
+                "read like any other sheet",
+            }
+            for sheet in profile.sheets
+            if sheet in hidden
+        )
     if not rows and not any(n["level"] == "error" for n in notes):
         expected = ", ".join(dict.fromkeys(s for p in profiles.values() for s in p.sheets))
         notes.append(
@@ -146,7 +165,9 @@ def build_plan(
         pool_uuid=tenant.pool_uuid,
         workbook=workbook.name,
         resources=list(dependency_order(profiles)),
-        rows=pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(columns=PLAN_COLUMNS),
+        rows=block_on_unplanned_repos(pd.concat(rows, ignore_index=True))
+        if rows
+        else pd.DataFrame(columns=PLAN_COLUMNS),
         findings=_concat_findings(findings),
         notes=notes,
         run_id=run_id or new_run_id(),
@@ -155,6 +176,41 @@ def build_plan(
     plan.stage_timings = timings
     plan.timings["plan"] = round(time.perf_counter() - started, 3)
     return plan
+
+
+def _refused_access(exc: BaseException | None) -> bool:
+    """Every listing would fail the same way: Director unreachable, TLS, token or rights."""
+    while exc is not None:
+        if getattr(exc, "status", None) in (401, 403):
+            return True
+        if any(m in str(exc) for m in ("cannot reach Director", "TLS")):
+            return True
+        exc = exc.__cause__
+    return False
+
+
+def block_on_unplanned_repos(rows: pd.DataFrame) -> pd.DataFrame:
+    """Alert rules that search a repo whose row was skipped (and that is not on Director) are
+    skipped before sending, naming the repo and why it was not planned."""
+    if rows.empty or not rows["resource"].eq("repos").any():
+        return rows
+    repos = rows[rows["resource"].eq("repos")]
+    unplanned = repos[repos["action"].isin(["skip", "error"]) & repos["remote_id"].isna()]
+    why = dict(zip(unplanned["key"], unplanned["reason"]))
+    if not why:
+        return rows
+    alerts = rows["resource"].eq("alert_rules") & rows["action"].isin(["create", "update"])
+    for i in rows.index[alerts]:
+        payload: dict[str, Any] = rows.at[i, "payload"] or {}  # type: ignore[assignment]
+        names = [str(r).rsplit("/", 1)[-1] for r in payload.get("repos") or []]
+        missing = next((n for n in names if n in why), None)
+        if missing is not None:
+            rows.at[i, "action"] = "skip"
+            rows.at[i, "reason"] = (
+                f"repo '{missing}' was not planned ({why[missing]}): fix its row in the Repo "
+                "sheet first"
+            )
+    return rows
 
 
 def _concat_findings(parts: list[pd.DataFrame]) -> pd.DataFrame:
@@ -221,6 +277,34 @@ class _Laps:
             key = f"{self.resource}.{stage}"
             self.timings[key] = round(self.timings.get(key, 0.0) + now - self.last - minus, 3)
         self.last = now
+
+
+def columns_read(profiles: Iterable[Profile]) -> tuple[set[str], set[str]]:
+    """What a plan may read of a workbook, for :attr:`Workbook.read_columns`.
+
+    Returns:
+        Every name the profiles' ``xlsx`` sections mention (columns, aliases, lookup columns of
+        other sheets), lower-cased: a superset of the columns a plan reads; and the extra sheets
+        of the profiles (read by hooks, every column of them counts).
+    """
+    names: set[str] = set()
+    sheets: set[str] = set()
+
+    def collect(value: Any) -> None:
+        if isinstance(value, str):
+            names.add(value.strip().lower())
+        elif isinstance(value, dict):  # keys are field names (not columns) but in aliases
+            for item in value.values():
+                collect(item)
+        elif isinstance(value, list):
+            for item in value:
+                collect(item)
+
+    for profile in profiles:
+        collect(profile.xlsx)
+        collect(list(profile.xlsx.get("aliases") or {}))
+        sheets.update(profile.sheets[1:])
+    return names, sheets
 
 
 def plan_resource(

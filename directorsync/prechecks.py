@@ -16,6 +16,8 @@ default ``skip``):
   a value;
 - ``{type: forbidden_when, field, when: {...}}`` — empty when another field has a value;
 - ``{type: any_non_empty, fields: [...]}`` — at least one of the fields is set.
+- ``{type: clean_items, field}`` — no list item has spaces around it, a bracket or a quote at an
+  end (items are sent as written; use ``severity: warn`` to report them on their cell).
 
 Values a transform could not convert (``Invalid`` markers) always fail the implicit ``valid``
 check with the transform's reason. Checks against Director's inventories (``must_exist``,
@@ -69,6 +71,8 @@ class CompiledCheck:
     severity: str
     check: pa.Check
     message: Callable[[Any, int], str]
+    #: the field a whole-row check is about (``required_when``: its ``field``), for findings
+    target: str | None = None
 
 
 def _field_mask(fn: Callable[[pd.Series], pd.Series]) -> Callable[[pd.Series], pd.Series]:
@@ -154,7 +158,9 @@ def _compile_one(
         )
     field, fn, message = builder(item, frame)
     name = f"{i}:{kind}"
-    return CompiledCheck(name, field, severity, pa.Check(fn, name=name, ignore_na=False), message)
+    target = item.get("field") if field is None else None
+    check = pa.Check(fn, name=name, ignore_na=False)
+    return CompiledCheck(name, field, severity, check, message, target)
 
 
 def _non_empty(item: dict[str, Any], frame: pd.DataFrame):
@@ -270,6 +276,39 @@ def _any_non_empty(arg: dict[str, Any], frame: pd.DataFrame):
     return None, fn, (lambda v, row: f"at least one of {', '.join(fields)} must be set")
 
 
+_ODD_ENDS = "[]\"'"
+
+
+def _odd_items(v: Any) -> list[str]:
+    """List items with spaces around them, or a bracket or quote at an end."""
+    if not isinstance(v, list):
+        return []
+    return [
+        item
+        for item in v
+        if isinstance(item, str)
+        and (
+            item != item.strip() or item.strip()[:1] in _ODD_ENDS or item.strip()[-1:] in _ODD_ENDS
+        )
+    ]
+
+
+def _clean_items(item: dict[str, Any], frame: pd.DataFrame):
+    arg = item["field"]
+
+    def fn(s: pd.Series) -> pd.Series:
+        return pd.Series([not _odd_items(v) for v in s], index=s.index)
+
+    def message(v: Any, row: int) -> str:
+        odd = _odd_items(v)
+        return (
+            f"{arg}: {len(odd)} item(s) with spaces around them, brackets or quotes, sent as "
+            f"written: {', '.join(map(repr, odd))}; check the cell"
+        )
+
+    return arg, _field_mask(fn), message
+
+
 CHECK_BUILDERS = {
     "non_empty": _non_empty,
     "unique_in_sheet": _unique,
@@ -279,6 +318,7 @@ CHECK_BUILDERS = {
     "required_when": _required_when,
     "forbidden_when": _forbidden_when,
     "any_non_empty": _any_non_empty,
+    "clean_items": _clean_items,
 }
 
 
@@ -321,7 +361,10 @@ def _first_invalid(v: Any) -> Invalid | None:
 
 def _invalid_message(v: Any) -> str:
     bad = _first_invalid(v)
-    return f"'{bad.value}' is {bad.reason}" if bad else "invalid value"
+    if bad is None:
+        return "invalid value"
+    verb = "" if bad.reason.startswith(("cannot ", "names ")) else "is "  # says its own verb
+    return f"'{bad.value}' {verb}{bad.reason}"
 
 
 def build_schema(checks: list[CompiledCheck], frame: pd.DataFrame) -> pa.DataFrameSchema:
@@ -404,7 +447,7 @@ def _column_for(check: CompiledCheck, value: Any, profile: Profile) -> str | Non
     bad = _first_invalid(value)
     if bad is not None and bad.column:
         return bad.column
-    field = check.field
+    field = check.field or check.target
     if field is None:
         return None
     spec = profile.mapping.get(field)

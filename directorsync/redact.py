@@ -7,7 +7,8 @@ here. Three kinds of secret are masked as ``***REDACTED***``:
   ``api_key``/``apikey``/``x-api-key``, ``client_secret``, ``CSRFToken`` …, case-insensitive,
   also as part of a longer name such as ``LP_DIRECTOR_API_TOKEN``), in ``key: value``,
   ``key=value`` and JSON ``"key": "value"`` text and as dict keys;
-* credentials by shape: ``Bearer <token>`` and JWT-shaped strings (``eyJ….….…``);
+* credentials by shape: ``Bearer <token>``, JWT-shaped strings (``eyJ….….…``) and the user
+  info of a URL (``https://user:<password>@host``, ``https://<token>@host``);
 * any value registered with :func:`register_secret` (the configured Director token) or passed
   as ``secrets=``, wherever it appears.
 
@@ -28,18 +29,23 @@ from typing import Any
 from typing_extensions import override
 
 __all__ = [
+    "DATA_MASKED",
     "MASK",
     "MIN_SECRET_LENGTH",
     "Redactor",
     "RedactingFilter",
     "clear_secrets",
     "is_secret_key",
+    "redact_data",
     "redact_obj",
     "redact_text",
     "register_secret",
 ]
 
 MASK = "***REDACTED***"
+#: a log record with this attribute set holds data already masked by :func:`redact_data`: the
+#: log filter then masks only the configured secret values (``extra={DATA_MASKED: True}``)
+DATA_MASKED = "directorsync_data_masked"
 MIN_SECRET_LENGTH = 6
 MEMO_LIMIT = 100_000  # distinct strings a Redactor remembers (bounded memory)
 
@@ -53,12 +59,14 @@ _VALUE = (
 )
 _KEY_VALUE_RE = re.compile(rf"(?i)(\b{_KEY}[\"']?[ \t]*[:=][ \t]*)({_VALUE})")
 _BEARER_RE = re.compile(r"(?i)\b(bearer)[ \t]+(?!\*\*\*)[A-Za-z0-9\-._~+/]+=*")
+# user info of a URL: ``scheme://user:password@`` (the password) or ``scheme://credential@``
+_URL_USERINFO_RE = re.compile(r"(?i)([a-z][a-z0-9+.-]*://)(?:([^\s/@:?#]*):)?([^\s/@?#]+)@")
 _JWT_RE = re.compile(r"\beyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]*)?")
 # the only characters outside ASCII that lowercase to, or match case-blind, an ASCII letter
 _ASCII_LOOKALIKE_BYTES = tuple(c.encode() for c in "\u0130\u0131\u017f\u212a")
 _SECRET_WORD_BYTES = tuple(word.encode() for word in _SECRET_WORDS)
 _NOT_ALNUM = bytes(b for b in range(256) if not (48 <= b <= 57 or 97 <= b <= 122))
-_TRIGGER_RE = re.compile(r"(?i)bearer|eyj|token|authorization|password|passwd|secret|key")
+_TRIGGER_RE = re.compile(r"(?i)bearer|eyj|token|authorization|password|passwd|secret|key|://")
 
 _registry: set[str] = set()
 _registry_lock = threading.Lock()
@@ -123,6 +131,14 @@ def _mask_value(match: re.Match[str]) -> str:
     return match.group(1) + MASK
 
 
+def _mask_userinfo(match: re.Match[str]) -> str:
+    """``scheme://user:***@`` or ``scheme://***@`` (a lone user info is a credential)."""
+    if match.group(3) == MASK:
+        return match.group(0)
+    user = f"{match.group(2)}:" if match.group(2) is not None else ""
+    return f"{match.group(1)}{user}{MASK}@"
+
+
 def _literal_secrets(secrets: Iterable[str]) -> list[str]:
     with _registry_lock:
         values = set(_registry)
@@ -145,10 +161,15 @@ def redact_text(text: str, secrets: Iterable[str] = ()) -> str:
     return _mask_text(text, _literal_secrets(secrets))
 
 
-def _mask_text(text: str, literals: list[str]) -> str:
+def _mask_literals(text: str, literals: list[str]) -> str:
     for value in literals:
         if value in text:
             text = text.replace(value, MASK)
+    return text
+
+
+def _mask_text(text: str, literals: list[str]) -> str:
+    text = _mask_literals(text, literals)
     if _TRIGGER_RE.search(text) is None:
         return text
     lowered = text.lower()
@@ -156,6 +177,8 @@ def _mask_text(text: str, literals: list[str]) -> str:
         text = _BEARER_RE.sub(lambda m: f"{m.group(1)} {MASK}", text)
     if "eyj" in lowered:
         text = _JWT_RE.sub(MASK, text)
+    if "://" in text:
+        text = _URL_USERINFO_RE.sub(_mask_userinfo, text)
     return _KEY_VALUE_RE.sub(_mask_value, text)
 
 
@@ -173,6 +196,16 @@ def redact_obj(obj: Any, secrets: Iterable[str] = ()) -> Any:
         A new structure; ``obj`` is not modified.
     """
     return Redactor(_literal_secrets(secrets)).copy(obj)
+
+
+def redact_data(obj: Any, secrets: Iterable[str] = ()) -> Any:
+    """Return a copy of data as sent to Director with only its secrets masked.
+
+    Values under secret-like keys and the registered (or given) secret values are masked;
+    any other text is kept as written, even when it reads ``password: …`` (a detection list of
+    command lines): the audit files must show what Director received.
+    """
+    return Redactor(_literal_secrets(secrets)).copy_data(obj)
 
 
 class Redactor:
@@ -204,7 +237,7 @@ class Redactor:
         if any(letter in text for letter in _ASCII_LOOKALIKE_BYTES):
             return False  # matched as ASCII letters by str.lower or by case-blind patterns
         lowered = text.lower()  # ASCII letters only: other bytes are dropped below
-        if b"bearer" in lowered or b"eyj" in lowered:
+        if b"bearer" in lowered or b"eyj" in lowered or (b"://" in text and b"@" in text):
             return False
         squashed = lowered.translate(None, _NOT_ALNUM)
         return not any(word in squashed for word in _SECRET_WORD_BYTES)
@@ -235,6 +268,23 @@ class Redactor:
         masked = self.copy(text)
         return obj if masked == text else masked
 
+    def copy_data(self, obj: Any) -> Any:
+        """A copy of data (as :func:`redact_data`): secret keys and secret values only."""
+        if isinstance(obj, str):
+            return _mask_literals(obj, self.literals)
+        if isinstance(obj, dict):
+            return {
+                key: MASK
+                if _is_secret_entry(key) and value not in (None, "")
+                else self.copy_data(value)
+                for key, value in obj.items()
+            }
+        if isinstance(obj, tuple) and hasattr(obj, "_fields"):
+            return type(obj)(*(self.copy_data(item) for item in obj))
+        if isinstance(obj, list | tuple | set | frozenset):
+            return type(obj)(self.copy_data(item) for item in obj)
+        return obj
+
     def _key(self, key: Any) -> Any:
         """A mapping key as it is, unless it is written as text that holds a secret."""
         if isinstance(key, str) or key is None or isinstance(key, int | float):
@@ -264,7 +314,10 @@ class RedactingFilter(logging.Filter):
             message = record.getMessage()
         except Exception:  # a broken format string must not hide the line
             message = f"{record.msg!s} {record.args!r}"
-        record.msg = redact_text(message, self.secrets)
+        if getattr(record, DATA_MASKED, False):  # data: only the secret values
+            record.msg = _mask_literals(message, _literal_secrets(self.secrets))
+        else:
+            record.msg = redact_text(message, self.secrets)
         record.args = None
         if record.exc_info and not record.exc_text:
             record.exc_text = logging.Formatter().formatException(record.exc_info)

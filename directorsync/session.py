@@ -19,9 +19,9 @@ from directorsync.config import Settings, load_settings
 from directorsync.errors import ConfigError, ProfileError
 from directorsync.inventory import Inventory
 from directorsync.plan import Plan
-from directorsync.planner import build_plan
+from directorsync.planner import build_plan, columns_read
 from directorsync.profile.model import Profile, load_profiles
-from directorsync.tenants import Tenant, get_tenant, load_tenants
+from directorsync.tenants import Tenant, get_tenant, load_tenants, tenant_named_by
 from directorsync.workbook import Workbook
 
 
@@ -103,6 +103,8 @@ class Session:
             self._inventories.pop(tenant, None)
         started = time.perf_counter()
         wb = workbook if isinstance(workbook, Workbook) else Workbook(workbook)
+        if wb.read_columns is None:  # formula cells matter only in the columns profiles read
+            wb.read_columns, wb.whole_sheets = columns_read(self.profiles.values())
         plan = build_plan(
             self.tenant(tenant),
             wb,
@@ -114,7 +116,26 @@ class Session:
         )
         plan.timings["load_and_plan"] = round(time.perf_counter() - started, 3)
         plan.tenants_file = self.tenants_file
+        other = tenant_named_by(plan.workbook, self.tenants, plan.tenant)
+        if other:
+            message = f"{_other_tenant_message(plan, other)} (apply refuses it without --force)"
+            plan.notes.append({"resource": "*", "level": "warning", "message": message})
         return plan
+
+    def check_workbook_tenant(self, plan: Plan, force: bool = False) -> None:
+        """Refuse to apply a plan whose workbook's file name names another known tenant.
+
+        Raises:
+            ConfigError: ``esait_config.xlsx`` planned for tenant ``core``, without ``force``.
+        """
+        other = tenant_named_by(plan.workbook, self.tenants, plan.tenant)
+        if other and not force:
+            raise ConfigError(
+                f"{_other_tenant_message(plan, other)}; nothing was applied. Pass --force if "
+                "this workbook really is for this tenant",
+                tenant=plan.tenant,
+                file=plan.workbook,
+            )
 
     def apply(
         self,
@@ -170,6 +191,13 @@ class Session:
         self.close()
 
 
+def _other_tenant_message(plan: Plan, other: str) -> str:
+    return (
+        f"{plan.workbook} names tenant '{other}', but the plan is for tenant '{plan.tenant}': "
+        "check --tenant and --xlsx"
+    )
+
+
 def check_director(settings: Settings) -> None:
     """Fail early, before any long work, when the settings cannot reach Director.
 
@@ -211,7 +239,33 @@ def make_client(settings: Settings) -> Any:
 
 
 def result_dir(settings: Settings, tenant: str, run_id: str | None = None) -> Path:
-    """``<reports_dir>/<tenant>/<run_id>/`` (created)."""
-    path = Path(settings.app.reports_dir) / tenant / (run_id or settings.run_id)
+    """``<reports_dir>/<tenant>/<run_id>/`` (created).
+
+    Raises:
+        ConfigError: the tenant name or run id would lead outside the reports folder.
+    """
+    path = report_folder(settings.app.reports_dir, tenant, run_id or settings.run_id)
     path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def report_folder(reports_dir: str | Path, *parts: str) -> Path:
+    """``reports_dir/part/part…``, each part one plain folder name (not created).
+
+    Raises:
+        ConfigError: a part is empty, ``.``/``..``, holds a path separator, or the path
+            would not be inside ``reports_dir``.
+    """
+    base = Path(reports_dir)
+    path = base
+    for part in parts:
+        text = str(part)
+        if text in ("", ".", "..") or "/" in text or "\\" in text or Path(text).is_absolute():
+            raise ConfigError(
+                f"{text!r} cannot name a folder under {base}: reports are written only inside "
+                "the reports folder (check the tenant name and the run id)"
+            )
+        path = path / text
+    if not path.resolve().is_relative_to(base.resolve()):
+        raise ConfigError(f"{path} is not inside the reports folder {base}")
     return path

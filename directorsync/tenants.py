@@ -10,6 +10,8 @@ backends).
 from __future__ import annotations
 
 import difflib
+import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -93,6 +95,27 @@ def load_tenants(path: str | Path) -> dict[str, Tenant]:
     return parse_tenants(data, source=str(path))
 
 
+#: a tenant name is one folder name under ``reports/``: letters, digits, ``_ . -``, not
+#: starting with a dot (no ``/``, ``\``, ``..``)
+TENANT_NAME_RE = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9_.-]{0,127}")
+
+
+def check_tenant_name(name: object, source: str = "tenants file") -> str:
+    """``name`` as text when it can name a reports folder.
+
+    Raises:
+        ConfigError: the name holds a path separator, starts with a dot, or is empty.
+    """
+    text = str(name)
+    if TENANT_NAME_RE.fullmatch(text) is None:
+        raise ConfigError(
+            f"{source}: tenant name {text!r} is not allowed: use letters, digits, '_', '-' "
+            "and '.', not starting with '.' (it names the reports folder of the tenant)",
+            tenant=text,
+        )
+    return text
+
+
 def parse_tenants(data: dict[str, Any], source: str = "tenants file") -> dict[str, Tenant]:
     """Parse the tenants mapping (already loaded from YAML)."""
     if not isinstance(data, dict) or not isinstance(data.get("tenants"), dict):
@@ -101,6 +124,7 @@ def parse_tenants(data: dict[str, Any], source: str = "tenants file") -> dict[st
     targets.update((data.get("defaults") or {}).get("target") or {})
     tenants = {}
     for name, spec in data["tenants"].items():
+        check_tenant_name(name, source)
         spec = spec or {}
         if not isinstance(spec, dict):
             raise ConfigError(f"{source}: tenant '{name}' must be a mapping", tenant=name)
@@ -154,6 +178,23 @@ def _check_keys(
             tenant=tenant,
             key=str(key),
         )
+
+
+def tenant_named_by(filename: str, known: Iterable[str], tenant: str) -> str | None:
+    """Another known tenant that a workbook's file name names, when it does not name ``tenant``.
+
+    ``esait_config.xlsx`` names ``esait`` (a whole word of the name, case-blind); ``core-esait``
+    names both, so it is not taken as a mismatch for ``core``.
+    """
+    stem = Path(filename).stem.lower()
+
+    def names(name: str) -> bool:
+        return re.search(rf"(?<![a-z0-9]){re.escape(name.lower())}(?![a-z0-9])", stem) is not None
+
+    if names(tenant):
+        return None
+    others = [name for name in known if name != tenant and names(name)]
+    return max(others, key=len) if others else None
 
 
 def get_tenant(tenants: dict[str, Tenant], name: str) -> Tenant:

@@ -336,16 +336,27 @@ def sheet_map(s: pd.Series, arg: Any, ctx: Context) -> pd.Series:
     if sheet is None or arg["from"] not in sheet or arg["to"] not in sheet:
         if arg.get("keep_unmatched"):
             return s
+        lacking = [c for c in (arg["from"], arg["to"]) if sheet is not None and c not in sheet]
+        where = (
+            f"the sheet {arg['sheet']} lacks the column(s) {', '.join(lacking)} that translate it"
+            if lacking
+            else f"the sheet {arg['sheet']} that translates it ({arg['from']} → {arg['to']}) is "
+            "absent from the workbook"
+        )
+        reason = (
+            f"cannot be resolved: {where}; add that sheet, or write the name itself in this cell"
+        )
+        if lacking:
+            reason = f"cannot be resolved: {where}; add them, or write the name itself in this cell"
         return pd.Series(
-            [
-                None if e else Invalid(v, f"sheet {arg['sheet']} is missing")
-                for v, e in zip(s, is_empty(s))
-            ],
+            [None if e else Invalid(v, reason) for v, e in zip(s, is_empty(s))],
             index=s.index,
             dtype=object,
         )
     table = sheet[[arg["from"], arg["to"]]].copy()
     table[arg["from"]] = norm_str(table[arg["from"]], None, ctx)
+    # the names it maps to are normalised exactly as those names are where they are defined
+    table[arg["to"]] = norm_str(table[arg["to"]], None, ctx)
     table = table.dropna().drop_duplicates(arg["from"]).set_index(arg["from"])[arg["to"]]
     key = norm_str(s, None, ctx)
     out = key.map(table).astype(object)

@@ -65,6 +65,10 @@ PLAN_COLUMNS = [
     "source",
 ]
 #: the columns of a workbook finding (precheck or resolve failure)
+#: row fields that hold data as sent to (or read from) Director: audit files mask only its
+#: secret fields (by key) and the configured secret values there, never other text
+DATA_FIELDS = ("payload", "changes")
+
 FINDING_COLUMNS = ["resource", "sheet", "row", "column", "check", "severity", "message", "value"]
 
 # --- result rows --------------------------------------------------------------------------------

@@ -54,6 +54,11 @@ class Workbook:
         self._names: list[str] | None = None
         self._aliases: dict[str, str] = {}
         self.reader = _reader_for(self.path)
+        #: header names (lower-cased) whose formula cells must hold a stored value; ``None``:
+        #: every column (a plan sets the columns its profiles read)
+        self.read_columns: set[str] | None = None
+        #: sheets whose every column counts whatever ``read_columns`` says (read by hooks)
+        self.whole_sheets: set[str] = set()
 
     @property
     def name(self) -> str:
@@ -71,6 +76,12 @@ class Workbook:
         """Read the sheet ``aliases[name]`` when sheet ``name`` is asked for (``Repo`` → ``REPO``)."""
         self._aliases.update(aliases)
 
+    @property
+    def hidden_sheets(self) -> list[str]:
+        """Sheets hidden in the workbook (read like any other; a plan says so)."""
+        hidden = getattr(self.reader, "hidden_sheets", None)
+        return hidden(self.path) if hidden else []
+
     def has_sheet(self, name: str) -> bool:
         """Whether the workbook has a sheet of this exact name (or an alias of it)."""
         return name in self.sheet_names or name in self._aliases
@@ -84,7 +95,8 @@ class Workbook:
         if name not in self._cache:
             if not self.has_sheet(name):
                 raise WorkbookError(self._missing_sheet_message(name), file=self.name, sheet=name)
-            self._cache[name] = self.reader.read(self.path, self._aliases.get(name, name))
+            columns = None if name in self.whole_sheets else self.read_columns
+            self._cache[name] = self.reader.read(self.path, self._aliases.get(name, name), columns)
         return self._cache[name]
 
     def sheets(self, names: list[str] | None = None) -> dict[str, pd.DataFrame]:
@@ -123,7 +135,16 @@ class _ExcelReader:
         except Exception:  # noqa: BLE001 - calamine errors are opaque; try openpyxl
             return self._openpyxl_names(path)
 
-    def read(self, path: Path, sheet: str) -> pd.DataFrame:
+    def hidden_sheets(self, path: Path) -> list[str]:
+        try:
+            with self._lock:
+                meta = self._calamine(path).sheets_metadata
+            from python_calamine import SheetVisibleEnum
+        except Exception:  # noqa: BLE001 - unreadable by calamine: nothing to say
+            return []
+        return [m.name for m in meta if m.visible != SheetVisibleEnum.Visible]
+
+    def read(self, path: Path, sheet: str, columns: set[str] | None = None) -> pd.DataFrame:
         # calamine parses without the GIL: the formula scan runs meanwhile in a thread
         with ThreadPoolExecutor(max_workers=1) as pool:
             scan = pool.submit(_sheet_formulas_without_values, path, sheet)
@@ -132,7 +153,10 @@ class _ExcelReader:
             except Exception:  # noqa: BLE001
                 rows, origin = _openpyxl_rows(path, sheet), (1, 0)
             refs = scan.result()
-        check_formula_values(refs, path, sheet, rows[0] if rows else [], origin)
+        header = rows[0] if rows else []
+        if columns is not None:  # only the cells of columns read (and of the header row)
+            refs = [r for r in refs if _read_cell(r, header, origin, columns)]
+        check_formula_values(refs, path, sheet, header, origin)
         return _frame(rows, origin[0], path, sheet)
 
     def _calamine_rows(self, path: Path, sheet: str) -> tuple[list[list], tuple[int, int]]:
@@ -336,6 +360,15 @@ def _describe_cell(ref: str, header: list, origin: tuple[int, int]) -> str:
     return f"{ref} ({column}, row {row})"
 
 
+def _read_cell(ref: str, header: list, origin: tuple[int, int], columns: set[str]) -> bool:
+    """Whether a cell is in the header row or in a column whose name is in ``columns``."""
+    match = _CELL_REF.fullmatch(ref)
+    if not match or int(match.group(2)) == origin[0]:
+        return True
+    name = _column_name(match.group(1), header, origin)
+    return name is not None and name.lower() in columns
+
+
 def _column_name(letters: str, header: list, origin: tuple[int, int]) -> str | None:
     index = functools.reduce(lambda n, c: n * 26 + ord(c) - 64, letters, 0) - 1 - origin[1]
     if 0 <= index < len(header) and header[index] not in (None, ""):
@@ -354,13 +387,20 @@ class _CsvReader:
     def sheet_names(self, path: Path) -> list[str]:
         return list(self._files(path))
 
-    def read(self, path: Path, sheet: str) -> pd.DataFrame:
+    def read(self, path: Path, sheet: str, columns: set[str] | None = None) -> pd.DataFrame:
         file = self._files(path)[sheet]
         try:
             frame = pd.read_csv(file, dtype=object, keep_default_na=False, encoding="utf-8-sig")
         except (OSError, ValueError, UnicodeDecodeError) as exc:
             raise WorkbookError(f"cannot read {file.name}: {exc}", file=file.name) from exc
         frame.columns = [str(c).strip() for c in frame.columns]
+        if len(frame.columns) == 1 and ";" in frame.columns[0]:
+            raise WorkbookError(
+                f"{file.name}: the header '{frame.columns[0]}' is separated by ';', not ',': "
+                "save the file as CSV with commas (in Excel: CSV UTF-8), or as .xlsx",
+                file=file.name,
+                sheet=sheet,
+            )
         frame[ROW] = range(2, 2 + len(frame))
         return frame
 

@@ -128,21 +128,18 @@ def test_misspelled_tenants_file_key_is_a_config_error(
     assert "has no node for" not in proc.stderr
 
 
-def test_workbook_saved_without_formula_values_exits_1_naming_cells(
+def test_workbook_saved_without_formula_values_in_unread_columns_plans(
     samples, tenants_file, tmp_path, simulator_env
 ):
+    """openpyxl drops stored formula values; the sample's formulas are in the unread `active`
+    column, so the sheet is planned (issue 18 item 10; read columns: test_workbook_quirks)."""
     import openpyxl
 
     resaved = tmp_path / "resaved.xlsx"
     openpyxl.load_workbook(samples / "core_config.xlsx").save(resaved)
     proc = run_plan(tenants_file, resaved, "--resources", "repos", env=simulator_env)
-    check(
-        proc,
-        1,
-        "error: repos: resaved.xlsx › Repo: 6 formula cell(s) have no stored value",
-        "F2 (column 'active', row 2)",
-        "open and save it in Excel or LibreOffice",
-    )
+    check(proc, 0)
+    assert "formula" not in proc.stderr and "Repo_system" in proc.stdout
 
 
 def test_a_renamed_sheet_is_named_with_the_sheets_present_and_errors_reach_stderr_in_json(

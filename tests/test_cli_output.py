@@ -57,7 +57,9 @@ def test_warning_printer_shortens_only_directorsync_warnings(capsys):
         # raised in directorsync even though its stacklevel points at this file
         load_settings(env={}, overrides={"app.bogus": 1})
     assert [str(m) for m in seen] == ["from a test, not from directorsync", "deprecated"]
-    assert capsys.readouterr().err == "warning: unknown setting 'app.bogus' (from environment)\n"
+    assert capsys.readouterr().err == (
+        "warning: unknown setting 'app.bogus' (from the options given)\n"
+    )
 
 
 def test_main_prints_directorsync_warnings_in_one_line(tmp_path, monkeypatch, capsys):

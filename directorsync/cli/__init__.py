@@ -21,6 +21,7 @@ import click
 from typing_extensions import override
 
 from directorsync.errors import DirectorSyncError
+from directorsync.redact import redact_text
 
 #: command name -> "module:attribute" of a click.Command
 COMMANDS: dict[str, str] = {
@@ -126,7 +127,7 @@ def warning_printer(default: Callable[..., None]) -> Callable[..., None]:
         if not _ours(category, filename):
             default(message, category, filename, lineno, file, line)
             return
-        click.secho(f"warning: {message}", fg="yellow", err=True)
+        click.secho(f"warning: {redact_text(str(message))}", fg="yellow", err=True)
 
     return show
 
@@ -148,7 +149,7 @@ def main(argv: list[str] | None = None) -> None:
         with _short_warnings():
             rv = cli.main(args=argv, prog_name="directorsync", standalone_mode=False)
     except DirectorSyncError as exc:
-        click.secho(f"error: {exc.message}", fg="red", err=True)
+        click.secho(f"error: {redact_text(exc.message)}", fg="red", err=True)
         sys.exit(exc.exit_code)
     except click.exceptions.Abort:
         click.echo("aborted", err=True)

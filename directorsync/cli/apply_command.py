@@ -48,6 +48,7 @@ def run_apply(
     resume: str | None = None,
     wait: bool = False,
     events: str | None = None,
+    force: bool = False,
 ) -> int:
     """Plan (or load ``plan_file``), apply, write reports; return the exit code.
 
@@ -69,6 +70,11 @@ def run_apply(
             raise ConfigError("--approved needs --plan (an approval is bound to a saved plan)")
     check_director(settings)  # before reading a large plan or workbook
     plan, plan_bytes = read_plan(plan_file) if plan_file else (None, b"")
+    if plan and plan_file and tenant and tenant != plan.tenant:
+        raise ConfigError(
+            f"--tenant {tenant} does not match the plan's tenant '{plan.tenant}' "
+            f"({plan_file.name}): drop --tenant or plan again for tenant '{tenant}'"
+        )
     tenant = (plan.tenant if plan else None) or tenant or settings.context.tenant
     if not tenant:
         raise click.UsageError("--tenant is required (or --plan)")
@@ -115,6 +121,7 @@ def run_apply(
                     out,
                     console,
                     status,
+                    force,
                 )
             )
             result.update(run_id=run_id, plan_run_id=life.plan.run_id if life.plan else None)
@@ -151,6 +158,7 @@ def _work(
     out: Path,
     console: Console,
     status: Console,
+    force: bool = False,
 ) -> dict[str, Any]:
     """Plan (unless given) and apply; runs in the lifecycle's worker thread."""
     logging = setup_logging(
@@ -168,6 +176,7 @@ def _work(
             if plan is None:
                 assert xlsx is not None  # checked above: without --plan, --xlsx is required
                 plan = session.plan(tenant, xlsx, resources)
+            session.check_workbook_tenant(plan, force)
             if not plan_file:  # the plan's counts and verdict; `apply --plan` does not reprint it
                 plan.save(out / "plan.json")
                 print_plan(plan.console_view(), console, details=False)

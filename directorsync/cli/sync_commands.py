@@ -235,7 +235,7 @@ def _print_notes(notes: list[dict[str, str]]) -> None:
 @click.option(
     "--plan",
     "plan_file",
-    type=click.Path(exists=True, path_type=Path),
+    type=click.Path(path_type=Path),  # a missing file is a plan error (exit 3), not click's 2
     help="Apply exactly this saved plan.",
 )
 @click.option(
@@ -251,6 +251,11 @@ def _print_notes(notes: list[dict[str, str]]) -> None:
     metavar="RUN_ID",
     help="Continue an interrupted or cancelled run: follow its accepted orders, look up writes "
     "whose answer is unknown, send the rest.",
+)
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Apply even when the workbook's file name names another tenant.",
 )
 @click.option("--wait", is_flag=True, help="Wait while another run holds the tenant (else exit 5).")
 @click.option(
@@ -274,6 +279,7 @@ def apply_command(
     resume: str | None = None,
     wait: bool = False,
     events: str | None = None,
+    force: bool = False,
 ) -> int:
     """Plan then apply a workbook (or apply a saved plan); only changed rows are sent.
 
@@ -281,6 +287,8 @@ def apply_command(
     report folder. Ctrl-C, SIGTERM or `directorsync cancel` stop new writes at once, follow the
     orders Director accepted and write the reports (exit 130; 143 for SIGTERM); a second
     Ctrl-C stops at once. One apply per tenant at a time (exit 5 when busy, or --wait).
+    A workbook whose file name names another tenant of the tenants file (esait_config.xlsx
+    with --tenant core) is refused unless --force; with --plan, --tenant must be the plan's.
     """
     from directorsync.cli.apply_command import run_apply
 
@@ -299,6 +307,7 @@ def apply_command(
         resume=resume,
         wait=wait,
         events=events,
+        force=force,
     )
 
 

@@ -68,6 +68,7 @@ from directorsync.director.transport import (
     is_blank,
     is_json,
     is_tls,
+    tls_message,
     log_preview,
     never_sent,
     pooled_session,
@@ -80,9 +81,16 @@ from directorsync.errors import (
     DirectorHTTPError,
     OrderError,
     TransportError,
+    shorten,
+)
+from directorsync.redact import (
+    DATA_MASKED,
+    RedactingFilter,
+    redact_data,
+    redact_text,
+    register_secret,
 )
 from directorsync.jsonio import Columns
-from directorsync.redact import RedactingFilter, redact_obj, redact_text, register_secret
 
 __all__ = ["ClientStats", "DirectorClient"]
 
@@ -428,7 +436,8 @@ class DirectorClient:
     ) -> tuple[Answer | None, requests.RequestException | None]:
         self.stats.add("requests", method=method)
         if body is not None and self.log.isEnabledFor(logging.DEBUG):
-            self.log.debug("%s %s body=%s", method, rel, log_preview(redact_obj(body)))
+            shown = log_preview(redact_data(body))  # as sent: only secret fields and values
+            self.log.debug("%s %s body=%s", method, rel, shown, extra={DATA_MASKED: True})
         start = self._clock()
         try:
             response = self.session.request(
@@ -474,12 +483,10 @@ class DirectorClient:
     def _exception_error(
         self, method: str, rel: str, exc: requests.RequestException, safe: bool, attempts: int
     ) -> DirectorError:
-        reason = redact_text(f"{type(exc).__name__}: {exc}")[:300]
+        reason = shorten(redact_text(f"{type(exc).__name__}: {exc}"), 300)
         if is_tls(exc):
             return TransportError(
-                f"{method} {rel}: TLS error ({reason}). Check the CA bundle (verify=...).",
-                method=method,
-                path=rel,
+                tls_message(method, rel, self.base_url, exc, reason), method=method, path=rel
             )
         if safe or never_sent(exc):
             cause = unreachable_reason(exc)

@@ -44,6 +44,7 @@ __all__ = [
     "order_id_of",
     "order_state",
     "retry_after",
+    "transient_failure",
     "sync_outcome",
 ]
 
@@ -82,6 +83,38 @@ class OrderOutcome:
     polls: int
     elapsed: float
     branch: str
+
+
+#: words of a failed order's text that say the failure can pass (a job that died, a lock, a
+#: node busy or restarting); any other failure text is a refusal (validation) and is final
+TRANSIENT_MARKS = (
+    "job failed",
+    "timeout",
+    "timed out",
+    "temporar",
+    "try again",
+    "retry",
+    "unavailable",
+    "busy",
+    "lock",
+    "interrupted",
+    "connection",
+    "restart",
+    "internal error",
+    "too many",
+    "gave no message",  # the client's text when Director said nothing
+    "protocol error",  # the monitor answered something unreadable
+)
+
+
+def transient_failure(texts: list[str] | str) -> bool:
+    """Whether a failed order's text says the failure can pass, so the write may be retried.
+
+    An empty text (Director said nothing) counts as transient; a text with none of
+    :data:`TRANSIENT_MARKS` is a deterministic refusal (a validation message).
+    """
+    joined = " ".join([texts] if isinstance(texts, str) else texts).strip().lower()
+    return not joined or any(mark in joined for mark in TRANSIENT_MARKS)
 
 
 def sync_outcome(message: str = "") -> OrderOutcome:

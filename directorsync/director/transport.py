@@ -193,6 +193,25 @@ def is_tls(exc: BaseException) -> bool:
     return isinstance(exc, requests.exceptions.SSLError)
 
 
+#: what OpenSSL says when the server answers a TLS hello in plain HTTP
+PLAIN_HTTP_MARKS = ("WRONG_VERSION_NUMBER", "wrong version number", "http request")
+
+
+def tls_message(method: str, rel: str, base_url: str, exc: BaseException, reason: str) -> str:
+    """A TLS failure's line: a plain-HTTP server said so, else the (shortened) reason."""
+    if any(m in str(exc) for m in PLAIN_HTTP_MARKS):
+        plain = "http://" + base_url.split("://", 1)[-1]
+        return (
+            f"{method} {rel}: {redact_text(base_url)} does not speak TLS (the server answered "
+            f"in plain text): use {redact_text(plain)} in director.base_url, or enable HTTPS on "
+            "the server"
+        )
+    return (
+        f"{method} {rel}: TLS error ({reason}). Check the CA bundle (director.ca_bundle) or "
+        "director.verify_tls."
+    )
+
+
 def is_json(response: requests.Response) -> bool:
     try:
         response.json()

@@ -18,6 +18,8 @@ DEFAULT_REPOS = ("default", "_logpoint", "_LogPointAlerts")
 STORAGE_ROLES = ("backends", "all_in_one")
 #: Columns the build hook reads besides the profile's mapping, by sheet (template drift check).
 COLUMNS_READ = {"Repo": ("cleaned_repo_name", "original_repo_name")}
+#: a repo token that is not ``address:port/<repo>`` (``10.0.0.5:5504/``): it names no repo
+NAMELESS_TOKEN = "names no repo: write each repo as ip:port/<repo> (e.g. 10.0.0.5:5504/Repo_system)"
 _TOKEN = re.compile(r"^(?P<address>[^/\s]+):(?P<port>\d+)/(?P<repo>[^/\s]+)$")
 
 
@@ -91,8 +93,11 @@ def expand_repos(
     repos.loc[per_row.index] = per_row
     named = items.groupby(level=0).size().reindex(tokens.index, fill_value=0).gt(0)
     nothing = named & repos.map(len).eq(0)
+    nameless = items[parsed["repo"].isna()].groupby(level=0).agg(", ".join)
     repos[nothing] = [
-        Invalid(
+        Invalid(nameless[i], NAMELESS_TOKEN, "settings.repos")
+        if i in nameless.index
+        else Invalid(
             foreign.get(i, ""),
             "not a repo of this tenant (no repo of the rule is in the Repo sheet, by original "
             "or cleaned name, nor a default repo"

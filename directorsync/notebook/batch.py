@@ -29,6 +29,7 @@ import click
 
 from directorsync.config import Settings, load_settings
 from directorsync.errors import ConfigError
+from directorsync.session import report_folder
 
 NOTEBOOK = Path(__file__).resolve().parents[2] / "notebooks" / "tenant_sync.ipynb"
 KERNEL = "python3"
@@ -339,7 +340,7 @@ def write_fleet(run_id: str, outcomes: list[TenantOutcome], reports_dir: Path) -
     """Write ``<reports_dir>/<run_id>/index.html``."""
     from directorsync.report.fleet_page import write_fleet_index
 
-    page_dir = Path(reports_dir) / run_id
+    page_dir = report_folder(reports_dir, run_id)
     return write_fleet_index(run_id, fleet_entries(outcomes, page_dir), page_dir / "index.html")
 
 
@@ -387,7 +388,7 @@ def build_jobs(
     tenants_file = settings.inputs.tenants_file
     jobs = []
     for tenant in tenants:
-        out = reports / tenant / settings.run_id
+        out = report_folder(reports, tenant, settings.run_id)
         params = {
             "tenant": tenant,
             "workbook": str(workbook_for(settings, tenant, xlsx_dir).resolve()),

@@ -38,7 +38,7 @@ from directorsync.plan import Plan
 from directorsync.planner import desired_frame
 from directorsync.profile.model import dependency_order
 from directorsync.report.console import compact
-from directorsync.session import Session
+from directorsync.session import Session, report_folder
 
 #: rows shown per resource in the notebook (the HTML report and result.json hold every row)
 MAX_ROWS = 200
@@ -167,7 +167,7 @@ class NotebookRun:
 
 def reports_dir(settings: Settings, tenant: str, output_dir: Path | None = None) -> Path:
     """``output_dir``, else ``<reports_dir>/<tenant>/<run_id>/`` (not created here)."""
-    return output_dir or Path(settings.app.reports_dir) / tenant / settings.run_id
+    return output_dir or report_folder(settings.app.reports_dir, tenant, settings.run_id)
 
 
 def start_logging(settings: Settings, folder: Path) -> RunLogging:

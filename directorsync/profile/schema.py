@@ -122,6 +122,7 @@ PRECHECK_TYPES = (
     "required_when",
     "forbidden_when",
     "any_non_empty",
+    "clean_items",
     "must_exist",
     "must_exist_many",
 )
@@ -369,7 +370,12 @@ def _canonical_entry(spec: Any, where: list[str], notes: list) -> None:
 
 
 #: Earlier one-key precheck forms whose argument is the field (or the fields).
-_FIELD_ARG = {"non_empty": "field", "unique_in_sheet": "field", "any_non_empty": "fields"}
+_FIELD_ARG = {
+    "non_empty": "field",
+    "unique_in_sheet": "field",
+    "any_non_empty": "fields",
+    "clean_items": "field",
+}
 
 
 def _canonical_check(item: Any, notes: list) -> Any:

@@ -30,7 +30,8 @@ from directorsync.errors import DirectorSyncError
 from directorsync.jsonio import collector_paused
 from directorsync.redact import MASK, Redactor, is_secret_key, redact_obj
 from directorsync.report.verdicts import plan_verdict, template_of
-from directorsync.vocabulary import ACTIONS, NOT_OK, ON_NODE, REF_PREFIX, RESULT_SCHEMA, STATUSES
+from directorsync.vocabulary import ACTIONS, DATA_FIELDS, NOT_OK, ON_NODE, REF_PREFIX
+from directorsync.vocabulary import RESULT_SCHEMA, STATUSES
 from directorsync.workbook import source_label
 
 #: detail rows are listed in this order (UNCHANGED and unknown statuses last)
@@ -154,8 +155,9 @@ def redact_row(row: Mapping[str, Any], redactor: Redactor | None = None) -> dict
     """A copy of a row with secrets masked (:mod:`directorsync.redact`).
 
     On top of :func:`~directorsync.redact.redact_obj`, the before/after values of a changed
-    field whose *name* is secret-like (``password``, ``api_key`` …) are masked. Pass one
-    ``redactor`` for many rows of one output (faster).
+    field whose *name* is secret-like (``password``, ``api_key`` …) are masked. ``DATA_FIELDS``
+    are masked by key and secret value only, never altered otherwise. Pass one ``redactor``
+    for many rows of one output (faster).
     """
     changes = row.get("changes") or []
     if any(is_secret_key(c.get("field")) for c in changes):
@@ -167,7 +169,8 @@ def redact_row(row: Mapping[str, Any], redactor: Redactor | None = None) -> dict
             for c in changes
         ]
         row = {**row, "changes": changes}
-    return (redactor or Redactor()).copy(dict(row))
+    r = redactor or Redactor()  # data as sent: secret fields and values only, never altered
+    return {k: r.copy_data(v) if k in DATA_FIELDS else r.copy(v) for k, v in row.items()}
 
 
 def redact_result(result: Mapping[str, Any]) -> dict[str, Any]:
@@ -180,9 +183,7 @@ def redact_result(result: Mapping[str, Any]) -> dict[str, Any]:
 # --- console --------------------------------------------------------------------------------
 
 
-def _counts_table(
-    title: str, by_resource: Mapping[str, Mapping[str, int]], cols: list[str]
-) -> Any:
+def _counts_table(title: str, by_resource: Mapping[str, Mapping[str, int]], cols: list[str]) -> Any:
     table = Table(title=title, title_justify="left", show_footer=True)
     table.add_column("resource", footer="total")
     for col in cols:

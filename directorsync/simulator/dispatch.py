@@ -223,6 +223,8 @@ class Dispatcher:
                 "data": _redact(data),
             }
             order = self.director.submit(node, result, request, self._fate(decision))
+            if decision.outcome == "order_fail" and decision.message:
+                order.message = decision.message  # the failure text the order will end with
             self.director.settle()  # with job_ms=0 the order is done before its answer is sent
             return json_reply(200, {"status": "Success", "message": order.monitor_path()})
 

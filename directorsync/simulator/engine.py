@@ -102,7 +102,7 @@ class Director:
     def _complete(self, order: Order) -> None:
         info = self.topology.node(order.pool, order.node_id)
         if order.fate == FATE_FAIL or info is None:
-            order.state, order.message = FAILED, SIMULATED_FAILURE
+            order.state, order.message = FAILED, order.message or SIMULATED_FAILURE
         else:
             view = NodeView(self, info)
             resource = self.resources[order.op.resource]

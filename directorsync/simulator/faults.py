@@ -10,7 +10,8 @@ substring; it fires ``count`` times (None: forever). Kinds:
 ``non_json``   answer 200 with an HTML body; nothing is applied
 ``drop``       handle the request (a write's order is created and will complete), then close
                the connection before sending any byte
-``order_fail`` accept the write; its order ends failed; nothing is applied
+``order_fail`` accept the write; its order ends failed; nothing is applied (with ``message``:
+               the order's failure text, e.g. a validation refusal; default: a job failure)
 ``order_hang`` accept the write; its order never completes; nothing is applied
 ``latency``    wait ``latency_ms`` (default 1000) before handling; combines with the others
 ============== =============================================================================
@@ -40,6 +41,7 @@ _RULE = Schema(
     Field("path"),
     Field("count", "int", minimum=1),
     Field("latency_ms", "int", minimum=0),
+    Field("message"),
 )
 
 
@@ -67,6 +69,7 @@ class Rule:
     path: str | None = None
     count: int | None = 1
     latency_ms: int = 1000
+    message: str | None = None
     fired: int = 0
 
     def matches(self, t: Target) -> bool:
@@ -91,6 +94,8 @@ class Decision:
     latency_ms: int = 0
     outcome: str | None = None
     rules: list[str] = field(default_factory=list)
+    #: the failure text of an ``order_fail`` rule that gave one
+    message: str | None = None
 
     @property
     def status(self) -> int | None:
@@ -138,6 +143,7 @@ class FaultBook:
                 decision.latency_ms += rule.latency_ms
             elif decision.outcome is None:
                 decision.outcome = rule.kind
+                decision.message = rule.message
             else:
                 continue
             rule.fired += 1
