@@ -65,6 +65,7 @@ def test_a_plan_is_built_with_the_collector_paused_once_for_all_resources(monkey
 
     class Book:
         name, sheet_names = "book.xlsx", ["Device", "DeviceGroups"]
+        hidden_sheets: list[str] = []
 
         def alias_sheets(self, aliases):
             assert not aliases
