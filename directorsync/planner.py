@@ -93,7 +93,7 @@ def build_plan(
     started = time.perf_counter()
     workbook.sheet_names  # noqa: B018 - an unreadable file stops the plan here, with its message
     ctx = Context(
-        sheets=_LazySheets(workbook),  # type: ignore[arg-type]  # TEMPORARY: Context.sheets (transforms.py, h2) is typed dict, read as a Mapping
+        sheets=_LazySheets(workbook),
         tenant=tenant,
         options={**(options or {}), "workbook": workbook.name, "planned": list(profiles)},
     )
@@ -191,7 +191,8 @@ def _refused_access(exc: BaseException | None) -> bool:
 
 def block_on_unplanned_repos(rows: pd.DataFrame) -> pd.DataFrame:
     """Alert rules that search a repo whose row was skipped (and that is not on Director) are
-    skipped before sending, naming the repo and why it was not planned."""
+    skipped before sending, naming the repo and why it was not planned.
+    """
     if rows.empty or not rows["resource"].eq("repos").any():
         return rows
     repos = rows[rows["resource"].eq("repos")]

@@ -17,7 +17,7 @@ from __future__ import annotations
 import ast
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -56,7 +56,7 @@ class Invalid:
 class Context:
     """What context-aware transforms may read: the workbook's other sheets and the tenant."""
 
-    sheets: dict[str, pd.DataFrame]
+    sheets: Mapping[str, pd.DataFrame]
     tenant: Any = None
     options: dict[str, Any] | None = None
 

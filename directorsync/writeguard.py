@@ -172,7 +172,8 @@ class WriteGuard:
 
     def maybe_ours(self, row: dict[str, Any]) -> bool:
         """Whether a request of this run (or of the run it resumes) may have created the row's
-        object (an unanswered or timed-out request)."""
+        object (an unanswered or timed-out request).
+        """
         with self.lock:
             return _rk(row) in self.unanswered
 

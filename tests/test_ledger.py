@@ -8,7 +8,7 @@ import os
 
 import pytest
 from click.testing import CliRunner
-from conftest import TOKEN, reset_ledger
+from conftest import TOKEN, reset_ledger, session_for
 from sqlalchemy import text
 
 from directorsync.cli import cli
@@ -20,7 +20,6 @@ from directorsync.ledger.journal import entries, record_accepted, record_intent,
 from directorsync.ledger.leases import acquire, acquire_waiting, holder, release
 from directorsync.ledger.views import history_frame, history_page, run_rows_frame, run_view
 from directorsync.runtracker import RunTracker
-from directorsync.session import Session
 from directorsync.simulator import Simulator
 from directorsync.writeguard import WriteGuard
 
@@ -213,31 +212,13 @@ def test_ledger_url_from_settings(tmp_path):
 # -- races and resume against the simulator ----------------------------------------------------
 
 
-@pytest.fixture
-def sim(tenants_file):
-    with Simulator(seed=tenants_file, token=TOKEN) as simulator:
-        yield simulator
-
-
-def _session(sim, tenants_file, tmp_path):
-    settings = load_settings(
-        env={},
-        overrides={
-            "director.base_url": sim.base_url,
-            "director.token": TOKEN,
-            "app.reports_dir": str(tmp_path / "reports"),
-        },
-    )
-    return Session.open(settings=settings, tenants_file=tenants_file)
-
-
 def _posts(sim) -> list[dict]:
     return [r for r in sim.requests() if r["method"] == "POST" and r["path"].endswith("/Repos")]
 
 
-def test_racing_creates_never_report_a_false_created(sim, samples, tenants_file, tmp_path):
+def test_racing_creates_never_report_a_false_created(simulator, samples, tenants_file, tmp_path):
     """Another workbook created two of our repos meanwhile: one as we want it, one not."""
-    with _session(sim, tenants_file, tmp_path) as s:
+    with session_for(simulator, tenants_file, tmp_path) as s:
         plan = s.plan("core", samples / "core_config.xlsx", ["repos"])
         rows = plan.rows[plan.rows["action"] == "create"].reset_index(drop=True)
         same, other = rows.iloc[0], rows.iloc[1]
@@ -257,11 +238,11 @@ def test_racing_creates_never_report_a_false_created(sim, samples, tenants_file,
 
 
 def test_resume_looks_up_unanswered_writes_and_follows_accepted_orders(
-    sim, samples, tenants_file, tmp_path
+    simulator, samples, tenants_file, tmp_path
 ):
     """An interrupted run's journal: one row done, one order accepted, one intent unanswered."""
     ledger = open_ledger(f"sqlite:///{tmp_path / 'ledger.sqlite'}")
-    with _session(sim, tenants_file, tmp_path) as s:
+    with session_for(simulator, tenants_file, tmp_path) as s:
         plan = s.plan("core", samples / "core_config.xlsx", ["repos"])
         rows = plan.rows[plan.rows["action"] == "create"].reset_index(drop=True)
         done, accepted, unanswered = (rows.iloc[i].to_dict() for i in range(3))
@@ -276,7 +257,7 @@ def test_resume_looks_up_unanswered_writes_and_follows_accepted_orders(
         s.client.write(
             "POST", plan.pool_uuid, unanswered["node_id"], "Repos", unanswered["payload"]
         )
-        before = len(_posts(sim))
+        before = len(_posts(simulator))
         guard = WriteGuard(
             s.client,
             plan.pool_uuid,
@@ -287,7 +268,7 @@ def test_resume_looks_up_unanswered_writes_and_follows_accepted_orders(
             profiles=s.profiles,
         )
         result = s.apply(plan, guard=guard)
-    assert len(_posts(sim)) - before == len(rows) - 3, "none of the three was sent again"
+    assert len(_posts(simulator)) - before == len(rows) - 3, "none of the three was sent again"
     by_key = {(r["node_id"], r["key"]): r for r in result["rows"]}
     status = {
         name: by_key[(r["node_id"], r["key"])]

@@ -1,5 +1,6 @@
 """Listings decoded to the columns a plan reads: in process, in the decoding helper, read off
-the socket into their own memory — each gives exactly what decoding the whole listing gives."""
+the socket into their own memory — each gives exactly what decoding the whole listing gives.
+"""
 
 from __future__ import annotations
 
@@ -104,7 +105,8 @@ def as_lists(columns: dict) -> dict:
 @pytest.mark.parametrize("maker", [records, plain_records])
 def test_decode_columns_gives_the_columns_of_the_whole_objects(maker, columnar_from):
     """Both decoders: each named field one object has, None where an object lacks it; an
-    unnested field key by key (a cell that is not an object counts as an empty one)."""
+    unnested field key by key (a cell that is not an object counts as an empty one).
+    """
     items = maker(3000)
     body = json.dumps(items).encode()
     got = decode_columns(body, FIELDS, UNNEST, columnar_from=columnar_from)
@@ -425,7 +427,8 @@ def test_a_key_renamed_after_unnest_is_decoded_under_its_new_name():
 
 def test_plan_and_apply_hash_the_same_remote_values():
     """The plan hashes a projected frame, ``apply --plan`` a whole listing: same hashes, big
-    integers with gaps included (a whole frame once turned them into floats)."""
+    integers with gaps included (a whole frame once turned them into floats).
+    """
     from directorsync.diff import remote_hash
 
     profile = Profile(

@@ -135,7 +135,8 @@ class ApplyLifecycle:
 
     def execute(self, work: Callable[[], dict[str, Any]]) -> dict[str, Any]:
         """Run ``work`` in a thread while the main thread answers signals; its result, or what
-        is known when stopped at once."""
+        is known when stopped at once.
+        """
         box: dict[str, Any] = {}
         done = threading.Event()
 

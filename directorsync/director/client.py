@@ -68,11 +68,11 @@ from directorsync.director.transport import (
     is_blank,
     is_json,
     is_tls,
-    tls_message,
     log_preview,
     never_sent,
     pooled_session,
     read_body,
+    tls_message,
     unreachable_reason,
 )
 from directorsync.errors import (
@@ -83,6 +83,7 @@ from directorsync.errors import (
     TransportError,
     shorten,
 )
+from directorsync.jsonio import Columns
 from directorsync.redact import (
     DATA_MASKED,
     RedactingFilter,
@@ -90,7 +91,6 @@ from directorsync.redact import (
     redact_text,
     register_secret,
 )
-from directorsync.jsonio import Columns
 
 __all__ = ["ClientStats", "DirectorClient"]
 

@@ -26,30 +26,17 @@ def row_key(resource: str, node_id: str, key: str) -> str:
 
 def record_intent(ledger: Ledger, run_id: str, row: dict[str, Any], path: str) -> None:
     """Before a request leaves: the row may be on its way to Director."""
-    rk = row_key(row["resource"], row["node_id"], row["key"])
-    now = ledger.now()
     c = t.journal.c
     with ledger.begin() as conn:
-        found = conn.execute(
-            update(t.journal)
-            .where(c.run_id == run_id, c.row_key == rk)
-            .values(phase="intent", attempts=c.attempts + 1, intent_at=now, path=path)
-        ).rowcount
-        if not found:
-            conn.execute(
-                insert(t.journal).values(
-                    run_id=run_id,
-                    row_key=rk,
-                    resource=row["resource"],
-                    node_id=row["node_id"],
-                    key=str(row["key"]),
-                    method=row["method"],
-                    path=path,
-                    phase="intent",
-                    attempts=1,
-                    intent_at=now,
-                )
-            )
+        _update_or_insert(
+            conn,
+            run_id,
+            row,
+            {"phase": "intent", "intent_at": ledger.now(), "path": path},
+            increment={"attempts": c.attempts + 1},
+            method=row["method"],
+            attempts=1,
+        )
 
 
 def record_accepted(ledger: Ledger, run_id: str, row: dict[str, Any], monitor: str) -> None:
@@ -76,30 +63,50 @@ def record_outcome(
     if not rows:
         return
     now = ledger.now()
-    c = t.journal.c
     with ledger.begin() as conn:
         for row, status, reason, carried in rows:
-            rk = row_key(row["resource"], row["node_id"], row["key"])
-            values = dict(phase="done", status=status, reason=reason, done_at=now)
+            values: dict[str, Any] = dict(phase="done", status=status, reason=reason, done_at=now)
             if carried:
                 values["carried_from"] = carried
-            found = conn.execute(
-                update(t.journal).where(c.run_id == run_id, c.row_key == rk).values(**values)
-            ).rowcount
-            if not found:
-                conn.execute(
-                    insert(t.journal).values(
-                        run_id=run_id,
-                        row_key=rk,
-                        resource=row["resource"],
-                        node_id=row["node_id"],
-                        key=str(row["key"]),
-                        method=row.get("method") or "",
-                        path=row.get("path"),
-                        attempts=0,
-                        **values,
-                    )
-                )
+            _update_or_insert(
+                conn,
+                run_id,
+                row,
+                values,
+                method=row.get("method") or "",
+                path=row.get("path"),
+                attempts=0,
+            )
+
+
+def _update_or_insert(
+    conn: Any,
+    run_id: str,
+    row: dict[str, Any],
+    values: dict[str, Any],
+    increment: dict[str, Any] | None = None,
+    **first: Any,
+) -> None:
+    """Set ``values`` (and ``increment``) on the row's journal entry, or create it with ``first``."""
+    rk = row_key(row["resource"], row["node_id"], row["key"])
+    c = t.journal.c
+    found = conn.execute(
+        update(t.journal)
+        .where(c.run_id == run_id, c.row_key == rk)
+        .values(**values, **(increment or {}))
+    ).rowcount
+    if not found:
+        conn.execute(
+            insert(t.journal).values(
+                run_id=run_id,
+                row_key=rk,
+                resource=row["resource"],
+                node_id=row["node_id"],
+                key=str(row["key"]),
+                **values,
+                **first,
+            )
+        )
 
 
 def entries(ledger: Ledger, run_id: str) -> dict[str, dict[str, Any]]:
