@@ -1,5 +1,6 @@
-"""Listings decoded to the columns a plan reads: in process, in the decoding helper, read off
-the socket into their own memory — each gives exactly what decoding the whole listing gives.
+"""Listings decoded to the columns a plan reads, in process (columnar or exact).
+
+Either decoder gives exactly what decoding the whole listing gives.
 """
 
 from __future__ import annotations

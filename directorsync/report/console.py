@@ -30,15 +30,8 @@ from directorsync.errors import DirectorSyncError
 from directorsync.jsonio import collector_paused
 from directorsync.redact import MASK, Redactor, is_secret_key, redact_obj
 from directorsync.report.verdicts import plan_verdict, template_of
-from directorsync.vocabulary import (
-    ACTIONS,
-    DATA_FIELDS,
-    NOT_OK,
-    ON_NODE,
-    REF_PREFIX,
-    RESULT_SCHEMA,
-    STATUSES,
-)
+from directorsync.vocabulary import ACTIONS, DATA_FIELDS, NOT_OK, ON_NODE, REF_PREFIX
+from directorsync.vocabulary import RESULT_SCHEMA, STATUSES
 from directorsync.workbook import source_label
 
 #: detail rows are listed in this order (UNCHANGED and unknown statuses last)
