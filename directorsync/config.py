@@ -19,7 +19,8 @@ import secrets
 import warnings
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
@@ -111,6 +112,9 @@ class InputsSettings(_Section):
     tenants_file: Path | None = None
     xlsx_dir: Path | None = None
     workbooks: dict[str, Path] = Field(default_factory=dict)
+    max_upload_mb: float = Field(
+        50.0, gt=0, description="largest workbook the service accepts for validation"
+    )
 
 
 class ContextSettings(_Section):
@@ -131,6 +135,45 @@ class LedgerSettings(_Section):
     lease_ttl_sec: float = Field(30.0, gt=0)
 
 
+class ScheduleSettings(BaseModel):
+    """One schedule: the service triggers a run of ``kind`` for ``tenants`` at ``cron`` times.
+
+    Keys are checked strictly (a misspelt ``tenant:`` must not widen a schedule to every
+    tenant): ``tenants`` and ``kind`` have no default.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
+    cron: str = Field(description="five fields (minute hour day month weekday), croniter syntax")
+    tenants: list[str] | Literal["all"]
+    kind: Literal["drift", "plan", "apply"]
+    timezone: str = Field("UTC", description="the zone the cron times are in")
+
+    @field_validator("cron")
+    @classmethod
+    def _check_cron(cls, value: str) -> str:
+        from croniter import croniter
+
+        if len(value.split()) != 5 or not croniter.is_valid(value):
+            raise ValueError(
+                f"{value!r} is not a cron expression of five fields (minute hour day month "
+                "weekday), e.g. '0 2 * * *' for 02:00 every day"
+            )
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _check_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"{value!r} is not a time zone (e.g. UTC, Europe/Copenhagen)"
+            ) from None
+        return value
+
+
 class Settings(_Section):
     """All settings, one typed object."""
 
@@ -141,6 +184,16 @@ class Settings(_Section):
     inputs: InputsSettings = Field(default_factory=InputsSettings)
     context: ContextSettings = Field(default_factory=ContextSettings)
     ledger: LedgerSettings = Field(default_factory=LedgerSettings)
+    schedules: list[ScheduleSettings] = Field(default_factory=list)
+
+    @field_validator("schedules")
+    @classmethod
+    def _unique_schedules(cls, value: list[ScheduleSettings]) -> list[ScheduleSettings]:
+        names = [s.name for s in value]
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise ValueError(f"schedule names must differ: {', '.join(twice)} used twice")
+        return value
 
     @property
     def run_id(self) -> str:

@@ -36,8 +36,8 @@ def _norm(frame: pd.DataFrame, cols: list[str], ctx: Context) -> pd.DataFrame:
 
 def _objects(frame: pd.DataFrame, keys: list[str], by: list[str]) -> pd.Series:
     """One list of unique objects per group (dict records; empty values left out)."""
-    if frame.empty:
-        return pd.Series(dtype=object)
+    if frame.empty:  # still indexed by the group keys, for the join that reads it
+        return pd.Series(dtype=object, index=pd.MultiIndex.from_arrays([[]] * len(by), names=by))
     body = frame[keys].astype(object).where(~frame[keys].apply(is_empty), None)
     records = pd.Series(body.to_dict("records"), index=frame.index)
     records = records.map(lambda r: {k: v for k, v in r.items() if v is not None})

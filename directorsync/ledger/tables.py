@@ -173,3 +173,18 @@ pre_images = Table(
     Column("recorded_at", String(40), nullable=False),
     UniqueConstraint("run_id", "node_id", "resource", "key", name="uq_pre_images_row"),
 )
+
+#: the workbook a run read, as it was then: a later listing tells whether it changed since
+#: (added without a version step: a ledger opened by this version gets the table)
+workbook_seen = Table(
+    "workbook_seen",
+    metadata,
+    Column("run_id", String(64), primary_key=True),
+    Column("tenant", String(200), nullable=False),
+    Column("path", Text, nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("size", Integer, nullable=False),
+    Column("mtime", String(40), nullable=False),  # the file's modification time (UTC)
+    Column("recorded_at", String(40), nullable=False),
+    Index("ix_workbook_seen_tenant", "tenant", "recorded_at"),
+)

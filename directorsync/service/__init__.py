@@ -1,0 +1,1 @@
+"""DirectorSync as a service: the sync API, live progress, schedules."""
