@@ -19,6 +19,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import re
+import stat
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -160,8 +161,8 @@ class CheckCache:
         Raises:
             WorkbookError: the file cannot be read as a workbook.
         """
-        stat = path.stat()
-        key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns, tenant, tuple(resources or ()))
+        info = path.stat()
+        key = (str(path.resolve()), info.st_size, info.st_mtime_ns, tenant, tuple(resources or ()))
         with self.lock:
             if key in self.entries:
                 self.hits += 1
@@ -250,8 +251,8 @@ def workbook_entry(folder: Folder, tenant: str, ledger: Ledger | None = None) ->
     if not path.is_file():
         entry["message"] = f"{path.name} is not in the folder (initialise it, or add it)"
         return entry
-    stat = path.stat()
-    entry.update(present=True, size=stat.st_size, modified_at=_file_time(stat.st_mtime))
+    info = path.stat()
+    entry.update(present=True, size=info.st_size, modified_at=_file_time(info.st_mtime))
     try:
         check = CHECKS.check(folder, path, tenant)
     except WorkbookError as exc:
@@ -277,12 +278,28 @@ def initialise_workbook(folder: Folder, tenant: str, *, force: bool = False) -> 
         ``tenant``, ``file``, ``replaced`` (an earlier file was overwritten) and ``sheets``
         (sheet → columns).
 
+    Only files inside the folder are written: a workbook that ``inputs.workbooks`` places
+    elsewhere, or a read-only one, is never replaced.
+
     Raises:
         ConfigError: unknown tenant or no folder.
-        WorkbookError: the workbook exists and ``force`` is false (``exists=True``).
+        WorkbookError: the workbook exists and ``force`` is false, is read-only, or lies outside
+            the folder (``exists=True``: the service answers 409).
     """
     path = folder.workbook_path(tenant)
+    inside = folder.directory is not None and path.resolve().is_relative_to(
+        folder.directory.resolve()
+    )
+    if not inside:  # a workbook named by inputs.workbooks may be anyone's file: never written
+        raise WorkbookError(
+            f"tenant {tenant}'s workbook {path.name} is named by inputs.workbooks, outside the "
+            "workbook folder (inputs.xlsx_dir): only files in the folder are initialised",
+            file=path.name,
+            exists=True,
+        )
     existed = path.exists()
+    if existed and force and not path.stat().st_mode & stat.S_IWUSR:
+        raise WorkbookError(f"{path.name} is read-only: it is not replaced", exists=True)
     columns = write_template(path, folder.profiles, force=force)
     return {"tenant": tenant, "file": path.name, "replaced": existed, "sheets": columns}
 
@@ -297,8 +314,8 @@ def fingerprint(path: str | Path) -> dict[str, Any]:
     with path.open("rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
-    stat = path.stat()
-    return {"sha256": digest.hexdigest(), "size": stat.st_size, "mtime": _file_time(stat.st_mtime)}
+    info = path.stat()
+    return {"sha256": digest.hexdigest(), "size": info.st_size, "mtime": _file_time(info.st_mtime)}
 
 
 def record_workbook(ledger: Ledger, run_id: str, tenant: str, path: str | Path) -> dict[str, Any]:
@@ -343,14 +360,14 @@ def sync_state(ledger: Ledger, tenant: str, path: Path) -> dict[str, Any]:
             .mappings()
             .first()
         )
-    stat = path.stat()
+    info = path.stat()
     if seen is not None:
-        same = seen["size"] == stat.st_size and seen["mtime"] == _file_time(stat.st_mtime)
+        same = seen["size"] == info.st_size and seen["mtime"] == _file_time(info.st_mtime)
         changed = not same and fingerprint(path)["sha256"] != seen["sha256"]
         basis = "sha256"
     else:
         started = dt.datetime.fromisoformat(str(run.get("started_at") or run["created_at"]))
-        changed = dt.datetime.fromtimestamp(stat.st_mtime, dt.UTC) > started
+        changed = dt.datetime.fromtimestamp(info.st_mtime, dt.UTC) > started
         basis = "mtime"
     summary = {k: run.get(k) for k in ("id", "kind", "state", "trigger", "created_at")}
     return {"changed_since_last_sync": changed, "last_sync": {**summary, "basis": basis}}
