@@ -148,6 +148,12 @@ def check_workbook(
     names = wb.sheet_names  # an unreadable file stops here, with its message
     check = WorkbookCheck(wb.name, tenant.name if tenant else None)
     check.findings.extend(_tenant_findings(wb.name, tenant, known_tenants))
+    if tenant is None:
+        message = (
+            f"{wb.name} is checked for no tenant: what depends on a tenant's nodes (the default "
+            "repos of alert rules) is checked as for a tenant without any; name the tenant"
+        )
+        check.findings.append(_finding("*", None, "tenant", "info", message))
     resolved = resolve_sheet_names(wb.name, names, chosen)
     wb.alias_sheets(resolved.aliases)
     check.findings.extend(_note_finding(n, "sheet_name") for n in resolved.notes)

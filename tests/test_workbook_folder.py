@@ -92,7 +92,8 @@ def test_a_missing_required_column_is_an_error_naming_sheet_and_column(tmp_path,
     # a resource asked for whose sheet is absent is an error too
     check = check_workbook(book, profiles, resources=["devices"])
     assert [(f["check"], f["severity"], f["sheet"]) for f in check.findings] == [
-        ("sheet", "error", "Device")
+        ("tenant", "info", None),
+        ("sheet", "error", "Device"),
     ]
 
 
@@ -114,7 +115,9 @@ def test_the_template_has_every_sheet_and_checks_clean(tmp_path, profiles):
     path = tmp_path / "new_config.xlsx"
     assert write_template(path, profiles) == columns
     check = check_workbook(path, profiles)
-    assert check.findings == [] and check.valid  # every column is read, none is missing
+    # every column is read, none is missing; the one note: no tenant was named
+    assert [(f["check"], f["severity"]) for f in check.findings] == [("tenant", "info")]
+    assert check.valid
     assert set(check.sheets) == set(columns) and not any(check.sheets.values())
     assert all(v["rows"] == 0 for v in check.resources.values())
     assert len(check.resources) == len(profiles)
@@ -243,3 +246,17 @@ def test_initialise_writes_only_inside_the_folder(tmp_path, samples, profiles):
     with pytest.raises(WorkbookError, match="outside the workbook folder"):
         initialise_workbook(no_folder, "core", force=True)
     assert elsewhere.read_bytes() == before
+
+
+def test_an_enrichment_policy_without_rules_is_a_finding_not_a_crash(tmp_path, profiles):
+    columns = template_columns(profiles)
+    sheets = ("EnrichmentPolicy", "EnrichmentRules", "EnrichmentCriteria")
+    frames = {sheet: pd.DataFrame(columns=columns[sheet]) for sheet in sheets}
+    policy = {"spec_index": 1, "policy_name": "p1", "description": "d", "source": "src"}
+    frames["EnrichmentPolicy"] = pd.DataFrame([policy])
+    check = check_workbook(
+        write_xlsx(frames, tmp_path / "e.xlsx"), profiles, resources=["enrichment_policies"]
+    )
+    assert check.resources["enrichment_policies"]["skip"] == 1
+    (finding,) = [f for f in check.findings if f["row"] is not None]
+    assert finding["row"] == 2 and "no enrichment rules" in finding["message"]
