@@ -245,7 +245,9 @@ class Scheduler:
         except DirectorSyncError as exc:
             raise ConfigError(f"schedules: the tenants cannot be read: {exc}") from exc
         for schedule in self.schedules.values():
-            unknown = [t for t in schedule.tenants if t not in known] if schedule.tenants != "all" else []
+            if schedule.tenants == "all":
+                continue
+            unknown = [t for t in schedule.tenants if t not in known]
             if unknown:
                 raise ConfigError(
                     f"schedule {schedule.name}: unknown tenant(s) {', '.join(unknown)} "
