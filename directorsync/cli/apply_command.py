@@ -262,8 +262,9 @@ def _exit_now(code: int) -> None:
 
 
 def _report(result: dict[str, Any], out: Path, console: Console, verbose: bool) -> int:
-    """Write result.json and report.html, print the summary, the files and the verdict line;
-    the exit code.
+    """Write result.json and report.html, print the summary, the files and the verdict line.
+
+    Returns the exit code.
     """
     from directorsync.report.customer import write_html
 

@@ -33,6 +33,7 @@ import pandas as pd
 from directorsync.config import new_run_id
 from directorsync.errors import PlanError
 from directorsync.notebook.approval import CHANGING, make_approval, save_approval
+from directorsync.notebook.ledger_run import apply_recorded, write_reports
 from directorsync.notebook.review_rows import (
     SUCCESS,
     changeable,
@@ -86,7 +87,8 @@ class DiffReview:
         self.reports_dir = Path(reports_dir) if reports_dir else None
         self.written: list[Path] = []
         self.rows = plan.rows.reset_index(drop=True)
-        self.apply_fn = apply_fn or (session.apply if session is not None else None)
+        self.apply_fn = apply_fn or (self._apply_recorded if session is not None else None)
+        self._recorded: Path | None = None  # the folder the last recorded apply wrote
         self.page_size = page_size
         self.selected: set[int] = set()
         self.results: dict[int, dict[str, Any]] = {}
@@ -373,21 +375,31 @@ class DiffReview:
         self.refresh()
         return result
 
+    def _folder(self, run_id: str) -> Path | None:
+        """The report folder of one apply (None: no session and no ``reports_dir``)."""
+        if self.reports_dir is not None:
+            return self.reports_dir / run_id
+        if self.session is not None:
+            return Path(self.session.result_dir(self.plan.tenant, run_id))
+        return None
+
+    def _apply_recorded(self, plan: Plan, **options: Any) -> dict[str, Any]:
+        """The session's apply as a run of the run ledger, reports included (like the CLI)."""
+        run_id = new_run_id()
+        folder = self._folder(run_id)
+        assert folder is not None  # a session is there: this is its apply
+        result = apply_recorded(self.session, plan, run_id=run_id, folder=folder, **options)
+        self._recorded = folder
+        return result
+
     def _write_reports(self, result: Mapping[str, Any]) -> Path | None:
         """``result.json`` and ``report.html`` of one apply, in a folder of its own."""
-        from directorsync.report.console import write_result_json
-        from directorsync.report.customer import write_html
-
-        run_id = new_run_id()
-        if self.reports_dir is not None:
-            folder = self.reports_dir / run_id
-        elif self.session is not None:
-            folder = self.session.result_dir(self.plan.tenant, run_id)
-        else:
-            return None
-        folder.mkdir(parents=True, exist_ok=True)
-        write_result_json(result, folder / "result.json")
-        write_html(result, folder / "report.html")
+        folder, self._recorded = self._recorded, None
+        if folder is None:  # an apply_fn of the caller's: not a run of the ledger
+            folder = self._folder(new_run_id())
+            if folder is None:
+                return None
+            write_reports(result, folder)
         self.written.append(folder)
         return folder
 

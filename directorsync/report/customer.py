@@ -99,7 +99,8 @@ class Names:
 
 
 def verdict(by_status: Mapping[str, int], dry_run: bool, explained: int) -> tuple[str, str]:
-    """(the one-line verdict at the top of the report, its tone: ``ok``, ``warn`` or ``bad``);
+    """The one-line verdict at the top of the report, and its tone (``ok``, ``warn``, ``bad``).
+
     ``explained``: the skipped rows whose reason is a workbook finding.
 
     Example: ``All 488 changes applied; 80 rows skipped for workbook problems — see Findings.``
@@ -174,8 +175,10 @@ def _line(row: Mapping[str, Any], names: Names, redactor: Redactor) -> dict[str,
 
 
 def _merged(rows: list[Mapping[str, Any]], names: Names, limit: int) -> list[dict[str, Any]]:
-    """Rows as lines, at most ``limit``: one line per object and outcome naming every node it
-    was on (the same key, status, message and changes). Problems first, UNCHANGED last.
+    """Rows as lines, at most ``limit``: one line per object and outcome.
+
+    A line names every node it was on (the same key, status, message and changes). Problems
+    first, UNCHANGED last.
     """
     lines: dict[tuple, list[dict[str, Any]]] = {}
     count = 0
@@ -269,8 +272,10 @@ def finding_groups(
 
 
 def skip_groups(rows: list[Mapping[str, Any]], names: Names) -> list[dict[str, Any]]:
-    """SKIP rows not explained by a finding, grouped by resource and reason (quoted values
-    left out); rows "not selected" for this apply come last, flagged ``quiet``.
+    """SKIP rows not explained by a finding, grouped by resource and reason.
+
+    Quoted values are left out of the reason; rows "not selected" for this apply come last,
+    flagged ``quiet``.
     """
     grouped: dict[tuple, list] = defaultdict(list)
     for row in rows:
@@ -290,8 +295,10 @@ def skip_groups(rows: list[Mapping[str, Any]], names: Names) -> list[dict[str, A
 
 
 def timings(result: Mapping[str, Any], grouped: Mapping[str, list]) -> dict[str, Any]:
-    """Wall time per phase and their total; per resource the summed order time (orders run in
-    parallel, so the sums may exceed the apply's wall time), median and slowest row.
+    """Wall time per phase and their total; per resource the summed order time.
+
+    Orders run in parallel, so the sums may exceed the apply's wall time; per resource also
+    the median and slowest row.
     """
     phases = [(name, seconds(v)) for name, v in phase_times(result.get("phases")).items()]
     total = sum(v for v in phase_times(result.get("phases")).values() if isinstance(v, int | float))
