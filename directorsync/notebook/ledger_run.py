@@ -20,6 +20,7 @@ from directorsync.errors import LedgerError
 from directorsync.ledger.database import open_configured
 from directorsync.ledger.leases import acquire, release
 from directorsync.plan import Plan
+from directorsync.report.annotate import link_from
 from directorsync.runtracker import RunTracker
 from directorsync.writeguard import WriteGuard
 
@@ -60,6 +61,7 @@ def apply_recorded(
     progress: Callable[..., None] | None = None,
     present: list[int] | None = None,
     reports: bool = True,
+    annotated: Path | None = None,
 ) -> dict[str, Any]:
     """Apply a plan (or its selected rows) as a run of the ledger; the result dict.
 
@@ -76,6 +78,7 @@ def apply_recorded(
         present: rows an earlier apply created or updated (see ``Session.apply``).
         reports: write ``result.json`` and ``report.html`` into ``folder`` (stage ``report``);
             False when the caller writes them itself later.
+        annotated: an annotated workbook of the plan, linked from the report.
 
     Raises:
         TenantBusyError: another run holds the tenant's lease (the run is recorded as failed).
@@ -131,6 +134,8 @@ def apply_recorded(
         result.update(run_id=run_id, plan_run_id=plan.run_id)
         if tracker.stop.stopping:
             result["stopped"] = tracker.stop.why
+        if annotated is not None:
+            result["annotated_workbook"] = link_from(annotated, folder)
         tracker.stage("report")
         if reports:
             write_reports(result, folder)

@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 
 from directorsync.config import new_run_id
-from directorsync.errors import PlanError
+from directorsync.errors import DirectorSyncError, PlanError
 from directorsync.notebook.approval import CHANGING, make_approval, save_approval
 from directorsync.notebook.ledger_run import apply_recorded, write_reports
 from directorsync.notebook.review_rows import (
@@ -50,6 +50,7 @@ from directorsync.notebook.review_rows import (
     with_dependencies,
 )
 from directorsync.plan import Plan
+from directorsync.report.annotate import annotate_into, link_from
 
 ApplyFn = Callable[..., dict[str, Any]]
 
@@ -68,6 +69,8 @@ class DiffReview:
         reports_dir: where each apply writes ``result.json`` and ``report.html`` (a new folder
             ``<reports_dir>/<run_id>/`` per apply); default with a session: its
             ``reports/<tenant>/<run_id>/``, without one: none.
+        workbook: the workbook the plan read, for "Annotated workbook" (default: the plan's
+            ``workbook``, which names the file only: found when it is in the working folder).
     """
 
     def __init__(
@@ -79,16 +82,19 @@ class DiffReview:
         page_size: int = 20,
         approval_path: str | Path | None = None,
         reports_dir: str | Path | None = None,
+        workbook: str | Path | None = None,
     ) -> None:
         import ipywidgets as w
 
         self.plan = plan
         self.session = session
         self.reports_dir = Path(reports_dir) if reports_dir else None
+        self.workbook = Path(workbook or plan.workbook)
         self.written: list[Path] = []
         self.rows = plan.rows.reset_index(drop=True)
         self.apply_fn = apply_fn or (self._apply_recorded if session is not None else None)
         self._recorded: Path | None = None  # the folder the last recorded apply wrote
+        self.annotated: Path | None = None  # the annotated workbook, once written
         self.page_size = page_size
         self.selected: set[int] = set()
         self.results: dict[int, dict[str, Any]] = {}
@@ -149,6 +155,9 @@ class DiffReview:
         )
         self.save_button = w.Button(description="Save approval")
         self.save_button.on_click(lambda _b: self.save())
+        self.annotate_button = w.Button(description="Annotated workbook")
+        self.annotate_button.on_click(lambda _b: self.write_annotated())
+        self.annotate_button.disabled = len(self.plan.findings) == 0
         self.message = w.HTML()
         self.widget = w.VBox(
             [
@@ -161,7 +170,7 @@ class DiffReview:
                 self.detail,
                 w.HBox([self.apply_button, self.progress]),
                 self.confirm,
-                w.HBox([self.approval_path, self.save_button]),
+                w.HBox([self.approval_path, self.save_button, self.annotate_button]),
                 self.message,
                 self.result_html,
             ]
@@ -307,6 +316,32 @@ class DiffReview:
         )
         return path
 
+    def write_annotated(self) -> Path | None:
+        """Write the annotated workbook (each finding on its cell); the message links it.
+
+        It goes to the plan's report folder (``reports/<tenant>/<plan run id>/annotated.xlsx``,
+        or under ``reports_dir``), and the reports of later applies link it.
+        """
+        folder = self._folder(self.plan.run_id)
+        if folder is None:
+            self.message.value = "no session and no reports_dir: nowhere to write"
+            return None
+        try:
+            written = annotate_into(self.workbook, self.plan.findings_records(), folder)
+        except DirectorSyncError as exc:
+            self.message.value = f"<span style='color:#b00'>{html.escape(str(exc))}</span>"
+            return None
+        if written is None:
+            self.message.value = "no finding: the workbook needs no annotation"
+            return None
+        self.annotated = written
+        href = html.escape(link_from(written, Path.cwd()), quote=True)
+        self.message.value = (
+            f"annotated workbook: <a href='{href}' target='_blank'>"
+            f"{html.escape(str(written))}</a> (each finding on its cell; fix them, plan again)"
+        )
+        return written
+
     def _ask(self, question: str | None) -> None:
         self.question.value = html.escape(question or "")
         self.confirm.layout.display = None if question else "none"
@@ -388,7 +423,9 @@ class DiffReview:
         run_id = new_run_id()
         folder = self._folder(run_id)
         assert folder is not None  # a session is there: this is its apply
-        result = apply_recorded(self.session, plan, run_id=run_id, folder=folder, **options)
+        result = apply_recorded(
+            self.session, plan, run_id=run_id, folder=folder, annotated=self.annotated, **options
+        )
         self._recorded = folder
         return result
 

@@ -21,6 +21,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from directorsync.redact import Redactor, redact_obj
 from directorsync.report.blocks import (
@@ -422,6 +423,7 @@ def render_html(
         error_count=len(failed),
         findings=finding_groups(findings, rows, str(result.get("workbook") or "")),
         finding_count=len(findings),
+        annotated=_annotated_href(result.get("annotated_workbook")),
         skips=skip_groups(other_skips, names),
         skip_count=len(other_skips),
         resources=[
@@ -430,6 +432,13 @@ def render_html(
         ],
         timings=timings(result, grouped),
     )
+
+
+def _annotated_href(href: Any) -> str | None:
+    """The annotated workbook's link (relative to the report); another scheme is no link."""
+    if not href or urlsplit(str(href)).scheme not in ("", "file"):
+        return None
+    return str(href)
 
 
 def write_html(result: Mapping[str, Any], path: str | Path, **options: Any) -> Path:
