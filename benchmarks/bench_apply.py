@@ -7,8 +7,13 @@ Compares the wall time of DirectorSync's apply with
 - today's tool: one request at a time, a poll right away then every 1 s (measured on a sample of
   rows and extrapolated, since 2,000 rows would take over half an hour).
 
+``--ledger`` also applies the same number of rows as a run of the run ledger (SQLite in the
+temporary reports folder: run record, tenant lease, a journal entry per write, progress events)
+and prints the journaling cost next to the plain apply.
+
 Run: ``python benchmarks/bench_apply.py [--rows 2000] [--latency-ms 25] [--job-ms 100]
-[--concurrency 16] [--legacy-sample 10]`` (loopback only; bounded in time by its sizes).
+[--concurrency 16] [--legacy-sample 10] [--ledger]`` (loopback only; bounded in time by its
+sizes).
 """
 
 from __future__ import annotations
@@ -21,7 +26,8 @@ from pathlib import Path
 import pandas as pd
 import requests
 
-from directorsync.config import load_settings
+from directorsync.config import load_settings, new_run_id
+from directorsync.notebook.ledger_run import apply_recorded
 from directorsync.session import Session
 from directorsync.simulator import DEMO_TENANTS_YAML, Simulator
 
@@ -47,7 +53,7 @@ def write_workbook(path: Path, rows: int, prefix: str = "Repo_bench") -> Path:
 
 
 def run_directorsync(
-    sim: Simulator, tenants: Path, workbook: Path, concurrency: int
+    sim: Simulator, tenants: Path, workbook: Path, concurrency: int, ledger: bool = False
 ) -> tuple[float, dict]:
     settings = load_settings(
         env={},
@@ -61,7 +67,12 @@ def run_directorsync(
     with Session.open(settings=settings, tenants_file=tenants) as session:
         plan = session.plan(TENANT, workbook, ["repos"])
         started = time.perf_counter()
-        result = session.apply(plan)
+        if ledger:  # as the notebook and the widget apply: record, lease, journal, events
+            run_id = new_run_id()
+            folder = tenants.parent / "reports" / run_id
+            result = apply_recorded(session, plan, run_id=run_id, folder=folder, reports=False)
+        else:
+            result = session.apply(plan)
         return time.perf_counter() - started, result["summary"]["by_status"]
 
 
@@ -96,6 +107,7 @@ def main() -> None:
     parser.add_argument("--job-ms", type=int, default=100)
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--legacy-sample", type=int, default=10)
+    parser.add_argument("--ledger", action="store_true", help="also apply as a ledger run")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
@@ -106,6 +118,11 @@ def main() -> None:
             seed=tenants, token=TOKEN, latency_ms=args.latency_ms, job_ms=args.job_ms
         ) as sim:
             wall, statuses = run_directorsync(sim, tenants, workbook, args.concurrency)
+            if args.ledger:
+                other = write_workbook(tmp / "bench-ledger.xlsx", args.rows, "Repo_ledger")
+                journaled, ledger_statuses = run_directorsync(
+                    sim, tenants, other, args.concurrency, ledger=True
+                )
             legacy = run_legacy(sim, args.legacy_sample) if args.legacy_sample else 0.0
     per_row = (2 * args.latency_ms + args.job_ms) / 1000
     bound = args.rows * per_row / args.concurrency
@@ -115,11 +132,18 @@ def main() -> None:
     )
     print(f"statuses: {statuses}")
     print(f"DirectorSync apply wall time: {wall:.1f} s")
+    if args.ledger:
+        print(f"as a ledger run (journaled):  {journaled:.1f} s  ({ledger_statuses})")
+        print(
+            f"journaling cost:              {journaled - wall:+.1f} s "
+            f"({(journaled - wall) / wall:+.1%}, {(journaled - wall) / args.rows * 1000:+.2f} ms/row)"
+        )
     print(f"concurrency bound:            {bound:.1f} s  (ratio {wall / bound:.2f}x)")
-    print(
-        f"sequential 1 s polling (est): {legacy_total:.0f} s  ({legacy_total / wall:.0f}x slower), "
-        f"from {args.legacy_sample} rows measured"
-    )
+    if args.legacy_sample:
+        print(
+            f"sequential 1 s polling (est): {legacy_total:.0f} s  "
+            f"({legacy_total / wall:.0f}x slower), from {args.legacy_sample} rows measured"
+        )
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
-"""Column operations on cells of any kind: one cell function over a whole column, distinct values,
-list cells exploded and gathered, emptiness and text.
+"""Column operations on cells of any kind.
 
-Every stage works on whole columns; these helpers are how a function of one cell becomes a column
+One cell function over a whole column, distinct values, list cells exploded and gathered,
+emptiness and text. Every stage works on whole columns; these helpers are how a function of one cell becomes a column
 operation without a row loop (``cellwise``), how a transform runs once per distinct value
 (``distinct_text``, ``distinct_cells``, ``spread``) and how list cells are handled
 (``gather_lists``, ``on_elements``). A cell is never modified in place: rows holding the same value
@@ -125,6 +125,7 @@ def holds_only_scalars(series: pd.Series) -> bool:
 
 
 def has_lists(series: pd.Series) -> bool:
+    """True when at least one cell of the column is a list."""
     if holds_only_scalars(series):
         return False
     return bool(series.map(lambda v: isinstance(v, list)).any())

@@ -23,6 +23,7 @@ import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from functools import lru_cache
+from types import GenericAlias
 from typing import Any
 
 import msgspec
@@ -70,8 +71,11 @@ def collector_paused() -> Iterator[None]:
 
 
 def json_default(value: Any) -> Any:
-    """What JSON has no type for: numpy numbers as numbers, arrays and Series as lists, dates
-    and times (pandas ``Timestamp``, numpy ``datetime64``) in ISO 8601, anything else as text."""
+    """What JSON has no type for, as JSON values.
+
+    Numpy numbers as numbers, arrays and Series as lists, dates and times (pandas
+    ``Timestamp``, numpy ``datetime64``) in ISO 8601, anything else as text.
+    """
     if type(value).__name__ == "NaTType":  # pandas' missing time
         return None
     if isinstance(value, dt.date | dt.time):  # subclasses msgspec leaves to us (Timestamp)
@@ -119,8 +123,11 @@ def dumps(obj: Any) -> bytes:
 
 
 def dumps_lenient(obj: Any) -> bytes:
-    """Compact UTF-8 JSON of any report value: numpy numbers as numbers, NaN as null,
-    datetimes in ISO 8601, anything else JSON has no type for as its text."""
+    """Compact UTF-8 JSON of any report value.
+
+    Numpy numbers as numbers, NaN as null, datetimes in ISO 8601, anything else JSON has no
+    type for as its text.
+    """
     try:
         return _lenient.encode(obj)
     except (TypeError, msgspec.EncodeError, UnicodeEncodeError):
@@ -130,8 +137,10 @@ def dumps_lenient(obj: Any) -> bytes:
 
 
 class Columns(dict):
-    """``{field: values}`` of a listing; ``rows`` is the number of objects it holds, ``decoder``
-    what decoded it."""
+    """``{field: values}`` of a listing.
+
+    ``rows`` is the number of objects it holds, ``decoder`` what decoded it.
+    """
 
     rows: int = 0
     decoder: str = "msgspec"
@@ -193,4 +202,5 @@ def _projection(fields: tuple[str, ...]) -> msgspec.json.Decoder:
         rename={f"f{i}": name for i, name in enumerate(fields)},
         gc=False,  # decoded JSON holds no reference cycles: no collector tracking needed
     )
-    return msgspec.json.Decoder(list[struct])
+    # the element type is built at run time: the decoder is typed by its Any overload
+    return msgspec.json.Decoder(GenericAlias(list, (struct,)))

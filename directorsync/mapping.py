@@ -104,9 +104,9 @@ def _header_row_hint(missing: list[str], frame: pd.DataFrame, profile: Profile) 
     found = pd.concat([cells.isin(candidates).any(axis=1) for candidates in names], axis=1).all(
         axis=1
     )
-    for position, (hit, label) in enumerate(zip(found, top.index)):
+    for position, hit in enumerate(found):
         if hit:
-            excel_row = top.at[label, ROW] if ROW in top else header_row + 1 + position
+            excel_row = top[ROW].to_numpy()[position] if ROW in top else header_row + 1 + position
             return (
                 f" The header seems to be on row {excel_row}, not row {header_row}: "
                 "remove the rows above it."
@@ -191,7 +191,9 @@ def _keep(
     return text.map(lambda v: pattern.fullmatch(v) is not None).astype(bool)
 
 
-def _expr(template: str, frame: pd.DataFrame, mapped: pd.DataFrame, columns: dict[str, str]):
+def _expr(
+    template: str, frame: pd.DataFrame, mapped: pd.DataFrame, columns: dict[str, str]
+) -> pd.Series:
     """An ``expr`` template rendered per row: literal text and ``${name}`` values as text."""
     text = str(template)
     out = pd.Series("", index=frame.index, dtype=object)
@@ -254,7 +256,14 @@ def _map_field(
     return _tag_invalid(series, source_column or spec.get("col") or field)
 
 
-def _sub_series(name: str, sub: Any, frame, mapped, columns, ctx) -> pd.Series:
+def _sub_series(
+    name: str,
+    sub: Any,
+    frame: pd.DataFrame,
+    mapped: pd.DataFrame,
+    columns: dict[str, str],
+    ctx: Context,
+) -> pd.Series:
     if isinstance(sub, str):
         if sub not in mapped:
             raise ProfileError(f"'{sub}' is used before it is mapped (map it earlier)")
@@ -262,14 +271,21 @@ def _sub_series(name: str, sub: Any, frame, mapped, columns, ctx) -> pd.Series:
     return _map_field(name, _normalise_spec(sub), frame, mapped, columns, ctx)
 
 
-def _zip(field: str, parts: dict[str, Any], frame, mapped, columns, ctx) -> pd.Series:
+def _zip(
+    field: str,
+    parts: dict[str, Any],
+    frame: pd.DataFrame,
+    mapped: pd.DataFrame,
+    columns: dict[str, str],
+    ctx: Context,
+) -> pd.Series:
     subs = pd.DataFrame(
         {k: _sub_series(k, v, frame, mapped, columns, ctx) for k, v in parts.items()}
     )
     subs = subs.map(lambda v: v if isinstance(v, list) else ([] if _empty(v) else [v]))
     lengths = subs.map(len)
     same = lengths.nunique(axis=1).eq(1)
-    out = pd.Series([[] for _ in range(len(subs))], index=subs.index, dtype=object)
+    out: pd.Series = pd.Series([[] for _ in range(len(subs))], index=subs.index, dtype=object)
     ok = same & lengths.iloc[:, 0].gt(0)
     if ok.any():
         exploded = subs[ok].explode(list(parts))
@@ -283,7 +299,14 @@ def _zip(field: str, parts: dict[str, Any], frame, mapped, columns, ctx) -> pd.S
     return out
 
 
-def _object(field: str, spec: dict[str, Any], frame, mapped, columns, ctx) -> pd.Series:
+def _object(
+    field: str,
+    spec: dict[str, Any],
+    frame: pd.DataFrame,
+    mapped: pd.DataFrame,
+    columns: dict[str, str],
+    ctx: Context,
+) -> pd.Series:
     parts = spec["object"]
     subs = pd.DataFrame(
         {k: _sub_series(k, v, frame, mapped, columns, ctx) for k, v in parts.items()}

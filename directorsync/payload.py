@@ -15,7 +15,7 @@ import json
 import math
 import re
 from collections.abc import Callable
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import Any
 
 import numpy as np
@@ -56,8 +56,11 @@ def render(template: Any, row: dict[str, Any], omit_empty: bool = True) -> Any:
 
 
 def compile_template(template: Any, omit_empty: bool = True) -> Callable[[dict[str, Any]], Any]:
-    """The template as a function of a row, parsed once: ``compile_template(t)(row)`` equals
-    ``render(t, row)`` (used when thousands of rows share one template)."""
+    """The template as a function of a row, parsed once.
+
+    ``compile_template(t)(row)`` equals ``render(t, row)`` (used when thousands of rows share
+    one template).
+    """
     if isinstance(template, dict):
         parts = [(key, compile_template(value, omit_empty)) for key, value in template.items()]
 
@@ -94,8 +97,10 @@ Columns = dict[str, np.ndarray]
 
 
 def compile_columns(template: Any, omit_empty: bool = True) -> Callable[[Columns, int], np.ndarray]:
-    """The template as a function of columns: ``compile_columns(t)(columns, n)[i]`` equals
-    ``render(t, row_i)`` where ``row_i`` holds each column's i-th value.
+    """The template as a function of columns.
+
+    ``compile_columns(t)(columns, n)[i]`` equals ``render(t, row_i)`` where ``row_i`` holds
+    each column's i-th value.
 
     Every field is rendered as a column (one cell function over it), then the cells are
     gathered into one payload per row.
@@ -158,9 +163,7 @@ def _text_columns(template: str) -> Callable[[Columns, int], np.ndarray]:
     def render_text(columns: Columns, n: int) -> np.ndarray:
         text = np.full(n, "", dtype=object)
         for before, field, filters in pieces:
-            values = cellwise(lambda v, f=filters: _text(_filtered(v, f)))(
-                _column(columns, field, n)
-            )
+            values = cellwise(partial(_filtered_text, filters=filters))(_column(columns, field, n))
             text = text + before + values
         return text + tail if tail else text
 
@@ -246,6 +249,11 @@ def _clean(value: Any) -> Any:
 def _text(value: Any) -> str:
     value = _clean(value)
     return "" if value is None else str(value)
+
+
+def _filtered_text(value: Any, filters: str) -> str:
+    """A cell through its ``|name`` filters, as the text a template inserts."""
+    return _text(_filtered(value, filters))
 
 
 _TEXT = cellwise(_text)

@@ -190,8 +190,10 @@ def _refused_access(exc: BaseException | None) -> bool:
 
 
 def block_on_unplanned_repos(rows: pd.DataFrame) -> pd.DataFrame:
-    """Alert rules that search a repo whose row was skipped (and that is not on Director) are
-    skipped before sending, naming the repo and why it was not planned.
+    """Skip alert rules that search a repo whose row was skipped.
+
+    Such a rule (its repo is not on Director either) is skipped before sending, naming the repo
+    and why it was not planned.
     """
     if rows.empty or not rows["resource"].eq("repos").any():
         return rows

@@ -75,7 +75,14 @@ class CompiledCheck:
     target: str | None = None
 
 
-def _field_mask(fn: Callable[[pd.Series], pd.Series]) -> Callable[[pd.Series], pd.Series]:
+#: a field check's test of a column: True where the cell passes (a Series or a boolean array)
+FieldTest = Callable[[pd.Series], "pd.Series | np.ndarray"]
+#: what a check builder returns: the field it checks (None for a whole-row check), its pandera
+#: test (of a column, or of the frame for a whole-row check) and how to word a failure
+BuiltCheck = tuple[str | None, Callable[..., pd.Series], Callable[[Any, int], str]]
+
+
+def _field_mask(fn: FieldTest) -> Callable[[pd.Series], pd.Series]:
     """A field check that also passes invalid cells (they have their own ``valid`` finding)."""
     return lambda s: pd.Series(np.asarray(fn(s), dtype=bool) | _invalid(s), index=s.index)
 
@@ -163,12 +170,12 @@ def _compile_one(
     return CompiledCheck(name, field, severity, check, message, target)
 
 
-def _non_empty(item: dict[str, Any], frame: pd.DataFrame):
+def _non_empty(item: dict[str, Any], frame: pd.DataFrame) -> BuiltCheck:
     arg = item["field"]
     return arg, _field_mask(lambda s: ~_empty(s)), lambda v, row: f"{arg} is empty"
 
 
-def _unique(item: dict[str, Any], frame: pd.DataFrame):
+def _unique(item: dict[str, Any], frame: pd.DataFrame) -> BuiltCheck:
     arg = item["field"]
     first_rows: dict[str, pd.Series] = {}  # built on the first duplicate only
 
@@ -191,7 +198,7 @@ def _unique(item: dict[str, Any], frame: pd.DataFrame):
     return arg, fn, message
 
 
-def _one_of(arg: dict[str, Any], frame: pd.DataFrame):
+def _one_of(arg: dict[str, Any], frame: pd.DataFrame) -> BuiltCheck:
     values = list(arg["values"])
     return (
         arg["field"],
@@ -200,7 +207,7 @@ def _one_of(arg: dict[str, Any], frame: pd.DataFrame):
     )
 
 
-def _matches(arg: dict[str, Any], frame: pd.DataFrame):
+def _matches(arg: dict[str, Any], frame: pd.DataFrame) -> BuiltCheck:
     pattern = re.compile(arg["pattern"])
 
     def fn(s: pd.Series) -> pd.Series:
@@ -215,7 +222,7 @@ def _matches(arg: dict[str, Any], frame: pd.DataFrame):
     )
 
 
-def _length(arg: dict[str, Any], frame: pd.DataFrame):
+def _length(arg: dict[str, Any], frame: pd.DataFrame) -> BuiltCheck:
     lo, hi = arg.get("min", 0), arg.get("max", 10**9)
 
     def fn(s: pd.Series) -> pd.Series:
@@ -246,7 +253,7 @@ def _condition_text(when: dict[str, Any]) -> str:
     return ", ".join(parts)
 
 
-def _required_when(arg: dict[str, Any], frame: pd.DataFrame):
+def _required_when(arg: dict[str, Any], frame: pd.DataFrame) -> BuiltCheck:
     field, when = arg["field"], arg["when"]
     cond = _condition_text(when)
 
@@ -256,7 +263,7 @@ def _required_when(arg: dict[str, Any], frame: pd.DataFrame):
     return None, fn, (lambda v, row: f"{field} is required when {cond}")
 
 
-def _forbidden_when(arg: dict[str, Any], frame: pd.DataFrame):
+def _forbidden_when(arg: dict[str, Any], frame: pd.DataFrame) -> BuiltCheck:
     field, when = arg["field"], arg["when"]
     cond = _condition_text(when)
 
@@ -266,7 +273,7 @@ def _forbidden_when(arg: dict[str, Any], frame: pd.DataFrame):
     return None, fn, (lambda v, row: f"{field} must be empty when {cond}")
 
 
-def _any_non_empty(arg: dict[str, Any], frame: pd.DataFrame):
+def _any_non_empty(arg: dict[str, Any], frame: pd.DataFrame) -> BuiltCheck:
     fields = list(arg["fields"])
 
     def fn(df: pd.DataFrame) -> pd.Series:
@@ -293,7 +300,7 @@ def _odd_items(v: Any) -> list[str]:
     ]
 
 
-def _clean_items(item: dict[str, Any], frame: pd.DataFrame):
+def _clean_items(item: dict[str, Any], frame: pd.DataFrame) -> BuiltCheck:
     arg = item["field"]
 
     def fn(s: pd.Series) -> pd.Series:

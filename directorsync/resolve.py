@@ -53,6 +53,10 @@ def resolve_frame(
     Each distinct (node, name) pair is looked up once, whatever the number of rows naming it.
 
     Args:
+        frame: the desired rows (one per node and object).
+        profile: the resource's profile (its ``resolve:`` entries and existence prechecks).
+        inventory: Director's objects, read per node on demand.
+        nodes: the nodes of the run (their names word the findings).
         planned: the resources planned in this run, when known: an unknown name of a resource
             left out of the run says so (the object may be in the workbook all the same).
 
@@ -110,8 +114,9 @@ def resolve_frame(
 
 
 def lookups(profile: Profile) -> list[dict[str, Any]]:
-    """Every lookup of a profile, in the order they run: ``resolve:`` entries, then existence
-    prechecks that name an inventory (``from``).
+    """Every lookup of a profile, in the order they run.
+
+    First the ``resolve:`` entries, then existence prechecks that name an inventory (``from``).
 
     Each is ``{target, from, field, by, many, return, none_value, label, severity}`` (``target``
     and ``return`` are None for an existence check).
@@ -214,6 +219,12 @@ def _lookup_distinct(
     100,000 devices × 3 nodes naming 40 distinct group lists are 120 lookups, not 300,000.
 
     Args:
+        frame: the desired rows.
+        field: the column holding the names to look up.
+        inv: Director's objects of the looked-up resource.
+        match: the inventory column the names are matched on.
+        ret: the inventory column returned (None: an existence check).
+        many: whether a cell holds a list of names.
         nodes: ``pd.factorize`` of the frame's ``_node_id`` column, when the caller has it.
     """
     cells = distinct_cells(frame[field])
@@ -301,7 +312,7 @@ def _lookup(
     if many:
         gathered = gather_lists(found)
         named = frame.index[frame.index.isin(left.index)]
-        values = pd.Series([[] for _ in range(len(named))], index=named, dtype=object)
+        values: pd.Series = pd.Series([[] for _ in range(len(named))], index=named, dtype=object)
         values.loc[gathered.index] = gathered
     else:
         values = found

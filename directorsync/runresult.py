@@ -41,8 +41,11 @@ def partial_result(
     """The result of a run stopped at once.
 
     Args:
+        plan: the plan the run was applying.
         known: results of the rows that finished, by journal row key.
         sent: row keys whose write left without a known answer yet.
+        run_id: the run's id in the ledger.
+        started: when the run started.
         selection: the plan rows the run was to send (None: every changed row).
     """
     chosen = None if selection is None else set(selection)

@@ -129,6 +129,7 @@ class RunTracker:
         self.ledger.update_run(self.run_id, stages_pending=pending)
 
     def set_total(self, total: int) -> None:
+        """Start counting a stage's rows: ``total`` to do, none done."""
         with self.lock:
             self.total, self.done = total, 0
 
@@ -143,12 +144,14 @@ class RunTracker:
                 self.errors.append(_row_note(result))
 
     def warning(self, message: str, **data: Any) -> None:
+        """Record a warning on the run and emit ``sync.warning``."""
         with self.lock:
             self.warnings.append({"message": message, **data})
             warnings = list(self.warnings)
         self.emit("sync.warning", {"message": message, **data}, warnings=warnings)
 
     def error(self, message: str, **data: Any) -> None:
+        """Record an error on the run and emit ``sync.error``."""
         with self.lock:
             self.errors.append({"message": message, **data})
             errors = list(self.errors)

@@ -19,6 +19,7 @@ import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -99,6 +100,7 @@ class TransformRegistry:
         return deco
 
     def get(self, name: str) -> Transform:
+        """The transform of that name; a ProfileError naming the known ones otherwise."""
         try:
             return self._items[name]
         except KeyError:
@@ -106,6 +108,7 @@ class TransformRegistry:
             raise ProfileError(f"unknown transform '{name}' (known: {known})") from None
 
     def names(self) -> list[str]:
+        """The registered names, sorted."""
         return sorted(self._items)
 
     def __contains__(self, name: object) -> bool:
@@ -155,12 +158,17 @@ def apply_transforms(series: pd.Series, specs: list[Any], ctx: Context) -> pd.Se
     return spread(_apply_chain(uniques, specs, ctx), codes, series.index)
 
 
+def _run_on(transform: Transform, arg: Any, ctx: Context, series: pd.Series) -> pd.Series:
+    """One transform over a series (the list items of a column, via ``on_elements``)."""
+    return transform.fn(series, arg, ctx)
+
+
 def _apply_chain(series: pd.Series, specs: list[Any], ctx: Context) -> pd.Series:
     for spec in specs:
         name, arg = parse_spec(spec)
         transform = TRANSFORMS.get(name)
         if transform.elementwise and has_lists(series):
-            series = on_elements(series, lambda s, t=transform, a=arg: t.fn(s, a, ctx))
+            series = on_elements(series, partial(_run_on, transform, arg, ctx))
         else:
             series = transform.fn(series, arg, ctx)
     return _nulls(series)
@@ -386,10 +394,10 @@ def split(s: pd.Series, arg: Any, ctx: Context) -> pd.Series:
         elif type(v) is list:  # already a list: kept as it is
             return v
         else:
-            text = text_cell(v)
-            if text is None:
+            found = text_cell(v)
+            if found is None:
                 return []
-            text = text.strip()
+            text = found.strip()
         return items(text) if has_separator(text) else [text]
 
     return pd.Series(cellwise(cell)(s), index=s.index, dtype=object)

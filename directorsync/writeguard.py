@@ -64,6 +64,7 @@ class StopSignal:
 
     @property
     def stopping(self) -> bool:
+        """Whether a stop was asked."""
         return self.soft.is_set()
 
 
@@ -168,11 +169,13 @@ class WriteGuard:
         return self._follow(monitor, row, path), None
 
     def profile_of(self, row: dict[str, Any]) -> Profile | None:
+        """The profile of a row's resource (None when the run has none for it)."""
         return self.profiles.get(row["resource"])
 
     def maybe_ours(self, row: dict[str, Any]) -> bool:
-        """Whether a request of this run (or of the run it resumes) may have created the row's
-        object (an unanswered or timed-out request).
+        """Whether a request of this run (or of the run it resumes) may have created the object.
+
+        That is a request without an answer, or one that timed out.
         """
         with self.lock:
             return _rk(row) in self.unanswered
@@ -277,6 +280,7 @@ def already_present_row(
     ours: bool,
     origin: str | None = None,
 ) -> RowSettled:
+    """:func:`already_present` for a row; UNCHANGED when the run has no profile for it."""
     if profile is None:
         return RowSettled("UNCHANGED", ALREADY_PRESENT)
     return already_present(profile, payload, remote, ours=ours, origin=origin)

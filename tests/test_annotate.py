@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import subprocess
 import sys
@@ -13,6 +14,7 @@ from openpyxl.styles import Font
 
 from directorsync.errors import WorkbookError
 from directorsync.report.annotate import LIST_COLUMNS, LIST_SHEET, annotate_workbook
+from directorsync.report.customer import render_html
 from directorsync.simulator import DEMO_TENANTS_YAML, Simulator
 from directorsync.synth.writers import write_demo_workbook
 
@@ -114,3 +116,69 @@ def test_annotate_refuses_csv_and_the_source_itself(demo, tmp_path):
         annotate_workbook(csv, [], tmp_path / "out.xlsx")
     with pytest.raises(WorkbookError, match="writes a copy"):
         annotate_workbook(demo["xlsx"], [], demo["xlsx"])
+
+
+# --- the link from the report and from the review widget --------------------------------------
+
+
+def test_apply_annotate_writes_it_beside_the_report_and_links_it(demo, tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DSYNC_")}
+    env |= {
+        "DSYNC_DIRECTOR__BASE_URL": demo["url"],
+        "DSYNC_DIRECTOR__TOKEN": TOKEN,
+        "DSYNC_APP__REPORTS_DIR": str(tmp_path / "reports"),
+    }
+    args = ["apply", "--dry-run", "--annotate", "--tenant", "demo"]
+    args += ["--tenants-file", str(demo["tenants"]), "--xlsx", str(demo["xlsx"])]
+    proc = subprocess.run(
+        [sys.executable, "-m", "directorsync", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        cwd=tmp_path,
+    )
+    (report,) = (tmp_path / "reports" / "demo").glob("*/report.html")
+    assert (report.parent / "annotated.xlsx").is_file(), proc.stderr
+    assert json.loads((report.parent / "result.json").read_text())["annotated_workbook"] == (
+        "annotated.xlsx"
+    )
+    assert '<a href="annotated.xlsx">annotated workbook</a>' in report.read_text()
+    assert "annotated.xlsx" in proc.stdout  # the files line names it
+    assert load_workbook(report.parent / "annotated.xlsx")["Repo"]["E6"].comment is not None
+
+
+def test_report_links_the_annotated_workbook_only_as_a_relative_or_file_link():
+    finding = {"resource": "repos", "sheet": "Repo", "row": 6, "column": "retention_days"}
+    finding |= {"check": "valid", "severity": "skip", "message": "bad", "value": "x"}
+    result = {"schema": "directorsync/result@1", "tenant": "t", "rows": [], "findings": [finding]}
+    page = render_html({**result, "annotated_workbook": "../run1/annotated.xlsx"})
+    assert '<a href="../run1/annotated.xlsx">annotated workbook</a>' in page
+    assert "annotated workbook" not in render_html(result)
+    assert "javascript" not in render_html({**result, "annotated_workbook": "javascript:x()"})
+
+
+def test_widget_writes_the_annotated_workbook_and_its_applies_link_it(demo, tmp_path):
+    from directorsync.config import load_settings
+    from directorsync.notebook.review import DiffReview
+    from directorsync.session import Session
+
+    settings = load_settings(
+        env={},
+        overrides={
+            "director.base_url": demo["url"],
+            "director.token": TOKEN,
+            "app.reports_dir": str(tmp_path / "reports"),
+        },
+    )
+    with Session.open(settings=settings, tenants_file=demo["tenants"]) as session:
+        plan = session.plan("demo", demo["xlsx"], ["repos"])
+        review = DiffReview(plan, session, reports_dir=tmp_path / "runs", workbook=demo["xlsx"])
+        written = review.write_annotated()
+        assert written == tmp_path / "runs" / plan.run_id / "annotated.xlsx"
+        assert written.is_file() and "annotated workbook: <a href=" in review.message.value
+        review.select([int(plan.rows.index[plan.rows["action"] == "create"][0])])
+        review.apply_selected(confirmed=True)
+    (folder,) = review.written
+    expected = f'<a href="../{plan.run_id}/annotated.xlsx">annotated workbook</a>'
+    assert expected in (folder / "report.html").read_text()

@@ -131,8 +131,10 @@ def test_misspelled_tenants_file_key_is_a_config_error(
 def test_workbook_saved_without_formula_values_in_unread_columns_plans(
     samples, tenants_file, tmp_path, simulator_env
 ):
-    """Openpyxl drops stored formula values; the sample's formulas are in the unread `active`
-    column, so the sheet is planned (issue 18 item 10; read columns: test_workbook_quirks).
+    """Openpyxl drops stored formula values: the sheet is planned all the same.
+
+    The sample's formulas are in the unread `active` column (issue 18 item 10; read columns:
+    test_workbook_quirks).
     """
     import openpyxl
 

@@ -50,6 +50,8 @@ RUNNING = {"request": {}, "response": {}}
 
 @dataclass
 class Sent:
+    """One request the fake transport received."""
+
     method: str
     path: str
     body: Any
@@ -60,6 +62,8 @@ class Sent:
 
 @dataclass
 class Reply:
+    """What the fake transport answers: status, JSON body or text, headers."""
+
     status: int = 200
     body: Any = None
     text: str | None = None
@@ -135,6 +139,8 @@ def director(write_reply: Any = ACCEPTED, polls: tuple = (DONE,), get_reply: Any
 
 
 class Sleeper:
+    """A fake ``sleep`` and clock: records each pause and moves the clock by it."""
+
     def __init__(self) -> None:
         self.calls: list[float] = []
         self.now = 0.0

@@ -105,8 +105,9 @@ def as_lists(columns: dict) -> dict:
 @pytest.mark.parametrize("columnar_from", [0, 1 << 40])
 @pytest.mark.parametrize("maker", [records, plain_records])
 def test_decode_columns_gives_the_columns_of_the_whole_objects(maker, columnar_from):
-    """Both decoders: each named field one object has, None where an object lacks it; an
-    unnested field key by key (a cell that is not an object counts as an empty one).
+    """Both decoders: each named field one object has, None where an object lacks it.
+
+    An unnested field is read key by key (a cell that is not an object counts as an empty one).
     """
     items = maker(3000)
     body = json.dumps(items).encode()
@@ -427,8 +428,9 @@ def test_a_key_renamed_after_unnest_is_decoded_under_its_new_name():
 
 
 def test_plan_and_apply_hash_the_same_remote_values():
-    """The plan hashes a projected frame, ``apply --plan`` a whole listing: same hashes, big
-    integers with gaps included (a whole frame once turned them into floats).
+    """The plan hashes a projected frame, ``apply --plan`` a whole listing: same hashes.
+
+    Big integers with gaps included (a whole frame once turned them into floats).
     """
     from directorsync.diff import remote_hash
 

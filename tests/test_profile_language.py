@@ -1,5 +1,7 @@
-"""The profile language: the spec's forms (§7, §14, §20.3), the typed profile, the earlier forms
-still read, declarative filters and expressions, the update body's default, and the hook points.
+"""The profile language.
+
+The spec's forms (§7, §14, §20.3), the typed profile, the earlier forms still read, declarative
+filters and expressions, the update body's default, and the hook points.
 """
 
 from __future__ import annotations

@@ -199,8 +199,10 @@ def fleet_tenants() -> list[dict]:
 
 
 def shots(page, report: Path, fleet: Path, folder: Path) -> dict:
-    """Screenshots of the report (as opened, then with a findings group and a resource open)
-    and of the fleet page; returns the report's height in px and what the reader sees.
+    """Screenshots of the report and of the fleet page.
+
+    The report as opened, then with a findings group and a resource open. Returns the report's
+    height in px and what the reader sees.
     """
     page.set_viewport_size({"width": 1280, "height": 900})
     page.goto(report.as_uri())

@@ -1,5 +1,7 @@
-"""Audit files show data as Director received it: only secret fields (by key) and configured
-secret values are masked, never text that merely contains ``password:``. Issue 18, item 8.
+"""Audit files show data as Director received it.
+
+Only secret fields (by key) and configured secret values are masked, never text that merely
+contains ``password:``. Issue 18, item 8.
 """
 
 import json

@@ -1,5 +1,7 @@
-"""A workbook named for another tenant is warned about and refused by apply; hidden sheets are
-said; ``apply --plan`` with another ``--tenant`` is an error. Issue 18, items 14 and 15.
+"""A workbook named for another tenant is warned about and refused by apply.
+
+Hidden sheets are said; ``apply --plan`` with another ``--tenant`` is an error. Issue 18, items
+14 and 15.
 """
 
 from __future__ import annotations

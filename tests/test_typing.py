@@ -1,4 +1,4 @@
-"""The package type-checks: mypy, configured in pyproject.toml, finds no error."""
+"""The package type-checks (mypy finds no error) and its docstrings follow one convention."""
 
 from __future__ import annotations
 
@@ -27,3 +27,20 @@ def test_mypy_finds_no_error(tmp_path: Path) -> None:
         f"mypy found {len(errors)} error(s) (run `mypy` at the repository root):\n{report}"
     )
     assert "Success: no issues found" in proc.stdout
+
+
+def test_docstrings_follow_the_convention() -> None:
+    # ruff's D rules, Google convention (pyproject.toml); D105/D107 are ignored there as well:
+    # magic methods and __init__ are documented in their class docstring
+    proc = subprocess.run(
+        [sys.executable, "-m", "ruff", "check", "--no-cache", "--select", "D"]
+        + ["--ignore", "D105,D107", "--output-format", "concise", "."],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, (
+        f"docstrings off the convention (run `ruff check --select D .`):\n{proc.stdout}"
+        f"{proc.stderr}"
+    )

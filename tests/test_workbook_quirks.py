@@ -1,5 +1,7 @@
-"""Workbooks as users save them. Issue 18, items 10 (formula cells in columns no profile reads)
-and 13 (list items with stray spaces, brackets or quotes).
+"""Workbooks as users save them.
+
+Issue 18, items 10 (formula cells in columns no profile reads) and 13 (list items with stray
+spaces, brackets or quotes).
 """
 
 from __future__ import annotations

@@ -20,7 +20,7 @@ from rich.text import Text
 
 from directorsync.cli.apply_lifecycle import ApplyLifecycle, resumable
 from directorsync.config import Settings
-from directorsync.errors import ConfigError
+from directorsync.errors import ConfigError, WorkbookError
 from directorsync.ledger.database import open_configured
 from directorsync.logs import setup_logging
 from directorsync.plan import Plan, read_plan
@@ -49,6 +49,7 @@ def run_apply(
     wait: bool = False,
     events: str | None = None,
     force: bool = False,
+    annotate: bool = False,
 ) -> int:
     """Plan (or load ``plan_file``), apply, write reports; return the exit code.
 
@@ -122,6 +123,7 @@ def run_apply(
                     console,
                     status,
                     force,
+                    annotate,
                 )
             )
             result.update(run_id=run_id, plan_run_id=life.plan.run_id if life.plan else None)
@@ -159,6 +161,7 @@ def _work(
     console: Console,
     status: Console,
     force: bool = False,
+    annotate: bool = False,
 ) -> dict[str, Any]:
     """Plan (unless given) and apply; runs in the lifecycle's worker thread."""
     logging = setup_logging(
@@ -187,9 +190,27 @@ def _work(
             life.tracker.stage("apply")
             guard = life.make_guard(session.client, plan.pool_uuid, session.profiles, previous)
             check_stale = bool(plan_file) and previous is None
-            return _apply(session, plan, selection, dry_run, check_stale, status, life, guard)
+            result = _apply(session, plan, selection, dry_run, check_stale, status, life, guard)
+            if annotate:
+                _annotate(Path(xlsx or plan.workbook), plan, out, result, status)
+            return result
     finally:
         logging.close()
+
+
+def _annotate(
+    workbook: Path, plan: Plan, out: Path, result: dict[str, Any], status: Console
+) -> None:
+    """``--annotate``: ``annotated.xlsx`` beside the report, linked from it (a warning if not)."""
+    from directorsync.report.annotate import annotate_into, link_from
+
+    try:
+        written = annotate_into(workbook, plan.findings_records(), out)
+    except WorkbookError as exc:
+        status.print(f"warning: no annotated workbook: {exc.message}", markup=False)
+        return
+    if written is not None:
+        result["annotated_workbook"] = link_from(written, out)
 
 
 def _approved(path: Path, plan: Plan) -> list[int]:
@@ -262,8 +283,9 @@ def _exit_now(code: int) -> None:
 
 
 def _report(result: dict[str, Any], out: Path, console: Console, verbose: bool) -> int:
-    """Write result.json and report.html, print the summary, the files and the verdict line;
-    the exit code.
+    """Write result.json and report.html, print the summary, the files and the verdict line.
+
+    Returns the exit code.
     """
     from directorsync.report.customer import write_html
 

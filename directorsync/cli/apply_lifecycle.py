@@ -128,14 +128,16 @@ class ApplyLifecycle:
         return self.guard
 
     def on_row(self, done: int, total: int, result: dict[str, Any]) -> None:
+        """Keep a finished row's result (for a partial result) and pass it to the tracker."""
         self.known[row_key(result["resource"], result["node_id"], result["key"])] = result
         self.tracker.on_row(done, total, result)
 
     # -- run ----------------------------------------------------------------------------------
 
     def execute(self, work: Callable[[], dict[str, Any]]) -> dict[str, Any]:
-        """Run ``work`` in a thread while the main thread answers signals; its result, or what
-        is known when stopped at once.
+        """Run ``work`` in a thread while the main thread answers signals.
+
+        Returns its result, or what is known when stopped at once.
         """
         box: dict[str, Any] = {}
         done = threading.Event()

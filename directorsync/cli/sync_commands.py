@@ -263,6 +263,11 @@ def _print_notes(notes: list[dict[str, str]]) -> None:
     metavar="FILE|-",
     help="Write the run's events as JSON lines (sync.started, sync.progress, …) to FILE or stdout.",
 )
+@click.option(
+    "--annotate",
+    is_flag=True,
+    help="Also write annotated.xlsx (each finding on its cell) beside the report, linked from it.",
+)
 def apply_command(
     tenant: str | None,
     xlsx: Path | None,
@@ -280,6 +285,7 @@ def apply_command(
     wait: bool = False,
     events: str | None = None,
     force: bool = False,
+    annotate: bool = False,
 ) -> int:
     """Plan then apply a workbook (or apply a saved plan); only changed rows are sent.
 
@@ -308,6 +314,7 @@ def apply_command(
         wait=wait,
         events=events,
         force=force,
+        annotate=annotate,
     )
 
 

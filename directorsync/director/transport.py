@@ -37,8 +37,11 @@ _receiving = threading.Lock()
 
 
 class Answer(NamedTuple):
-    """A response and its whole body (read when it arrived, so that reading errors are retried
-    like any transport error)."""
+    """A response and its whole body.
+
+    The body is read when the response arrives, so that reading errors are retried like any
+    transport error.
+    """
 
     response: requests.Response
     body: bytes
@@ -190,6 +193,7 @@ def raw_director_text(response: requests.Response) -> str:
 
 
 def is_tls(exc: BaseException) -> bool:
+    """Whether a transport error is a TLS failure (handshake, certificate)."""
     return isinstance(exc, requests.exceptions.SSLError)
 
 
@@ -213,6 +217,7 @@ def tls_message(method: str, rel: str, base_url: str, exc: BaseException, reason
 
 
 def is_json(response: requests.Response) -> bool:
+    """Whether a response's body parses as JSON."""
     try:
         response.json()
     except ValueError:
@@ -221,13 +226,16 @@ def is_json(response: requests.Response) -> bool:
 
 
 def log_preview(obj: Any) -> str:
+    """A value as JSON text for a log line, cut after ``_LOG_PREVIEW`` characters."""
     text = json.dumps(obj, default=str, ensure_ascii=False)
     return text if len(text) <= _LOG_PREVIEW else text[:_LOG_PREVIEW] + "…"
 
 
 def pooled_session(pool_maxsize: int) -> requests.Session:
-    """A session whose connection pools keep ``pool_maxsize`` connections (no urllib3 retries:
-    the client retries by its own rules)."""
+    """A session whose connection pools keep ``pool_maxsize`` connections.
+
+    urllib3 does not retry: the client retries by its own rules.
+    """
     session = requests.Session()
     adapter = HTTPAdapter(pool_connections=16, pool_maxsize=pool_maxsize, max_retries=0)
     session.mount("https://", adapter)

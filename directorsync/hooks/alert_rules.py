@@ -89,7 +89,7 @@ def expand_repos(
         left_out = parsed["repo"][cleaned.notna() & ~is_default]
         foreign = pd.concat([foreign, left_out.groupby(level=0).agg(", ".join)])
         foreign = foreign.groupby(level=0).agg(", ".join)
-    repos = pd.Series([[] for _ in range(len(tokens))], index=tokens.index, dtype=object)
+    repos: pd.Series = pd.Series([[] for _ in range(len(tokens))], index=tokens.index, dtype=object)
     repos.loc[per_row.index] = per_row
     named = items.groupby(level=0).size().reindex(tokens.index, fill_value=0).gt(0)
     nothing = named & repos.map(len).eq(0)

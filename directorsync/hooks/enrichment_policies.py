@@ -104,14 +104,18 @@ def enrichment_build(sheets: Any, profile: Any, ctx: Context) -> pd.DataFrame:
     missing = out["name"].map(
         specs[specs["rules"].map(len).eq(0)].groupby("policy_name")["source"].agg(list)
     )
-    bad = missing.map(lambda v: isinstance(v, list) and len(v) > 0)
-    out.loc[bad, "specifications"] = [
-        Invalid(
-            ", ".join(m),
-            "a source with no enrichment rules (each specification needs one)",
-            "EnrichmentRules",
-        )
-        for m in missing[bad]
-    ]
+    bad = missing.map(lambda v: isinstance(v, list) and len(v) > 0).astype(bool)
+    out.loc[bad, "specifications"] = pd.Series(
+        [
+            Invalid(
+                ", ".join(m),
+                "a source with no enrichment rules (each specification needs one)",
+                "EnrichmentRules",
+            )
+            for m in missing[bad]
+        ],
+        index=out.index[bad],
+        dtype=object,
+    )
     out[SHEET] = "EnrichmentPolicy"
     return out[["name", "description", "specifications", "sources", ROW, ROWS, SHEET]]

@@ -128,7 +128,7 @@ def syslog_proxies(frame: pd.DataFrame, profile: Any, ctx: dict[str, Any]) -> pd
         ],
         index=missing.index,
     )
-    _mark(out, out.index.isin(missing.index) & uses, reasons)
+    _mark(out, pd.Series(out.index.isin(missing.index), index=out.index) & uses, reasons)
     return out
 
 

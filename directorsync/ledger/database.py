@@ -32,10 +32,12 @@ Clock = Callable[[], dt.datetime]
 
 
 def utc_now() -> dt.datetime:
+    """The current time, timezone-aware in UTC (the ledger's default clock)."""
     return dt.datetime.now(dt.UTC)
 
 
 def iso(moment: dt.datetime) -> str:
+    """A moment as the ledger stores it: ISO 8601 in UTC, with microseconds."""
     return moment.astimezone(dt.UTC).isoformat(timespec="microseconds")
 
 
@@ -84,6 +86,7 @@ class Ledger:
         self.user, self.host, self.pid = who()
 
     def now(self) -> str:
+        """The ledger clock's current time, as stored (see :func:`iso`)."""
         return iso(self.clock())
 
     @contextmanager
@@ -98,6 +101,7 @@ class Ledger:
             ) from exc
 
     def close(self) -> None:
+        """Release the engine's connections."""
         self.engine.dispose()
 
     # -- runs -----------------------------------------------------------------------------------
@@ -131,6 +135,7 @@ class Ledger:
             conn.execute(insert(t.runs).values(**row))
 
     def update_run(self, run_id: str, **values: Any) -> None:
+        """Set columns of a run record (``updated_at`` is now unless given)."""
         values.setdefault("updated_at", self.now())
         with self.begin() as conn:
             conn.execute(update(t.runs).where(t.runs.c.id == run_id).values(**values))
@@ -288,6 +293,7 @@ class Ledger:
 
     @property
     def label(self) -> str:
+        """The ledger's URL for messages, password hidden."""
         return self.engine.url.render_as_string(hide_password=True)
 
 

@@ -68,6 +68,7 @@ def acquire_waiting(
 
 
 def release(ledger: Ledger, tenant: str, run_id: str) -> None:
+    """Give a tenant's lease back (only when ``run_id`` holds it)."""
     with ledger.begin() as conn:
         conn.execute(
             delete(t.leases).where(t.leases.c.tenant == tenant, t.leases.c.run_id == run_id)
@@ -81,6 +82,7 @@ def holder(ledger: Ledger, tenant: str) -> dict[str, Any] | None:
 
 
 def busy_message(tenant: str, lease: dict[str, Any]) -> str:
+    """The one-line refusal naming the run that holds the tenant, its user, host and start."""
     return (
         f"tenant {tenant} is busy: run {lease['run_id']} by {lease.get('user')} on "
         f"{lease.get('host')} (pid {lease.get('pid')}) holds it since {lease['acquired_at']}; "

@@ -37,7 +37,7 @@ OUTPUT_NOTEBOOK = "tenant_sync.ipynb"
 #: parameters every job sets (``-p`` may not override them)
 MANAGED = frozenset(
     ("tenant", "workbook", "tenants_file", "resources", "dry_run", "config_path", "simulator",
-     "output_dir", "run_id")
+     "output_dir", "run_id", "trigger")
 )  # fmt: skip
 
 
@@ -399,6 +399,7 @@ def build_jobs(
             "simulator": simulator,
             "output_dir": str(out),
             "run_id": settings.run_id,
+            "trigger": "cli",
             **(extra or {}),
         }
         jobs.append(

@@ -31,8 +31,9 @@ import numpy as np
 import pandas as pd
 
 from directorsync.config import new_run_id
-from directorsync.errors import PlanError
+from directorsync.errors import DirectorSyncError, PlanError
 from directorsync.notebook.approval import CHANGING, make_approval, save_approval
+from directorsync.notebook.ledger_run import apply_recorded, write_reports
 from directorsync.notebook.review_rows import (
     SUCCESS,
     changeable,
@@ -49,6 +50,7 @@ from directorsync.notebook.review_rows import (
     with_dependencies,
 )
 from directorsync.plan import Plan
+from directorsync.report.annotate import annotate_into, link_from
 
 ApplyFn = Callable[..., dict[str, Any]]
 
@@ -67,6 +69,8 @@ class DiffReview:
         reports_dir: where each apply writes ``result.json`` and ``report.html`` (a new folder
             ``<reports_dir>/<run_id>/`` per apply); default with a session: its
             ``reports/<tenant>/<run_id>/``, without one: none.
+        workbook: the workbook the plan read, for "Annotated workbook" (default: the plan's
+            ``workbook``, which names the file only: found when it is in the working folder).
     """
 
     def __init__(
@@ -78,15 +82,19 @@ class DiffReview:
         page_size: int = 20,
         approval_path: str | Path | None = None,
         reports_dir: str | Path | None = None,
+        workbook: str | Path | None = None,
     ) -> None:
         import ipywidgets as w
 
         self.plan = plan
         self.session = session
         self.reports_dir = Path(reports_dir) if reports_dir else None
+        self.workbook = Path(workbook or plan.workbook)
         self.written: list[Path] = []
         self.rows = plan.rows.reset_index(drop=True)
-        self.apply_fn = apply_fn or (session.apply if session is not None else None)
+        self.apply_fn = apply_fn or (self._apply_recorded if session is not None else None)
+        self._recorded: Path | None = None  # the folder the last recorded apply wrote
+        self.annotated: Path | None = None  # the annotated workbook, once written
         self.page_size = page_size
         self.selected: set[int] = set()
         self.results: dict[int, dict[str, Any]] = {}
@@ -147,6 +155,9 @@ class DiffReview:
         )
         self.save_button = w.Button(description="Save approval")
         self.save_button.on_click(lambda _b: self.save())
+        self.annotate_button = w.Button(description="Annotated workbook")
+        self.annotate_button.on_click(lambda _b: self.write_annotated())
+        self.annotate_button.disabled = len(self.plan.findings) == 0
         self.message = w.HTML()
         self.widget = w.VBox(
             [
@@ -159,7 +170,7 @@ class DiffReview:
                 self.detail,
                 w.HBox([self.apply_button, self.progress]),
                 self.confirm,
-                w.HBox([self.approval_path, self.save_button]),
+                w.HBox([self.approval_path, self.save_button, self.annotate_button]),
                 self.message,
                 self.result_html,
             ]
@@ -305,6 +316,32 @@ class DiffReview:
         )
         return path
 
+    def write_annotated(self) -> Path | None:
+        """Write the annotated workbook (each finding on its cell); the message links it.
+
+        It goes to the plan's report folder (``reports/<tenant>/<plan run id>/annotated.xlsx``,
+        or under ``reports_dir``), and the reports of later applies link it.
+        """
+        folder = self._folder(self.plan.run_id)
+        if folder is None:
+            self.message.value = "no session and no reports_dir: nowhere to write"
+            return None
+        try:
+            written = annotate_into(self.workbook, self.plan.findings_records(), folder)
+        except DirectorSyncError as exc:
+            self.message.value = f"<span style='color:#b00'>{html.escape(str(exc))}</span>"
+            return None
+        if written is None:
+            self.message.value = "no finding: the workbook needs no annotation"
+            return None
+        self.annotated = written
+        href = html.escape(link_from(written, Path.cwd()), quote=True)
+        self.message.value = (
+            f"annotated workbook: <a href='{href}' target='_blank'>"
+            f"{html.escape(str(written))}</a> (each finding on its cell; fix them, plan again)"
+        )
+        return written
+
     def _ask(self, question: str | None) -> None:
         self.question.value = html.escape(question or "")
         self.confirm.layout.display = None if question else "none"
@@ -373,21 +410,33 @@ class DiffReview:
         self.refresh()
         return result
 
+    def _folder(self, run_id: str) -> Path | None:
+        """The report folder of one apply (None: no session and no ``reports_dir``)."""
+        if self.reports_dir is not None:
+            return self.reports_dir / run_id
+        if self.session is not None:
+            return Path(self.session.result_dir(self.plan.tenant, run_id))
+        return None
+
+    def _apply_recorded(self, plan: Plan, **options: Any) -> dict[str, Any]:
+        """The session's apply as a run of the run ledger, reports included (like the CLI)."""
+        run_id = new_run_id()
+        folder = self._folder(run_id)
+        assert folder is not None  # a session is there: this is its apply
+        result = apply_recorded(
+            self.session, plan, run_id=run_id, folder=folder, annotated=self.annotated, **options
+        )
+        self._recorded = folder
+        return result
+
     def _write_reports(self, result: Mapping[str, Any]) -> Path | None:
         """``result.json`` and ``report.html`` of one apply, in a folder of its own."""
-        from directorsync.report.console import write_result_json
-        from directorsync.report.customer import write_html
-
-        run_id = new_run_id()
-        if self.reports_dir is not None:
-            folder = self.reports_dir / run_id
-        elif self.session is not None:
-            folder = self.session.result_dir(self.plan.tenant, run_id)
-        else:
-            return None
-        folder.mkdir(parents=True, exist_ok=True)
-        write_result_json(result, folder / "result.json")
-        write_html(result, folder / "report.html")
+        folder, self._recorded = self._recorded, None
+        if folder is None:  # an apply_fn of the caller's: not a run of the ledger
+            folder = self._folder(new_run_id())
+            if folder is None:
+                return None
+            write_reports(result, folder)
         self.written.append(folder)
         return folder
 

@@ -31,9 +31,10 @@ from typing import Any
 import pandas as pd
 
 from directorsync import redact
-from directorsync.config import Settings, load_settings
+from directorsync.config import Settings, load_settings, new_run_id
 from directorsync.errors import ConfigError, WorkbookError
 from directorsync.logs import RunLogging, setup_logging
+from directorsync.notebook.ledger_run import apply_recorded
 from directorsync.plan import Plan
 from directorsync.planner import desired_frame
 from directorsync.profile.model import dependency_order
@@ -68,6 +69,10 @@ class NotebookRun:
     resources: list[str] | None
     output_dir: Path | None = None
     simulator: Any = None
+    #: who started the run, recorded in the run ledger: ``notebook``, or ``cli`` for a tenant of
+    #: ``directorsync run`` (its run record is then of kind ``run``)
+    trigger: str = "notebook"
+    ledger_runs: list[str] = field(default_factory=list)
     _stack: contextlib.ExitStack = field(default_factory=contextlib.ExitStack, repr=False)
 
     @property
@@ -102,8 +107,27 @@ class NotebookRun:
         return self.session.plan(self.tenant, self.workbook, self.resources)
 
     def apply(self, plan: Plan, *, dry_run: bool = False) -> dict[str, Any]:
-        """Apply the plan (or, with ``dry_run``, report what would be sent): the result dict."""
-        return self.session.apply(plan, dry_run=dry_run)
+        """Apply the plan (or, with ``dry_run``, report what would be sent): the result dict.
+
+        The apply is a run of the run ledger, like ``directorsync apply``: it holds the tenant's
+        lease, journals its writes and records its state, counts and artifacts (the files
+        :meth:`write_reports` writes). See :mod:`directorsync.notebook.ledger_run`.
+        """
+        kind = "run" if self.trigger == "cli" else "apply"
+        # a tenant of `directorsync run` shares the run id of its fleet: its record adds the tenant
+        first = f"{self.run_id}-{self.tenant}" if kind == "run" else self.run_id
+        run_id = new_run_id() if self.ledger_runs else first
+        self.ledger_runs.append(run_id)
+        return apply_recorded(
+            self.session,
+            plan,
+            run_id=run_id,
+            folder=self.reports_dir(),
+            trigger=self.trigger,
+            kind=kind,
+            dry_run=dry_run,
+            reports=False,
+        )
 
     def write_reports(self, result: Mapping[str, Any], plan: Plan | None = None) -> pd.DataFrame:
         """Write ``result.json`` and ``report.html`` (and ``plan.json``) to :meth:`reports_dir`.
@@ -199,6 +223,7 @@ def open_run(
     simulator: bool = False,
     output_dir: str | Path = "",
     run_id: str = "",
+    trigger: str = "notebook",
 ) -> NotebookRun:
     """Open a session for a notebook run (the notebook's parameters, as they are).
 
@@ -213,6 +238,8 @@ def open_run(
         output_dir: where reports go; empty: ``<reports_dir>/<tenant>/<run_id>/``. The run's
             ``actions.log`` is written there from now until :meth:`NotebookRun.close`.
         run_id: the run's id; empty: a new one.
+        trigger: who starts the run, recorded in the run ledger: ``notebook``, or ``cli`` for
+            a tenant of ``directorsync run``.
 
     Raises:
         ConfigError: no tenants file, no workbook, or no Director URL/token.
@@ -258,6 +285,7 @@ def open_run(
         resources=parse_resources(resources),
         output_dir=out,
         simulator=sim,
+        trigger=trigger or "notebook",
         _stack=stack,
     )
 

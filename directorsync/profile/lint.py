@@ -30,6 +30,7 @@ from __future__ import annotations
 import difflib
 import json
 import re
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -76,6 +77,7 @@ class Finding:
     message: str
 
     def text(self) -> str:
+        """The finding as one line: ``file:line: code severity: message``."""
         return f"{self.file}:{self.line}: {self.code} {self.severity}: {self.message}"
 
 
@@ -88,6 +90,10 @@ def _line_of(path: Path, needle: str) -> int:
     except OSError:
         pass
     return 1
+
+
+#: ``add(code, severity, needle, message)``: records a finding at the first line holding the needle
+AddFinding = Callable[[str, str, str, str], None]
 
 
 def lint_file(path: Path, known_resources: set[str], strict: bool = False) -> list[Finding]:
@@ -224,7 +230,7 @@ def _line_of_path(lines: list[str], keys: list[str]) -> int:
     return found + 1
 
 
-def _check_required(raw: dict[str, Any], add) -> None:
+def _check_required(raw: dict[str, Any], add: AddFinding) -> None:
     if not raw.get("resource"):
         add("DS-LINT-005", "error", "version", "missing 'resource'")
     if not (raw.get("endpoint") or {}).get("list"):
@@ -235,7 +241,7 @@ def _check_required(raw: dict[str, Any], add) -> None:
         add("DS-LINT-005", "error", "payload", "missing 'payload.create'")
 
 
-def _check_transforms(specs: Any, where: str, add) -> None:
+def _check_transforms(specs: Any, where: str, add: AddFinding) -> None:
     for spec in specs or []:
         try:
             name, _ = parse_spec(spec)
@@ -251,7 +257,7 @@ def _check_transforms(specs: Any, where: str, add) -> None:
             )
 
 
-def _check_mapping(raw: dict[str, Any], add) -> set[str]:
+def _check_mapping(raw: dict[str, Any], add: AddFinding) -> set[str]:
     mapping = ((raw.get("xlsx") or {}).get("mapping")) or {}
     for field, spec in mapping.items():
         if isinstance(spec, str):
@@ -272,7 +278,7 @@ def _check_mapping(raw: dict[str, Any], add) -> set[str]:
     return set(mapping)
 
 
-def _check_resolve(raw: dict[str, Any], known: set[str], add) -> set[str]:
+def _check_resolve(raw: dict[str, Any], known: set[str], add: AddFinding) -> set[str]:
     out = set()
     for target, spec in (raw.get("resolve") or {}).items():
         spec = spec or {}
@@ -292,7 +298,7 @@ def _check_resolve(raw: dict[str, Any], known: set[str], add) -> set[str]:
     return out
 
 
-def _check_source(source: str, where: str, known: set[str], add) -> None:
+def _check_source(source: str, where: str, known: set[str], add: AddFinding) -> None:
     if source not in known and source not in CATALOGS:
         add("DS-LINT-009", "error", source, f"{where}: unknown source '{source}'")
 
@@ -307,7 +313,9 @@ _NEEDS = {
 }
 
 
-def _check_prechecks(raw: dict[str, Any], known: set[str], resolved: set[str], add) -> None:
+def _check_prechecks(
+    raw: dict[str, Any], known: set[str], resolved: set[str], add: AddFinding
+) -> None:
     kinds = sorted([*CHECK_BUILDERS, *EXISTENCE_CHECKS])
     for item in raw.get("prechecks") or []:
         item = dict(item or {})
@@ -335,7 +343,9 @@ def _check_prechecks(raw: dict[str, Any], known: set[str], resolved: set[str], a
             )
 
 
-def _check_field_names(raw: dict[str, Any], fields: set[str], resolved: set[str], add) -> None:
+def _check_field_names(
+    raw: dict[str, Any], fields: set[str], resolved: set[str], add: AddFinding
+) -> None:
     """DS-LINT-018 (spec §13): names of fields that nothing maps or resolves.
 
     A ``build`` hook makes its own fields: its profiles are not checked.
@@ -363,7 +373,7 @@ def _check_field_names(raw: dict[str, Any], fields: set[str], resolved: set[str]
             add("DS-LINT-018", "error", needle, message)
 
 
-def _check_payload(raw: dict[str, Any], known: set[str], add) -> None:
+def _check_payload(raw: dict[str, Any], known: set[str], add: AddFinding) -> None:
     text = json.dumps(raw.get("payload") or {})
     for name in sorted(set(PLACEHOLDER.findall(text))):
         if name not in known:
@@ -375,7 +385,7 @@ def _check_payload(raw: dict[str, Any], known: set[str], add) -> None:
             )
 
 
-def _check_hooks(raw: dict[str, Any], add) -> None:
+def _check_hooks(raw: dict[str, Any], add: AddFinding) -> None:
     known = set(HOOKS.names())
     for kind, name in (raw.get("hooks") or {}).items():
         if name not in known:
@@ -407,4 +417,5 @@ def codes_markdown() -> str:
 
 
 def findings_json(findings: list[Finding]) -> str:
+    """The findings as a JSON array of objects (``--format json``)."""
     return json.dumps([asdict(f) for f in findings], indent=1)

@@ -53,27 +53,33 @@ class Profile:
 
     @property
     def title(self) -> str:
+        """The resource's title for people (``title``, else its name)."""
         return self.spec.title or self.name
 
     @property
     def depends_on(self) -> list[str]:
+        """The resources this one's rows may reference."""
         return list(self.spec.depends_on)
 
     @property
     def endpoint(self) -> dict[str, Any]:
+        """The ``endpoint`` section (list and write paths)."""
         return self.section("endpoint")
 
     @property
     def identity(self) -> dict[str, Any]:
+        """The ``identity`` section (natural key, name and id fields)."""
         return self.section("identity")
 
     @property
     def natural_key(self) -> list[str]:
+        """The fields that identify an object (default: its name field)."""
         key = self.spec.identity.natural_key or [self.spec.identity.name_field or "name"]
         return [key] if isinstance(key, str) else list(key)
 
     @property
     def name_field(self) -> str:
+        """The field holding an object's name (default: the first key field)."""
         return self.spec.identity.name_field or self.natural_key[0]
 
     @property
@@ -84,14 +90,17 @@ class Profile:
 
     @property
     def id_field(self) -> str:
+        """The field holding Director's id of an object (default ``id``)."""
         return self.spec.identity.id_field or "id"
 
     @property
     def targets(self) -> list[str] | None:
+        """The node kinds the resource is written to (None: every node)."""
         return list(self.spec.targets) if self.spec.targets else None
 
     @property
     def xlsx(self) -> dict[str, Any]:
+        """The ``xlsx`` section (sheet, header, aliases, mapping)."""
         return self.section("xlsx")
 
     @property
@@ -111,14 +120,17 @@ class Profile:
 
     @cached_property
     def mapping(self) -> dict[str, Any]:
+        """The ``xlsx.mapping`` of fields to workbook columns."""
         return dict(self.xlsx.get("mapping") or {})
 
     @property
     def prechecks(self) -> list[dict[str, Any]]:
+        """The ``prechecks`` list."""
         return list(self.raw.get("prechecks") or [])
 
     @property
     def resolve(self) -> dict[str, Any]:
+        """The ``resolve`` section (names looked up to ids)."""
         return self.section("resolve")
 
     @property
@@ -138,22 +150,27 @@ class Profile:
 
     @property
     def inventory(self) -> dict[str, Any]:
+        """The ``inventory`` section (how Director's objects are read)."""
         return self.section("inventory")
 
     @property
     def diff(self) -> dict[str, Any]:
+        """The ``diff`` section (compared fields and their forms)."""
         return self.section("diff")
 
     @property
     def payload(self) -> dict[str, Any]:
+        """The ``payload`` section (create and update bodies)."""
         return self.section("payload")
 
     @property
     def hooks(self) -> dict[str, Any]:
+        """The ``hooks`` section (registered hook names by point)."""
         return self.section("hooks")
 
     @property
     def actions(self) -> dict[str, Any]:
+        """The ``actions`` section."""
         return self.section("actions")
 
 
@@ -209,8 +226,10 @@ def _load_merged(path: Path, chain: tuple[Path, ...]) -> dict[str, Any]:
 
 
 def _parent_path(path: Path, name: str) -> Path:
-    """``extends`` target: a file beside the profile; a bare name (the spec's ``"_defaults"``)
-    may leave out ``.yml`` and may be a built-in profile."""
+    """The file an ``extends`` names: beside the profile, or a built-in profile.
+
+    A bare name (the spec's ``"_defaults"``) may leave out ``.yml``.
+    """
     candidates = [path.parent / name]
     if not name.endswith((".yml", ".yaml")):
         candidates += [path.parent / f"{name}.yml", BUILTIN_DIR / f"{name}.yml"]

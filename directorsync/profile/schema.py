@@ -203,6 +203,8 @@ class Hooks(_Strict):
 
 
 class Waves(_Strict):
+    """``apply.waves``: rows written in waves, by the order of a field's values."""
+
     field: str
     order: list[Any]
 
@@ -214,6 +216,8 @@ class Apply(_Strict):
 
 
 class AfterWrite(_Strict):
+    """A follow-up write after a create or update (``path``), when the row matches ``when``."""
+
     path: str
     when: dict[str, Any] = {}
 
@@ -349,8 +353,10 @@ _PAYLOAD_SETTINGS = ("update", "update_omits", "omit_empty")
 
 
 def is_body_shorthand(payload: Any) -> bool:
-    """Whether ``payload`` is the spec's form: the create body itself (no ``create`` key, and a
-    ``${field}`` among the values of its other keys)."""
+    """Whether ``payload`` is the spec's form: the create body itself.
+
+    That is: no ``create`` key, and a ``${field}`` among the values of its other keys.
+    """
     if not isinstance(payload, dict) or "create" in payload:
         return False
     body = [v for k, v in payload.items() if k not in _PAYLOAD_SETTINGS]

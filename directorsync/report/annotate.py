@@ -9,11 +9,16 @@ The copy is made by loading the workbook with formulas kept (``openpyxl``, not `
 saving it under the new name: formulas, formatting, widths and hidden sheets are kept, the
 original file is never written. Findings whose sheet or column is not in the workbook (a missing
 sheet, a row-level problem) appear in the list without a link.
+
+``apply --annotate`` and the review widget write it into a run's folder
+(:func:`annotate_into`); the HTML report links it from its Findings (``annotated_workbook`` in
+``result.json``, a path relative to the report: :func:`link_from`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import os
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +41,8 @@ LIST_SHEET = "DirectorSync findings"
 LIST_COLUMNS = ("severity", "resource", "sheet", "cell", "column", "check", "message", "value")
 AUTHOR = "DirectorSync"
 HEADER_SEARCH_ROWS = 20  # the header row is looked for in the first rows of a sheet
+#: the annotated workbook's name inside a run's folder
+ANNOTATED_NAME = "annotated.xlsx"
 
 
 def _norm(value: Any) -> str:
@@ -121,6 +128,26 @@ def annotate_workbook(
     workbook.save(out)
     unplaced = sum(1 for _, place in listed if place is None)
     return {"findings": len(listed), "cells": len(notes), "unplaced": unplaced}
+
+
+def annotate_into(
+    workbook: str | Path, findings: Sequence[Mapping[str, Any]], folder: str | Path
+) -> Path | None:
+    """Write ``folder/annotated.xlsx`` for a plan's findings; None when there is none.
+
+    Raises:
+        WorkbookError: as :func:`annotate_workbook` (not an ``.xlsx``, unreadable).
+    """
+    if not findings:
+        return None
+    out = Path(folder) / ANNOTATED_NAME
+    annotate_workbook(workbook, findings, out)
+    return out
+
+
+def link_from(annotated: str | Path, folder: str | Path) -> str:
+    """The link to an annotated workbook from a page in ``folder``: relative, with ``/``."""
+    return Path(os.path.relpath(Path(annotated).resolve(), Path(folder).resolve())).as_posix()
 
 
 def _mark(cell: Any, findings: list[Mapping[str, Any]]) -> None:

@@ -35,20 +35,24 @@ LABELS = {
 
 @cache
 def stylesheet() -> str:
+    """The pages' CSS (``data/report.css``), read once."""
     return files("directorsync").joinpath("data/report.css").read_text(encoding="utf-8")
 
 
 def esc(value: Any) -> str:
+    """A value as HTML text, quotes escaped (None: empty)."""
     return "" if value is None else escape(str(value), quote=True)
 
 
 def status_class(status: str) -> str:
+    """The CSS class of a status (``s-`` and the status in lower case)."""
     return "s-" + re.sub(r"[^a-z0-9]+", "-", str(status).lower())
 
 
 def resource_title(name: Any) -> str:
-    """A resource as a customer reads it: ``routing_policies`` → ``Routing policies`` (the
-    profiles' ``title``).
+    """A resource as a customer reads it: ``routing_policies`` → ``Routing policies``.
+
+    The profiles' ``title`` is the same text.
     """
     text = str(name or "?").replace("_", " ").strip()
     return text[:1].upper() + text[1:]
@@ -75,6 +79,7 @@ def render(template: str, **context: Any) -> str:
 
 
 def utc(value: Any) -> str:
+    """A time (datetime or ISO 8601 text) as UTC for a page; other text as it is."""
     if not value:
         return ""
     try:
@@ -86,18 +91,21 @@ def utc(value: Any) -> str:
 
 
 def seconds(value: Any) -> str:
+    """A duration in seconds as text (``1.25 s``, ``2 min 5 s``)."""
     if not isinstance(value, int | float):
         return esc(value)
     return f"{value:.2f} s" if value < 60 else f"{int(value // 60)} min {value % 60:.0f} s"
 
 
 def millis(value: Any) -> str:
+    """A duration in milliseconds as text (``120 ms``, ``1.5 s``)."""
     if not isinstance(value, int | float):
         return esc(value)
     return f"{value:.0f} ms" if value < 1000 else f"{value / 1000:.1f} s"
 
 
 def write_page(html: str, path: str | Path) -> Path:
+    """Write a page (its folder created when missing); its path."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(html, encoding="utf-8")

@@ -30,8 +30,15 @@ from directorsync.errors import DirectorSyncError
 from directorsync.jsonio import collector_paused
 from directorsync.redact import MASK, Redactor, is_secret_key, redact_obj
 from directorsync.report.verdicts import plan_verdict, template_of
-from directorsync.vocabulary import ACTIONS, DATA_FIELDS, NOT_OK, ON_NODE, REF_PREFIX
-from directorsync.vocabulary import RESULT_SCHEMA, STATUSES
+from directorsync.vocabulary import (
+    ACTIONS,
+    DATA_FIELDS,
+    NOT_OK,
+    ON_NODE,
+    REF_PREFIX,
+    RESULT_SCHEMA,
+    STATUSES,
+)
 from directorsync.workbook import source_label
 
 #: detail rows are listed in this order (UNCHANGED and unknown statuses last)
@@ -245,9 +252,10 @@ def print_plan(
     plan_path: str | Path | None = None,
     details: bool = True,
 ) -> None:
-    """Prints a plan: counts per resource × action, where the workbook has problems (file ›
-    sheet › row › column), the rows that change something or need a look, then one verdict
-    line (``Plan: 488 to create, 0 to update, 80 skipped, 0 errors.``).
+    """Prints a plan: counts, workbook problems, rows to look at, then one verdict line.
+
+    Counts per resource × action, where the workbook has problems (file › sheet › row ›
+    column), the rows that change something or need a look, then ``Plan: 488 to create, …``.
 
     Args:
         plan: a ``directorsync/plan@1`` dict (or a plan's ``console_view()``).
@@ -332,9 +340,7 @@ def _print_todo(console: Console, todo: list, limit: int, where: str, errors: bo
 
 
 def _plan_counts(plan: Mapping[str, Any]) -> tuple[dict[str, dict[str, int]], int]:
-    """Rows per resource and action: from the plan's ``summary`` when it has one (a console view
-    of a large plan carries the rows to show only), else counted on its rows.
-    """
+    """Rows per resource and action: the plan's ``summary`` if any, else counted on its rows."""
     if plan.get("summary"):
         by_resource: dict[str, dict[str, int]] = defaultdict(dict)
         for item in plan["summary"]:
@@ -349,9 +355,7 @@ def _plan_counts(plan: Mapping[str, Any]) -> tuple[dict[str, dict[str, int]], in
 def _print_findings(
     console: Console, findings: list[Mapping[str, Any]], workbook: str, limit: int, more: str
 ) -> None:
-    """Where the workbook has problems: one line per cell and message, the nodes it was found
-    on merged (``… on nodes lb-backend01, lb-backend02 …``).
-    """
+    """Where the workbook has problems: one line per cell and message, its nodes merged."""
     seen: dict[tuple, tuple[Mapping[str, Any], list[str]]] = {}
     for f in redact_obj(list(findings)):
         message, node = str(f.get("message") or ""), f.get("node")
@@ -392,9 +396,7 @@ def _print_findings(
 
 
 def _finding_groups(seen: Mapping[tuple, Any], grouped: bool) -> list[list[tuple]]:
-    """The findings as lines: each cell alone, or (``grouped``) the cells of one sheet, column,
-    severity and message template together when there are ``GROUP_FROM`` or more.
-    """
+    """The findings as lines: per cell, or (``grouped``) per column and message template."""
     if not grouped:
         return [[item] for item in seen.items()]
     groups: dict[tuple, list[tuple]] = defaultdict(list)
@@ -420,8 +422,7 @@ def print_result(
     *,
     limit: int | None = CONSOLE_DETAIL_ROWS,
 ) -> None:
-    """Prints a result: counts per resource × status, the ERROR / EXCEPTION rows, then the
-    SKIP rows: grouped by resource and reason (``None`` for ``limit``: every row).
+    """Prints a result: counts per resource × status, failed rows, then skipped ones by reason.
 
     Args:
         result: a ``directorsync/result@1`` dict.
@@ -562,9 +563,9 @@ def write_result_json(result: Mapping[str, Any], path: str | Path) -> Path:
 
 
 def _masked_json(result: Mapping[str, Any], chunk: int = 2048) -> Iterator[bytes]:
-    """The JSON text of :func:`redact_result` of ``result``, piece by piece, made faster for
-    large results: rows go by chunks, and a chunk whose JSON text shows nothing to mask is
-    written as it is; in the others, each row is masked unless its own text is surely clean.
+    """The JSON text of :func:`redact_result` of ``result``, piece by piece.
+
+    Rows go by chunks; a chunk whose JSON text shows nothing to mask is written as it is.
     """
     redactor = Redactor()
     head = jsonio.dumps_lenient(redactor.copy({k: v for k, v in result.items() if k != "rows"}))

@@ -56,8 +56,10 @@ def _tenant_state(tenant: Mapping[str, Any], by_status: Mapping[str, int]) -> tu
 
 
 def grid_cell(counts: Mapping[str, int] | None) -> dict[str, Any]:
-    """One tenant × resource cell: its text (``12 changes · 2 failed``), its class (``failed``,
-    ``changed``, ``skipped``, ``unchanged`` or ``none``) and its title (counts per status).
+    """One tenant × resource cell: its text, its class and its title.
+
+    The text reads ``12 changes · 2 failed``; the class is ``failed``, ``changed``,
+    ``skipped``, ``unchanged`` or ``none``; the title gives the counts per status.
     """
     if not counts:
         return {"cls": "none", "text": "", "title": "not in this tenant's run"}

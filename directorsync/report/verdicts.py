@@ -1,5 +1,7 @@
-"""The one-line verdicts that end the console output of ``plan`` and ``apply``, and the group key
-of messages (``'…' is not a repo``) the console and the customer report group rows by.
+"""The one-line verdicts that end ``plan`` and ``apply``, and the group key of messages.
+
+The console and the customer report group rows by the key of their message (``'…' is not a
+repo``).
 
 Examples::
 
@@ -23,16 +25,20 @@ _NAMES = re.compile(r"[\w.-]*[-_.\d][\w.-]*(?:, [\w.-]*[-_.\d][\w.-]*)*")  # Rep
 
 
 def template_of(message: Any) -> str:
-    """A message with its values left out, the key of a group: quoted values (``'…' is not a
-    repo``), then names and numbers (``repos … are not repos``, ``first defined at row …``).
+    """A message with its values left out, the key of a group.
+
+    Quoted values go first (``'…' is not a repo``), then names and numbers (``repos … are not
+    repos``, ``first defined at row …``).
     """
     text = _QUOTED.sub("'…'", str(message or ""))
     return _NAMES.sub(lambda m: "…" if m.group(0).strip(".-_") else m.group(0), text)
 
 
 def plan_verdict(by_action: Mapping[str, int], error_notes: int = 0) -> str:
-    """The last line of a plan. Example: ``Plan: 488 to create, 0 to update, 80 skipped,
-    0 errors.`` (errors: rows the workbook makes impossible, and resources not planned).
+    """The last line of a plan.
+
+    Example: ``Plan: 488 to create, 0 to update, 80 skipped, 0 errors.`` (errors: rows the
+    workbook makes impossible, and resources not planned).
     """
     errors = by_action.get("error", 0) + error_notes
     return (
@@ -42,8 +48,10 @@ def plan_verdict(by_action: Mapping[str, int], error_notes: int = 0) -> str:
 
 
 def apply_verdict(result: Mapping[str, Any], report: str | Path | None = None) -> str:
-    """The last line of an apply. Example: ``Apply complete: 488 created, 0 updated, 80 skipped,
-    0 failed in 4.0 s. Report: reports/core/<run>/report.html``.
+    """The last line of an apply.
+
+    Example: ``Apply complete: 488 created, 0 updated, 80 skipped, 0 failed in 4.0 s. Report:
+    reports/core/<run>/report.html``.
     """
     by = Counter(str(row.get("status")) for row in result.get("rows") or [])
     failed = sum(by.get(s, 0) for s in ("ERROR", "EXCEPTION"))
