@@ -64,6 +64,12 @@ class DirectorSettings(_Section):
     timeout_sec: float = Field(60.0, gt=0)
     connect_timeout_sec: float = Field(5.0, gt=0)
     retries: int = Field(3, ge=0, le=20)
+    list_retries: int = Field(
+        6, ge=0, le=30, description="retries of a listing that fails in a way that can pass"
+    )
+    throttle_wait_sec: float = Field(
+        300.0, ge=0, description="longest wait, in all, on Retry-After answers of one request"
+    )
     order_timeout_sec: float = Field(180.0, gt=0)
 
     @field_validator("token", mode="before")

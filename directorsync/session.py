@@ -234,6 +234,8 @@ def make_client(settings: Settings) -> Any:
         verify=verify,
         timeout=(d.connect_timeout_sec, d.timeout_sec),
         retries=d.retries,
+        list_retries=d.list_retries,
+        throttle_wait=d.throttle_wait_sec,
         order_timeout=d.order_timeout_sec,
     )
 
