@@ -358,15 +358,24 @@ def plan_resource(
     listings: dict[str, pd.DataFrame] = {}
     by_id = {n.id: n for n in nodes}
     waited = [0.0]
+    unlisted: dict[str, str] = {}  # node id → why its listing failed
 
     def listing(node_id: str) -> pd.DataFrame:  # each node's when its rows are diffed
         started = time.perf_counter()
-        frame = inventory.frame(profile.name, by_id[node_id], remote_columns(profile))
-        listings[node_id] = frame
+        try:
+            frame = inventory.frame(profile.name, by_id[node_id], remote_columns(profile))
+        except DirectorError as exc:  # that node's rows are ERROR, the others are planned
+            if _refused_access(exc):
+                raise
+            unlisted[node_id] = "could not list " + exc.message.removeprefix("cannot list ")
+            named = dict.fromkeys([*profile.remote_key, profile.id_field])
+            frame = pd.DataFrame({c: pd.Series(dtype=object) for c in named})
+        else:
+            listings[node_id] = frame
         waited[0] += time.perf_counter() - started
         return frame
 
-    diffed = diff_frame(fanned, listing, profile)
+    diffed = unlisted_rows(diff_frame(fanned, listing, profile), unlisted)
     if timings is not None:
         key = f"{profile.name}.listing"
         timings[key] = round(timings.get(key, 0.0) + waited[0], 3)
@@ -379,6 +388,16 @@ def plan_resource(
     found = _concat_findings([findings, unresolved])
     laps.lap("rows")
     return planned, found, notes
+
+
+def unlisted_rows(frame: pd.DataFrame, unlisted: Mapping[str, str]) -> pd.DataFrame:
+    """The rows of nodes whose listing failed are ERROR, saying so (nothing known to compare)."""
+    if not unlisted:
+        return frame
+    failed = frame[NODE].isin(list(unlisted))
+    frame.loc[failed, "action"] = "error"
+    frame.loc[failed, "reason"] = frame.loc[failed, NODE].map(unlisted)
+    return frame
 
 
 def _unseen_fields(profile: Profile, listings: list[pd.DataFrame]) -> list[dict[str, str]]:

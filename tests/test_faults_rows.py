@@ -113,7 +113,7 @@ def test_alert_rules_whose_repo_was_skipped_are_blocked_before_sending(sim, tena
 def test_a_listing_that_fails_after_a_write_is_retried_inside_the_row(
     sim, samples, tenants_file, tmp_path
 ):
-    with session_for(sim, tenants_file, tmp_path) as s:
+    with session_for(sim, tenants_file, tmp_path, **{"director.list_retries": 3}) as s:
         plan = s.plan("core", samples / "core_config.xlsx", ["repos"])
         node = "lb-backend01"
         sim.add_fault(kind="drop", method="POST", resource="Repos", node=node, name="Repo_system")
@@ -126,14 +126,47 @@ def test_a_listing_that_fails_after_a_write_is_retried_inside_the_row(
     assert len(posts) == 2  # one per backend: the dropped create was confirmed, not re-sent
 
 
-def test_a_listing_that_keeps_failing_stops_only_its_resource(sim, samples, tenants_file, tmp_path):
-    sim.add_fault(kind="http_503", method="GET", resource="RoutingPolicies", count=None)
-    with session_for(sim, tenants_file, tmp_path) as s:
+def test_a_listing_that_keeps_failing_gives_error_rows_on_its_node_only(
+    sim, samples, tenants_file, tmp_path
+):
+    """Item 4: the rows of that resource on that node are ERROR; everything else goes on."""
+    sim.add_fault(
+        kind="http_503", method="GET", resource="RoutingPolicies", node="lb-backend02", count=None
+    )
+    with session_for(sim, tenants_file, tmp_path, **{"director.list_retries": 2}) as s:
         plan = s.plan("core", samples / "core_config.xlsx", ["repos", "routing_policies"])
-        errors = [n for n in plan.notes if n["level"] == "error"]
-        assert [n["resource"] for n in errors] == ["routing_policies"]
-        assert errors[0]["message"].startswith("could not list RoutingPolicies on node ")
+        assert [n for n in plan.notes if n["level"] == "error"] == []
         assert plan.has_errors
+        routing = plan.rows[plan.rows["resource"] == "routing_policies"]
+        failed = routing[routing["node_name"] == "lb-backend02"]
+        assert len(failed) and set(failed["action"]) == {"error"}
+        assert set(failed["reason"]) == {
+            "could not list RoutingPolicies on node lb-backend02: GET configapi/"
+            f"{plan.pool_uuid}/01925abf82fe0db0a75c190c4316b8a6/RoutingPolicies failed: HTTP "
+            "503: simulated HTTP 503 (http_503)"
+        }
+        assert set(routing[routing["node_name"] == "lb-backend01"]["action"]) == {"create"}
         result = s.apply(plan)
-    assert {r["resource"] for r in result["rows"]} == {"repos"}
-    assert {r["status"] for r in result["rows"]} == {"CREATED"}
+    by_status = {}
+    for r in result["rows"]:
+        by_status.setdefault((r["resource"], r["node_name"], r["status"]), 0)
+        by_status[(r["resource"], r["node_name"], r["status"])] += 1
+    assert {k for k in by_status if k[2] != "CREATED"} == {
+        ("routing_policies", "lb-backend02", "ERROR")
+    }
+    assert ("routing_policies", "lb-backend01", "CREATED") in by_status
+    gets = [
+        r for r in sim.requests() if r["method"] == "GET" and r["path"].endswith("/RoutingPolicies")
+    ]
+    assert sum("01925abf" in r["path"] for r in gets) == 3  # list_retries 2: three attempts
+
+
+def test_a_listing_of_another_resource_that_fails_stops_only_its_resource(
+    sim, samples, tenants_file, tmp_path
+):
+    sim.add_fault(kind="http_503", method="GET", resource="Repos", count=None)
+    with session_for(sim, tenants_file, tmp_path, **{"director.list_retries": 0}) as s:
+        plan = s.plan("core", samples / "core_config.xlsx", ["routing_policies"])
+    errors = [n for n in plan.notes if n["level"] == "error"]
+    assert [n["resource"] for n in errors] == ["routing_policies"]
+    assert errors[0]["message"].startswith("could not list Repos on node ")
