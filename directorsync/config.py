@@ -117,6 +117,10 @@ class InputsSettings(_Section):
     tenants_file: Path | None = None
     xlsx_dir: Path | None = None
     workbooks: dict[str, Path] = Field(default_factory=dict)
+    public_ip_fallback: bool = Field(
+        False,
+        description="alert rules: address a storage node without ip_private by its public ip",
+    )
 
 
 class ContextSettings(_Section):

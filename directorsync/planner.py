@@ -19,6 +19,7 @@ from directorsync.cells import cellwise
 from directorsync.config import new_run_id
 from directorsync.diff import diff_frame, remote_columns
 from directorsync.errors import DirectorError, ProfileError, WorkbookError
+from directorsync.hooks.alert_rules import PUBLIC_IP_FALLBACK, block_on_absent_repos
 from directorsync.hooks.registry import HOOKS, post_payloads, preprocess_rows
 from directorsync.inventory import Inventory, ref, skipped_marker
 from directorsync.jsonio import collector_paused
@@ -135,6 +136,7 @@ def build_plan(
             findings.append(found)
             for sheet in choose_sheet(profile, workbook).sheets:
                 headers.setdefault(sheet, (name, list(workbook.sheet(sheet).columns)))
+    notes.extend((ctx.options or {}).pop("notes", []))  # said by build hooks (per node)
     notes.extend(unread_column_notes(workbook.name, headers, known_profiles(profiles)))
     hidden = set(workbook.hidden_sheets)
     for name, profile in profiles.items():
@@ -160,14 +162,18 @@ def build_plan(
                 ),
             }
         )
+    planned = block_on_unplanned_repos(pd.concat(rows, ignore_index=True)) if rows else None
+    if planned is not None and not planned["resource"].eq("repos").any():
+        why = next((n["message"] for n in notes if n["resource"] == "repos"), None)
+        why = why or "the resources planned do not include repos"
+        fallback = bool((options or {}).get(PUBLIC_IP_FALLBACK))
+        block_on_absent_repos(planned, tenant, inventory, why, fallback)
     plan = Plan(
         tenant=tenant.name,
         pool_uuid=tenant.pool_uuid,
         workbook=workbook.name,
         resources=list(dependency_order(profiles)),
-        rows=block_on_unplanned_repos(pd.concat(rows, ignore_index=True))
-        if rows
-        else pd.DataFrame(columns=PLAN_COLUMNS),
+        rows=planned if planned is not None else pd.DataFrame(columns=PLAN_COLUMNS),
         findings=_concat_findings(findings),
         notes=notes,
         run_id=run_id or new_run_id(),
@@ -190,8 +196,9 @@ def _refused_access(exc: BaseException | None) -> bool:
 
 
 def block_on_unplanned_repos(rows: pd.DataFrame) -> pd.DataFrame:
-    """Alert rules that search a repo whose row was skipped (and that is not on Director) are
-    skipped before sending, naming the repo and why it was not planned.
+    """Alert rules searching a repo whose row was skipped (and not on Director) are skipped.
+
+    They are skipped before sending, naming the repo and why it was not planned.
     """
     if rows.empty or not rows["resource"].eq("repos").any():
         return rows

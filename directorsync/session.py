@@ -111,6 +111,7 @@ class Session:
             self.select(resources),
             self.inventory(tenant),
             run_id=self.settings.run_id,
+            options={"public_ip_fallback": self.settings.inputs.public_ip_fallback},
             progress=self.progress,
             explicit=bool(resources),
         )
