@@ -52,6 +52,10 @@ class AppSettings(_Section):
     reports_dir: Path = Path("reports")
     strict: bool = False
     run_id: str = ""
+    force_update: list[str] = Field(
+        default_factory=list,
+        description="RESOURCE:KEY objects whose fields Director never returns are sent anyway",
+    )
 
 
 class DirectorSettings(_Section):

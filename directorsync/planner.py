@@ -46,6 +46,7 @@ from directorsync.vocabulary import (
     SOURCE,
 )
 from directorsync.workbook import Workbook, source_label
+from directorsync.writeonly import FORCE_UPDATE, write_only_rows
 
 
 class _LazySheets(Mapping[str, pd.DataFrame]):
@@ -383,6 +384,8 @@ def plan_resource(
         return frame
 
     diffed = unlisted_rows(diff_frame(fanned, listing, profile), unlisted)
+    forced = (ctx.options or {}).get(FORCE_UPDATE) or ()
+    diffed, blind = write_only_rows(diffed, profile, listings, forced)
     if timings is not None:
         key = f"{profile.name}.listing"
         timings[key] = round(timings.get(key, 0.0) + waited[0], 3)
@@ -390,7 +393,7 @@ def plan_resource(
     diffed = post_payloads(build_requests(diffed, profile), profile, ctx)
     laps.lap("payload")
     _register_creates(diffed, profile, inventory, nodes)
-    notes = _unseen_fields(profile, list(listings.values()))
+    notes = _unseen_fields(profile, list(listings.values())) + blind
     planned = _plan_rows(diffed, profile, workbook.name)
     found = _concat_findings([findings, unresolved])
     laps.lap("rows")
