@@ -163,18 +163,23 @@ def build_plan(
                 ),
             }
         )
-    planned = block_on_unplanned_repos(pd.concat(rows, ignore_index=True)) if rows else None
-    if planned is not None and not planned["resource"].eq("repos").any():
+    all_rows = block_on_unplanned_repos(pd.concat(rows, ignore_index=True)) if rows else None
+    if (
+        all_rows is not None
+        and "alert_rules" in profiles
+        and "repos" not in set(all_rows["resource"])
+    ):
         why = next((n["message"] for n in notes if n["resource"] == "repos"), None)
         why = why or "the resources planned do not include repos"
         fallback = bool((options or {}).get(PUBLIC_IP_FALLBACK))
-        block_on_absent_repos(planned, tenant, inventory, why, fallback)
+        with collector_paused():
+            block_on_absent_repos(all_rows, tenant, inventory, why, fallback)
     plan = Plan(
         tenant=tenant.name,
         pool_uuid=tenant.pool_uuid,
         workbook=workbook.name,
         resources=list(dependency_order(profiles)),
-        rows=planned if planned is not None else pd.DataFrame(columns=PLAN_COLUMNS),
+        rows=all_rows if all_rows is not None else pd.DataFrame(columns=PLAN_COLUMNS),
         findings=_concat_findings(findings),
         notes=notes,
         run_id=run_id or new_run_id(),

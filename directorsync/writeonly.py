@@ -102,7 +102,7 @@ def write_only_rows(
         fields = [
             f
             for f in blind_fields(profile, listings[node_ids[i]])
-            if f in frame and not _empty(frame[f].iat[i])
+            if f in frame and not _empty(frame[f].to_numpy(dtype=object)[i])
         ]
         if not fields:
             continue
@@ -111,21 +111,35 @@ def write_only_rows(
         nodes.setdefault(key, []).append(str(node_names[i]))
         if push_all or key in wanted:
             forced_rows.append((i, fields))
-    for i, fields in forced_rows:
-        changes = list(frame["changes"].iat[i] or ())
-        changes += [{"field": f, "before": NOT_RETURNED, "after": frame[f].iat[i]} for f in fields]
-        frame.iat[i, frame.columns.get_loc("changes")] = changes
-        frame.iat[i, frame.columns.get_loc("action")] = "update"
-        how = "diff.push_write_only" if push_all else "--force-update"
-        frame.iat[i, frame.columns.get_loc("reason")] = (
-            f"{', '.join(fields)} sent as written ({how}): Director does not return "
-            f"{'it' if len(fields) == 1 else 'them'}"
+    if forced_rows:
+        frame = _forced(
+            frame, forced_rows, "diff.push_write_only" if push_all else "--force-update"
         )
     pushed = {str(keys[i]) for i, _ in forced_rows}
     notes = [
         _note(profile, key, fields, nodes[key], key in pushed) for key, fields in blind.items()
     ]
     return frame, notes + _unknown(profile, wanted, set(blind))
+
+
+def _forced(frame: pd.DataFrame, rows: list[tuple[int, list[str]]], how: str) -> pd.DataFrame:
+    """The rows planned as updates sending their blind fields (a change ``before`` unknown)."""
+    action = frame["action"].to_numpy(dtype=object).copy()
+    reason = frame["reason"].to_numpy(dtype=object).copy()
+    changes = frame["changes"].to_numpy(dtype=object).copy()
+    for i, fields in rows:
+        sent = [
+            {"field": f, "before": NOT_RETURNED, "after": frame[f].to_numpy(dtype=object)[i]}
+            for f in fields
+        ]
+        changes[i] = [*list(changes[i] or ()), *sent]
+        action[i] = "update"
+        it = "it" if len(fields) == 1 else "them"
+        reason[i] = f"{', '.join(fields)} sent as written ({how}): Director does not return {it}"
+    series = {"action": action, "reason": reason, "changes": changes}
+    return frame.assign(
+        **{c: pd.Series(v, index=frame.index, dtype=object) for c, v in series.items()}
+    )
 
 
 def _note(profile: Profile, key: str, fields: list[str], nodes: list[str], pushed: bool) -> dict:
