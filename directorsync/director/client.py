@@ -15,8 +15,8 @@ backoff plus jitter (``backoff * 2**attempt``, capped at ``backoff_max``, times 
 ``Retry-After`` is honoured by every request (reads, writes, order polls): an answer 429, or 503
 with the header, is waited out as Director asks (plus up to half again, at random; each wait
 capped at :attr:`DirectorClient.RETRY_AFTER_MAX`) without using up ``retries``, until the
-request has waited ``throttle_wait`` seconds in all (:class:`~directorsync.director.pacing.
-Throttle`). Each such answer also cuts the node's write window (:attr:`DirectorClient.pacing`).
+request has waited ``throttle_wait`` seconds in all (``director/pacing.py``). Each such answer
+also cuts the node's write window (:attr:`DirectorClient.pacing`).
 
 Writes (POST/PUT/DELETE) are re-sent **only when Director provably did not act on them**:
 
