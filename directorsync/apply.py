@@ -32,6 +32,7 @@ import pandas as pd
 
 from directorsync.diff import key_series, remote_hash
 from directorsync.director.orders import transient_failure
+from directorsync.director.pacing import WriteWindow, write_window
 from directorsync.errors import (
     AmbiguousWriteError,
     DirectorError,
@@ -248,9 +249,8 @@ def _apply_resource(run: _Run, rows: pd.DataFrame, resource: str, todo: list[int
     profile = run.profiles[resource]
     waves = _waves(rows, todo, profile)
     nodes = _nodes(run)
-    per_node = {
-        nid: threading.Semaphore(run.options.concurrency) for nid in set(rows.loc[todo, "node_id"])
-    }
+    nids, limit = set(rows.loc[todo, "node_id"]), run.options.concurrency
+    per_node = {nid: write_window(run.client, nid, limit) for nid in nids}
     workers = max(1, min(64, run.options.concurrency * len(per_node)))
     for wave in waves:
         with ThreadPoolExecutor(
@@ -291,7 +291,7 @@ def _waves(rows: pd.DataFrame, todo: list[int], profile: Profile) -> list[list[i
 
 
 def _guarded(
-    run: _Run, row: dict[str, Any], i: int, profile: Profile, node: Node, slots: threading.Semaphore
+    run: _Run, row: dict[str, Any], i: int, profile: Profile, node: Node, slots: WriteWindow
 ) -> None:
     started = time.perf_counter()
     context = {

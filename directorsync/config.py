@@ -53,6 +53,10 @@ class AppSettings(_Section):
     reports_dir: Path = Path("reports")
     strict: bool = False
     run_id: str = ""
+    force_update: list[str] = Field(
+        default_factory=list,
+        description="RESOURCE:KEY objects whose fields Director never returns are sent anyway",
+    )
 
 
 class DirectorSettings(_Section):
@@ -65,6 +69,12 @@ class DirectorSettings(_Section):
     timeout_sec: float = Field(60.0, gt=0)
     connect_timeout_sec: float = Field(5.0, gt=0)
     retries: int = Field(3, ge=0, le=20)
+    list_retries: int = Field(
+        6, ge=0, le=30, description="retries of a listing that fails in a way that can pass"
+    )
+    throttle_wait_sec: float = Field(
+        300.0, ge=0, description="longest wait, in all, on Retry-After answers of one request"
+    )
     order_timeout_sec: float = Field(180.0, gt=0)
 
     @field_validator("token", mode="before")
@@ -114,6 +124,10 @@ class InputsSettings(_Section):
     workbooks: dict[str, Path] = Field(default_factory=dict)
     max_upload_mb: float = Field(
         50.0, gt=0, description="largest workbook the service accepts for validation"
+    )
+    public_ip_fallback: bool = Field(
+        False,
+        description="alert rules: address a storage node without ip_private by its public ip",
     )
 
 

@@ -19,6 +19,7 @@ from directorsync.cells import cellwise
 from directorsync.config import new_run_id
 from directorsync.diff import diff_frame, remote_columns
 from directorsync.errors import DirectorError, ProfileError, WorkbookError
+from directorsync.hooks.alert_rules import PUBLIC_IP_FALLBACK, block_on_absent_repos
 from directorsync.hooks.registry import HOOKS, post_payloads, preprocess_rows
 from directorsync.inventory import Inventory, ref, skipped_marker
 from directorsync.jsonio import collector_paused
@@ -45,6 +46,7 @@ from directorsync.vocabulary import (
     SOURCE,
 )
 from directorsync.workbook import Workbook, source_label
+from directorsync.writeonly import FORCE_UPDATE, write_only_rows
 
 
 class _LazySheets(Mapping[str, pd.DataFrame]):
@@ -135,6 +137,7 @@ def build_plan(
             findings.append(found)
             for sheet in choose_sheet(profile, workbook).sheets:
                 headers.setdefault(sheet, (name, list(workbook.sheet(sheet).columns)))
+    notes.extend((ctx.options or {}).pop("notes", []))  # said by build hooks (per node)
     notes.extend(unread_column_notes(workbook.name, headers, known_profiles(profiles)))
     hidden = set(workbook.hidden_sheets)
     for name, profile in profiles.items():
@@ -160,14 +163,23 @@ def build_plan(
                 ),
             }
         )
+    all_rows = block_on_unplanned_repos(pd.concat(rows, ignore_index=True)) if rows else None
+    if (
+        all_rows is not None
+        and "alert_rules" in profiles
+        and "repos" not in set(all_rows["resource"])
+    ):
+        why = next((n["message"] for n in notes if n["resource"] == "repos"), None)
+        why = why or "the resources planned do not include repos"
+        fallback = bool((options or {}).get(PUBLIC_IP_FALLBACK))
+        with collector_paused():
+            block_on_absent_repos(all_rows, tenant, inventory, why, fallback)
     plan = Plan(
         tenant=tenant.name,
         pool_uuid=tenant.pool_uuid,
         workbook=workbook.name,
         resources=list(dependency_order(profiles)),
-        rows=block_on_unplanned_repos(pd.concat(rows, ignore_index=True))
-        if rows
-        else pd.DataFrame(columns=PLAN_COLUMNS),
+        rows=all_rows if all_rows is not None else pd.DataFrame(columns=PLAN_COLUMNS),
         findings=_concat_findings(findings),
         notes=notes,
         run_id=run_id or new_run_id(),
@@ -360,15 +372,26 @@ def plan_resource(
     listings: dict[str, pd.DataFrame] = {}
     by_id = {n.id: n for n in nodes}
     waited = [0.0]
+    unlisted: dict[str, str] = {}  # node id → why its listing failed
 
     def listing(node_id: str) -> pd.DataFrame:  # each node's when its rows are diffed
         started = time.perf_counter()
-        frame = inventory.frame(profile.name, by_id[node_id], remote_columns(profile))
-        listings[node_id] = frame
+        try:
+            frame = inventory.frame(profile.name, by_id[node_id], remote_columns(profile))
+        except DirectorError as exc:  # that node's rows are ERROR, the others are planned
+            if _refused_access(exc):
+                raise
+            unlisted[node_id] = "could not list " + exc.message.removeprefix("cannot list ")
+            named = dict.fromkeys([*profile.remote_key, profile.id_field])
+            frame = pd.DataFrame({c: pd.Series(dtype=object) for c in named})
+        else:
+            listings[node_id] = frame
         waited[0] += time.perf_counter() - started
         return frame
 
-    diffed = diff_frame(fanned, listing, profile)
+    diffed = unlisted_rows(diff_frame(fanned, listing, profile), unlisted)
+    forced = (ctx.options or {}).get(FORCE_UPDATE) or ()
+    diffed, blind = write_only_rows(diffed, profile, listings, forced)
     if timings is not None:
         key = f"{profile.name}.listing"
         timings[key] = round(timings.get(key, 0.0) + waited[0], 3)
@@ -376,11 +399,21 @@ def plan_resource(
     diffed = post_payloads(build_requests(diffed, profile), profile, ctx)
     laps.lap("payload")
     _register_creates(diffed, profile, inventory, nodes)
-    notes = _unseen_fields(profile, list(listings.values()))
+    notes = _unseen_fields(profile, list(listings.values())) + blind
     planned = _plan_rows(diffed, profile, workbook.name)
     found = _concat_findings([findings, unresolved])
     laps.lap("rows")
     return planned, found, notes
+
+
+def unlisted_rows(frame: pd.DataFrame, unlisted: Mapping[str, str]) -> pd.DataFrame:
+    """The rows of nodes whose listing failed are ERROR, saying so (nothing known to compare)."""
+    if not unlisted:
+        return frame
+    failed = frame[NODE].isin(list(unlisted))
+    frame.loc[failed, "action"] = "error"
+    frame.loc[failed, "reason"] = frame.loc[failed, NODE].map(unlisted)
+    return frame
 
 
 def _unseen_fields(profile: Profile, listings: list[pd.DataFrame]) -> list[dict[str, str]]:

@@ -23,6 +23,7 @@ from directorsync.planner import build_plan, columns_read
 from directorsync.profile.model import Profile, load_profiles
 from directorsync.tenants import Tenant, get_tenant, load_tenants, tenant_named_by
 from directorsync.workbook import Workbook
+from directorsync.writeonly import FORCE_UPDATE, check_forced
 
 
 @dataclass
@@ -111,6 +112,10 @@ class Session:
             self.select(resources),
             self.inventory(tenant),
             run_id=self.settings.run_id,
+            options={
+                "public_ip_fallback": self.settings.inputs.public_ip_fallback,
+                FORCE_UPDATE: check_forced(self.settings.app.force_update, self.profiles),
+            },
             progress=self.progress,
             explicit=bool(resources),
         )
@@ -234,6 +239,8 @@ def make_client(settings: Settings) -> Any:
         verify=verify,
         timeout=(d.connect_timeout_sec, d.timeout_sec),
         retries=d.retries,
+        list_retries=d.list_retries,
+        throttle_wait=d.throttle_wait_sec,
         order_timeout=d.order_timeout_sec,
     )
 

@@ -311,7 +311,46 @@ def test_retry_after_is_honoured_and_capped(make):
         )
     )
     client.get(POOL, NODE, "Repos")
-    assert sleeper.calls == [7.0, DirectorClient.RETRY_AFTER_MAX]
+    cap = DirectorClient.RETRY_AFTER_MAX
+    assert len(sleeper.calls) == 2
+    assert 7.0 <= sleeper.calls[0] <= 7.0 * 1.5  # at least what was asked, spread up to half
+    assert cap <= sleeper.calls[1] <= cap * 1.5
+    assert client.stats.throttled == 2 and client.stats.retries == 0
+
+
+def test_retry_after_answers_do_not_use_up_the_retries(make):
+    """Issue 18 item 6: a Director that keeps saying 429 + Retry-After is waited out."""
+    busy = [Reply(429, headers={"Retry-After": "1"}) for _ in range(8)]
+    client, transport, sleeper = make(scripted(*busy, [{"id": "1"}]), retries=1)
+    assert client.list_objects(POOL, NODE, "Repos") == [{"id": "1"}]
+    assert len(transport.sent) == 9
+    assert all(1.0 <= pause <= 1.5 for pause in sleeper.calls)
+    assert client.stats.throttled == 8 and client.stats.retries == 0
+
+
+def test_retry_after_waits_stop_at_the_throttle_budget(make):
+    busy = [Reply(429, {"message": "slow down"}, headers={"Retry-After": "2"}) for _ in range(9)]
+    client, transport, sleeper = make(scripted(*busy), retries=1, throttle_wait=5.0)
+    with pytest.raises(DirectorHTTPError, match="HTTP 429: slow down") as info:
+        client.get(POOL, NODE, "Repos")
+    assert info.value.status == 429
+    waited = sum(sleeper.calls[: client.stats.throttled])
+    assert client.stats.throttled == 3 and 5.0 <= waited <= 9.0  # 2 s each, spread up to 3 s
+    assert client.stats.retries == 1  # then the ordinary retries, honouring the header too
+    assert len(transport.sent) == 5
+
+
+def test_a_write_answered_429_with_retry_after_is_sent_again_after_the_wait(make):
+    order = {"status": "Success", "message": f"monitorapi/{POOL}/{NODE}/orders/o1"}
+    busy = [Reply(429, headers={"Retry-After": "1"}) for _ in range(5)]
+    client, transport, sleeper = make(
+        scripted(*busy, Reply(200, order), Reply(200, {"response": {"success": True}})),
+        retries=0,
+    )
+    outcome = client.write("POST", POOL, NODE, "Repos", {"name": "r"})
+    assert outcome.success
+    assert len(transport.writes()) == 6
+    assert client.stats.throttled == 5
 
 
 def test_get_gives_up_after_retries_with_http_error(make):
@@ -477,7 +516,7 @@ def test_write_rejected_before_acting_is_retried(make, status):
     )
     assert client.write("PUT", POOL, NODE, "Repos/abc", {}).success
     assert len(transport.writes()) == 2
-    assert sleeper.calls[0] == 1.0
+    assert 1.0 <= sleeper.calls[0] <= 1.5  # Retry-After, spread up to half of it
 
 
 def test_write_rejected_too_often_is_http_error(make):

@@ -77,7 +77,13 @@ class Lister:
         return self.list_objects(pool, node, path)
 
 
-def plan_for(workbook, tenant, listings=None, resources=None):
+#: the samples' tenants file gives storage nodes an ``ip`` only: alert rules reach their repos by
+#: it only with the ``inputs.public_ip_fallback`` setting (issue 18 item 12), which the tests of
+#: the samples' rules turn on (test_alert_repos_need_ip_private_unless_the_fallback_is_set)
+SAMPLE_OPTIONS = {"public_ip_fallback": True}
+
+
+def plan_for(workbook, tenant, listings=None, resources=None, options=SAMPLE_OPTIONS):
     """Plan ``resources`` (default: all) of a workbook for a tenant (name or Tenant)."""
     t = load_tenants(SAMPLES_DIR / "tenants.yml")[tenant] if isinstance(tenant, str) else tenant
     everything = load_profiles()
@@ -85,7 +91,7 @@ def plan_for(workbook, tenant, listings=None, resources=None):
         Lister(catalog_listings() if listings is None else listings), t, everything
     )
     selected = everything if resources is None else {r: everything[r] for r in resources}
-    return build_plan(t, Workbook(workbook), selected, inventory)
+    return build_plan(t, Workbook(workbook), selected, inventory, options=options)
 
 
 def rows_of(plan, resource, action=None):
@@ -569,13 +575,16 @@ def test_alert_repos_expand_per_storage_node(tmp_path):
             ],
         },
     )
-    plan = plan_for(wb, tenant, resources=["alert_rules"])
+    plan = plan_for(wb, tenant, resources=["alert_rules"], options=None)
     r1 = one(plan, "alert_rules", "r1")
-    assert r1["payload"]["repos"] == [
+    assert r1["payload"]["repos"] == [  # b2 has no ip_private: left out (no fallback)
         "10.0.0.1:5504/Repo_secu",
         "10.0.0.4:5504/Repo_secu",
         "127.0.0.1:5504/_logpoint",
-        "192.0.2.2:5504/Repo_secu",
+    ]
+    assert [n["message"] for n in plan.notes if n["level"] == "warning"] == [
+        "node b2 has no ip_private: alert rules do not search its repos. Add ip_private to the "
+        "tenants file, or set inputs.public_ip_fallback to use its ip 192.0.2.2"
     ]
     assert (r1["payload"]["risk"], r1["payload"]["condition_option"]) == ("high", "greaterthan")
     assert r1["payload"]["owner"] == _id(300)  # empty settings.user → admin
@@ -583,6 +592,40 @@ def test_alert_repos_expand_per_storage_node(tmp_path):
     assert any("Repo-x, 127.0.0.1:5504" in m and "left out" in m for m in warn)
     assert "not a repo of this tenant" in one(plan, "alert_rules", "r2")["reason"]
     assert one(plan, "alert_rules", "r3")["payload"]["repos"][0] == "10.0.0.1:5504/Repo_secu"
+    # repos are not planned in this run and Repo_secu is not on Director: blocked before sending
+    assert (one(plan, "alert_rules", "r1")["action"], one(plan, "alert_rules", "r1")["reason"]) == (
+        "skip",
+        "repo 'Repo_secu' is not on b1 and is not planned in this run (the resources planned do "
+        "not include repos): plan the Repo sheet with the alert rules, or create the repo first",
+    )
+
+
+def test_alert_repos_need_ip_private_unless_the_fallback_is_set():
+    """Issue 18 item 12: the samples' storage nodes have an ``ip`` only."""
+    if not SAMPLES_DIR.is_dir():
+        pytest.skip("../shared/samples is not beside the project")
+    xlsx, both = SAMPLES_DIR / "core_config.xlsx", ["repos", "alert_rules"]
+    plan = plan_for(xlsx, "core", resources=both, options=None)
+    rules = rows_of(plan, "alert_rules")
+    rule = one(plan, "alert_rules", "QuickSign - Annulations importantes")
+    assert rule["action"] == "skip"
+    assert "the tenant has no backend or all-in-one node with an ip_private" in rule["reason"]
+    searched = rules["payload"].map(lambda p: (p or {}).get("repos") or [])
+    assert not any("/Repo_" in r for repos in searched for r in repos)  # no node to search
+    assert [n["message"] for n in plan.notes if n["level"] == "warning"] == [
+        f"node {name} has no ip_private: alert rules do not search its repos. Add ip_private to "
+        "the tenants file, or set inputs.public_ip_fallback to use its ip 127.0.0.1"
+        for name in ("lb-backend01", "lb-backend02")
+    ]
+    fallback = plan_for(xlsx, "core", resources=both)
+    rule = one(fallback, "alert_rules", "QuickSign - Annulations importantes")
+    assert rule["action"] == "create"
+    assert rule["payload"]["repos"] == ["127.0.0.1:5504/Repo_cloud", "127.0.0.1:5504/Repo_secu"]
+    assert [n["message"] for n in fallback.notes if n["level"] == "warning"] == [
+        f"node {name} has no ip_private: alert rules address its repos by its public ip "
+        "127.0.0.1 (inputs.public_ip_fallback); check that the search head reaches it there"
+        for name in ("lb-backend01", "lb-backend02")
+    ]
 
 
 # ---------------------------------------------------------------- a simulated write converges
@@ -720,7 +763,13 @@ class Site:
     def plan(self, workbook: str, resources=None):
         selected = self.profiles if resources is None else {r: self.profiles[r] for r in resources}
         self.inventory = Inventory(self.client, self.tenant, self.profiles)
-        return build_plan(self.tenant, Workbook(SAMPLES_DIR / workbook), selected, self.inventory)
+        return build_plan(
+            self.tenant,
+            Workbook(SAMPLES_DIR / workbook),
+            selected,
+            self.inventory,
+            options=SAMPLE_OPTIONS,
+        )
 
     def apply(self, plan):
         from directorsync.apply import ApplyOptions, apply_plan

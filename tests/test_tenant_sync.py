@@ -66,7 +66,9 @@ def test_turning_an_alert_flag_off_is_applied_and_converges(
             for name, frame in sheets.items():
                 frame.to_excel(w, sheet_name=name, index=False)
 
-    with session_for(simulator, tenants_file, tmp_path) as session:
+    # the samples' nodes have no ip_private: their rules reach the repos by the public ip
+    fallback = {"inputs.public_ip_fallback": True}
+    with session_for(simulator, tenants_file, tmp_path, **fallback) as session:
         write(True)
         session.apply(session.plan("core", book, ["repos", "alert_rules"]))
         write(False)

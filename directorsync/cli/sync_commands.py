@@ -98,6 +98,17 @@ def _require(value: Any, option: str) -> Any:
     return value
 
 
+#: ``--force-update RESOURCE:KEY`` (plan and apply)
+FORCE_UPDATE_OPTION = click.option(
+    "--force-update",
+    "force_update",
+    metavar="RESOURCE:KEY",
+    multiple=True,
+    help="Send this object's fields Director never returns (e.g. compiled_normalizer), even "
+    "when nothing else changed (app.force_update). Repeatable.",
+)
+
+
 def _progress(message: str) -> None:
     click.echo(f"… {message}", err=True)
 
@@ -122,6 +133,7 @@ def _progress(message: str) -> None:
     type=click.Path(dir_okay=False, path_type=Path),
     help="Write a copy of the workbook with each finding on its cell (.xlsx).",
 )
+@FORCE_UPDATE_OPTION
 def plan_command(
     tenant: str | None,
     xlsx: Path | None,
@@ -135,6 +147,7 @@ def plan_command(
     fmt: str,
     detailed_exitcode: bool,
     annotate: Path | None = None,
+    force_update: tuple[str, ...] = (),
 ) -> int:
     """Compare a workbook with Director and show what would change (never writes)."""
     try:
@@ -151,6 +164,7 @@ def plan_command(
             detailed_exitcode,
             verbose,
             annotate,
+            force_update,
         )
     except (DirectorSyncError, click.UsageError) as exc:
         if not detailed_exitcode:
@@ -172,6 +186,7 @@ def _plan(
     detailed_exitcode: bool,
     verbose: bool = False,
     annotate: Path | None = None,
+    force_update: tuple[str, ...] = (),
 ) -> int:
     from directorsync.plan import plan_json
     from directorsync.report.console import CONSOLE_DETAIL_ROWS, print_plan
@@ -179,7 +194,8 @@ def _plan(
     from directorsync.runtracker import recorded_run
     from directorsync.session import Session
 
-    settings = _settings(config_file, url, no_verify, tenant, tenants_file)
+    forced = {"app.force_update": list(force_update) or None}
+    settings = _settings(config_file, url, no_verify, tenant, tenants_file, **forced)
     tenant = _require(tenant or settings.context.tenant, "--tenant")
     xlsx = _require(xlsx, "--xlsx")
     with recorded_run(settings, tenant, "plan", workbook=str(xlsx)) as run:
@@ -268,6 +284,7 @@ def _print_notes(notes: list[dict[str, str]]) -> None:
     is_flag=True,
     help="Also write annotated.xlsx (each finding on its cell) beside the report, linked from it.",
 )
+@FORCE_UPDATE_OPTION
 def apply_command(
     tenant: str | None,
     xlsx: Path | None,
@@ -286,6 +303,7 @@ def apply_command(
     events: str | None = None,
     force: bool = False,
     annotate: bool = False,
+    force_update: tuple[str, ...] = (),
 ) -> int:
     """Plan then apply a workbook (or apply a saved plan); only changed rows are sent.
 
@@ -298,9 +316,8 @@ def apply_command(
     """
     from directorsync.cli.apply_command import run_apply
 
-    settings = _settings(
-        config_file, url, no_verify, tenant, tenants_file, **{"app.concurrency": concurrency}
-    )
+    extra = {"app.concurrency": concurrency, "app.force_update": list(force_update) or None}
+    settings = _settings(config_file, url, no_verify, tenant, tenants_file, **extra)
     return run_apply(
         settings,
         tenant=tenant,

@@ -7,10 +7,16 @@ practice; the client never changes them after ``__init__``).
 
 Retry rules
 -----------
-Reads (GET, and POST ``…/fetch`` which changes nothing) are retried up to ``retries`` times on
-connection errors, timeouts and HTTP 429/502/503/504, with exponential backoff plus jitter
-(``backoff * 2**attempt``, capped at ``backoff_max``, times a random factor in [0.5, 1]);
-``Retry-After`` is honoured (capped at :attr:`DirectorClient.RETRY_AFTER_MAX`).
+Reads (GET, and POST ``…/fetch`` which changes nothing) are retried up to ``retries`` times
+(GET: ``list_retries``) on connection errors, timeouts and HTTP 429/502/503/504, with exponential
+backoff plus jitter (``backoff * 2**attempt``, capped at ``backoff_max``, times a random factor in
+[0.5, 1]).
+
+``Retry-After`` is honoured by every request (reads, writes, order polls): an answer 429, or 503
+with the header, is waited out as Director asks (plus up to half again, at random; each wait
+capped at :attr:`DirectorClient.RETRY_AFTER_MAX`) without using up ``retries``, until the
+request has waited ``throttle_wait`` seconds in all (``director/pacing.py``). Each such answer
+also cuts the node's write window (:attr:`DirectorClient.pacing`).
 
 Writes (POST/PUT/DELETE) are re-sent **only when Director provably did not act on them**:
 
@@ -48,7 +54,7 @@ import urllib3
 from urllib3.exceptions import InsecureRequestWarning
 
 from directorsync import jsonio
-from directorsync.director.listing import decode_columns
+from directorsync.director.listing import ReceivedListing
 from directorsync.director.orders import (
     OrderOutcome,
     director_message,
@@ -57,6 +63,7 @@ from directorsync.director.orders import (
     retry_after,
     sync_outcome,
 )
+from directorsync.director.pacing import THROTTLE_STATUSES, Pacing, Throttle
 from directorsync.director.transport import (
     AUTH_STATUSES,
     READ_RETRY_STATUSES,
@@ -83,7 +90,6 @@ from directorsync.errors import (
     TransportError,
     shorten,
 )
-from directorsync.jsonio import Columns
 from directorsync.redact import (
     DATA_MASKED,
     RedactingFilter,
@@ -113,6 +119,8 @@ class DirectorClient:
         verify: True (default), a CA bundle path, or False (logged as a warning).
         timeout: ``(connect, read)`` seconds per request.
         retries: how many times a retryable request is re-sent.
+        list_retries: the same for a GET (a listing); default ``retries``.
+        throttle_wait: seconds one request may wait on ``Retry-After`` in all.
         backoff: first retry pause in seconds (doubles per attempt, with jitter).
         backoff_max: longest retry pause.
         order_timeout: default overall limit for following an order.
@@ -137,6 +145,8 @@ class DirectorClient:
         verify: bool | str = True,
         timeout: tuple[float, float] = (5.0, 60.0),
         retries: int = 3,
+        list_retries: int | None = None,
+        throttle_wait: float = 300.0,
         backoff: float = 0.2,
         backoff_max: float = 5.0,
         order_timeout: float = 180.0,
@@ -150,6 +160,7 @@ class DirectorClient:
         self.base_url = base_url.rstrip("/")
         self.pool_uuid = pool_uuid
         self.timeout, self.retries = timeout, retries
+        self.list_retries = retries if list_retries is None else list_retries
         self.backoff, self.backoff_max = backoff, backoff_max
         self.order_timeout, self.poll_initial, self.poll_max = order_timeout, poll_initial, poll_max
         self.log = logger or logging.getLogger("directorsync.director.client")
@@ -157,6 +168,8 @@ class DirectorClient:
             self.log.addFilter(RedactingFilter())
         self._sleep, self._clock, self._rng = sleep, clock, rng or random.Random()
         self.stats = ClientStats()
+        self.throttle = Throttle(throttle_wait, self.RETRY_AFTER_MAX, self._rng)
+        self.pacing = Pacing()  # apply's write windows per node, cut by 429/503
         register_secret(token)
         self._owns_session = session is None
         self.session = session or pooled_session(self.POOL_MAXSIZE)
@@ -230,7 +243,10 @@ class DirectorClient:
     def receive_listing(self, pool: str, node: str, path: str) -> ReceivedListing:
         """GET a list endpoint now; the answer decodes later, whole or a few fields of it."""
         rel = self._rel(pool, node, path)
-        return ReceivedListing(self, rel, self._send("GET", rel, body=None, safe=True))
+        answer = self._send("GET", rel, body=None, safe=True)
+        return ReceivedListing(
+            answer.body, lambda: self._check_list(rel, self._decode(answer, "GET", rel, safe=True))
+        )
 
     def _check_list(self, rel: str, items: Any) -> list[dict]:
         if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
@@ -395,7 +411,10 @@ class DirectorClient:
         self.stats.add("polls")
         self.stats.add("requests", method="GET")
         url = f"{self.base_url}/{path}"
-        return self.session.get(url, timeout=self.timeout, verify=self.verify)
+        response = self.session.get(url, timeout=self.timeout, verify=self.verify)
+        if response.status_code in THROTTLE_STATUSES:  # follow_order waits its Retry-After
+            self.pacing.throttled(path)
+        return response
 
     # -- transport --------------------------------------------------------------------------
 
@@ -410,20 +429,32 @@ class DirectorClient:
         """Send with the retry rules; return an answer with status < 400 or raise."""
         url = f"{self.base_url}/{rel}"
         retry_statuses = READ_RETRY_STATUSES if safe else WRITE_RETRY_STATUSES
-        attempt = 0
+        retries = self.list_retries if method == "GET" else self.retries
+        attempt, waited = 0, 0.0
         while True:
             answer, exc = self._attempt(method, url, rel, body)
             if exc is not None:
                 retryable = safe or never_sent(exc)
-                if retryable and attempt < self.retries and not is_tls(exc):
+                if retryable and attempt < retries and not is_tls(exc):
                     self._pause(attempt, None, method, rel, type(exc).__name__)
                     attempt += 1
                     continue
                 raise self._exception_error(method, rel, exc, safe, attempt + 1)
             assert answer is not None
             response = answer.response
-            if response.status_code in retry_statuses and attempt < self.retries:
-                hint = retry_after(response)
+            status = response.status_code
+            hint = retry_after(response) if status in retry_statuses else None
+            if status in THROTTLE_STATUSES:
+                self.pacing.throttled(rel)
+                delay = None if hint is None else self.throttle.delay(hint, waited)
+                if delay is not None:  # Director asked to come back later: not a retry
+                    response.close()
+                    waited += delay
+                    self.stats.add("throttled")
+                    self.log.debug("%s %s: HTTP %s, again in %.2f s", method, rel, status, delay)
+                    self._sleep(delay)
+                    continue
+            if status in retry_statuses and attempt < retries:
                 response.close()
                 self._pause(attempt, hint, method, rel, f"HTTP {response.status_code}")
                 attempt += 1
@@ -463,9 +494,7 @@ class DirectorClient:
         else:
             delay = min(self.backoff_max, self.backoff * 2**attempt) * self._rng.uniform(0.5, 1.0)
         self.stats.add("retries")
-        self.log.debug(
-            "%s %s: %s, retry %d/%d in %.2f s", method, rel, why, attempt + 1, self.retries, delay
-        )
+        self.log.debug("%s %s: %s, retry %d in %.2f s", method, rel, why, attempt + 1, delay)
         self._sleep(delay)
 
     def _decode(self, answer: Answer, method: str, rel: str, safe: bool) -> Any:
@@ -545,61 +574,3 @@ class DirectorClient:
             method=method,
             path=rel,
         )
-
-
-class ReceivedListing:
-    """A list endpoint's answer, received and not yet decoded.
-
-    :meth:`items` decodes every object; :meth:`columns` only the named fields, column by column
-    (:func:`directorsync.director.listing.decode_columns`, several times faster on a large
-    listing). Both check that the body is a JSON array of objects (contract §1.6) and may be
-    called several times.
-    """
-
-    def __init__(self, client: DirectorClient, rel: str, answer: Answer) -> None:
-        self._client, self._rel, self._answer = client, rel, answer
-        self._decoded: dict[tuple[Any, ...], Columns] = {}
-
-    def start_columns(self, fields: list[str], unnest: dict[str, list[str]] | None = None) -> None:
-        """Decode ``fields`` now, on this thread, for a later :meth:`columns` of the same fields.
-
-        A prefetch thread calls it as soon as the listing is received: a large listing is then
-        parsed without the interpreter lock while the planning thread works. ``unnest``
-        (``{field: [keys]}``) names object fields that come back as one column per key
-        (:class:`~directorsync.director.listing.Unnested`), those keys only.
-        """
-        try:
-            self._decoded[_asked(fields, unnest)] = decode_columns(
-                self._answer.body, fields, unnest
-            )
-        except ValueError:
-            pass  # not a listing: columns() says so, with the request named
-
-    def items(self) -> list[dict]:
-        client, rel = self._client, self._rel
-        return client._check_list(rel, client._decode(self._answer, "GET", rel, safe=True))
-
-    def columns(
-        self, fields: list[str], unnest: dict[str, list[str]] | None = None
-    ) -> dict[str, Any]:
-        """``{field: values}`` of the fields at least one object has (see :meth:`start_columns`).
-
-        Raises:
-            DirectorError: the body is not a JSON array of objects.
-        """
-        started = self._decoded.pop(_asked(fields, unnest), None)
-        if started is not None:
-            return started
-        body = self._answer.body
-        if is_blank(body):
-            self._client._not_a_listing(self._rel, None)
-        try:
-            return decode_columns(body, fields, unnest)
-        except ValueError:  # not JSON, or not an array of objects: the full decode says which
-            self.items()
-            raise
-
-
-def _asked(fields: list[str], unnest: dict[str, list[str]] | None) -> tuple[Any, ...]:
-    """What a decode of ``fields`` and ``unnest`` gives: the same request, the same key."""
-    return (tuple(fields), tuple((f, tuple(keys)) for f, keys in sorted((unnest or {}).items())))

@@ -20,13 +20,13 @@ Two decoders give the same columns:
   fields only (:func:`directorsync.jsonio.loads_columns`), values exactly as JSON has them.
 
 Both raise :class:`ValueError` with a short reason when the body is not JSON or not an array of
-objects.
+objects. :class:`ReceivedListing` holds a received answer until it is decoded.
 """
 
 from __future__ import annotations
 
 import io
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import polars as pl
@@ -153,3 +153,62 @@ def _values(series: Any) -> Any:
     if series.dtype == pl.Null:
         return [None] * len(series)
     return series.to_list()
+
+
+class ReceivedListing:
+    """A list endpoint's answer, received and not yet decoded.
+
+    :meth:`items` decodes every object; :meth:`columns` only the named fields, column by column
+    (:func:`decode_columns`, several times faster on a large listing). Both check that the body
+    is a JSON array of objects (contract §1.6) and may be called several times.
+
+    Args:
+        body: the answer's body.
+        items: decodes the whole body and checks it (raises the client's error naming the
+            request when it is not a JSON array of objects).
+    """
+
+    def __init__(self, body: bytes, items: Callable[[], list[dict]]) -> None:
+        self._body, self._items = body, items
+        self._decoded: dict[tuple[Any, ...], Columns] = {}
+
+    def start_columns(self, fields: list[str], unnest: dict[str, list[str]] | None = None) -> None:
+        """Decode ``fields`` now, on this thread, for a later :meth:`columns` of the same fields.
+
+        A prefetch thread calls it as soon as the listing is received: a large listing is then
+        parsed without the interpreter lock while the planning thread works. ``unnest``
+        (``{field: [keys]}``) names object fields that come back as one column per key
+        (:class:`Unnested`), those keys only.
+        """
+        try:
+            self._decoded[_asked(fields, unnest)] = decode_columns(self._body, fields, unnest)
+        except ValueError:
+            pass  # not a listing: columns() says so, with the request named
+
+    def items(self) -> list[dict]:
+        """Every object of the listing."""
+        return self._items()
+
+    def columns(
+        self, fields: list[str], unnest: dict[str, list[str]] | None = None
+    ) -> dict[str, Any]:
+        """``{field: values}`` of the fields at least one object has (see :meth:`start_columns`).
+
+        Raises:
+            DirectorError: the body is not a JSON array of objects.
+        """
+        started = self._decoded.pop(_asked(fields, unnest), None)
+        if started is not None:
+            return started
+        if not self._body.strip():
+            return self.items()  # type: ignore[return-value]  # raises: not a listing
+        try:
+            return decode_columns(self._body, fields, unnest)
+        except ValueError:  # not JSON, or not an array of objects: the full decode says which
+            self.items()
+            raise
+
+
+def _asked(fields: list[str], unnest: dict[str, list[str]] | None) -> tuple[Any, ...]:
+    """What a decode of ``fields`` and ``unnest`` gives: the same request, the same key."""
+    return (tuple(fields), tuple((f, tuple(keys)) for f, keys in sorted((unnest or {}).items())))

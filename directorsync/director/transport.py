@@ -72,6 +72,7 @@ class ClientStats:
     Attributes:
         requests: requests sent, per HTTP method (monitor polls included, as GET).
         retries: requests re-sent after a transient failure.
+        throttled: answers 429/503 waited out as their ``Retry-After`` asked (not retries).
         ambiguous_writes: writes whose outcome was unknown (AmbiguousWriteError).
         polls: monitor requests.
         orders: orders followed to an outcome; ``order_failures`` of them failed.
@@ -81,6 +82,7 @@ class ClientStats:
         self._lock = threading.Lock()
         self.requests: Counter[str] = Counter()
         self.retries = 0
+        self.throttled = 0
         self.ambiguous_writes = 0
         self.polls = 0
         self.orders = 0
@@ -100,6 +102,7 @@ class ClientStats:
             return {
                 "requests": dict(self.requests),
                 "retries": self.retries,
+                "throttled": self.throttled,
                 "ambiguous_writes": self.ambiguous_writes,
                 "polls": self.polls,
                 "orders": self.orders,

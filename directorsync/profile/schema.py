@@ -157,6 +157,7 @@ class Diff(_Strict):
     ignore_fields: list[str] = []
     write_only: list[str] = []
     write_only_if_absent: list[str] = []
+    push_write_only: bool = False
     case_insensitive: list[str] = []
 
 
