@@ -13,6 +13,8 @@ from directorsync.session import Session, make_client
 
 
 class Clock:
+    """A clock the test moves by hand (``now`` in seconds)."""
+
     def __init__(self) -> None:
         self.now = 0.0
 

@@ -70,8 +70,10 @@ def _repo_table(repo_sheet: pd.DataFrame | None) -> dict[str, str]:
 
 
 def repo_address(node: Any, fallback: bool = False) -> str | None:
-    """The address alert rules reach a storage node's repos at: ``ip_private``; else, with
-    ``fallback``, its public ``ip``; else None (the node's repos are left out).
+    """The address alert rules reach a storage node's repos at.
+
+    ``ip_private``; else, with ``fallback``, its public ``ip``; else None (the node's repos are
+    left out).
     """
     return node.ip_private or (node.ip if fallback else None) or None
 
@@ -157,8 +159,10 @@ def expand_repos(
 def block_on_absent_repos(
     rows: pd.DataFrame, tenant: Any, inventory: Any, why: str, fallback: bool = False
 ) -> None:
-    """Alert rules searching a repo that is not on Director, when repos are not planned in this
-    run (``why`` says why not), become SKIP before sending, naming the repo and the node.
+    """Skip alert rules searching a repo that is not on Director, when repos are not planned.
+
+    Such rules (``why`` says why repos are not planned in this run) become SKIP before sending,
+    naming the repo and the node.
 
     The tenant's storage nodes are listed (``inventory``); a repo ``address:port/name`` is looked
     for on the nodes of that address. A listing that fails leaves the rule SKIP too: whether its
