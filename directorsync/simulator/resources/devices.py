@@ -11,6 +11,7 @@ import ipaddress
 from typing import TYPE_CHECKING, Any
 
 from directorsync.simulator.catalog import catalog
+from directorsync.simulator.deletes import devices_in_group, refuse_used
 from directorsync.simulator.monitor import Op
 from directorsync.simulator.resources.base import Resource, ensure_in, ensure_refs
 from directorsync.simulator.resources.collectors import ensure_not_a_used_proxy
@@ -86,17 +87,13 @@ class DeviceGroups(Resource):
         _set_membership(node, "Devices", "device_groups", new - old, record["id"], add=True)
         return f"Device group {op.data['name']!r} updated"
 
-    def apply_delete(self, node: NodeView, op: Op) -> str:
-        record = self.current(node, op)
-        _set_membership(
-            node,
-            "Devices",
-            "device_groups",
-            set(record.get("devices", [])),
-            record["id"],
-            add=False,
-        )
-        return super().apply_delete(node, op)
+    def check_unused(self, node: NodeView, record: Record) -> None:
+        members = devices_in_group(node, record)
+        if members:
+            what = f"device {members[0]!r}" + (
+                f" (and {len(members) - 1} more)" if len(members) > 1 else ""
+            )
+            refuse_used(f"device group {record['name']!r}", what)
 
 
 class Devices(Resource):
