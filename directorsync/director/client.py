@@ -467,6 +467,19 @@ class DirectorClient:
         rel = self._rel(pool, node, path)
         return self._finish(submitted, method.upper(), rel)
 
+    def delete(self, pool: str, node: str, path: str) -> OrderOutcome:
+        """Trash an object (``DELETE {Resource}/{id}``) and follow its order, like :meth:`write`.
+
+        The body is ``{"data": {}}``, as for every action without parameters (contract §1.3).
+
+        Raises:
+            OrderError: the order failed: Director's text (e.g. the object is still in use).
+            DirectorHTTPError: refused at once (404: no object with that id).
+            AmbiguousWriteError: the outcome is unknown; list again before deciding.
+            TransportError: Director could not be reached (nothing was sent).
+        """
+        return self.write("DELETE", pool, node, path)
+
     def fetch(self, pool: str, node: str, path: str, data: dict | None = None) -> list[dict]:
         """POST a fetch action (``…/fetch`` appended if missing), wait, return ``response.rows``.
 
