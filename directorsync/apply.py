@@ -42,6 +42,7 @@ from directorsync.gcpause import gc_paused
 from directorsync.inventory import Inventory, is_ref
 from directorsync.logs import log_context
 from directorsync.plan import Plan, plain_rows
+from directorsync.preimage import pre_images
 from directorsync.profile.model import Profile
 from directorsync.tenants import Node, Tenant
 from directorsync.vocabulary import REF_PREFIX, RESULT_SCHEMA
@@ -83,6 +84,7 @@ class _Run:
     fresh: dict[tuple[str, str], pd.DataFrame] = field(default_factory=dict)
     records: Any = ()  # plan rows as dicts (read-only), by position; then the rows to send only
     id_locks: dict[tuple[str, str], threading.Lock] = field(default_factory=dict)
+    before: dict[int, dict[str, Any] | None] = field(default_factory=dict)  # pre-images
 
 
 def apply_plan(
@@ -231,6 +233,7 @@ def _apply_resource(run: _Run, rows: pd.DataFrame, resource: str, todo: list[int
     per_node = {
         nid: threading.Semaphore(run.options.concurrency) for nid in set(rows.loc[todo, "node_id"])
     }
+    _keep_pre_images(run, profile, nodes, todo)
     workers = max(1, min(64, run.options.concurrency * len(per_node)))
     for wave in waves:
         with ThreadPoolExecutor(
@@ -250,6 +253,18 @@ def _apply_resource(run: _Run, rows: pd.DataFrame, resource: str, todo: list[int
             ]
             for f in futures:
                 f.result()
+
+
+def _keep_pre_images(run: _Run, profile: Profile, nodes: dict[str, Node], todo: list[int]) -> None:
+    """Before the first write of the resource: each row to update's object as listed."""
+    updates: dict[str, dict[int, str]] = {}
+    for i in todo:
+        row = run.records[i]
+        if row.get("action") == "update" and row.get("remote_id"):
+            updates.setdefault(row["node_id"], {})[i] = str(row["remote_id"])
+    for node_id, ids in updates.items():
+        objects = pre_images(run.inventory, profile, nodes[node_id], ids.values())
+        run.before.update({i: objects.get(oid) for i, oid in ids.items()})
 
 
 def _waves(rows: pd.DataFrame, todo: list[int], profile: Profile) -> list[list[int]]:
@@ -287,6 +302,8 @@ def _guarded(
             LOG.exception("%s %s: unexpected error", row["method"], row["key"])
             result = _row_result(row, "EXCEPTION", f"{exc.__class__.__name__}: {exc}")
         result["duration_ms"] = round((time.perf_counter() - started) * 1000, 1)
+        if i in run.before:
+            result["before"] = run.before[i]
         _log_row(result)
     key = (row["resource"], row["node_id"], row["key"])
     with run.lock:

@@ -1,0 +1,62 @@
+"""Pre-images: the objects an apply is about to update, as Director held them.
+
+Before the first write of a resource, apply takes, for every row it will update, the object with
+the row's ``remote_id`` from the resource's listing on that node — the listing the plan compared
+(or the one the stale check of ``apply --plan`` made just before, or, for a plan made elsewhere,
+one made now) — and reports it in the row's ``before`` field of ``result.json``. The object is
+in the listing's normalised shape (read fields renamed to write fields, as the plan diffs them),
+without DirectorSync's own columns, so that a later run can write it back (rollback).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from typing import Any
+
+import pandas as pd
+
+from directorsync import jsonio
+from directorsync.errors import DirectorError
+from directorsync.inventory import Inventory
+from directorsync.profile.model import Profile
+from directorsync.tenants import Node
+from directorsync.vocabulary import PLANNED
+
+LOG = logging.getLogger("directorsync.apply")
+
+
+def pre_images(
+    inventory: Inventory, profile: Profile, node: Node, remote_ids: Iterable[str]
+) -> dict[str, dict[str, Any] | None]:
+    """``{remote_id: object as listed}`` for the objects about to be updated on ``node``.
+
+    An id that is not (or no longer) listed maps to None. A listing that fails is logged and
+    gives None for every id: the updates themselves report what Director says.
+    """
+    wanted = {str(i) for i in remote_ids}
+    found: dict[str, dict[str, Any] | None] = dict.fromkeys(wanted)
+    try:
+        frame = inventory.frame(profile.name, node)
+    except DirectorError as exc:
+        LOG.warning("%s on %s: no pre-images (listing failed: %s)", profile.name, node.name, exc)
+        return found
+    if frame.empty or profile.id_field not in frame:
+        return found
+    if PLANNED in frame:
+        frame = frame[~frame[PLANNED].fillna(False).astype(bool)]
+    ids = frame[profile.id_field].astype(str)
+    for record in frame[ids.isin(wanted)].to_dict("records"):
+        found[str(record[profile.id_field])] = as_object(record)
+    return found
+
+
+def as_object(record: dict[str, Any]) -> dict[str, Any]:
+    """A listing row as a plain JSON object: fields the object lacks (NaN) and DirectorSync's
+    own columns (``_node_id``, ``_planned``) left out; numpy values as JSON values."""
+    kept = {k: v for k, v in record.items() if not str(k).startswith("_") and not _absent(v)}
+    return jsonio.loads(jsonio.dumps_lenient(kept))
+
+
+def _absent(value: Any) -> bool:
+    return isinstance(value, float) and pd.isna(value)
