@@ -8,6 +8,7 @@ Every error the toolkit raises on purpose derives from :class:`DirectorSyncError
     ├── ProfileError           a profile YAML that cannot be loaded or is invalid
     ├── WorkbookError          unreadable file, missing sheet, missing required column
     ├── PlanError              a saved plan that cannot be read or applied (hash, staleness)
+    ├── NotApprovedError       apply was not confirmed (no terminal to ask, or the answer was no)
     └── DirectorError          anything that came back from (or failed on the way to) Director
         ├── DirectorHTTPError      an HTTP status >= 400, with Director's message
         ├── AmbiguousWriteError    a write was sent but its outcome is unknown (timeout, drop)
@@ -64,6 +65,12 @@ class PlanError(DirectorSyncError):
     """A saved plan or approval file cannot be used."""
 
     exit_code = 3
+
+
+class NotApprovedError(DirectorSyncError):
+    """``apply`` was not confirmed: no terminal to ask and no ``--auto-approve``, or "no"."""
+
+    exit_code = 5
 
 
 class DirectorError(DirectorSyncError):

@@ -82,7 +82,9 @@ def test_dependencies_resolve_to_ids_created_earlier_in_the_run(
     pool = "a9fa7661c4f84b278b136e94a86b4ea2"
     with session_for(sim, tenants_file, tmp_path) as s:
         s.apply(s.plan("core", samples / "core_config.xlsx", CORE))
-        rp_ids = {o["policy_name"]: o["id"] for o in s.client.list_objects(pool, node, "RoutingPolicies")}
+        rp_ids = {
+            o["policy_name"]: o["id"] for o in s.client.list_objects(pool, node, "RoutingPolicies")
+        }
         pps = {o["policy_name"]: o for o in s.client.list_objects(pool, node, "ProcessingPolicy")}
     assert "$ref:" not in json.dumps(sim.state())
     assert pps["pp_windows"]["routing_policy"] == rp_ids["rp_windows"]
@@ -129,7 +131,9 @@ def test_faults_every_row_accounted_for_no_duplicates(tenants_file, samples, tmp
                     assert len(keys) == len(set(keys)), f"duplicate {path} on {node}"
             lists = [
                 o["name"]
-                for o in s.client.list_objects(plan.pool_uuid, "506caf82de83054597d07c3c632a98ce", "Lists")
+                for o in s.client.list_objects(
+                    plan.pool_uuid, "506caf82de83054597d07c3c632a98ce", "Lists"
+                )
             ]
             assert len(lists) == len(set(lists))
             before = len(writes(sim))
@@ -160,7 +164,11 @@ def test_director_refusal_is_reported_with_its_message_and_exit_code(
     runner = CliRunner()
     res = runner.invoke(
         cli,
-        ["apply", *core_args(tenants_file, samples / "core_config.xlsx", "repos,routing_policies")],
+        [
+            "apply",
+            *core_args(tenants_file, samples / "core_config.xlsx", "repos,routing_policies"),
+            "--auto-approve",
+        ],
         standalone_mode=False,
         catch_exceptions=False,
     )
@@ -234,7 +242,11 @@ def test_token_appears_in_no_produced_file(sim, samples, tenants_file, tmp_path,
     sim.add_fault(kind="http_500", method="POST", resource="Repos", count=3)
     res = CliRunner().invoke(
         cli,
-        ["apply", *core_args(tenants_file, samples / "core_config.xlsx", "repos")],
+        [
+            "apply",
+            *core_args(tenants_file, samples / "core_config.xlsx", "repos"),
+            "--auto-approve",
+        ],
         standalone_mode=False,
         catch_exceptions=False,
     )

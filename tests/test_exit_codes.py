@@ -69,7 +69,7 @@ def test_changes_pending_then_none(env, samples, tenants_file, tmp_path):
     args = core_args(tenants_file, samples / "core_config.xlsx", "repos")
     assert plan(env, *args) == 2
     apply = subprocess.run(
-        [sys.executable, "-m", "directorsync", "apply", *args],
+        [sys.executable, "-m", "directorsync", "apply", *args, "--auto-approve"],
         capture_output=True,
         text=True,
         timeout=120,

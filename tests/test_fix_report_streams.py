@@ -39,7 +39,7 @@ def run(env, cwd, *args):
 def test_apply_writes_tables_to_stdout_and_progress_to_stderr(env, samples, tmp_path, dry_run):
     args = ["apply", "--tenant", "esait", "--tenants-file", str(samples / "tenants.yml"),
             "--xlsx", str(samples / "esait_config.xlsx"), "--resources", "repos"]  # fmt: skip
-    done = run(env, tmp_path, *args, *(["--dry-run"] if dry_run else []))
+    done = run(env, tmp_path, *args, "--dry-run" if dry_run else "--auto-approve")
     assert done.returncode == 0, done.stderr
     assert "Plan for esait" in done.stdout and "esait · run" in done.stdout
     assert "reports:" in done.stdout and "report.html" in done.stdout

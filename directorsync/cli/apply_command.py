@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from directorsync.apply import failed
+from directorsync.cli.confirm import confirm_apply, require_terminal
 from directorsync.config import Settings
 from directorsync.errors import ConfigError
 from directorsync.logs import setup_logging
@@ -31,9 +32,14 @@ def run_apply(
     plan_file: Path | None,
     approved: Path | None,
     dry_run: bool,
+    auto_approve: bool = False,
 ) -> int:
-    """Plan (or load ``plan_file``), apply, write reports; return the exit code."""
+    """Plan (or load ``plan_file``), ask (:mod:`~directorsync.cli.confirm`), apply, write
+    reports; return the exit code."""
     console, status = Console(), Console(stderr=True)
+    ask = not (plan_file or dry_run or auto_approve)  # a saved plan was reviewed already
+    if ask:
+        require_terminal()  # refused before planning: nobody could answer
     if not plan_file:
         if not (tenant or settings.context.tenant):
             raise click.UsageError("--tenant is required (or --plan)")
@@ -69,6 +75,8 @@ def run_apply(
             if not plan_file:
                 plan.save(out / "plan.json")
             print_plan(plan.console_view(), console)
+            if ask:
+                confirm_apply(plan, out / "plan.json")
             selection = _approved(approved, plan) if approved else None
             result = _apply(session, plan, selection, dry_run, bool(plan_file), status)
     finally:

@@ -19,7 +19,8 @@ def _legacy(resource: str, name: str) -> click.Command:
     @click.option("--dry-run", is_flag=True, help="Plan only; never write.")
     @click.option("--config", "config_file", type=click.Path(path_type=Path))
     @click.option("--no-verify", is_flag=True, default=None)
-    def legacy(tenant, tenants_file, xlsx, dry_run, config_file, no_verify):
+    @click.option("--auto-approve", is_flag=True, help="Apply without asking (as apply).")
+    def legacy(tenant, tenants_file, xlsx, dry_run, config_file, no_verify, auto_approve):
         ctx = click.get_current_context()
         return ctx.invoke(
             apply_command,
@@ -31,6 +32,7 @@ def _legacy(resource: str, name: str) -> click.Command:
             url=None,
             no_verify=no_verify,
             dry_run=dry_run,
+            auto_approve=auto_approve,
         )
 
     legacy.help = (

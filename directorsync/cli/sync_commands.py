@@ -2,7 +2,8 @@
 
 Exit codes (see ``docs/cli.md``): 0 success; 1 rows in ERROR/EXCEPTION or plan errors (also
 lint errors); 2 configuration/profile errors, or — with ``plan --detailed-exitcode`` — changes
-pending; 3 workbook or plan-file errors; 4 Director unreachable or refusing; 130 interrupted.
+pending; 3 workbook or plan-file errors; 4 Director unreachable or refusing; 5 apply not
+confirmed; 130 interrupted.
 """
 
 from __future__ import annotations
@@ -174,6 +175,12 @@ def _print_notes(notes: list[dict[str, str]]) -> None:
 )
 @click.option("--dry-run", is_flag=True, help="Plan and report; never write.")
 @click.option("--concurrency", type=int, help="In-flight orders per node (app.concurrency).")
+@click.option(
+    "--auto-approve",
+    is_flag=True,
+    help="Apply what was planned without asking (CI). Without it apply asks on a terminal and "
+    "refuses elsewhere (exit 5); --plan and --dry-run never ask.",
+)
 def apply_command(
     tenant,
     xlsx,
@@ -186,6 +193,7 @@ def apply_command(
     approved=None,
     dry_run=False,
     concurrency=None,
+    auto_approve=False,
 ):
     """Plan then apply a workbook (or apply a saved plan); only changed rows are sent."""
     from directorsync.cli.apply_command import run_apply
@@ -201,6 +209,7 @@ def apply_command(
         plan_file=plan_file,
         approved=approved,
         dry_run=dry_run,
+        auto_approve=auto_approve,
     )
 
 
