@@ -38,8 +38,6 @@ def run_apply(
     reports; return the exit code."""
     console, status = Console(), Console(stderr=True)
     ask = not (plan_file or dry_run or auto_approve)  # a saved plan was reviewed already
-    if ask:
-        require_terminal()  # refused before planning: nobody could answer
     if not plan_file:
         if not (tenant or settings.context.tenant):
             raise click.UsageError("--tenant is required (or --plan)")
@@ -47,6 +45,8 @@ def run_apply(
             raise click.UsageError("--xlsx is required (or --plan)")
         if approved:
             raise ConfigError("--approved needs --plan (an approval is bound to a saved plan)")
+    if ask:
+        require_terminal()  # refused before planning: nobody could answer
     check_director(settings)  # before reading a large plan or workbook
     plan, plan_bytes = read_plan(plan_file) if plan_file else (None, b"")
     tenant = (plan.tenant if plan else None) or tenant or settings.context.tenant
