@@ -3,19 +3,25 @@ real pseudo-terminal (the CLI in a subprocess) and the answer honoured."""
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from click.testing import CliRunner
 from conftest import TOKEN, core_args
 from test_apply import use_simulator, writes
 
 from directorsync.cli import cli
+from directorsync.cli.confirm import confirm_apply, summary_lines
+from directorsync.errors import NotApprovedError
+from directorsync.plan import Plan
 from directorsync.simulator import Simulator
+from directorsync.vocabulary import PLAN_COLUMNS
 
 QUESTION = "Apply 12 changes to tenant core? [y/N]"
 
@@ -124,3 +130,42 @@ def test_a_saved_plan_applies_without_a_question(sim, samples, tenants_file, tmp
     )
     assert res.return_value == 0 and "[y/N]" not in res.output
     assert len(writes(sim)) == 12
+
+
+def _plan(actions: list[tuple[str, str, str]]) -> Plan:
+    rows = pd.DataFrame(
+        [
+            {"resource": r, "node_id": "n1", "node_name": "be01", "key": k, "action": a}
+            for r, k, a in actions
+        ],
+        columns=PLAN_COLUMNS,
+    )
+    return Plan("core", "pool", "book.xlsx", ["repos", "devices"], rows, pd.DataFrame())
+
+
+def test_the_summary_counts_per_resource_and_action_and_names_the_deletes():
+    plan = _plan(
+        [
+            ("devices", "fw1", "delete"),
+            ("devices", "fw2", "update"),
+            ("devices", "fw3", "unchanged"),
+            ("repos", "r1", "create"),
+            ("repos", "r2", "create"),
+            ("repos", "r3", "error"),
+        ]
+    )
+    assert summary_lines(plan) == [
+        "Changes to apply to tenant core:",
+        "  devices  delete 1  update 1",
+        "  repos    create 2",
+        "  delete devices 'fw1' on be01",
+    ]
+    err = io.StringIO()
+    with pytest.raises(NotApprovedError) as info:  # end of input is not a yes
+        confirm_apply(plan, Path("p.json"), stdin=io.StringIO(""), stderr=err)
+    assert info.value.exit_code == 5 and "apply --plan p.json" in info.value.message
+    assert "Apply 4 changes to tenant core? [y/N] " in err.getvalue()
+    confirm_apply(plan, Path("p.json"), stdin=io.StringIO("Yes\n"), stderr=io.StringIO())
+    quiet = io.StringIO()  # nothing to write: nothing to ask
+    confirm_apply(_plan([("repos", "r1", "unchanged")]), Path("p.json"), stdin=None, stderr=quiet)
+    assert quiet.getvalue() == ""
