@@ -16,7 +16,6 @@ from typing import Any
 
 import pandas as pd
 
-from directorsync import jsonio
 from directorsync.errors import DirectorError
 from directorsync.inventory import Inventory
 from directorsync.profile.model import Profile
@@ -46,17 +45,25 @@ def pre_images(
     if PLANNED in frame:
         frame = frame[~frame[PLANNED].fillna(False).astype(bool)]
     ids = frame[profile.id_field].astype(str)
-    for record in frame[ids.isin(wanted)].to_dict("records"):
-        found[str(record[profile.id_field])] = as_object(record)
+    for record in as_objects(frame[ids.isin(wanted)]):
+        found[str(record[profile.id_field])] = record
     return found
 
 
-def as_object(record: dict[str, Any]) -> dict[str, Any]:
-    """A listing row as a plain JSON object: fields the object lacks (NaN) and DirectorSync's
-    own columns (``_node_id``, ``_planned``) left out; numpy values as JSON values."""
-    kept = {k: v for k, v in record.items() if not str(k).startswith("_") and not _absent(v)}
-    return jsonio.loads(jsonio.dumps_lenient(kept))
-
-
-def _absent(value: Any) -> bool:
-    return isinstance(value, float) and pd.isna(value)
+def as_objects(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """Listing rows as JSON objects: fields an object lacks (NaN; a None is kept) and
+    DirectorSync's own columns (``_node_id``, ``_planned``) left out, Python values."""
+    names = [c for c in frame.columns if not str(c).startswith("_")]
+    arrays, gaps = [], []
+    for name in names:
+        values = frame[name].to_numpy(dtype=object)
+        missing = pd.isna(values)
+        if missing.any():
+            rows = missing.nonzero()[0]
+            gaps.append((name, [int(i) for i in rows if values[i] is not None]))
+        arrays.append(values)
+    records = [dict(zip(names, row)) for row in zip(*arrays)]
+    for name, rows in gaps:
+        for i in rows:
+            del records[i][name]
+    return records

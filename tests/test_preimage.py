@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 
+import pandas as pd
 from test_apply import session_for, sim  # noqa: F401 - the simulator fixture
 
+from directorsync.preimage import as_objects
 from directorsync.report.console import write_result_json
 
 BEFORE = [{"path": "/data_hot/", "retention": 1}]
@@ -38,3 +40,20 @@ def test_update_rows_record_the_object_as_it_was(sim, samples, tenants_file, tmp
     out = write_result_json(result, tmp_path / "result.json")  # checked against the schema
     kept = json.loads(out.read_text())
     assert next(r for r in kept["rows"] if r["status"] == "UPDATED")["before"] == before
+
+
+def test_listing_rows_become_objects_without_absent_fields_or_our_columns():
+    frame = pd.DataFrame(
+        {
+            "id": ["a", "b"],
+            "retention": [30, 40],
+            "user": [float("nan"), "admin"],  # absent on a: left out
+            "store_front_port": [None, None],  # Director's null: kept
+            "_node_id": ["n", "n"],
+        }
+    )
+    assert as_objects(frame) == [
+        {"id": "a", "retention": 30, "store_front_port": None},
+        {"id": "b", "retention": 40, "user": "admin", "store_front_port": None},
+    ]
+    assert type(as_objects(frame)[0]["retention"]) is int  # a Python value, not numpy
