@@ -45,6 +45,7 @@ from directorsync.inventory import Inventory, is_ref
 from directorsync.jsonio import collector_paused
 from directorsync.logs import log_context
 from directorsync.plan import Plan, plain_rows
+from directorsync.preimage import rows_pre_images
 from directorsync.profile.model import Profile
 from directorsync.runresult import result_value
 from directorsync.tenants import Node, Tenant
@@ -96,6 +97,7 @@ class _Run:
     records: Any = ()  # plan rows as dicts (read-only), by position; then the rows to send only
     id_locks: dict[tuple[str, str], threading.Lock] = field(default_factory=dict)
     guard: Any = None
+    before: dict[int, dict[str, Any] | None] = field(default_factory=dict)  # pre-images
 
 
 def apply_plan(
@@ -251,6 +253,7 @@ def _apply_resource(run: _Run, rows: pd.DataFrame, resource: str, todo: list[int
     per_node = {
         nid: threading.Semaphore(run.options.concurrency) for nid in set(rows.loc[todo, "node_id"])
     }
+    run.before.update(rows_pre_images(run.inventory, profile, nodes, run.records, todo))
     workers = max(1, min(64, run.options.concurrency * len(per_node)))
     for wave in waves:
         with ThreadPoolExecutor(
@@ -308,6 +311,8 @@ def _guarded(
             LOG.exception("%s %s: unexpected error", row["method"], row["key"])
             result = _row_result(row, "EXCEPTION", f"{exc.__class__.__name__}: {exc}")
         result["duration_ms"] = round((time.perf_counter() - started) * 1000, 1)
+        if i in run.before:
+            result["before"] = run.before[i]
         _log_row(result)
     key = (row["resource"], row["node_id"], row["key"])
     with run.lock:
@@ -454,11 +459,6 @@ def _ids_on_node(run: _Run, profile: Profile, node: Node) -> dict[str, str]:
     return dict(zip(keys[keep], ids[keep].astype(str)))
 
 
-def _find_remote(run: _Run, profile: Profile, node: Node, key: str) -> str | None:
-    """The id of the object with this natural key on the node, listed now."""
-    return _ids_on_node(run, profile, node).get(key)
-
-
 def _remote_object(run: _Run, profile: Profile, node: Node, key: str) -> dict[str, Any] | None:
     """The object with this natural key on the node (write shape), listed now."""
     remote = run.inventory.refresh(profile.name, node)
@@ -554,7 +554,7 @@ def _as_row_error(exc: DirectorError) -> RowError:
 def _confirm_created(run: _Run, profile: Profile, node: Node, key: str) -> bool:
     """After an unanswered create: look for the object, giving its order time to finish."""
     for attempt in range(run.options.confirm_polls):
-        if _find_remote(run, profile, node, key):
+        if _ids_on_node(run, profile, node).get(key):
             return True
         run.options.sleep(min(2.0, 0.05 * 2**attempt))
     return False

@@ -19,6 +19,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.text import Text
 
 from directorsync.cli.apply_lifecycle import ApplyLifecycle, resumable
+from directorsync.cli.confirm import confirm_apply, require_terminal
 from directorsync.config import Settings
 from directorsync.errors import ConfigError
 from directorsync.ledger.database import open_configured
@@ -49,25 +50,26 @@ def run_apply(
     wait: bool = False,
     events: str | None = None,
     force: bool = False,
+    auto_approve: bool = False,
 ) -> int:
-    """Plan (or load ``plan_file``), apply, write reports; return the exit code.
+    """Plan (or load ``plan_file``), ask, apply, write reports; return the exit code.
 
+    Asking: :mod:`~directorsync.cli.confirm`.
     Every execution is a run of the ledger with its own id and report folder (a saved plan's
     run id is recorded as the run's ``plan_id``); see :mod:`directorsync.cli.apply_lifecycle`.
     """
     console, status = Console(stderr=events == "-"), Console(stderr=True)
+    ask = not (plan_file or resume or dry_run or auto_approve)  # a saved plan was reviewed
+    if ask:
+        _check_usage(settings, tenant, xlsx, approved)
+        require_terminal()  # refused before planning: nobody could answer
     ledger = open_configured(settings)
     previous = resumable(ledger, resume) if resume else None
     if previous:
         plan_file = Path(previous["artifacts"]["plan"])
         approved = approved or _path(previous["artifacts"].get("approved"))
     if not plan_file:
-        if not (tenant or settings.context.tenant):
-            raise click.UsageError("--tenant is required (or --plan)")
-        if not xlsx:
-            raise click.UsageError("--xlsx is required (or --plan)")
-        if approved:
-            raise ConfigError("--approved needs --plan (an approval is bound to a saved plan)")
+        _check_usage(settings, tenant, xlsx, approved)
     check_director(settings)  # before reading a large plan or workbook
     plan, plan_bytes = read_plan(plan_file) if plan_file else (None, b"")
     if plan and plan_file and tenant and tenant != plan.tenant:
@@ -122,6 +124,7 @@ def run_apply(
                     console,
                     status,
                     force,
+                    ask,
                 )
             )
             result.update(run_id=run_id, plan_run_id=life.plan.run_id if life.plan else None)
@@ -144,6 +147,18 @@ def run_apply(
     return code
 
 
+def _check_usage(
+    settings: Settings, tenant: str | None, xlsx: Path | None, approved: Path | None
+) -> None:
+    """Usage errors of an apply that plans itself (before the terminal check)."""
+    if not (tenant or settings.context.tenant):
+        raise click.UsageError("--tenant is required (or --plan)")
+    if not xlsx:
+        raise click.UsageError("--xlsx is required (or --plan)")
+    if approved:
+        raise ConfigError("--approved needs --plan (an approval is bound to a saved plan)")
+
+
 def _work(
     life: ApplyLifecycle,
     settings: Settings,
@@ -159,6 +174,7 @@ def _work(
     console: Console,
     status: Console,
     force: bool = False,
+    ask: bool = False,
 ) -> dict[str, Any]:
     """Plan (unless given) and apply; runs in the lifecycle's worker thread."""
     logging = setup_logging(
@@ -180,6 +196,8 @@ def _work(
             if not plan_file:  # the plan's counts and verdict; `apply --plan` does not reprint it
                 plan.save(out / "plan.json")
                 print_plan(plan.console_view(), console, details=False)
+                if ask:
+                    confirm_apply(plan, out / "plan.json")
             life.plan = plan
             selection = _approved(approved, plan) if approved else None
             life.selection = selection

@@ -3,7 +3,8 @@
 Exit codes (see ``docs/cli.md``): 0 success; 1 rows in ERROR/EXCEPTION or plan errors (also
 lint errors); 2 configuration/profile/ledger errors, or — with ``plan --detailed-exitcode`` —
 changes pending; 3 workbook or plan-file errors; 4 Director unreachable or refusing; 5 tenant
-busy (another run holds its lease); 130 cancelled (Ctrl-C, ``cancel``); 143 terminated (SIGTERM).
+busy (another run holds its lease); 6 apply not confirmed; 130 cancelled (Ctrl-C, ``cancel``);
+143 terminated (SIGTERM).
 """
 
 from __future__ import annotations
@@ -263,6 +264,12 @@ def _print_notes(notes: list[dict[str, str]]) -> None:
     metavar="FILE|-",
     help="Write the run's events as JSON lines (sync.started, sync.progress, …) to FILE or stdout.",
 )
+@click.option(
+    "--auto-approve",
+    is_flag=True,
+    help="Apply what was planned without asking (CI). Without it apply asks on a terminal and "
+    "refuses elsewhere (exit 6); --plan, --resume and --dry-run never ask.",
+)
 def apply_command(
     tenant: str | None,
     xlsx: Path | None,
@@ -280,6 +287,7 @@ def apply_command(
     wait: bool = False,
     events: str | None = None,
     force: bool = False,
+    auto_approve: bool = False,
 ) -> int:
     """Plan then apply a workbook (or apply a saved plan); only changed rows are sent.
 
@@ -289,6 +297,7 @@ def apply_command(
     Ctrl-C stops at once. One apply per tenant at a time (exit 5 when busy, or --wait).
     A workbook whose file name names another tenant of the tenants file (esait_config.xlsx
     with --tenant core) is refused unless --force; with --plan, --tenant must be the plan's.
+    Before writing what it planned itself, apply shows the changes and asks (see --auto-approve).
     """
     from directorsync.cli.apply_command import run_apply
 
@@ -308,6 +317,7 @@ def apply_command(
         wait=wait,
         events=events,
         force=force,
+        auto_approve=auto_approve,
     )
 
 
