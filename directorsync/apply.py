@@ -1,10 +1,10 @@
 """Apply: push a plan's changed rows to Director, concurrently and safely.
 
-- Only ``create``/``update`` rows are sent (optionally a selection of them); every other row is
-  carried into the result as UNCHANGED / SKIP / ERROR with its reason.
-- Resources go in dependency order; inside a resource, rows go in ``apply.waves`` order (e.g.
-  syslog ``use_as_proxy`` before ``uses_proxy``), each node with at most ``concurrency`` orders
-  in flight.
+- Only ``create``/``update``/``delete`` rows are sent (optionally a selection of them); every
+  other row is carried into the result as UNCHANGED / SKIP / ERROR with its reason.
+- Resources go in dependency order, then their deletes in reverse order (docs/lifecycle.md);
+  inside a resource, rows go in ``apply.waves`` order (syslog ``use_as_proxy`` before
+  ``uses_proxy``), each node with at most ``concurrency`` orders in flight.
 - ``$ref:`` placeholders (objects created earlier in the run) are replaced by their new ids,
   found by re-listing the dependency once per node. A row whose dependency failed is reported as
   blocked and never sent.
@@ -56,7 +56,7 @@ if TYPE_CHECKING:
     from directorsync.director.orders import OrderOutcome
 
 LOG = logging.getLogger("directorsync.apply")
-DRY = {"create": "PLANNED_CREATE", "update": "PLANNED_UPDATE"}
+DRY = {"create": "PLANNED_CREATE", "update": "PLANNED_UPDATE", "delete": "PLANNED_DELETE"}
 CARRIED = {"unchanged": "UNCHANGED", "skip": "SKIP", "error": "ERROR"}
 Progress = Callable[[int, int, dict[str, Any]], None]
 
@@ -139,8 +139,10 @@ def apply_plan(
         todo = _drop_stale(run, todo)
     _block_unapplied(run, rows, todo)
     resources: Any = rows["resource"].to_numpy(dtype=object) if len(rows) else []
-    for resource in plan.resources:
-        mine = [i for i in todo if resources[i] == resource]
+    deletes = set(rows.index[rows["action"] == "delete"]) if len(rows) else set()
+    passes = [(r, False) for r in plan.resources] + [(r, True) for r in plan.resources[::-1]]
+    for resource, deleting in passes:
+        mine = [i for i in todo if resources[i] == resource and (i in deletes) == deleting]
         if mine:
             with log_context(tenant=tenant.name, pool=tenant.pool_uuid, resource=resource):
                 LOG.info("applying %d %s row(s)", len(mine), resource)
@@ -155,12 +157,12 @@ def _carry_over(run: _Run, selection: list[int] | None) -> list[int]:
     todo = []
     for i, row in enumerate(run.records):
         action = row.get("action")
-        if action in ("create", "update") and (chosen is None or i in chosen):
+        if action in DRY and (chosen is None or i in chosen):
             if run.options.dry_run:
                 run.results[i] = _row_result(row, DRY[action], row.get("reason"))
             else:
                 todo.append(i)
-        elif action in ("create", "update"):
+        elif action in DRY:
             run.results[i] = _row_result(row, "SKIP", "not selected for this apply")
         else:
             run.results[i] = _row_result(row, CARRIED.get(action, "ERROR"), row.get("reason"))
@@ -370,7 +372,7 @@ def _apply_guarded_row(
         return _row_result(row, "ERROR", f"blocked: {exc}")
     hook_ctx = {"resource": profile.name, "node": node.name, "row": row}
     payload = apply_hook(profile, "pre_apply", hook_ctx, payload)
-    status = "CREATED" if row["method"] == "POST" else "UPDATED"
+    status = {"POST": "CREATED", "PUT": "UPDATED", "DELETE": "DELETED"}[row["method"]]
     try:
         attempts, outcome, note = _send(run, row, profile, node, path, payload)
     except AmbiguousWriteError as exc:

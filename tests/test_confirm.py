@@ -84,7 +84,7 @@ def test_without_a_terminal_apply_refuses_in_one_line(sim, env, samples, tenants
         env=env,
         cwd=tmp_path,
     )
-    assert done.returncode == 5
+    assert done.returncode == 6
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: apply asks before writing")
     assert "--auto-approve" in lines[0] and "Traceback" not in done.stderr
@@ -107,7 +107,7 @@ def test_auto_approve_applies_without_asking(sim, samples, tenants_file, tmp_pat
 def test_on_a_terminal_apply_asks_and_honours_the_answer(sim, env, samples, tenants_file, tmp_path):
     args = _apply_args(samples, tenants_file)
     code, out, err = _on_a_terminal(args, env, tmp_path, b"n\n")
-    assert code == 5, err
+    assert code == 6, err
     assert "Changes to apply to tenant core:" in err and "repos  create 12" in err
     assert QUESTION in err and "apply cancelled: nothing was written" in err
     assert "Plan for core" in out  # the plan was shown before the question
@@ -166,7 +166,7 @@ def test_the_summary_counts_per_resource_and_action_and_names_the_deletes():
     err = io.StringIO()
     with pytest.raises(NotApprovedError) as info:  # end of input is not a yes
         confirm_apply(plan, Path("p.json"), stdin=io.StringIO(""), stderr=err)
-    assert info.value.exit_code == 5 and "apply --plan p.json" in info.value.message
+    assert info.value.exit_code == 6 and "apply --plan p.json" in info.value.message
     assert "Apply 4 changes to tenant core? [y/N] " in err.getvalue()
     confirm_apply(plan, Path("p.json"), stdin=io.StringIO("Yes\n"), stderr=io.StringIO())
     quiet = io.StringIO()  # nothing to write: nothing to ask

@@ -24,6 +24,7 @@ from directorsync.config import Settings
 from directorsync.errors import ConfigError
 from directorsync.ledger.database import open_configured
 from directorsync.logs import setup_logging
+from directorsync.ownership import record_lifecycle
 from directorsync.plan import Plan, read_plan
 from directorsync.report.console import (
     CONSOLE_DETAIL_ROWS,
@@ -51,6 +52,7 @@ def run_apply(
     events: str | None = None,
     force: bool = False,
     auto_approve: bool = False,
+    prune: tuple[bool, bool] = (False, False),
 ) -> int:
     """Plan (or load ``plan_file``), ask, apply, write reports; return the exit code.
 
@@ -125,6 +127,7 @@ def run_apply(
                     status,
                     force,
                     ask,
+                    prune,
                 )
             )
             result.update(run_id=run_id, plan_run_id=life.plan.run_id if life.plan else None)
@@ -175,6 +178,7 @@ def _work(
     status: Console,
     force: bool = False,
     ask: bool = False,
+    prune: tuple[bool, bool] = (False, False),
 ) -> dict[str, Any]:
     """Plan (unless given) and apply; runs in the lifecycle's worker thread."""
     logging = setup_logging(
@@ -191,7 +195,8 @@ def _work(
             life.tracker.stage("plan")
             if plan is None:
                 assert xlsx is not None  # checked above: without --plan, --xlsx is required
-                plan = session.plan(tenant, xlsx, resources)
+                options = session.prune_options(*prune)
+                plan = session.plan(tenant, xlsx, resources, prune=options, ledger=life.ledger)
             session.check_workbook_tenant(plan, force)
             if not plan_file:  # the plan's counts and verdict; `apply --plan` does not reprint it
                 plan.save(out / "plan.json")
@@ -205,7 +210,17 @@ def _work(
             life.tracker.stage("apply")
             guard = life.make_guard(session.client, plan.pool_uuid, session.profiles, previous)
             check_stale = bool(plan_file) and previous is None
-            return _apply(session, plan, selection, dry_run, check_stale, status, life, guard)
+            result = _apply(session, plan, selection, dry_run, check_stale, status, life, guard)
+            if not dry_run:
+                record_lifecycle(
+                    life.ledger,
+                    life.run_id,
+                    session.tenant(plan.tenant),
+                    result["rows"],
+                    session.inventory(plan.tenant),
+                    session.profiles,
+                )
+            return result
     finally:
         logging.close()
 

@@ -60,6 +60,17 @@ def _common(fn: _F) -> _F:
             help="Do not verify Director's TLS certificate (warned).",
         ),
         click.option(
+            "--prune",
+            is_flag=True,
+            help="Delete what Director holds that the workbook no longer names (resources with "
+            "lifecycle.prune; owned objects only; protected and quarantined ones kept).",
+        ),
+        click.option(
+            "--prune-unowned",
+            is_flag=True,
+            help="With --prune: also objects DirectorSync did not create (warned with the count).",
+        ),
+        click.option(
             "--verbose",
             "-v",
             is_flag=True,
@@ -136,6 +147,8 @@ def plan_command(
     fmt: str,
     detailed_exitcode: bool,
     annotate: Path | None = None,
+    prune: bool = False,
+    prune_unowned: bool = False,
 ) -> int:
     """Compare a workbook with Director and show what would change (never writes)."""
     try:
@@ -152,6 +165,7 @@ def plan_command(
             detailed_exitcode,
             verbose,
             annotate,
+            (prune, prune_unowned),
         )
     except (DirectorSyncError, click.UsageError) as exc:
         if not detailed_exitcode:
@@ -173,6 +187,7 @@ def _plan(
     detailed_exitcode: bool,
     verbose: bool = False,
     annotate: Path | None = None,
+    prune: tuple[bool, bool] = (False, False),
 ) -> int:
     from directorsync.plan import plan_json
     from directorsync.report.console import CONSOLE_DETAIL_ROWS, print_plan
@@ -186,7 +201,13 @@ def _plan(
     with recorded_run(settings, tenant, "plan", workbook=str(xlsx)) as run:
         progress = _progress if fmt == "table" else None
         with Session.open(settings=settings, progress=progress) as session:
-            plan = session.plan(tenant, xlsx, _resources(resources))
+            plan = session.plan(
+                tenant,
+                xlsx,
+                _resources(resources),
+                prune=session.prune_options(*prune),
+                ledger=run.ledger if run else None,
+            )
         data = plan.to_dict() if out or fmt == "json" else None
         if out:
             plan.save(out, data)
@@ -288,6 +309,8 @@ def apply_command(
     events: str | None = None,
     force: bool = False,
     auto_approve: bool = False,
+    prune: bool = False,
+    prune_unowned: bool = False,
 ) -> int:
     """Plan then apply a workbook (or apply a saved plan); only changed rows are sent.
 
@@ -318,6 +341,7 @@ def apply_command(
         events=events,
         force=force,
         auto_approve=auto_approve,
+        prune=(prune, prune_unowned),
     )
 
 
