@@ -154,7 +154,8 @@ def _decide(
         new_rows.append(_row(o, profiles[o.resource], user))
     unowned = sum(1 for o in deleting if not o.owner)
     if new_rows:
-        plan.rows = pd.concat([plan.rows, pd.DataFrame(new_rows, columns=PLAN_COLUMNS)])
+        new = pd.DataFrame(new_rows, columns=PLAN_COLUMNS)  # first: deletes are shown first
+        plan.rows = pd.concat([new, plan.rows])
         plan.rows = plan.rows.reset_index(drop=True)
     if unowned:
         plan.notes.append(

@@ -57,9 +57,15 @@ def rollback_plan(
     tenant: Tenant,
     inventory: Inventory,
     profiles: Mapping[str, Profile],
+    rows: list[dict[str, Any]] | None = None,
 ) -> Plan:
-    """The plan that undoes run ``run_id`` on ``tenant`` (see the module docstring)."""
-    _, rows = run_rows(ledger, run_id)
+    """The plan that undoes run ``run_id`` on ``tenant`` (see the module docstring).
+
+    ``rows``: the run's result rows (default: read from its ``result.json``).
+    """
+    if rows is None:
+        _, rows = run_rows(ledger, run_id)
+    rows = [r for r in rows if r.get("status") in UNDO]
     before = {
         (p["node_id"], p["resource"], p["key"]): p["before"] for p in run_pre_images(ledger, run_id)
     }
@@ -219,3 +225,31 @@ def _refs(
             deps.append(dep)
             return f"{REF_PREFIX}{dep}"
     return value
+
+
+def mark_undone(result: dict[str, Any], undo: Mapping[str, Any]) -> dict[str, int]:
+    """``apply --rollback-on-error``: say in ``result`` which writes were undone.
+
+    Each row undone gets ``undone: true`` and its reason says so; a note counts them and names
+    the writes that could not be undone (they stay as written).
+    """
+    done = {
+        _ok(r): r
+        for r in undo.get("rows") or []
+        if r.get("status") in ("CREATED", "UPDATED", "DELETED")
+    }
+    kept = [r for r in undo.get("rows") or [] if _ok(r) not in done]
+    for row in result.get("rows") or []:
+        if row.get("status") in UNDO and _ok(row) in done:
+            row["undone"] = True
+            row["reason"] = "; ".join(
+                x for x in (row.get("reason"), "undone by --rollback-on-error") if x
+            )
+    message = f"rollback on error: {len(done)} write(s) of this run undone"
+    if kept:
+        names = ", ".join(f"{r['resource']} {r['key']} ({r['status']})" for r in kept[:10])
+        message += f"; {len(kept)} could not be undone: {names}"
+    result.setdefault("notes", []).append(
+        {"resource": "*", "level": "warning" if kept else "info", "message": message}
+    )
+    return {"undone": len(done), "kept": len(kept)}

@@ -25,6 +25,7 @@ from directorsync.errors import ConfigError
 from directorsync.ledger.database import open_configured
 from directorsync.logs import setup_logging
 from directorsync.ownership import record_lifecycle
+from directorsync.rollback import mark_undone, rollback_plan
 from directorsync.plan import Plan, read_plan
 from directorsync.report.console import (
     CONSOLE_DETAIL_ROWS,
@@ -53,6 +54,7 @@ def run_apply(
     force: bool = False,
     auto_approve: bool = False,
     prune: tuple[bool, bool] = (False, False),
+    rollback_on_error: bool = False,
 ) -> int:
     """Plan (or load ``plan_file``), ask, apply, write reports; return the exit code.
 
@@ -128,6 +130,7 @@ def run_apply(
                     force,
                     ask,
                     prune,
+                    rollback_on_error,
                 )
             )
             result.update(run_id=run_id, plan_run_id=life.plan.run_id if life.plan else None)
@@ -179,6 +182,7 @@ def _work(
     force: bool = False,
     ask: bool = False,
     prune: tuple[bool, bool] = (False, False),
+    rollback_on_error: bool = False,
 ) -> dict[str, Any]:
     """Plan (unless given) and apply; runs in the lifecycle's worker thread."""
     logging = setup_logging(
@@ -212,14 +216,16 @@ def _work(
             check_stale = bool(plan_file) and previous is None
             result = _apply(session, plan, selection, dry_run, check_stale, status, life, guard)
             if not dry_run:
+                tenant_of, inventory = session.tenant(plan.tenant), session.inventory(plan.tenant)
+                rows = result["rows"]
                 record_lifecycle(
-                    life.ledger,
-                    life.run_id,
-                    session.tenant(plan.tenant),
-                    result["rows"],
-                    session.inventory(plan.tenant),
-                    session.profiles,
+                    life.ledger, life.run_id, tenant_of, rows, inventory, session.profiles
                 )
+                if rollback_on_error and failed(result):
+                    undo = rollback_plan(
+                        life.ledger, life.run_id, tenant_of, inventory, session.profiles, rows
+                    )
+                    mark_undone(result, session.apply(undo))
             return result
     finally:
         logging.close()

@@ -291,6 +291,11 @@ def _print_notes(notes: list[dict[str, str]]) -> None:
     help="Apply what was planned without asking (CI). Without it apply asks on a terminal and "
     "refuses elsewhere (exit 6); --plan, --resume and --dry-run never ask.",
 )
+@click.option(
+    "--rollback-on-error",
+    is_flag=True,
+    help="When a row ends ERROR or EXCEPTION, undo the run's successful writes (all or nothing).",
+)
 def apply_command(
     tenant: str | None,
     xlsx: Path | None,
@@ -311,6 +316,7 @@ def apply_command(
     auto_approve: bool = False,
     prune: bool = False,
     prune_unowned: bool = False,
+    rollback_on_error: bool = False,
 ) -> int:
     """Plan then apply a workbook (or apply a saved plan); only changed rows are sent.
 
@@ -342,6 +348,7 @@ def apply_command(
         force=force,
         auto_approve=auto_approve,
         prune=(prune, prune_unowned),
+        rollback_on_error=rollback_on_error,
     )
 
 
