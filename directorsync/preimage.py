@@ -80,13 +80,13 @@ def as_objects(frame: pd.DataFrame) -> list[dict[str, Any]]:
     ``_planned``) are left out.
     """
     names = [c for c in frame.columns if not str(c).startswith("_")]
-    arrays, gaps = [], []
+    arrays: list[Any] = []
+    gaps: list[tuple[str, list[int]]] = []
     for name in names:
         values = frame[name].to_numpy(dtype=object)
         missing = pd.isna(values)
         if missing.any():
-            rows = missing.nonzero()[0]
-            gaps.append((name, [int(i) for i in rows if values[i] is not None]))
+            gaps.append((name, [int(i) for i in missing.nonzero()[0] if values[i] is not None]))
         arrays.append(values)
     records = [dict(zip(names, row)) for row in zip(*arrays)]
     for name, rows in gaps:

@@ -70,6 +70,8 @@ def prune_plan(
 ) -> dict[str, int]:
     """Add the orphans of ``plan``'s resources to it (rows and notes); the counts by kind."""
     ours = owned(ledger, tenant.name) if ledger is not None else {}
+    if not options.prune:  # only owned orphans are said: list only resources with owned objects
+        with_owned = {resource for _, resource, _ in ours}
     orphans: list[_Orphan] = []
     named: list[ObjectKey] = []
     listings: dict[tuple[str, str], pd.DataFrame] = {}
@@ -77,6 +79,8 @@ def prune_plan(
     for resource in plan.resources:
         profile = profiles.get(resource)
         if profile is None or not profile.section("lifecycle").get("prune"):
+            continue
+        if not options.prune and resource not in with_owned:
             continue
         mine = rows[rows["resource"] == resource] if len(rows) else rows
         for node in tenant.nodes_for(resource, profile.targets):
@@ -92,7 +96,7 @@ def prune_plan(
             for pos, key in enumerate(names):
                 if str(key) in keys:
                     continue
-                record = frame.iloc[pos].to_dict()
+                record = {str(k): v for k, v in frame.iloc[pos].to_dict().items()}
                 owner = ours.get((node.id, resource, str(key)))
                 orphans.append(_Orphan(node, resource, str(key), record, hashes.iloc[pos], owner))
     since = {}

@@ -176,7 +176,11 @@ def _undo(
     if action == "update":
         payload[profile.id_field] = str(oid)
         out["path"] = (endpoint.get("update") or "").replace("{id}", str(oid))
-        out["changes"] = {k: [obj.get(k), v] for k, v in payload.items() if obj.get(k) != v}
+        out["changes"] = [
+            {"field": k, "before": obj.get(k), "after": v}
+            for k, v in payload.items()
+            if obj.get(k) != v
+        ]
     else:
         payload.pop(profile.id_field, None)
         out["path"] = endpoint.get("create") or endpoint.get("list")
@@ -197,7 +201,9 @@ def _stale(
     if not obj:
         return "the object is gone"
     sent = row.get("payload") or {}
-    changed = [k for k, v in sent.items() if _scalar(v) and k in obj and str(obj[k]) != str(v)]
+    changed = [
+        k for k, v in sent.items() if _compared(v) and k in obj and _text(obj[k]) != _text(v)
+    ]
     if changed:
         return f"changed again ({', '.join(sorted(changed)[:5])})"
     if action == "update" and image is None:
@@ -205,9 +211,18 @@ def _stale(
     return None
 
 
-def _scalar(value: Any) -> bool:
-    """Text, numbers and booleans the run sent are compared (not ``$ref:`` ids, not lists)."""
-    return isinstance(value, str | int | float | bool) and REF_PREFIX not in str(value)
+def _compared(value: Any) -> bool:
+    """Values the run sent that are compared with the object now (not ``$ref:`` ids)."""
+    return value is not None and REF_PREFIX not in json.dumps(value, default=str)
+
+
+def _text(value: Any) -> str:
+    """A value as canonical text: keys sorted, lists as sets (their order is Director's)."""
+    if isinstance(value, dict):
+        return json.dumps({k: _text(v) for k, v in value.items()}, sort_keys=True)
+    if isinstance(value, list | tuple):
+        return json.dumps(sorted(_text(v) for v in value))
+    return str(value)
 
 
 def _refs(

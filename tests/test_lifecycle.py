@@ -11,6 +11,7 @@ import json
 from pathlib import Path
 
 import openpyxl
+import pytest
 from click.testing import CliRunner
 from conftest import TOKEN, core_args, session_for, use_simulator
 
@@ -186,3 +187,66 @@ def test_rollback_on_error_leaves_director_as_before_the_run(
         after = {o["name"] for o in s.client.list_objects(POOL, BACKEND, "Repos")}
     assert after == before  # nothing of the run is left
     assert deletes(simulator).count("Repos") == 10
+
+
+def test_rollback_puts_updated_objects_back_and_skips_those_changed_again(
+    simulator, samples, tenants_file, tmp_path, monkeypatch
+):
+    use_simulator(monkeypatch, simulator, tmp_path)
+    core = samples / "core_config.xlsx"
+    args = core_args(tenants_file, core, "repos")
+    assert invoke("apply", *args, "--auto-approve").return_value == 0
+    wb = openpyxl.load_workbook(core)
+    ws = wb["Repo"]
+    head = [c.value for c in ws[1]]
+    for row in ws.iter_rows(min_row=2):
+        if row[head.index("cleaned_repo_name")].value in ("Repo_cloud", "Repo_secu"):
+            row[head.index("retention_days")].value = 30
+    changed = tmp_path / "core_changed.xlsx"
+    wb.save(changed)
+    done = invoke("apply", *core_args(tenants_file, changed, "repos"), "--auto-approve")
+    assert done.return_value == 0 and "4 updated" in done.output, done.output
+    run_id, rows = last_result(tmp_path)
+    updated = [r for r in rows if r["status"] == "UPDATED"]
+    assert all(r["before"]["hiddenrepopath"][0]["retention"] != 30 for r in updated)
+    with session_for(simulator, tenants_file, tmp_path) as s:  # changed again by hand
+        secu = next(
+            o for o in s.client.list_objects(POOL, BACKEND, "Repos") if o["name"] == "Repo_secu"
+        )
+        s.client.write("PUT", POOL, BACKEND, f"Repos/{secu['id']}", {
+            "id": secu["id"], "hiddenrepopath": [{"path": "/data_hot/", "retention": 31}]})  # fmt: skip
+    plan = tmp_path / "undo.json"
+    back = invoke("rollback", run_id, "--out", str(plan), "--tenants-file", str(tenants_file))
+    undo = json.loads(plan.read_text())["rows"]
+    assert sorted((r["key"], r["action"]) for r in undo) == [
+        ("Repo_cloud", "update"), ("Repo_cloud", "update"), ("Repo_secu", "skip"), ("Repo_secu", "update"),
+    ], back.output  # fmt: skip
+    stale = next(r for r in undo if r["action"] == "skip")
+    assert stale["node_id"] == BACKEND and stale["reason"].startswith("stale: changed again")
+    assert invoke("apply", "--plan", str(plan)).return_value == 0
+    again = invoke("plan", *args, "--out", str(tmp_path / "again.json"))
+    left = [
+        r
+        for r in json.loads((tmp_path / "again.json").read_text())["rows"]
+        if r["action"] != "unchanged"
+    ]
+    assert [(r["key"], r["node_id"]) for r in left if r["action"] == "update"] == [
+        ("Repo_secu", BACKEND)
+    ], again.output
+
+
+def test_profiles_and_settings_say_what_may_be_pruned():
+    from directorsync.config import load_settings
+    from directorsync.errors import ConfigError
+    from directorsync.profile.model import load_profiles
+    from directorsync.profile.schema import schema_errors
+
+    assert [e[0] for e in schema_errors({"lifecycle": {"prun": True}})] == [["lifecycle", "prun"]]
+    prunable = {n for n, p in load_profiles(None).items() if p.section("lifecycle").get("prune")}
+    assert prunable == {"repos", "routing_policies", "normalization_policies",
+                        "processing_policies", "device_groups", "devices"}  # fmt: skip
+    settings = load_settings(env={}, overrides={"prune.delay": "7d", "prune.protect": ["x*"]})
+    assert settings.prune.delay_seconds == 7 * 86400 and settings.prune.protect == ["x*"]
+    assert load_settings(env={"DSYNC_PRUNE__DELAY": "90"}).prune.delay_seconds == 90
+    with pytest.raises(ConfigError, match="not a delay"):
+        load_settings(env={}, overrides={"prune.delay": "soon"})

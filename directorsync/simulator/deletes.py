@@ -58,7 +58,7 @@ def alert_rule_using(node: NodeView, name: str) -> tuple[str, str] | None:
         wanted = {remote, f"127.0.0.1:{REPO_PORT}/{name}"} if view is node else {remote}
         for rule in view.objects("AlertRules"):
             if wanted & set(rule.get("repos") or []):
-                return rule.get("searchname", rule["id"]), view.info.name
+                return str(rule.get("searchname", rule["id"])), view.info.name
     return None
 
 
