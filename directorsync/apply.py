@@ -1,10 +1,10 @@
 """Apply: push a plan's changed rows to Director, concurrently and safely.
 
-- Only ``create``/``update`` rows are sent (optionally a selection of them); every other row is
-  carried into the result as UNCHANGED / SKIP / ERROR with its reason.
-- Resources go in dependency order; inside a resource, rows go in ``apply.waves`` order (e.g.
-  syslog ``use_as_proxy`` before ``uses_proxy``), each node with at most ``concurrency`` orders
-  in flight.
+- Only ``create``/``update``/``delete`` rows are sent (optionally a selection of them); every
+  other row is carried into the result as UNCHANGED / SKIP / ERROR with its reason.
+- Resources go in dependency order, then their deletes in reverse order (docs/lifecycle.md);
+  inside a resource, rows go in ``apply.waves`` order (syslog ``use_as_proxy`` before
+  ``uses_proxy``), each node with at most ``concurrency`` orders in flight.
 - ``$ref:`` placeholders (objects created earlier in the run) are replaced by their new ids,
   found by re-listing the dependency once per node. A row whose dependency failed is reported as
   blocked and never sent.
@@ -46,6 +46,7 @@ from directorsync.inventory import Inventory, is_ref
 from directorsync.jsonio import collector_paused
 from directorsync.logs import log_context
 from directorsync.plan import Plan, plain_rows
+from directorsync.preimage import rows_pre_images
 from directorsync.profile.model import Profile
 from directorsync.runresult import result_value
 from directorsync.tenants import Node, Tenant
@@ -56,7 +57,7 @@ if TYPE_CHECKING:
     from directorsync.director.orders import OrderOutcome
 
 LOG = logging.getLogger("directorsync.apply")
-DRY = {"create": "PLANNED_CREATE", "update": "PLANNED_UPDATE"}
+DRY = {"create": "PLANNED_CREATE", "update": "PLANNED_UPDATE", "delete": "PLANNED_DELETE"}
 CARRIED = {"unchanged": "UNCHANGED", "skip": "SKIP", "error": "ERROR"}
 Progress = Callable[[int, int, dict[str, Any]], None]
 
@@ -97,6 +98,7 @@ class _Run:
     records: Any = ()  # plan rows as dicts (read-only), by position; then the rows to send only
     id_locks: dict[tuple[str, str], threading.Lock] = field(default_factory=dict)
     guard: Any = None
+    before: dict[int, dict[str, Any] | None] = field(default_factory=dict)  # pre-images
 
 
 def apply_plan(
@@ -138,8 +140,10 @@ def apply_plan(
         todo = _drop_stale(run, todo)
     _block_unapplied(run, rows, todo)
     resources: Any = rows["resource"].to_numpy(dtype=object) if len(rows) else []
-    for resource in plan.resources:
-        mine = [i for i in todo if resources[i] == resource]
+    deletes = set(rows.index[rows["action"] == "delete"]) if len(rows) else set()
+    passes = [(r, False) for r in plan.resources] + [(r, True) for r in plan.resources[::-1]]
+    for resource, deleting in passes:
+        mine = [i for i in todo if resources[i] == resource and (i in deletes) == deleting]
         if mine:
             with log_context(tenant=tenant.name, pool=tenant.pool_uuid, resource=resource):
                 LOG.info("applying %d %s row(s)", len(mine), resource)
@@ -154,12 +158,12 @@ def _carry_over(run: _Run, selection: list[int] | None) -> list[int]:
     todo = []
     for i, row in enumerate(run.records):
         action = row.get("action")
-        if action in ("create", "update") and (chosen is None or i in chosen):
+        if action in DRY and (chosen is None or i in chosen):
             if run.options.dry_run:
                 run.results[i] = _row_result(row, DRY[action], row.get("reason"))
             else:
                 todo.append(i)
-        elif action in ("create", "update"):
+        elif action in DRY:
             run.results[i] = _row_result(row, "SKIP", "not selected for this apply")
         else:
             run.results[i] = _row_result(row, CARRIED.get(action, "ERROR"), row.get("reason"))
@@ -251,6 +255,7 @@ def _apply_resource(run: _Run, rows: pd.DataFrame, resource: str, todo: list[int
     nodes = _nodes(run)
     nids, limit = set(rows.loc[todo, "node_id"]), run.options.concurrency
     per_node = {nid: write_window(run.client, nid, limit) for nid in nids}
+    run.before.update(rows_pre_images(run.inventory, profile, nodes, run.records, todo))
     workers = max(1, min(64, run.options.concurrency * len(per_node)))
     for wave in waves:
         with ThreadPoolExecutor(
@@ -308,6 +313,8 @@ def _guarded(
             LOG.exception("%s %s: unexpected error", row["method"], row["key"])
             result = _row_result(row, "EXCEPTION", f"{exc.__class__.__name__}: {exc}")
         result["duration_ms"] = round((time.perf_counter() - started) * 1000, 1)
+        if i in run.before:
+            result["before"] = run.before[i]
         _log_row(result)
     key = (row["resource"], row["node_id"], row["key"])
     with run.lock:
@@ -365,7 +372,7 @@ def _apply_guarded_row(
         return _row_result(row, "ERROR", f"blocked: {exc}")
     hook_ctx = {"resource": profile.name, "node": node.name, "row": row}
     payload = apply_hook(profile, "pre_apply", hook_ctx, payload)
-    status = "CREATED" if row["method"] == "POST" else "UPDATED"
+    status = {"POST": "CREATED", "PUT": "UPDATED", "DELETE": "DELETED"}[row["method"]]
     try:
         attempts, outcome, note = _send(run, row, profile, node, path, payload)
     except AmbiguousWriteError as exc:
@@ -452,11 +459,6 @@ def _ids_on_node(run: _Run, profile: Profile, node: Node) -> dict[str, str]:
     keys = key_series(remote, profile.remote_key)
     keep = ids.notna()
     return dict(zip(keys[keep], ids[keep].astype(str)))
-
-
-def _find_remote(run: _Run, profile: Profile, node: Node, key: str) -> str | None:
-    """The id of the object with this natural key on the node, listed now."""
-    return _ids_on_node(run, profile, node).get(key)
 
 
 def _remote_object(run: _Run, profile: Profile, node: Node, key: str) -> dict[str, Any] | None:
@@ -554,7 +556,7 @@ def _as_row_error(exc: DirectorError) -> RowError:
 def _confirm_created(run: _Run, profile: Profile, node: Node, key: str) -> bool:
     """After an unanswered create: look for the object, giving its order time to finish."""
     for attempt in range(run.options.confirm_polls):
-        if _find_remote(run, profile, node, key):
+        if _ids_on_node(run, profile, node).get(key):
             return True
         run.options.sleep(min(2.0, 0.05 * 2**attempt))
     return False

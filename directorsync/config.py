@@ -138,6 +138,31 @@ class ContextSettings(_Section):
     pool_uuid: str | None = None
 
 
+class PruneSettings(_Section):
+    """Deletes (``--prune``, docs/lifecycle.md): what is never deleted and how long to wait."""
+
+    protect: list[str] = Field(
+        default_factory=list, description="name patterns (fnmatch: * ?) never deleted"
+    )
+    delay: str = Field(
+        "0", description="quarantine before an orphan is deleted: seconds, or 30m, 12h, 7d"
+    )
+
+    @field_validator("delay", mode="before")
+    @classmethod
+    def _delay_text(cls, value: Any) -> str:
+        text = str(value).strip()
+        if not re.fullmatch(r"\d+(\.\d+)?\s*[smhd]?", text):
+            raise ValueError(f"{text!r} is not a delay: write seconds, or 30m, 12h, 7d")
+        return text
+
+    @property
+    def delay_seconds(self) -> float:
+        """``delay`` in seconds."""
+        unit = {"s": 1, "m": 60, "h": 3600, "d": 86400}.get(self.delay[-1], 1)
+        return float(self.delay.rstrip("smhd").strip()) * unit
+
+
 class LedgerSettings(_Section):
     """The run ledger: an SQLite file (default ``<reports_dir>/ledger.sqlite``) or a database URL."""
 
@@ -208,6 +233,8 @@ class Settings(_Section):
         if twice:
             raise ValueError(f"schedule names must differ: {', '.join(twice)} used twice")
         return value
+
+    prune: PruneSettings = Field(default_factory=PruneSettings)
 
     @property
     def run_id(self) -> str:

@@ -10,6 +10,7 @@ Every error the toolkit raises on purpose derives from :class:`DirectorSyncError
     ├── PlanError              a saved plan that cannot be read or applied (hash, staleness)
     ├── LedgerError            the run ledger cannot be opened, or a run id is unknown
     │   └── TenantBusyError        another run holds the tenant's lease (exit 5)
+    ├── NotApprovedError       apply was not confirmed: no terminal to ask, or "no" (exit 6)
     └── DirectorError          anything that came back from (or failed on the way to) Director
         ├── DirectorHTTPError      an HTTP status >= 400, with Director's message
         ├── AmbiguousWriteError    a write was sent but its outcome is unknown (timeout, drop)
@@ -87,6 +88,12 @@ class TenantBusyError(LedgerError):
     """Another run holds the tenant's lease (one writer per tenant)."""
 
     exit_code = 5
+
+
+class NotApprovedError(DirectorSyncError):
+    """``apply`` was not confirmed: no terminal to ask and no ``--auto-approve``, or "no"."""
+
+    exit_code = 6
 
 
 class DirectorError(DirectorSyncError):

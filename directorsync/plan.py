@@ -103,12 +103,12 @@ class Plan:
 
     @property
     def has_changes(self) -> bool:
-        """A row would create or update an object."""
-        return bool(self.rows["action"].isin(["create", "update"]).any())
+        """A row would create, update or delete an object."""
+        return bool(self.rows["action"].isin(["create", "update", "delete"]).any())
 
     def changed(self) -> pd.DataFrame:
         """Rows that would be sent."""
-        return self.rows[self.rows["action"].isin(["create", "update"])]
+        return self.rows[self.rows["action"].isin(["create", "update", "delete"])]
 
     def to_dict(self) -> dict[str, Any]:
         """The ``directorsync/plan@1`` JSON value."""

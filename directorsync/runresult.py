@@ -58,7 +58,7 @@ def partial_result(
             continue
         out = {k: (None if isinstance(v, float) and v != v else v) for k, v in row.items()}
         out.update(error=None, order_id=None, duration_ms=None, attempts=0)
-        if action in ("create", "update") and (chosen is None or i in chosen):
+        if action in ("create", "update", "delete") and (chosen is None or i in chosen):
             if rk in sent:
                 reason = (
                     "stopped at once: the write was sent and its outcome is unknown; "
@@ -67,7 +67,7 @@ def partial_result(
                 out.update(status="ERROR", reason=reason, error=reason)
             else:
                 out.update(status="SKIP", reason=CANCELLED_REASON)
-        elif action in ("create", "update"):
+        elif action in ("create", "update", "delete"):
             out.update(status="SKIP", reason="not selected for this apply")
         else:
             out.update(status=CARRIED.get(str(action), "ERROR"))

@@ -21,6 +21,7 @@ from directorsync.inventory import Inventory
 from directorsync.plan import Plan
 from directorsync.planner import build_plan, columns_read
 from directorsync.profile.model import Profile, load_profiles
+from directorsync.prune import PruneOptions, prune_plan
 from directorsync.tenants import Tenant, get_tenant, load_tenants, tenant_named_by
 from directorsync.workbook import Workbook
 from directorsync.writeonly import FORCE_UPDATE, check_forced
@@ -98,8 +99,14 @@ class Session:
         resources: list[str] | None = None,
         *,
         fresh: bool = True,
+        prune: PruneOptions | None = None,
+        ledger: Any = None,
     ) -> Plan:
-        """Plan a workbook for a tenant (``fresh`` re-lists Director instead of reusing)."""
+        """Plan a workbook for a tenant (``fresh`` re-lists Director instead of reusing).
+
+        ``prune``: also list (or, with ``prune.prune``, delete) what Director holds that the
+        workbook no longer names (:mod:`directorsync.prune`; ``ledger``: ownership, quarantine).
+        """
         if fresh:
             self._inventories.pop(tenant, None)
         started = time.perf_counter()
@@ -119,6 +126,10 @@ class Session:
             progress=self.progress,
             explicit=bool(resources),
         )
+        if prune is not None:
+            prune_plan(
+                plan, self.inventory(tenant), self.profiles, self.tenant(tenant), ledger, prune
+            )
         plan.timings["load_and_plan"] = round(time.perf_counter() - started, 3)
         plan.tenants_file = self.tenants_file
         other = tenant_named_by(plan.workbook, self.tenants, plan.tenant)
@@ -126,6 +137,15 @@ class Session:
             message = f"{_other_tenant_message(plan, other)} (apply refuses it without --force)"
             plan.notes.append({"resource": "*", "level": "warning", "message": message})
         return plan
+
+    def prune_options(self, prune: bool = False, unowned: bool = False) -> PruneOptions:
+        """Prune options from ``--prune``/``--prune-unowned`` and the settings' ``prune.*``."""
+        return PruneOptions(
+            prune=prune or unowned,
+            unowned=unowned,
+            protect=tuple(self.settings.prune.protect),
+            delay_seconds=self.settings.prune.delay_seconds,
+        )
 
     def check_workbook_tenant(self, plan: Plan, force: bool = False) -> None:
         """Refuse to apply a plan whose workbook's file name names another known tenant.

@@ -44,7 +44,7 @@ ON_NODE = "on node {}"
 
 # --- plan rows ----------------------------------------------------------------------------------
 #: plan actions, in display order
-ACTIONS = ("create", "update", "unchanged", "skip", "error")
+ACTIONS = ("delete", "create", "update", "unchanged", "skip", "error")
 #: the columns of a plan row, in order
 PLAN_COLUMNS = [
     "resource",
@@ -74,8 +74,10 @@ FINDING_COLUMNS = ["resource", "sheet", "row", "column", "check", "severity", "m
 # --- result rows --------------------------------------------------------------------------------
 #: every row status, in display order (PLANNED_* only occur in dry-run results)
 STATUSES = (
+    "DELETED",
     "CREATED",
     "UPDATED",
+    "PLANNED_DELETE",
     "PLANNED_CREATE",
     "PLANNED_UPDATE",
     "UNCHANGED",
@@ -84,7 +86,7 @@ STATUSES = (
     "EXCEPTION",
 )
 #: statuses of a row that ran (not a dry run)
-APPLIED_STATUSES = ("CREATED", "UPDATED", "UNCHANGED", "SKIP", "ERROR", "EXCEPTION")
+APPLIED_STATUSES = ("DELETED", "CREATED", "UPDATED", "UNCHANGED", "SKIP", "ERROR", "EXCEPTION")
 #: statuses that need a reader's attention
 NOT_OK = ("SKIP", "ERROR", "EXCEPTION")
 #: statuses of a row that failed
@@ -112,3 +114,11 @@ EVENTS = (
 CANCELLED_REASON = "cancelled"
 #: the reason of a create that found its object already there with the desired values
 ALREADY_PRESENT = "already present as desired"
+
+# --- lifecycle: deletes, ownership, quarantine (docs/lifecycle.md) ------------------------------
+#: the statuses of a row that wrote (a rollback undoes them)
+WROTE = ("CREATED", "UPDATED", "DELETED")
+#: how an object came to be owned by DirectorSync (ledger table ``ownership``)
+OWNED_HOW = ("created", "adopted")
+#: names of the objects a fresh Director node holds (never deleted, listed as protected)
+BUILTIN_NAMES = ("default", "_logpoint", "_LogPointAlerts")

@@ -131,7 +131,11 @@ def test_director_refusal_is_reported_with_its_message_and_exit_code(
     runner = CliRunner()
     res = runner.invoke(
         cli,
-        ["apply", *core_args(tenants_file, samples / "core_config.xlsx", "repos,routing_policies")],
+        [
+            "apply",
+            *core_args(tenants_file, samples / "core_config.xlsx", "repos,routing_policies"),
+            "--auto-approve",
+        ],
         standalone_mode=False,
         catch_exceptions=False,
     )
@@ -205,7 +209,11 @@ def test_token_appears_in_no_produced_file(sim, samples, tenants_file, tmp_path,
     sim.add_fault(kind="http_500", method="POST", resource="Repos", count=3)
     res = CliRunner().invoke(
         cli,
-        ["apply", *core_args(tenants_file, samples / "core_config.xlsx", "repos")],
+        [
+            "apply",
+            *core_args(tenants_file, samples / "core_config.xlsx", "repos"),
+            "--auto-approve",
+        ],
         standalone_mode=False,
         catch_exceptions=False,
     )

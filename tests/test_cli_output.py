@@ -16,7 +16,9 @@ def test_apply_writes_tables_to_stdout_and_progress_to_stderr(
 ):
     args = ["apply", "--tenant", "esait", "--tenants-file", str(samples / "tenants.yml"),
             "--xlsx", str(samples / "esait_config.xlsx"), "--resources", "repos"]  # fmt: skip
-    done = run_cli(*args, *(["--dry-run"] if dry_run else []), env=simulator_env, cwd=tmp_path)
+    done = run_cli(
+        *args, "--dry-run" if dry_run else "--auto-approve", env=simulator_env, cwd=tmp_path
+    )
     assert done.returncode == 0, done.stderr
     assert "Plan for esait" in done.stdout and "esait · run" in done.stdout
     assert "\nWrote reports/esait/" in done.stdout and "report.html" in done.stdout

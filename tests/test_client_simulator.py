@@ -134,6 +134,42 @@ def test_failed_order_fault(sim, client, backend):
     assert _named(client, pool, node, "ds_it_fail") == []
 
 
+def test_delete_follows_its_order(client, backend):
+    pool, node = backend
+    client.write("POST", pool, node, "Repos", _repo(client, pool, node, "ds_it_del"))
+    [repo] = _named(client, pool, node, "ds_it_del")
+    outcome = client.write("DELETE", pool, node, f"Repos/{repo['id']}")
+    assert outcome.success and outcome.branch == "url" and outcome.order_id
+    assert _named(client, pool, node, "ds_it_del") == []
+    assert client.stats.requests["DELETE"] == 1 and client.stats.orders == 2
+    with pytest.raises(DirectorHTTPError) as info:  # gone: Director no longer knows the id
+        client.write("DELETE", pool, node, f"Repos/{repo['id']}")
+    assert info.value.status == 404
+
+
+def test_delete_refused_by_director_keeps_the_object(client, backend):
+    pool, node = backend
+    client.write("POST", pool, node, "Repos", _repo(client, pool, node, "ds_it_used"))
+    rp = {"policy_name": "ds_it_rp", "catch_all": "ds_it_used", "routing_criteria": []}
+    client.write("POST", pool, node, "RoutingPolicies", rp)
+    [repo] = _named(client, pool, node, "ds_it_used")
+    with pytest.raises(OrderError) as info:
+        client.write("DELETE", pool, node, f"Repos/{repo['id']}")
+    assert "used by routing policy 'ds_it_rp'" in str(info.value)
+    assert info.value.context["method"] == "DELETE"
+    assert len(_named(client, pool, node, "ds_it_used")) == 1
+
+
+def test_dropped_delete_is_ambiguous_not_resent(sim, client, backend):
+    pool, node = backend
+    client.write("POST", pool, node, "Repos", _repo(client, pool, node, "ds_it_deldrop"))
+    [repo] = _named(client, pool, node, "ds_it_deldrop")
+    sim.add_fault(method="DELETE", resource="Repos", count=1, kind="drop")
+    with pytest.raises(AmbiguousWriteError):
+        client.write("DELETE", pool, node, f"Repos/{repo['id']}")
+    assert client.stats.requests["DELETE"] == 1
+
+
 def test_wrong_token_is_refused(sim, backend):
     with DirectorClient(sim.base_url, "wrong-token-123456", retries=0) as other:
         with pytest.raises(DirectorHTTPError) as info:

@@ -50,6 +50,6 @@ def test_requested_resource_without_its_sheet_is_an_error(
 def test_changes_pending_then_none(simulator_env, samples, tenants_file, tmp_path):
     args = core_args(tenants_file, samples / "core_config.xlsx", "repos")
     assert plan(simulator_env, *args) == 2
-    apply = run_cli("apply", *args, env=simulator_env, cwd=tmp_path)
+    apply = run_cli("apply", *args, "--auto-approve", env=simulator_env, cwd=tmp_path)
     assert apply.returncode == 0, apply.stderr
     assert plan(simulator_env, *args) == 0

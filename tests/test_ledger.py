@@ -305,6 +305,7 @@ def test_cli_refuses_a_second_apply_of_a_busy_tenant(samples, tenants_file, tmp_
             str(samples / "core_config.xlsx"),
             "--resources",
             "repos",
+            "--auto-approve",
         ]
         with pytest.raises(TenantBusyError, match="run other by") as busy:
             CliRunner().invoke(cli, args, standalone_mode=False, catch_exceptions=False)

@@ -49,7 +49,7 @@ def _env(sim, tmp_path: Path, ledger: str | None = None) -> dict[str, str]:
 def _start(sim, tmp_path, samples, tenants_file, *extra: str, ledger: str | None = None):
     args = core_args(tenants_file, samples / "core_config.xlsx", "repos")
     return subprocess.Popen(
-        [sys.executable, "-m", "directorsync", "apply", *args, *extra],
+        [sys.executable, "-m", "directorsync", "apply", *args, "--auto-approve", *extra],
         env=_env(sim, tmp_path, ledger),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

@@ -67,11 +67,11 @@ def test_apply_refuses_a_workbook_named_for_another_tenant_without_force(
 ):
     use_simulator(monkeypatch, sim, tmp_path)
     xlsx = repo_workbook(tmp_path / "esait_config.xlsx")
-    res = invoke("apply", *core_args(tenants_file, xlsx, "repos"))
+    res = invoke("apply", *core_args(tenants_file, xlsx, "repos"), "--auto-approve")
     assert isinstance(res.exception, ConfigError), res.output
     assert "names tenant 'esait'" in res.exception.message and "--force" in res.exception.message
     assert writes(sim) == []
-    res = invoke("apply", *core_args(tenants_file, xlsx, "repos"), "--force")
+    res = invoke("apply", *core_args(tenants_file, xlsx, "repos"), "--force", "--auto-approve")
     assert res.exception is None and res.return_value == 0, res.output
     assert len(writes(sim)) == 2  # one repo, on each of core's two backends
 

@@ -32,6 +32,7 @@ COMMANDS: dict[str, str] = {
     "history": "directorsync.cli.ledger_commands:history_command",
     "status": "directorsync.cli.ledger_commands:status_command",
     "cancel": "directorsync.cli.ledger_commands:cancel_command",
+    "rollback": "directorsync.cli.rollback_command:rollback_command",
     "run": "directorsync.notebook.batch:run_command",
     "simulator": "directorsync.cli.simulator_command:simulator_command",
     "make-workbook": "directorsync.cli.workbook_command:make_workbook_command",

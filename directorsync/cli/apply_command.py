@@ -19,10 +19,12 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.text import Text
 
 from directorsync.cli.apply_lifecycle import ApplyLifecycle, resumable
+from directorsync.cli.confirm import confirm_apply, require_terminal
 from directorsync.config import Settings
 from directorsync.errors import ConfigError, WorkbookError
 from directorsync.ledger.database import open_configured
 from directorsync.logs import setup_logging
+from directorsync.ownership import record_lifecycle
 from directorsync.plan import Plan, read_plan
 from directorsync.report.console import (
     CONSOLE_DETAIL_ROWS,
@@ -31,6 +33,7 @@ from directorsync.report.console import (
     write_result_json,
 )
 from directorsync.report.verdicts import apply_verdict, files_line, shown_path
+from directorsync.rollback import mark_undone, rollback_plan
 from directorsync.runresult import failed
 from directorsync.session import Session, check_director, result_dir
 
@@ -50,25 +53,28 @@ def run_apply(
     events: str | None = None,
     force: bool = False,
     annotate: bool = False,
+    auto_approve: bool = False,
+    prune: tuple[bool, bool] = (False, False),
+    rollback_on_error: bool = False,
 ) -> int:
-    """Plan (or load ``plan_file``), apply, write reports; return the exit code.
+    """Plan (or load ``plan_file``), ask, apply, write reports; return the exit code.
 
+    Asking: :mod:`~directorsync.cli.confirm`.
     Every execution is a run of the ledger with its own id and report folder (a saved plan's
     run id is recorded as the run's ``plan_id``); see :mod:`directorsync.cli.apply_lifecycle`.
     """
     console, status = Console(stderr=events == "-"), Console(stderr=True)
+    ask = not (plan_file or resume or dry_run or auto_approve)  # a saved plan was reviewed
+    if ask:
+        _check_usage(settings, tenant, xlsx, approved)
+        require_terminal()  # refused before planning: nobody could answer
     ledger = open_configured(settings)
     previous = resumable(ledger, resume) if resume else None
     if previous:
         plan_file = Path(previous["artifacts"]["plan"])
         approved = approved or _path(previous["artifacts"].get("approved"))
     if not plan_file:
-        if not (tenant or settings.context.tenant):
-            raise click.UsageError("--tenant is required (or --plan)")
-        if not xlsx:
-            raise click.UsageError("--xlsx is required (or --plan)")
-        if approved:
-            raise ConfigError("--approved needs --plan (an approval is bound to a saved plan)")
+        _check_usage(settings, tenant, xlsx, approved)
     check_director(settings)  # before reading a large plan or workbook
     plan, plan_bytes = read_plan(plan_file) if plan_file else (None, b"")
     if plan and plan_file and tenant and tenant != plan.tenant:
@@ -124,6 +130,9 @@ def run_apply(
                     status,
                     force,
                     annotate,
+                    ask,
+                    prune,
+                    rollback_on_error,
                 )
             )
             result.update(run_id=run_id, plan_run_id=life.plan.run_id if life.plan else None)
@@ -146,6 +155,18 @@ def run_apply(
     return code
 
 
+def _check_usage(
+    settings: Settings, tenant: str | None, xlsx: Path | None, approved: Path | None
+) -> None:
+    """Usage errors of an apply that plans itself (before the terminal check)."""
+    if not (tenant or settings.context.tenant):
+        raise click.UsageError("--tenant is required (or --plan)")
+    if not xlsx:
+        raise click.UsageError("--xlsx is required (or --plan)")
+    if approved:
+        raise ConfigError("--approved needs --plan (an approval is bound to a saved plan)")
+
+
 def _work(
     life: ApplyLifecycle,
     settings: Settings,
@@ -162,6 +183,9 @@ def _work(
     status: Console,
     force: bool = False,
     annotate: bool = False,
+    ask: bool = False,
+    prune: tuple[bool, bool] = (False, False),
+    rollback_on_error: bool = False,
 ) -> dict[str, Any]:
     """Plan (unless given) and apply; runs in the lifecycle's worker thread."""
     logging = setup_logging(
@@ -178,11 +202,14 @@ def _work(
             life.tracker.stage("plan")
             if plan is None:
                 assert xlsx is not None  # checked above: without --plan, --xlsx is required
-                plan = session.plan(tenant, xlsx, resources)
+                options = session.prune_options(*prune)
+                plan = session.plan(tenant, xlsx, resources, prune=options, ledger=life.ledger)
             session.check_workbook_tenant(plan, force)
             if not plan_file:  # the plan's counts and verdict; `apply --plan` does not reprint it
                 plan.save(out / "plan.json")
                 print_plan(plan.console_view(), console, details=False)
+                if ask:
+                    confirm_apply(plan, out / "plan.json")
             life.plan = plan
             selection = _approved(approved, plan) if approved else None
             life.selection = selection
@@ -191,6 +218,17 @@ def _work(
             guard = life.make_guard(session.client, plan.pool_uuid, session.profiles, previous)
             check_stale = bool(plan_file) and previous is None
             result = _apply(session, plan, selection, dry_run, check_stale, status, life, guard)
+            if not dry_run:
+                tenant_of, inventory = session.tenant(plan.tenant), session.inventory(plan.tenant)
+                rows = result["rows"]
+                record_lifecycle(
+                    life.ledger, life.run_id, tenant_of, rows, inventory, session.profiles
+                )
+                if rollback_on_error and failed(result):
+                    undo = rollback_plan(
+                        life.ledger, life.run_id, tenant_of, inventory, session.profiles, rows
+                    )
+                    mark_undone(result, session.apply(undo))
             if annotate:
                 _annotate(Path(xlsx or plan.workbook), plan, out, result, status)
             return result

@@ -19,6 +19,7 @@ def _legacy(resource: str, name: str) -> click.Command:
     @click.option("--dry-run", is_flag=True, help="Plan only; never write.")
     @click.option("--config", "config_file", type=click.Path(path_type=Path))
     @click.option("--no-verify", is_flag=True, default=None)
+    @click.option("--auto-approve", is_flag=True, help="Apply without asking (as apply).")
     def legacy(
         tenant: str,
         tenants_file: Path | None,
@@ -26,6 +27,7 @@ def _legacy(resource: str, name: str) -> click.Command:
         dry_run: bool,
         config_file: Path | None,
         no_verify: bool | None,
+        auto_approve: bool,
     ) -> int:
         ctx = click.get_current_context()
         return ctx.invoke(
@@ -38,6 +40,7 @@ def _legacy(resource: str, name: str) -> click.Command:
             url=None,
             no_verify=no_verify,
             dry_run=dry_run,
+            auto_approve=auto_approve,
         )
 
     legacy.help = (

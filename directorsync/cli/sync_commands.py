@@ -3,7 +3,8 @@
 Exit codes (see ``docs/cli.md``): 0 success; 1 rows in ERROR/EXCEPTION or plan errors (also
 lint errors); 2 configuration/profile/ledger errors, or — with ``plan --detailed-exitcode`` —
 changes pending; 3 workbook or plan-file errors; 4 Director unreachable or refusing; 5 tenant
-busy (another run holds its lease); 130 cancelled (Ctrl-C, ``cancel``); 143 terminated (SIGTERM).
+busy (another run holds its lease); 6 apply not confirmed; 130 cancelled (Ctrl-C, ``cancel``);
+143 terminated (SIGTERM).
 """
 
 from __future__ import annotations
@@ -57,6 +58,17 @@ def _common(fn: _F) -> _F:
             is_flag=True,
             default=None,
             help="Do not verify Director's TLS certificate (warned).",
+        ),
+        click.option(
+            "--prune",
+            is_flag=True,
+            help="Delete what Director holds that the workbook no longer names (resources with "
+            "lifecycle.prune; owned objects only; protected and quarantined ones kept).",
+        ),
+        click.option(
+            "--prune-unowned",
+            is_flag=True,
+            help="With --prune: also objects DirectorSync did not create (warned with the count).",
         ),
         click.option(
             "--verbose",
@@ -148,6 +160,8 @@ def plan_command(
     detailed_exitcode: bool,
     annotate: Path | None = None,
     force_update: tuple[str, ...] = (),
+    prune: bool = False,
+    prune_unowned: bool = False,
 ) -> int:
     """Compare a workbook with Director and show what would change (never writes)."""
     try:
@@ -165,6 +179,7 @@ def plan_command(
             verbose,
             annotate,
             force_update,
+            (prune, prune_unowned),
         )
     except (DirectorSyncError, click.UsageError) as exc:
         if not detailed_exitcode:
@@ -187,6 +202,7 @@ def _plan(
     verbose: bool = False,
     annotate: Path | None = None,
     force_update: tuple[str, ...] = (),
+    prune: tuple[bool, bool] = (False, False),
 ) -> int:
     from directorsync.plan import plan_json
     from directorsync.report.console import CONSOLE_DETAIL_ROWS, print_plan
@@ -201,7 +217,13 @@ def _plan(
     with recorded_run(settings, tenant, "plan", workbook=str(xlsx)) as run:
         progress = _progress if fmt == "table" else None
         with Session.open(settings=settings, progress=progress) as session:
-            plan = session.plan(tenant, xlsx, _resources(resources))
+            plan = session.plan(
+                tenant,
+                xlsx,
+                _resources(resources),
+                prune=session.prune_options(*prune),
+                ledger=run.ledger if run else None,
+            )
         data = plan.to_dict() if out or fmt == "json" else None
         if out:
             plan.save(out, data)
@@ -285,6 +307,17 @@ def _print_notes(notes: list[dict[str, str]]) -> None:
     help="Also write annotated.xlsx (each finding on its cell) beside the report, linked from it.",
 )
 @FORCE_UPDATE_OPTION
+@click.option(
+    "--auto-approve",
+    is_flag=True,
+    help="Apply what was planned without asking (CI). Without it apply asks on a terminal and "
+    "refuses elsewhere (exit 6); --plan, --resume and --dry-run never ask.",
+)
+@click.option(
+    "--rollback-on-error",
+    is_flag=True,
+    help="When a row ends ERROR or EXCEPTION, undo the run's successful writes (all or nothing).",
+)
 def apply_command(
     tenant: str | None,
     xlsx: Path | None,
@@ -304,6 +337,10 @@ def apply_command(
     force: bool = False,
     annotate: bool = False,
     force_update: tuple[str, ...] = (),
+    auto_approve: bool = False,
+    prune: bool = False,
+    prune_unowned: bool = False,
+    rollback_on_error: bool = False,
 ) -> int:
     """Plan then apply a workbook (or apply a saved plan); only changed rows are sent.
 
@@ -313,6 +350,7 @@ def apply_command(
     Ctrl-C stops at once. One apply per tenant at a time (exit 5 when busy, or --wait).
     A workbook whose file name names another tenant of the tenants file (esait_config.xlsx
     with --tenant core) is refused unless --force; with --plan, --tenant must be the plan's.
+    Before writing what it planned itself, apply shows the changes and asks (see --auto-approve).
     """
     from directorsync.cli.apply_command import run_apply
 
@@ -332,6 +370,9 @@ def apply_command(
         events=events,
         force=force,
         annotate=annotate,
+        auto_approve=auto_approve,
+        prune=(prune, prune_unowned),
+        rollback_on_error=rollback_on_error,
     )
 
 

@@ -308,7 +308,7 @@ class DirectorClient:
     def write(
         self, method: str, pool: str, node: str, path: str, data: dict | None = None
     ) -> OrderOutcome:
-        """Send a write and follow its order.
+        """Send a write and follow its order (``DELETE`` included: Trash, body ``{"data": {}}``).
 
         Raises:
             OrderError: the order failed (message = Director's text) or timed out.

@@ -21,7 +21,7 @@ from directorsync.plan import Plan
 
 APPROVAL_SCHEMA = "directorsync/approval@1"
 #: actions whose rows are sent by apply (the only rows that can be selected or approved)
-CHANGING = ("create", "update")
+CHANGING = ("delete", "create", "update")
 IDENTITY = ("resource", "node_id", "key")
 
 

@@ -64,7 +64,7 @@ def filter_rows(
 
 
 def changeable(rows: pd.DataFrame) -> list[int]:
-    """Indices of the rows apply would send (``create``/``update``)."""
+    """Indices of the rows apply would send (``delete``/``create``/``update``)."""
     return [int(i) for i in rows.index[rows["action"].isin(CHANGING)]]
 
 
@@ -236,6 +236,7 @@ def describe_rows(rows: pd.DataFrame, indices: Sequence[int], limit: int = 5) ->
 GRID_COLUMNS = ("resource", "node", "key", "action", "changed fields", "reason", "result")
 #: row background per action in the grid (pale, so the text stays readable)
 ACTION_COLOURS = {
+    "delete": "#f5b7b1",  # deletes stand out (and come first in the plan)
     "create": "#e3f4e8",
     "update": "#fff3cd",
     "unchanged": "#ffffff",

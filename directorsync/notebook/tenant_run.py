@@ -301,7 +301,7 @@ def summary_table(plan: Plan) -> pd.DataFrame:
     table = summary.pivot_table(
         index=["resource", "node"], columns="action", values="count", aggfunc="sum", fill_value=0
     )
-    cols = [a for a in ("create", "update", "unchanged", "skip", "error") if a in table]
+    cols = [a for a in ("delete", "create", "update", "unchanged", "skip", "error") if a in table]
     table = table[cols]
     table.columns.name = None
     return table
@@ -319,7 +319,7 @@ def _changes_text(changes: Any) -> str:
 
 def plan_tables(plan: Plan, max_rows: int = MAX_ROWS) -> dict[str, pd.DataFrame]:
     """Per resource: its rows (changes first), at most ``max_rows`` each."""
-    rank = {"error": 0, "create": 1, "update": 2, "skip": 3, "unchanged": 4}
+    rank = {"delete": -1, "error": 0, "create": 1, "update": 2, "skip": 3, "unchanged": 4}
     tables = {}
     for resource, rows in plan.rows.groupby("resource", sort=False):
         order = rows["action"].map(rank).fillna(9).sort_values(kind="stable").index

@@ -216,6 +216,12 @@ class Apply(_Strict):
     waves: Waves | None = None
 
 
+class Lifecycle(_Strict):
+    """``lifecycle``: whether DirectorSync may delete objects the workbook no longer names."""
+
+    prune: bool = False
+
+
 class AfterWrite(_Strict):
     """A follow-up write after a create or update (``path``), when the row matches ``when``."""
 
@@ -249,6 +255,7 @@ class ProfileSpec(_Strict):
     inventory: Inventory = Inventory()
     actions: Actions = Actions()
     apply: Apply = Apply()
+    lifecycle: Lifecycle = Lifecycle()
 
 
 def schema_errors(raw: dict[str, Any]) -> list[tuple[list[str], str, str]]:
@@ -296,6 +303,7 @@ def section_keys() -> dict[str, frozenset[str]]:
             ("hooks", Hooks),
             ("apply", Apply),
             ("actions", Actions),
+            ("lifecycle", Lifecycle),
             ("resolve", ResolveEntry),
             ("mapping", MappingEntry),
             ("prechecks", Precheck),

@@ -22,6 +22,8 @@ CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'n
 
 
 LABELS = {
+    "DELETED": "Deleted",
+    "PLANNED_DELETE": "Would delete",
     "CREATED": "Created",
     "UPDATED": "Updated",
     "PLANNED_CREATE": "Would create",

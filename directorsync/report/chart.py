@@ -16,6 +16,8 @@ from directorsync.report.blocks import LABELS
 
 #: bar colours per status, as in the stylesheet (data/report.css)
 COLOURS = {
+    "DELETED": "#c21f30",
+    "PLANNED_DELETE": "#e58a95",
     "CREATED": "#1a7f37",
     "UPDATED": "#0b5cad",
     "PLANNED_CREATE": "#7cc690",

@@ -41,8 +41,10 @@ from directorsync.vocabulary import (
 )
 from directorsync.workbook import source_label
 
+_RED = {"delete": "bold red"}  # deletes stand out: listed first, by name, in red
 #: detail rows are listed in this order (UNCHANGED and unknown statuses last)
-DETAIL_PRIORITY = {s: i for i, s in enumerate(("ERROR", "EXCEPTION", "SKIP", *STATUSES[:4]))}
+_FIRST = ("DELETED", "PLANNED_DELETE", "ERROR", "EXCEPTION", "SKIP", *STATUSES)  # deletes first
+DETAIL_PRIORITY = {s: i for i, s in enumerate(dict.fromkeys(_FIRST)) if s != "UNCHANGED"}
 
 CONSOLE_DETAIL_ROWS = 50
 CONSOLE_FIELDS_PER_ROW = 4
@@ -308,7 +310,7 @@ def _limit(limit: int | None) -> int:
 
 
 def _print_todo(console: Console, todo: list, limit: int, where: str, errors: bool) -> None:
-    rank = {a: i for i, a in enumerate(("error", "skip", "create", "update"))}
+    rank = {a: i for i, a in enumerate(("delete", "error", "skip", "create", "update"))}
     todo.sort(key=lambda r: rank.get(str(r.get("action")), len(rank)))
     if not todo:
         message = "Nothing to change." if not errors else "Nothing to change in what was planned."
@@ -324,7 +326,7 @@ def _print_todo(console: Console, todo: list, limit: int, where: str, errors: bo
                 Text(compact(row.get("resource"))),
                 Text(compact(node_label(row))),
                 _key_text(row),
-                Text(compact(row.get("action"))),
+                Text(compact(row.get("action")), style=_RED.get(str(row.get("action")), "")),
                 Text(compact(row.get("reason") or "")),
                 _changes_text(row),
             )
@@ -335,7 +337,7 @@ def _print_todo(console: Console, todo: list, limit: int, where: str, errors: bo
             cells = [str(row.get("action")), compact(row.get("resource")), node_label(row),
                      _key_text(row).plain, compact(row.get("reason") or ""),
                      _changes_text(row).plain.replace("\n", "; ")]  # fmt: skip
-            _print_line(console, "  " + "  ".join(c for c in cells if c))
+            _print_line(console, "  " + "  ".join(c for c in cells if c), _RED.get(cells[0], ""))
     _print_more(console, len(shown), len(todo), where)
 
 

@@ -38,11 +38,14 @@ def plan_verdict(by_action: Mapping[str, int], error_notes: int = 0) -> str:
     """The last line of a plan.
 
     Example: ``Plan: 488 to create, 0 to update, 80 skipped, 0 errors.`` (errors: rows the
-    workbook makes impossible, and resources not planned).
+    workbook makes impossible, and resources not planned; ``3 to delete`` comes first when the
+    plan deletes).
     """
     errors = by_action.get("error", 0) + error_notes
-    return (
-        f"Plan: {by_action.get('create', 0):,} to create, {by_action.get('update', 0):,} to "
+    deleting = by_action.get("delete", 0)
+    deletes = "Plan: " + (f"{deleting:,} to delete, " if deleting else "")
+    return deletes + (
+        f"{by_action.get('create', 0):,} to create, {by_action.get('update', 0):,} to "
         f"update, {by_action.get('skip', 0):,} skipped, {errors:,} error{'' if errors == 1 else 's'}."
     )
 
@@ -64,6 +67,7 @@ def apply_verdict(result: Mapping[str, Any], report: str | Path | None = None) -
                 f"{by.get('PLANNED_UPDATE', 0):,} to update")  # fmt: skip
     else:
         head = f"Apply complete: {by.get('CREATED', 0):,} created, {by.get('UPDATED', 0):,} updated"
+        head += f", {by['DELETED']:,} deleted" if by.get("DELETED") else ""
     text = f"{head}, {by.get('SKIP', 0):,} skipped, {failed:,} failed in {took:.1f} s."
     if result.get("dry_run"):
         text += " Nothing was written."

@@ -14,6 +14,7 @@ The subpackage reads like a request's path:
 ``admin``            the ``/_sim/`` test API
 ``routing``          ``configapi`` templates → handlers
 ``resources``        per-resource behaviour (validation, read shapes, references)
+``deletes``          Trash: built-in objects and objects in use are refused
 ``director``         per-node state, orders and their completion
 ``orders``           orders and the monitorapi payloads
 ``faults``           targeted fault rules

@@ -84,8 +84,11 @@ def test_s19_membership_is_consistent_from_the_group_side(be):
         f"DeviceGroups/{gid}",
         {"name": "linux", "description": "x", "devices": [device["id"]]},
     )
+    assert "used by device 'fw1'" in be.fails("DELETE", f"DeviceGroups/{gid}")
+    assert be.one("Devices", "name", "fw1")["device_groups"] == [gid]
+    be.ok("DELETE", f"Devices/{device['id']}")
     be.ok("DELETE", f"DeviceGroups/{gid}")
-    assert be.one("Devices", "name", "fw1")["device_groups"] == []
+    assert be.items("DeviceGroups") == []
 
 
 # -- 20: DeviceGroups ------------------------------------------------------------------------

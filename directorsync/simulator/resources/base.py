@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from directorsync.simulator.deletes import refuse_builtin
 from directorsync.simulator.monitor import Op
 from directorsync.simulator.routing import WRITE, Call, Route, route
 from directorsync.simulator.store import Record
@@ -130,8 +131,9 @@ class Resource:
         return f"{self.label.capitalize()} {record[self.key]!r} updated"
 
     def apply_delete(self, node: NodeView, op: Op) -> str:
-        """Remove the object unless something still uses it."""
+        """Remove the object unless it is built in or something still uses it."""
         record = self.current(node, op)
+        refuse_builtin(node, self.name, self.label, record.get(self.key), record["id"])
         self.check_unused(node, record)
         node.delete(self.name, record["id"])
         return f"{self.label} {record.get(self.key)!r} deleted"

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from typing_extensions import override
 
 from directorsync.simulator.catalog import catalog
+from directorsync.simulator.deletes import devices_in_group, refuse_used
 from directorsync.simulator.monitor import Op
 from directorsync.simulator.resources.base import Resource, ensure_in, ensure_refs
 from directorsync.simulator.resources.collectors import ensure_not_a_used_proxy
@@ -94,17 +95,13 @@ class DeviceGroups(Resource):
         return f"Device group {op.data['name']!r} updated"
 
     @override
-    def apply_delete(self, node: NodeView, op: Op) -> str:
-        record = self.current(node, op)
-        _set_membership(
-            node,
-            "Devices",
-            "device_groups",
-            set(record.get("devices", [])),
-            record["id"],
-            add=False,
-        )
-        return super().apply_delete(node, op)
+    def check_unused(self, node: NodeView, record: Record) -> None:
+        members = devices_in_group(node, record)
+        if members:
+            what = f"device {members[0]!r}" + (
+                f" (and {len(members) - 1} more)" if len(members) > 1 else ""
+            )
+            refuse_used(f"device group {record['name']!r}", what)
 
 
 class Devices(Resource):

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 from typing_extensions import override
 
 from directorsync.simulator.catalog import REPO_PORT, catalog, default_repo_names
+from directorsync.simulator.deletes import alert_rule_using, refuse_used
 from directorsync.simulator.monitor import Op
 from directorsync.simulator.pools import STORAGE_ROLES
 from directorsync.simulator.resources.base import Resource
@@ -141,14 +142,15 @@ class Repos(Resource):
     @override
     def check_unused(self, node: NodeView, record: Record) -> None:
         name = record["name"]
-        if name in default_repo_names():
-            raise OrderFailed(f"id: {name!r} is a built-in repo and cannot be deleted")
         for rp in node.objects("RoutingPolicies"):
             used = [rp["catch_all"], *(c.get("repo") for c in rp.get("routing_criteria", []))]
             if name in used:
                 raise OrderFailed(
                     f"id: repo {name!r} is used by routing policy {rp['policy_name']!r}"
                 )
+        rule = alert_rule_using(node, name)
+        if rule is not None:
+            refuse_used(f"repo {name!r}", f"alert rule {rule[0]!r} on node {rule[1]}")
 
 
 def _paths(data: dict[str, Any]) -> dict[str, Any]:
