@@ -48,6 +48,7 @@ from directorsync.plan import Plan, plain_rows
 from directorsync.profile.model import Profile
 from directorsync.runresult import result_value
 from directorsync.tenants import Node, Tenant
+from directorsync.verify import verify_result
 from directorsync.vocabulary import REF_PREFIX
 from directorsync.writeguard import RowSettled, WriteGuard, already_present
 
@@ -71,10 +72,10 @@ class ApplyOptions:
     check_stale: bool = False
     confirm_polls: int = 6
     sleep: Callable[[float], None] = time.sleep
-    #: rows of this plan an earlier apply created or updated (a review's earlier click): their
-    #: objects are on Director, so rows depending on them are not blocked
+    #: rows an earlier apply created or updated (their objects are there for rows depending on them)
     present: frozenset[int] = frozenset()
     guard: WriteGuard | None = None  # journal, stop, resume (default: a guard without ledger)
+    verify: bool = True  # read back what was applied and compare (directorsync.verify)
 
 
 @dataclass
@@ -144,7 +145,8 @@ def apply_plan(
                 LOG.info("applying %d %s row(s)", len(mine), resource)
                 _apply_resource(run, rows, resource, mine)
     ordered = [run.results[i] for i in range(len(rows))]
-    return result_value(plan, ordered, started, time.perf_counter() - t0, options.dry_run)
+    result = result_value(plan, ordered, started, time.perf_counter() - t0, options.dry_run)
+    return verify_result(result, inventory, profiles, options.verify, run.guard)
 
 
 def _carry_over(run: _Run, selection: list[int] | None) -> list[int]:

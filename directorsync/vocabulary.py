@@ -112,3 +112,10 @@ EVENTS = (
 CANCELLED_REASON = "cancelled"
 #: the reason of a create that found its object already there with the desired values
 ALREADY_PRESENT = "already present as desired"
+
+#: Verification of an apply (result ``verification.status``; row ``verification.status``).
+VERIFY_CONVERGED = "converged"
+VERIFY_DIVERGED = "diverged"
+VERIFY_MISSING = "missing"
+VERIFY_FAILED = "failed"
+VERIFY_SKIPPED = "skipped"

@@ -33,6 +33,7 @@ from directorsync.report.console import (
 from directorsync.report.verdicts import apply_verdict, files_line, shown_path
 from directorsync.runresult import failed
 from directorsync.session import Session, check_director, result_dir
+from directorsync.verify import verification_line
 
 
 def run_apply(
@@ -49,6 +50,8 @@ def run_apply(
     wait: bool = False,
     events: str | None = None,
     force: bool = False,
+    force_refresh: bool = False,
+    verify: bool = True,
 ) -> int:
     """Plan (or load ``plan_file``), apply, write reports; return the exit code.
 
@@ -122,6 +125,8 @@ def run_apply(
                     console,
                     status,
                     force,
+                    force_refresh,
+                    verify,
                 )
             )
             result.update(run_id=run_id, plan_run_id=life.plan.run_id if life.plan else None)
@@ -159,6 +164,8 @@ def _work(
     console: Console,
     status: Console,
     force: bool = False,
+    force_refresh: bool = False,
+    verify: bool = True,
 ) -> dict[str, Any]:
     """Plan (unless given) and apply; runs in the lifecycle's worker thread."""
     logging = setup_logging(
@@ -175,7 +182,7 @@ def _work(
             life.tracker.stage("plan")
             if plan is None:
                 assert xlsx is not None  # checked above: without --plan, --xlsx is required
-                plan = session.plan(tenant, xlsx, resources)
+                plan = session.plan(tenant, xlsx, resources, force_refresh=force_refresh)
             session.check_workbook_tenant(plan, force)
             if not plan_file:  # the plan's counts and verdict; `apply --plan` does not reprint it
                 plan.save(out / "plan.json")
@@ -187,7 +194,9 @@ def _work(
             life.tracker.stage("apply")
             guard = life.make_guard(session.client, plan.pool_uuid, session.profiles, previous)
             check_stale = bool(plan_file) and previous is None
-            return _apply(session, plan, selection, dry_run, check_stale, status, life, guard)
+            return _apply(
+                session, plan, selection, dry_run, check_stale, status, life, guard, verify
+            )
     finally:
         logging.close()
 
@@ -207,6 +216,7 @@ def _apply(
     console: Console,
     life: ApplyLifecycle,
     guard: Any,
+    verify: bool = True,
 ) -> dict[str, Any]:
     """Apply with a progress bar on ``console`` (stderr); the result dict."""
     total = len(plan.changed()) if selection is None else len(selection)
@@ -226,6 +236,7 @@ def _apply(
             check_stale=check_stale,
             progress=progress,
             guard=guard,
+            verify=verify,
         )
 
 
@@ -270,6 +281,8 @@ def _report(result: dict[str, Any], out: Path, console: Console, verbose: bool) 
     write_result_json(result, out / "result.json")
     write_html(result, out / "report.html")
     print_result(result, console, limit=None if verbose else CONSOLE_DETAIL_ROWS)
+    if result.get("verification"):
+        console.print(Text(verification_line(result["verification"])), soft_wrap=True)
     written = sorted(out.iterdir(), key=lambda p: (p.stat().st_mtime, p.name))
     console.print(Text(files_line(shown_path(out), [p.name for p in written])), soft_wrap=True)
     verdict = apply_verdict(result, shown_path(out / "report.html"))

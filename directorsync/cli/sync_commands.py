@@ -122,6 +122,11 @@ def _progress(message: str) -> None:
     type=click.Path(dir_okay=False, path_type=Path),
     help="Write a copy of the workbook with each finding on its cell (.xlsx).",
 )
+@click.option(
+    "--force-refresh",
+    is_flag=True,
+    help="Call Director's RefreshList endpoints (where documented) before listing.",
+)
 def plan_command(
     tenant: str | None,
     xlsx: Path | None,
@@ -135,8 +140,9 @@ def plan_command(
     fmt: str,
     detailed_exitcode: bool,
     annotate: Path | None = None,
+    force_refresh: bool = False,
 ) -> int:
-    """Compare a workbook with Director and show what would change (never writes)."""
+    """Compare a workbook with Director and show what would change (never changes anything)."""
     try:
         return _plan(
             tenant,
@@ -151,6 +157,7 @@ def plan_command(
             detailed_exitcode,
             verbose,
             annotate,
+            force_refresh,
         )
     except (DirectorSyncError, click.UsageError) as exc:
         if not detailed_exitcode:
@@ -172,6 +179,7 @@ def _plan(
     detailed_exitcode: bool,
     verbose: bool = False,
     annotate: Path | None = None,
+    force_refresh: bool = False,
 ) -> int:
     from directorsync.plan import plan_json
     from directorsync.report.console import CONSOLE_DETAIL_ROWS, print_plan
@@ -185,7 +193,7 @@ def _plan(
     with recorded_run(settings, tenant, "plan", workbook=str(xlsx)) as run:
         progress = _progress if fmt == "table" else None
         with Session.open(settings=settings, progress=progress) as session:
-            plan = session.plan(tenant, xlsx, _resources(resources))
+            plan = session.plan(tenant, xlsx, _resources(resources), force_refresh=force_refresh)
         data = plan.to_dict() if out or fmt == "json" else None
         if out:
             plan.save(out, data)
@@ -263,6 +271,17 @@ def _print_notes(notes: list[dict[str, str]]) -> None:
     metavar="FILE|-",
     help="Write the run's events as JSON lines (sync.started, sync.progress, …) to FILE or stdout.",
 )
+@click.option(
+    "--force-refresh",
+    is_flag=True,
+    help="Call Director's RefreshList endpoints (where documented) before listing.",
+)
+@click.option(
+    "--no-verify-apply",
+    "no_verify_apply",
+    is_flag=True,
+    help="Do not read back what was applied to check that Director kept it (on by default).",
+)
 def apply_command(
     tenant: str | None,
     xlsx: Path | None,
@@ -280,6 +299,8 @@ def apply_command(
     wait: bool = False,
     events: str | None = None,
     force: bool = False,
+    force_refresh: bool = False,
+    no_verify_apply: bool = False,
 ) -> int:
     """Plan then apply a workbook (or apply a saved plan); only changed rows are sent.
 
@@ -289,6 +310,8 @@ def apply_command(
     Ctrl-C stops at once. One apply per tenant at a time (exit 5 when busy, or --wait).
     A workbook whose file name names another tenant of the tenants file (esait_config.xlsx
     with --tenant core) is refused unless --force; with --plan, --tenant must be the plan's.
+    After its writes, an apply reads back what it changed and reports whether Director kept it
+    ("converged") or which rows and fields it did not (--no-verify-apply skips this).
     """
     from directorsync.cli.apply_command import run_apply
 
@@ -308,6 +331,8 @@ def apply_command(
         wait=wait,
         events=events,
         force=force,
+        force_refresh=force_refresh,
+        verify=not no_verify_apply,
     )
 
 
