@@ -14,8 +14,8 @@ Verified applies
     the plan changed (``changes[].after``), and the compared fields the request body carries as
     they are (a create template entry ``field: "${field}"``). A field Director's listing does not
     return at all is not verified. Each row gets ``verification`` (``converged``/``diverged``/
-    ``missing``); the result gets a ``verification`` summary and one warning note per row
-    Director did not keep as sent.
+    ``missing``); the result gets a ``verification`` summary whose ``rows`` hold one warning per
+    row Director did not keep as sent (also logged as a warning).
 """
 
 from __future__ import annotations
@@ -142,8 +142,8 @@ def verify_applied(
 ) -> dict[str, Any]:
     """Read back what an apply changed and compare it with what it sent (module docstring).
 
-    Adds ``verification`` to each applied row and to ``result`` (returned), and one warning
-    note per row Director did not keep.
+    Adds ``verification`` to each applied row and to ``result`` (returned, with one warning per
+    row Director did not keep).
     """
     started = time.perf_counter()
     rows = [r for r in result["rows"] if r.get("status") in _APPLIED]
@@ -157,10 +157,11 @@ def verify_applied(
         "converged": 0,
         "diverged": 0,
         "missing": 0,
+        "failed": 0,
         "refreshed": 0,
         "errors": [],
+        "rows": [],
     }
-    notes = result.setdefault("notes", [])
     for (resource, node_id), group in groups.items():
         profile, node = profiles[resource], nodes[node_id]
         try:
@@ -168,10 +169,11 @@ def verify_applied(
             frame = inventory.refresh(resource, node)
         except DirectorError as exc:
             message = f"cannot read back {resource} on {node.name}: {exc}"
+            LOG.warning("verify: %s", message)
             summary["errors"].append(message)
-            notes.append({"resource": resource, "level": "warning", "message": message})
             for row in group:
                 row["verification"] = {"status": VERIFY_FAILED, "differences": []}
+            summary["failed"] += len(group)
             continue
         if PLANNED in frame:
             frame = frame[~frame[PLANNED].fillna(False).astype(bool).to_numpy()]
@@ -180,8 +182,18 @@ def verify_applied(
             check = row["verification"]
             summary[check["status"]] += 1
             if check["status"] != VERIFY_CONVERGED:
-                notes.append(
-                    {"resource": resource, "level": "warning", "message": _warning(row, node)}
+                warning = _warning(row, node)
+                LOG.warning("%s", warning)
+                summary["rows"].append(
+                    {
+                        "resource": resource,
+                        "node_name": node.name,
+                        "key": row["key"],
+                        "source": row.get("source"),
+                        "status": check["status"],
+                        "differences": check["differences"],
+                        "warning": warning,
+                    }
                 )
     if summary["errors"]:
         summary["status"] = VERIFY_FAILED
@@ -263,6 +275,21 @@ def _warning(row: dict[str, Any], node: Node) -> str:
         for d in check["differences"]
     )
     return f"verify: Director did not keep {where} as sent: {shown}"
+
+
+def verification_view(result: dict[str, Any], limit: int = 500) -> dict[str, Any] | None:
+    """What the HTML report shows of ``result['verification']`` (None when absent)."""
+    check = result.get("verification")
+    if not check:
+        return None
+    rows = list(check.get("rows") or [])
+    return {
+        "status": check.get("status"),
+        "line": verification_line(check),
+        "rows": rows[:limit],
+        "count": len(rows),
+        "errors": list(check.get("errors") or []),
+    }
 
 
 def _plain(value: Any) -> Any:

@@ -281,8 +281,11 @@ def _report(result: dict[str, Any], out: Path, console: Console, verbose: bool) 
     write_result_json(result, out / "result.json")
     write_html(result, out / "report.html")
     print_result(result, console, limit=None if verbose else CONSOLE_DETAIL_ROWS)
-    if result.get("verification"):
-        console.print(Text(verification_line(result["verification"])), soft_wrap=True)
+    check = result.get("verification")
+    if check:  # the read-back: one line, then a warning per row Director did not keep
+        console.print(Text(verification_line(check)), soft_wrap=True)
+        for row in (check.get("rows") or [])[: None if verbose else CONSOLE_DETAIL_ROWS]:
+            console.print(Text(row["warning"], "yellow"), soft_wrap=True)
     written = sorted(out.iterdir(), key=lambda p: (p.stat().st_mtime, p.name))
     console.print(Text(files_line(shown_path(out), [p.name for p in written])), soft_wrap=True)
     verdict = apply_verdict(result, shown_path(out / "report.html"))

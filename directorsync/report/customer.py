@@ -47,6 +47,7 @@ from directorsync.report.console import (
     summarize,
 )
 from directorsync.report.verdicts import template_of
+from directorsync.verify import verification_view
 from directorsync.vocabulary import FAILED, STATUSES
 
 VALUE_CHARS = 300  # a before/after value longer than this is cut (the full value is in result.json)
@@ -422,6 +423,7 @@ def render_html(
             for i, (name, group) in enumerate(grouped.items())
         ],
         timings=timings(result, grouped),
+        verification=verification_view(result, limit),
     )
 
 
