@@ -23,7 +23,7 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import numpy as np
@@ -234,7 +234,7 @@ def _skipped(result: dict[str, Any], reason: str) -> None:
 def _compare_group(group: list[dict[str, Any]], frame: pd.DataFrame, profile: Profile) -> None:
     """Set ``verification`` on each row of one resource on one node against its listing."""
     fields = [f for f in compare_fields(profile) if f in frame]
-    keys = key_series(frame, profile.remote_key).to_numpy(dtype=object) if len(frame) else []
+    keys: Any = key_series(frame, profile.remote_key).to_numpy(dtype=object) if len(frame) else []
     index = pd.Index(keys, dtype=object)
     first = ~index.duplicated(keep="first")
     positions = dict(zip(index[first], np.arange(len(keys))[first]))
@@ -277,7 +277,7 @@ def _warning(row: dict[str, Any], node: Node) -> str:
     return f"verify: Director did not keep {where} as sent: {shown}"
 
 
-def verification_view(result: dict[str, Any], limit: int = 500) -> dict[str, Any] | None:
+def verification_view(result: Mapping[str, Any], limit: int = 500) -> dict[str, Any] | None:
     """What the HTML report shows of ``result['verification']`` (None when absent)."""
     check = result.get("verification")
     if not check:
