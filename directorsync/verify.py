@@ -12,10 +12,11 @@ Verified applies
     natural key and compares what the apply sent with what Director now holds, field by field,
     with the diff's rules (:func:`directorsync.diff.differs_mask`). Compared per row: the fields
     the plan changed (``changes[].after``), and the compared fields the request body carries as
-    they are (a create template entry ``field: "${field}"``). A field Director's listing does not
-    return at all is not verified. Each row gets ``verification`` (``converged``/``diverged``/
-    ``missing``); the result gets a ``verification`` summary whose ``rows`` hold one warning per
-    row Director did not keep as sent (also logged as a warning).
+    they are (a create template entry ``field: "${field}"``, or ``"${field|csv}"`` split back).
+    A field Director's listing does not return at all is not verified. Each row gets
+    ``verification`` (``converged``/``diverged``/``missing``); the result gets a
+    ``verification`` summary whose ``rows`` hold one warning per row Director did not keep as
+    sent (also logged as a warning).
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ from directorsync.vocabulary import (
 )
 
 LOG = logging.getLogger("directorsync.verify")
-_PURE_FIELD = re.compile(r"^\$\{([A-Za-z0-9_.]+)(\|nonempty)?\}$")
+_PURE_FIELD = re.compile(r"^\$\{([A-Za-z0-9_.]+)(\|nonempty|\|csv)?\}$")
 _APPLIED = ("CREATED", "UPDATED")
 
 
@@ -130,7 +131,10 @@ def desired_values(row: dict[str, Any], profile: Profile, fields: list[str]) -> 
     for key, spec in template.items():
         match = _PURE_FIELD.match(spec) if isinstance(spec, str) else None
         if match and match.group(1) in fields and key in payload:
-            wanted[match.group(1)] = payload[key]
+            value = payload[key]
+            if match.group(2) == "|csv" and isinstance(value, str):  # joined for the body
+                value = [v for v in value.split(",") if v]
+            wanted[match.group(1)] = value
     for change in row.get("changes") or ():
         if change.get("field") in fields:
             wanted[change["field"]] = change.get("after")
