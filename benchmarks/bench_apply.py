@@ -14,6 +14,14 @@ and prints the journaling cost next to the plain apply.
 Run: ``python benchmarks/bench_apply.py [--rows 2000] [--latency-ms 25] [--job-ms 100]
 [--concurrency 16] [--legacy-sample 10] [--ledger]`` (loopback only; bounded in time by its
 sizes).
+
+The apply verifies by default (reads back what it wrote, :mod:`directorsync.verify`): the time
+of that read-back is printed; ``--no-verify-apply`` turns it off, and ``--verify-cost`` applies a
+second workbook of the same size without verification to print the difference.
+
+Run: ``python benchmarks/bench_apply.py [--rows 2000] [--latency-ms 25] [--job-ms 100]
+[--concurrency 16] [--legacy-sample 10] [--no-verify-apply] [--verify-cost]`` (loopback only;
+bounded in time by its sizes).
 """
 
 from __future__ import annotations
@@ -53,8 +61,13 @@ def write_workbook(path: Path, rows: int, prefix: str = "Repo_bench") -> Path:
 
 
 def run_directorsync(
-    sim: Simulator, tenants: Path, workbook: Path, concurrency: int, ledger: bool = False
-) -> tuple[float, dict]:
+    sim: Simulator,
+    tenants: Path,
+    workbook: Path,
+    concurrency: int,
+    ledger: bool = False,
+    verify: bool = True,
+) -> tuple[float, dict, dict]:
     settings = load_settings(
         env={},
         overrides={
@@ -72,8 +85,9 @@ def run_directorsync(
             folder = tenants.parent / "reports" / run_id
             result = apply_recorded(session, plan, run_id=run_id, folder=folder, reports=False)
         else:
-            result = session.apply(plan)
-        return time.perf_counter() - started, result["summary"]["by_status"]
+            result = session.apply(plan, verify=verify)
+        wall = time.perf_counter() - started
+        return wall, result["summary"]["by_status"], result.get("verification") or {}
 
 
 def run_legacy(sim: Simulator, rows: int) -> float:
@@ -108,7 +122,12 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--legacy-sample", type=int, default=10)
     parser.add_argument("--ledger", action="store_true", help="also apply as a ledger run")
+    parser.add_argument("--no-verify-apply", action="store_true", help="skip the read-back")
+    parser.add_argument(
+        "--verify-cost", action="store_true", help="also apply as many rows unverified"
+    )
     args = parser.parse_args()
+    unverified = 0.0
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         tenants = tmp / "tenants.yml"
@@ -117,12 +136,19 @@ def main() -> None:
         with Simulator(
             seed=tenants, token=TOKEN, latency_ms=args.latency_ms, job_ms=args.job_ms
         ) as sim:
-            wall, statuses = run_directorsync(sim, tenants, workbook, args.concurrency)
+            wall, statuses, check = run_directorsync(
+                sim, tenants, workbook, args.concurrency, verify=not args.no_verify_apply
+            )
             if args.ledger:
                 other = write_workbook(tmp / "bench-ledger.xlsx", args.rows, "Repo_ledger")
-                journaled, ledger_statuses = run_directorsync(
+                journaled, ledger_statuses, _ = run_directorsync(
                     sim, tenants, other, args.concurrency, ledger=True
                 )
+            if args.verify_cost:
+                other = write_workbook(tmp / "other.xlsx", args.rows, prefix="Repo_plain")
+                unverified = run_directorsync(sim, tenants, other, args.concurrency, verify=False)[
+                    0
+                ]
             legacy = run_legacy(sim, args.legacy_sample) if args.legacy_sample else 0.0
     per_row = (2 * args.latency_ms + args.job_ms) / 1000
     bound = args.rows * per_row / args.concurrency
@@ -138,7 +164,15 @@ def main() -> None:
             f"journaling cost:              {journaled - wall:+.1f} s "
             f"({(journaled - wall) / wall:+.1%}, {(journaled - wall) / args.rows * 1000:+.2f} ms/row)"
         )
-    print(f"concurrency bound:            {bound:.1f} s  (ratio {wall / bound:.2f}x)")
+    if check.get("status") != "skipped":
+        print(
+            f"verification:                 {check.get('duration_s', 0):.2f} s "
+            f"({check.get('status')}, {check.get('checked')} rows read back)"
+        )
+    if unverified:
+        print(f"same apply, not verified:     {unverified:.1f} s")
+    ratio = f"ratio {wall / bound:.2f}x" if bound else "no latency or job time"
+    print(f"concurrency bound:            {bound:.1f} s  ({ratio})")
     if args.legacy_sample:
         print(
             f"sequential 1 s polling (est): {legacy_total:.0f} s  "

@@ -50,6 +50,7 @@ from directorsync.preimage import rows_pre_images
 from directorsync.profile.model import Profile
 from directorsync.runresult import result_value
 from directorsync.tenants import Node, Tenant
+from directorsync.verify import verify_result
 from directorsync.vocabulary import REF_PREFIX
 from directorsync.writeguard import RowSettled, WriteGuard, already_present
 
@@ -73,10 +74,10 @@ class ApplyOptions:
     check_stale: bool = False
     confirm_polls: int = 6
     sleep: Callable[[float], None] = time.sleep
-    #: rows of this plan an earlier apply created or updated (a review's earlier click): their
-    #: objects are on Director, so rows depending on them are not blocked
+    #: rows an earlier apply created or updated (their objects are there for rows depending on them)
     present: frozenset[int] = frozenset()
     guard: WriteGuard | None = None  # journal, stop, resume (default: a guard without ledger)
+    verify: bool = True  # read back what was applied and compare (directorsync.verify)
 
 
 @dataclass
@@ -149,7 +150,8 @@ def apply_plan(
                 LOG.info("applying %d %s row(s)", len(mine), resource)
                 _apply_resource(run, rows, resource, mine)
     ordered = [run.results[i] for i in range(len(rows))]
-    return result_value(plan, ordered, started, time.perf_counter() - t0, options.dry_run)
+    result = result_value(plan, ordered, started, time.perf_counter() - t0, options.dry_run)
+    return verify_result(result, inventory, profiles, options.verify, run.guard)
 
 
 def _carry_over(run: _Run, selection: list[int] | None) -> list[int]:
@@ -504,11 +506,7 @@ def _send_once(
     pool: str,
     attempts: int,
 ) -> tuple[int, OrderOutcome | None, str | None]:
-    """One attempt: returns ``(attempts, outcome, note)``.
-
-    Raises :class:`_Retry` when the failure is safe to retry and retries are left, else the
-    final error.
-    """
+    """One attempt: ``(attempts, outcome, note)``; :class:`_Retry` if safe to retry, else raises."""
     last = attempts > run.options.retries
     try:
         outcome, note = run.guard.write(

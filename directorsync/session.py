@@ -101,15 +101,22 @@ class Session:
         fresh: bool = True,
         prune: PruneOptions | None = None,
         ledger: Any = None,
+        force_refresh: bool = False,
     ) -> Plan:
         """Plan a workbook for a tenant (``fresh`` re-lists Director instead of reusing).
 
         ``prune``: also list (or, with ``prune.prune``, delete) what Director holds that the
         workbook no longer names (:mod:`directorsync.prune`; ``ledger``: ownership, quarantine).
+        ``force_refresh``: call the RefreshList endpoint of every listing read that has one
+        (and follow its order) before listing it (:func:`directorsync.verify.refresh_for_plan`).
         """
         if fresh:
             self._inventories.pop(tenant, None)
         started = time.perf_counter()
+        if force_refresh:
+            from directorsync.verify import refresh_for_plan
+
+            refresh_for_plan(self.inventory(tenant), self.select(resources).values())
         wb = workbook if isinstance(workbook, Workbook) else Workbook(workbook)
         if wb.read_columns is None:  # formula cells matter only in the columns profiles read
             wb.read_columns, wb.whole_sheets = columns_read(self.profiles.values())
@@ -172,11 +179,13 @@ class Session:
         progress: Any = None,
         present: list[int] | None = None,
         guard: Any = None,
+        verify: bool = True,
     ) -> dict[str, Any]:
         """Apply a plan (or the selected rows of it); returns the ``directorsync/result@1`` value.
 
         ``present``: rows of this plan an earlier apply created or updated (their objects count
-        as present for the rows that depend on them).
+        as present for the rows that depend on them). ``verify``: read back what was applied
+        and compare (:mod:`directorsync.verify`; the result's ``verification``).
         """
         from directorsync.apply import ApplyOptions, apply_plan
 
@@ -187,6 +196,7 @@ class Session:
             check_stale=check_stale,
             present=frozenset(present or ()),
             guard=guard,
+            verify=verify,
         )
         return apply_plan(
             plan,

@@ -122,3 +122,9 @@ WROTE = ("CREATED", "UPDATED", "DELETED")
 OWNED_HOW = ("created", "adopted")
 #: names of the objects a fresh Director node holds (never deleted, listed as protected)
 BUILTIN_NAMES = ("default", "_logpoint", "_LogPointAlerts")
+#: Verification of an apply (result ``verification.status``; row ``verification.status``).
+VERIFY_CONVERGED = "converged"
+VERIFY_DIVERGED = "diverged"
+VERIFY_MISSING = "missing"
+VERIFY_FAILED = "failed"
+VERIFY_SKIPPED = "skipped"

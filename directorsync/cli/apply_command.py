@@ -36,6 +36,7 @@ from directorsync.report.verdicts import apply_verdict, files_line, shown_path
 from directorsync.rollback import mark_undone, rollback_plan
 from directorsync.runresult import failed
 from directorsync.session import Session, check_director, result_dir
+from directorsync.verify import verification_line
 
 
 def run_apply(
@@ -56,6 +57,8 @@ def run_apply(
     auto_approve: bool = False,
     prune: tuple[bool, bool] = (False, False),
     rollback_on_error: bool = False,
+    force_refresh: bool = False,
+    verify: bool = True,
 ) -> int:
     """Plan (or load ``plan_file``), ask, apply, write reports; return the exit code.
 
@@ -133,6 +136,8 @@ def run_apply(
                     ask,
                     prune,
                     rollback_on_error,
+                    force_refresh,
+                    verify,
                 )
             )
             result.update(run_id=run_id, plan_run_id=life.plan.run_id if life.plan else None)
@@ -186,6 +191,8 @@ def _work(
     ask: bool = False,
     prune: tuple[bool, bool] = (False, False),
     rollback_on_error: bool = False,
+    force_refresh: bool = False,
+    verify: bool = True,
 ) -> dict[str, Any]:
     """Plan (unless given) and apply; runs in the lifecycle's worker thread."""
     logging = setup_logging(
@@ -203,7 +210,14 @@ def _work(
             if plan is None:
                 assert xlsx is not None  # checked above: without --plan, --xlsx is required
                 options = session.prune_options(*prune)
-                plan = session.plan(tenant, xlsx, resources, prune=options, ledger=life.ledger)
+                plan = session.plan(
+                    tenant,
+                    xlsx,
+                    resources,
+                    prune=options,
+                    ledger=life.ledger,
+                    force_refresh=force_refresh,
+                )
             session.check_workbook_tenant(plan, force)
             if not plan_file:  # the plan's counts and verdict; `apply --plan` does not reprint it
                 plan.save(out / "plan.json")
@@ -217,7 +231,9 @@ def _work(
             life.tracker.stage("apply")
             guard = life.make_guard(session.client, plan.pool_uuid, session.profiles, previous)
             check_stale = bool(plan_file) and previous is None
-            result = _apply(session, plan, selection, dry_run, check_stale, status, life, guard)
+            result = _apply(
+                session, plan, selection, dry_run, check_stale, status, life, guard, verify
+            )
             if not dry_run:
                 tenant_of, inventory = session.tenant(plan.tenant), session.inventory(plan.tenant)
                 rows = result["rows"]
@@ -266,6 +282,7 @@ def _apply(
     console: Console,
     life: ApplyLifecycle,
     guard: Any,
+    verify: bool = True,
 ) -> dict[str, Any]:
     """Apply with a progress bar on ``console`` (stderr); the result dict."""
     total = len(plan.changed()) if selection is None else len(selection)
@@ -285,6 +302,7 @@ def _apply(
             check_stale=check_stale,
             progress=progress,
             guard=guard,
+            verify=verify,
         )
 
 
@@ -330,6 +348,11 @@ def _report(result: dict[str, Any], out: Path, console: Console, verbose: bool) 
     write_result_json(result, out / "result.json")
     write_html(result, out / "report.html")
     print_result(result, console, limit=None if verbose else CONSOLE_DETAIL_ROWS)
+    check = result.get("verification")
+    if check:  # the read-back: one line, then a warning per row Director did not keep
+        console.print(Text(verification_line(check)), soft_wrap=True)
+        for row in (check.get("rows") or [])[: None if verbose else CONSOLE_DETAIL_ROWS]:
+            console.print(Text(row["warning"], "yellow"), soft_wrap=True)
     written = sorted(out.iterdir(), key=lambda p: (p.stat().st_mtime, p.name))
     console.print(Text(files_line(shown_path(out), [p.name for p in written])), soft_wrap=True)
     verdict = apply_verdict(result, shown_path(out / "report.html"))

@@ -146,6 +146,11 @@ def _progress(message: str) -> None:
     help="Write a copy of the workbook with each finding on its cell (.xlsx).",
 )
 @FORCE_UPDATE_OPTION
+@click.option(
+    "--force-refresh",
+    is_flag=True,
+    help="Call Director's RefreshList endpoints (where documented) before listing.",
+)
 def plan_command(
     tenant: str | None,
     xlsx: Path | None,
@@ -162,8 +167,9 @@ def plan_command(
     force_update: tuple[str, ...] = (),
     prune: bool = False,
     prune_unowned: bool = False,
+    force_refresh: bool = False,
 ) -> int:
-    """Compare a workbook with Director and show what would change (never writes)."""
+    """Compare a workbook with Director and show what would change (never changes anything)."""
     try:
         return _plan(
             tenant,
@@ -180,6 +186,7 @@ def plan_command(
             annotate,
             force_update,
             (prune, prune_unowned),
+            force_refresh,
         )
     except (DirectorSyncError, click.UsageError) as exc:
         if not detailed_exitcode:
@@ -203,6 +210,7 @@ def _plan(
     annotate: Path | None = None,
     force_update: tuple[str, ...] = (),
     prune: tuple[bool, bool] = (False, False),
+    force_refresh: bool = False,
 ) -> int:
     from directorsync.plan import plan_json
     from directorsync.report.console import CONSOLE_DETAIL_ROWS, print_plan
@@ -223,6 +231,7 @@ def _plan(
                 _resources(resources),
                 prune=session.prune_options(*prune),
                 ledger=run.ledger if run else None,
+                force_refresh=force_refresh,
             )
         data = plan.to_dict() if out or fmt == "json" else None
         if out:
@@ -318,6 +327,17 @@ def _print_notes(notes: list[dict[str, str]]) -> None:
     is_flag=True,
     help="When a row ends ERROR or EXCEPTION, undo the run's successful writes (all or nothing).",
 )
+@click.option(
+    "--force-refresh",
+    is_flag=True,
+    help="Call Director's RefreshList endpoints (where documented) before listing.",
+)
+@click.option(
+    "--no-verify-apply",
+    "no_verify_apply",
+    is_flag=True,
+    help="Do not read back what was applied to check that Director kept it (on by default).",
+)
 def apply_command(
     tenant: str | None,
     xlsx: Path | None,
@@ -341,6 +361,8 @@ def apply_command(
     prune: bool = False,
     prune_unowned: bool = False,
     rollback_on_error: bool = False,
+    force_refresh: bool = False,
+    no_verify_apply: bool = False,
 ) -> int:
     """Plan then apply a workbook (or apply a saved plan); only changed rows are sent.
 
@@ -351,6 +373,9 @@ def apply_command(
     A workbook whose file name names another tenant of the tenants file (esait_config.xlsx
     with --tenant core) is refused unless --force; with --plan, --tenant must be the plan's.
     Before writing what it planned itself, apply shows the changes and asks (see --auto-approve).
+
+    After its writes, an apply reads back what it changed and reports whether Director kept it
+    ("converged") or which rows and fields it did not (--no-verify-apply skips this).
     """
     from directorsync.cli.apply_command import run_apply
 
@@ -373,6 +398,8 @@ def apply_command(
         auto_approve=auto_approve,
         prune=(prune, prune_unowned),
         rollback_on_error=rollback_on_error,
+        force_refresh=force_refresh,
+        verify=not no_verify_apply,
     )
 
 

@@ -49,6 +49,7 @@ from directorsync.report.console import (
     summarize,
 )
 from directorsync.report.verdicts import template_of
+from directorsync.verify import verification_view
 from directorsync.vocabulary import FAILED, STATUSES
 
 VALUE_CHARS = 300  # a before/after value longer than this is cut (the full value is in result.json)
@@ -447,6 +448,7 @@ def _render(result: Mapping[str, Any], title: str | None, max_detail_rows: int) 
             for i, (name, group) in enumerate(grouped.items())
         ],
         timings=timings(result, grouped),
+        verification=verification_view(result, limit),
     )
 
 

@@ -225,6 +225,8 @@ class Dispatcher:
             order = self.director.submit(node, result, request, self._fate(decision))
             if decision.outcome == "order_fail" and decision.message:
                 order.message = decision.message  # the failure text the order will end with
+            if decision.outcome == "alter":
+                order.alter = decision.values  # set on the written object when it completes
             self.director.settle()  # with job_ms=0 the order is done before its answer is sent
             return json_reply(200, {"status": "Success", "message": order.monitor_path()})
 
@@ -238,7 +240,8 @@ class Dispatcher:
         same knobs, the same bytes (caller holds the lock).
         """
         key = (method, node.info.key, route.pattern, tuple(sorted(params.items())))
-        version = (self.director.store.version, repr(self.director.knobs))
+        director = self.director
+        version = (director.store.version, director.stale_version, repr(director.knobs))
         kept = self._answers.get(key)
         if kept is not None and kept[0] == version and not data:
             return Reply(200, kept[1], JSON)

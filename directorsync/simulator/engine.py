@@ -8,6 +8,7 @@ succeeds, so an operation that fails half-way leaves nothing behind.
 
 from __future__ import annotations
 
+import copy
 import random
 import threading
 import time
@@ -43,6 +44,11 @@ class Director:
         self.resources = build_resources()
         self.router = Router(r for res in self.resources.values() for r in res.routes())
         self.orders = OrderBook(store)
+        #: resources whose listing lags behind writes with ``stale_listings`` (own RefreshList)
+        self.lagging = {n for n, r in self.resources.items() if f"{n}/refreshlist" in r.refresh}
+        #: (node key, resource) → id → the record as last refreshed (None: absent then)
+        self.stale: dict[tuple[str, str], dict[str, Record | None]] = {}
+        self.stale_version = 0
         for info in topology.nodes():
             if not store.has_node(info.key):
                 store.seed(info.key, catalog.seed_node(info))
@@ -111,6 +117,8 @@ class Director:
             except OrderFailed as exc:
                 order.state, order.message = FAILED, exc.message
             else:
+                if order.alter:
+                    view.alter(order.op.resource, order.alter)
                 view.commit()
                 order.state = SUCCESS
                 if order.op.fetch:
@@ -129,8 +137,17 @@ class Director:
                 self.store.seed(info.key, catalog.seed_node(info))
             self.faults.clear()
             self.log.clear()
+            self.forget_stale()
             self.clock_offset = 0.0
             self.rng.seed(self.knobs.rng_seed)
+
+    def forget_stale(self, node: str | None = None, resource: str | None = None) -> None:
+        """A refresh: listings of ``resource`` on ``node`` (every one when None) are current."""
+        with self.lock:
+            for key in list(self.stale):
+                if node in (None, key[0]) and resource in (None, key[1]):
+                    del self.stale[key]
+            self.stale_version += 1
 
     def dump(self) -> dict[str, Any]:
         """State, orders and fault rules as JSON-able data (``GET /_sim/state``)."""
@@ -162,6 +179,27 @@ class NodeView:
         out += [r for (res, oid), r in self._staged.items() if res == resource and oid not in known]
         return [r for r in out if r is not None]
 
+    def listed(self, resource: str) -> list[Record]:
+        """What ``GET {resource}`` lists: :meth:`objects`, or the pre-refresh records.
+
+        With ``stale_listings``, records written since the last refresh are listed as they were
+        before (see the knob).
+        """
+        current = self.objects(resource)
+        stale = self.director.stale.get((self.info.key, resource))
+        if not stale or not self.knobs.stale_listings:
+            return current
+        out = [stale.get(r["id"], r) if r["id"] in stale else r for r in current]
+        known = {r["id"] for r in current}
+        out += [r for oid, r in stale.items() if oid not in known]
+        return [r for r in out if r is not None]
+
+    def alter(self, resource: str, changes: dict[str, Any]) -> None:
+        """Set fields of the staged records of ``resource`` (an ``alter`` fault rule)."""
+        for (res, oid), record in list(self._staged.items()):
+            if res == resource and record is not None:
+                self._staged[(res, oid)] = {**record, **changes}
+
     def get(self, resource: str, oid: str) -> Record | None:
         """One record (staged changes included), or None."""
         if (resource, oid) in self._staged:
@@ -186,7 +224,11 @@ class NodeView:
     def commit(self) -> None:
         """Write the staged changes to the store."""
         store, key = self.director.store, self.info.key
+        lag = self.knobs.stale_listings and self.director.lagging
         for (resource, oid), record in self._staged.items():
+            if lag and resource in lag:  # keep the record as listed before (the first write)
+                before = self.director.stale.setdefault((key, resource), {})
+                before.setdefault(oid, copy.deepcopy(store.get(key, resource, oid)))
             if record is None:
                 store.delete(key, resource, oid)
             else:

@@ -14,6 +14,9 @@ substring; it fires ``count`` times (None: forever). Kinds:
                the order's failure text, e.g. a validation refusal; default: a job failure)
 ``order_hang`` accept the write; its order never completes; nothing is applied
 ``latency``    wait ``latency_ms`` (default 1000) before handling; combines with the others
+``alter``      accept the write; when its order completes, the written object's fields are set
+               to ``values`` (``{"lists": ["X"]}``): Director keeping another value than sent,
+               as when it normalises one (what a verified apply must notice)
 ============== =============================================================================
 """
 
@@ -27,7 +30,7 @@ from directorsync.simulator.pools import Topology
 from directorsync.simulator.validation import Field, Schema, bad
 
 ORDER_KINDS = ("order_fail", "order_hang")
-OUTCOME_KINDS = ("non_json", "drop", *ORDER_KINDS)
+OUTCOME_KINDS = ("non_json", "drop", "alter", *ORDER_KINDS)
 _HTTP = re.compile(r"^http_([45]\d\d)$")
 #: body keys that hold an object's natural key, for the ``name`` filter
 NAME_KEYS = ("name", "searchname", "policy_name", "s_name", "d_name", "username", "source_name")
@@ -42,6 +45,7 @@ _RULE = Schema(
     Field("count", "int", minimum=1),
     Field("latency_ms", "int", minimum=0),
     Field("message"),
+    Field("values", "dict"),
 )
 
 
@@ -70,13 +74,14 @@ class Rule:
     count: int | None = 1
     latency_ms: int = 1000
     message: str | None = None
+    values: dict[str, Any] | None = None
     fired: int = 0
 
     def matches(self, t: Target) -> bool:
         """Whether this rule applies to ``t`` (and still has shots left)."""
         if self.count is not None and self.fired >= self.count:
             return False
-        if self.kind in ORDER_KINDS and not t.creates_order:
+        if self.kind in (*ORDER_KINDS, "alter") and not t.creates_order:
             return False
         return (
             (self.method is None or self.method == t.method)
@@ -96,6 +101,8 @@ class Decision:
     rules: list[str] = field(default_factory=list)
     #: the failure text of an ``order_fail`` rule that gave one
     message: str | None = None
+    #: the fields an ``alter`` rule sets on the written object
+    values: dict[str, Any] | None = None
 
     @property
     def status(self) -> int | None:
@@ -120,6 +127,8 @@ class FaultBook:
         kind = data["kind"]
         if not (_HTTP.match(kind) or kind in OUTCOME_KINDS or kind == "latency"):
             raise bad(f"kind: {kind!r} is not http_NNN, {', '.join(OUTCOME_KINDS)} or latency")
+        if kind == "alter" and not data.get("values"):
+            raise bad('values: an alter rule needs the fields to set, e.g. {"lists": ["X"]}')
         if "node" in data:
             node = topology.find(data["node"])
             if node is None:
@@ -144,6 +153,7 @@ class FaultBook:
             elif decision.outcome is None:
                 decision.outcome = rule.kind
                 decision.message = rule.message
+                decision.values = rule.values
             else:
                 continue
             rule.fired += 1

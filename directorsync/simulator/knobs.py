@@ -33,6 +33,11 @@ class Knobs:
             items (beyond the documented shape, contract §2.6).
         np_read_compiled_normalizer: echo ``compiled_normalizer`` in NormalizationPolicy reads
             (beyond the documented read shape, contract §2.2 and §6.16).
+        stale_listings: listings that have a RefreshList endpoint of their own (``GET Lists``,
+            ``Users``, ``UserGroups``, ``EnrichmentSource``) lag behind writes: they return the
+            objects written since the last ``POST …/refreshlist`` as they were before those
+            writes (created ones absent, deleted ones still there) until the refresh's order
+            completes (doc §3.1). ``GET …/{id}`` stays current.
     """
 
     latency_ms: int = 0
@@ -45,6 +50,7 @@ class Knobs:
     lenient_devicegroup_empty_name: bool = False
     plugins_with_uuid: bool = False
     np_read_compiled_normalizer: bool = False
+    stale_listings: bool = False
 
     def update(self, changes: dict[str, Any]) -> None:
         """Apply ``changes`` after checking names, types and ranges (all or nothing).

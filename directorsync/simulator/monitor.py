@@ -55,6 +55,8 @@ class Order:
     state: str = RUNNING
     message: str = ""
     rows: list[Any] | None = None
+    #: fields set on the written records when the order completes (an ``alter`` fault rule)
+    alter: dict[str, Any] | None = None
 
     @property
     def node(self) -> str:

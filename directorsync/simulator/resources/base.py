@@ -58,7 +58,7 @@ class Resource:
 
     def list_all(self, call: Call) -> list[Record]:
         """``GET {name}``: a bare array of read-shaped records."""
-        return [self.read(call.node, r) for r in call.node.objects(self.name)]
+        return [self.read(call.node, r) for r in call.node.listed(self.name)]
 
     def get(self, call: Call) -> Record:
         """``GET {name}/{id}``."""
@@ -139,7 +139,8 @@ class Resource:
         return f"{self.label} {record.get(self.key)!r} deleted"
 
     def apply_refresh(self, node: NodeView, op: Op) -> str:
-        """Refresh endpoints change nothing in the simulator."""
+        """Refresh endpoints change no object; listings lagging behind writes catch up."""
+        node.director.forget_stale(node.info.key, self.name)
         return f"{self.name} list refreshed"
 
     def check_unused(self, node: NodeView, record: Record) -> None:
