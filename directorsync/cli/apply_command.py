@@ -49,6 +49,7 @@ def run_apply(
     wait: bool = False,
     events: str | None = None,
     force: bool = False,
+    trigger: str = "cli",
 ) -> int:
     """Plan (or load ``plan_file``), apply, write reports; return the exit code.
 
@@ -90,6 +91,7 @@ def run_apply(
             ledger,
             run_id,
             tenant,
+            trigger=trigger,
             events=stream,
             say=lambda m: status.print(m, markup=False, highlight=False),
             lines=not status.is_terminal,
@@ -262,9 +264,7 @@ def _exit_now(code: int) -> None:
 
 
 def _report(result: dict[str, Any], out: Path, console: Console, verbose: bool) -> int:
-    """Write result.json and report.html, print the summary, the files and the verdict line;
-    the exit code.
-    """
+    """Write result.json and report.html, print the summary, files and verdict; the exit code."""
     from directorsync.report.customer import write_html
 
     write_result_json(result, out / "result.json")
