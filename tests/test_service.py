@@ -127,9 +127,8 @@ def test_dry_run_then_apply_of_core_followed_to_the_end(service, sim):
 
 def test_runs_of_the_cli_are_in_the_service_history(service, sim, samples):
     env = {**service.env, "DSYNC_SERVICE__TOKENS": ""}
-    done = run_cli(
-        "plan", "--tenant", "esait", "--xlsx", str(samples / "esait_config.xlsx"), env=env
-    )
+    xlsx = str(samples / "esait_config.xlsx")
+    done = run_cli("plan", "--tenant", "esait", "--xlsx", xlsx, "--resources", "repos", env=env)
     assert done.returncode in (0, 1), done.stderr
     with service.client() as api:
         page = api.get("/api/tenants/esait/sync-history").json()

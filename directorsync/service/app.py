@@ -19,6 +19,7 @@ import importlib
 import importlib.util
 import socket
 import sys
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib.resources import files
@@ -35,7 +36,7 @@ from directorsync.config import Settings
 from directorsync.ledger.database import Ledger, open_configured
 from directorsync.service import api, events
 from directorsync.service.auth import Tokens, require_user
-from directorsync.service.runner import SyncRunner
+from directorsync.service.runner import SyncRunner, warm_up
 from directorsync.service.syncs import ApiError, Syncs
 from directorsync.vocabulary import VERSION
 
@@ -66,6 +67,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         bus.bind(asyncio.get_running_loop())
+        threading.Thread(target=warm_up, name="forkserver-warm-up", daemon=True).start()
         # (schedules) the integrator starts the scheduler here: it calls start_sync(app.state, …)
         try:
             yield
@@ -169,8 +171,6 @@ def serve(settings: Settings, *, say: Any = None) -> None:
     class Server(uvicorn.Server):
         def handle_exit(self, sig: int, frame: FrameType | None) -> None:
             # first the syncs hear it (their WebSocket clients get the last events), then uvicorn
-            import threading
-
             threading.Thread(target=runner.begin_shutdown, daemon=True).start()
             super().handle_exit(sig, frame)
 

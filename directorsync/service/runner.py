@@ -1,7 +1,7 @@
 """The service's syncs: a queue, at most ``workers`` running at once, each in its own process.
 
 A sync is queued with a run id the caller gets at once (``202``). When a slot frees, the sync
-runs as ``python -m directorsync.service.worker`` (see :mod:`directorsync.service.worker`): a
+runs in a process forked from a warm forkserver (see :mod:`directorsync.service.worker`): a
 ledger run like any CLI apply, so that ``directorsync history``, ``status`` and ``cancel`` see
 it, its lease keeps one writer per tenant, and it stops the way an apply stops. Each line the
 process writes (its events) wakes the service's WebSocket clients (``notify``).
@@ -16,25 +16,42 @@ through the ledger (no new write; accepted orders followed; reports written); af
 
 from __future__ import annotations
 
-import json
+import multiprocessing
 import os
 import signal
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import IO, Any
+from typing import Any
 
 from directorsync.config import Settings, new_run_id
 from directorsync.errors import LedgerError
 from directorsync.ledger.database import Ledger
 from directorsync.ledger.leases import holder
+from directorsync.service.worker import PRELOAD, child_main
 from directorsync.session import result_dir
 from directorsync.vocabulary import FINAL_STATES
 
 STOPPING = "the service stopping"
+
+
+_CONTEXT: Any = None
+
+
+def worker_context() -> Any:
+    """The multiprocessing context of sync processes: a forkserver with the modules loaded."""
+    global _CONTEXT
+    if _CONTEXT is None:
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(PRELOAD)
+        _CONTEXT = context
+    return _CONTEXT
+
+
+def warm_up() -> None:
+    """Start the forkserver (and its imports) now rather than at the first sync."""
+    worker_context().Process(target=os.getpid, daemon=True).start()
 
 
 class TenantBusy(Exception):
@@ -62,7 +79,8 @@ class SyncJob:
     options: dict[str, Any] = field(default_factory=dict)
     created_at: float = field(default_factory=time.time)
     phase: str = "queued"  # queued → running → done
-    proc: subprocess.Popen[bytes] | None = None
+    proc: Any = None  # a multiprocessing Process
+    events: Any = None  # the reading end of its events pipe
     cancel_by: str | None = None
     exit_code: int | None = None
     thread: threading.Thread | None = None
@@ -174,45 +192,48 @@ class SyncRunner:
                 self.jobs.pop(job.sync_id, None)
             self.notify(job.sync_id)
 
-    def _spawn(self, job: SyncJob) -> subprocess.Popen[bytes]:
+    def _spawn(self, job: SyncJob) -> Any:
         folder = result_dir(self.settings, job.tenant, job.sync_id)
-        env = {k: v for k, v in os.environ.items() if not k.startswith("DSYNC_SERVICE__")}
-        env.update(LOGNAME=job.user, USER=job.user)  # the ledger's user: the caller's name
-        env.setdefault("PYTHONUNBUFFERED", "1")
-        with open(folder / "console.log", "ab") as log:
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "directorsync.service.worker"],
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=log,
-                env=env,
-                start_new_session=True,  # Ctrl-C on the service's terminal is the service's
-            )
-        assert proc.stdin is not None
-        proc.stdin.write(json.dumps(self._job_data(job)).encode())
-        proc.stdin.close()
+        context = worker_context()
+        reader, writer = context.Pipe(duplex=False)
+        proc = context.Process(
+            target=child_main,
+            args=(self._job_data(job), writer, str(folder / "console.log")),
+            name=f"sync-{job.sync_id}",
+            daemon=False,
+        )
+        proc.start()
+        writer.close()  # the child holds the only writer: the reader ends when it exits
+        job.events = reader
         return proc
 
     def _job_data(self, job: SyncJob) -> dict[str, Any]:
         settings = self.settings.model_dump(mode="json")
-        settings["director"]["token"] = self.settings.token  # on a pipe, never a command line
+        settings["director"]["token"] = self.settings.token  # never on a command line
         settings["service"]["tokens"] = {}
         return {
             "sync_id": job.sync_id,
             "tenant": job.tenant,
             "kind": job.kind,
             "trigger": job.trigger,
+            "user": job.user,
             "workbook": job.workbook,
             "options": job.options,
             "settings": settings,
         }
 
-    def _follow(self, job: SyncJob, proc: subprocess.Popen[bytes]) -> None:
-        stdout: IO[bytes] | None = proc.stdout
-        assert stdout is not None
-        for _line in stdout:  # one event per line, already in the ledger
-            self.notify(job.sync_id)
-        job.exit_code = proc.wait()
+    def _follow(self, job: SyncJob, proc: Any) -> None:
+        reader = job.events
+        try:
+            while True:
+                reader.recv_bytes()  # one event, already in the ledger
+                self.notify(job.sync_id)
+        except (EOFError, OSError):
+            pass
+        finally:
+            reader.close()
+        proc.join()
+        job.exit_code = proc.exitcode if proc.exitcode >= 0 else 128 - proc.exitcode
 
     def _record_if_missing(self, job: SyncJob) -> None:
         """A sync whose process ended before it recorded its run: record it failed."""
@@ -300,7 +321,7 @@ class SyncRunner:
 
     def _cancel_when_recorded(self, job: SyncJob, by: str) -> None:
         """The process has not recorded its run yet: ask as soon as it has."""
-        while job.proc is None or job.proc.poll() is None:
+        while job.proc is None or job.proc.is_alive():
             try:
                 self.ledger.request_cancel(job.sync_id, by=by)
                 return
@@ -326,18 +347,14 @@ class SyncRunner:
         self.begin_shutdown()
         deadline = time.monotonic() + grace
         for step in ("wait", signal.SIGTERM, "wait", signal.SIGKILL):
-            running = [j for j in self.active() if j.proc is not None and j.proc.poll() is None]
+            running = [j for j in self.active() if j.proc is not None and j.proc.is_alive()]
             if not running:
                 break
             for job in running:
-                assert job.proc is not None
                 if step == "wait":
-                    try:
-                        job.proc.wait(max(0.0, deadline - time.monotonic()))
-                    except subprocess.TimeoutExpired:
-                        pass
-                else:
-                    job.proc.send_signal(step)
+                    job.proc.join(max(0.0, deadline - time.monotonic()))
+                elif job.proc.pid:
+                    os.kill(job.proc.pid, step)
             deadline = time.monotonic() + max(5.0, grace / 4)
         for job in list(self.jobs.values()):
             if job.thread is not None:

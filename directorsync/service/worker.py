@@ -1,12 +1,15 @@
-"""One sync of the service, run in its own process: ``python -m directorsync.service.worker``.
+"""One sync of the service, run in its own process.
 
-The service starts one process per sync (so that a sync's planning never holds up the API, and
-a sync stops the way a CLI apply stops: cancel from the ledger, SIGTERM, a second SIGTERM). The
-process reads its job as JSON on standard input — the service's settings (with the Director
-token, which never travels on a command line), the tenant, the workbook, the kind, the trigger
-and the options — and runs it as a ledger run with the service's run id. Its events go to
-standard output as JSON lines (the service wakes its WebSocket clients on each), its console
-output to standard error (the service keeps it as ``console.log`` beside the run's reports).
+The service runs each sync in a process of its own (so that a sync's planning never holds up
+the API, and a sync stops the way a CLI apply stops: cancel from the ledger, SIGTERM, a second
+SIGTERM). The processes are forked from a multiprocessing *forkserver* that has already
+imported the planning and apply modules (:data:`PRELOAD`), so a sync starts in milliseconds.
+:func:`child_main` gets the job — the service's settings (with the Director token, which never
+travels on a command line or in the environment), the tenant, the workbook, the kind, the
+trigger and the options — and runs it as a ledger run with the service's run id. Its events go
+as JSON lines to a pipe (the service wakes its WebSocket clients on each), its console output
+to ``console.log`` beside the run's reports. ``python -m directorsync.service.worker`` runs a
+job read as JSON on standard input the same way (events on standard output).
 
 Kinds: ``apply`` (``dry_run`` plans and reports without writing) and ``plan`` / ``drift`` (plan
 only, never writes: the plan is saved with the run's artifacts).
@@ -15,6 +18,7 @@ only, never writes: the plan is saved with the run's artifacts).
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -22,6 +26,43 @@ from typing import Any
 from directorsync.config import Settings
 from directorsync.errors import DirectorSyncError
 from directorsync.redact import redact_text
+
+#: modules the forkserver imports once, before forking each sync's process
+PRELOAD = ["directorsync.service.worker", "directorsync.cli.apply_command", "directorsync.planner"]
+
+
+class PipeLines:
+    """A text stream whose lines go to a multiprocessing connection (the events)."""
+
+    def __init__(self, conn: Any) -> None:
+        self.conn = conn
+
+    def write(self, text: str) -> int:
+        """Send ``text`` (whole lines: the tracker writes one event per call)."""
+        if text:
+            self.conn.send_bytes(text.encode("utf-8"))
+        return len(text)
+
+    def flush(self) -> None:
+        """Nothing to flush: each write is sent."""
+        return None
+
+    def isatty(self) -> bool:
+        """Never a terminal."""
+        return False
+
+
+def child_main(job: dict[str, Any], events: Any, log_path: str) -> None:
+    """The body of a sync's process: console to ``log_path``, events to ``events``; exits."""
+    os.setsid()  # Ctrl-C on the service's terminal is the service's to handle
+    os.environ.update(LOGNAME=job["user"], USER=job["user"])  # the ledger's user
+    log = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    os.dup2(log, 1)
+    os.dup2(log, 2)
+    os.close(log)
+    sys.stdout = PipeLines(events)  # type: ignore[assignment]
+    sys.stderr = open(2, "w", encoding="utf-8", buffering=1, closefd=False)  # noqa: SIM115
+    run_main(job)
 
 
 def run_job(job: dict[str, Any]) -> int:
@@ -98,8 +139,12 @@ def plan_only(
 
 
 def main() -> None:
-    """Read the job from standard input, run it, exit with its code (errors: one line)."""
-    job = json.loads(sys.stdin.read())
+    """Read the job from standard input and run it (see :func:`run_main`)."""
+    run_main(json.loads(sys.stdin.read()))
+
+
+def run_main(job: dict[str, Any]) -> None:
+    """Run the job, exit with its code (expected errors: one line on standard error)."""
     try:
         code = run_job(job)
     except DirectorSyncError as exc:
