@@ -32,10 +32,12 @@ Clock = Callable[[], dt.datetime]
 
 
 def utc_now() -> dt.datetime:
+    """Now, in UTC."""
     return dt.datetime.now(dt.UTC)
 
 
 def iso(moment: dt.datetime) -> str:
+    """A moment as the ledger writes it (UTC ISO-8601, microseconds)."""
     return moment.astimezone(dt.UTC).isoformat(timespec="microseconds")
 
 
@@ -84,6 +86,7 @@ class Ledger:
         self.user, self.host, self.pid = who()
 
     def now(self) -> str:
+        """The ledger clock's now, as written."""
         return iso(self.clock())
 
     @contextmanager
@@ -98,6 +101,7 @@ class Ledger:
             ) from exc
 
     def close(self) -> None:
+        """Close the database connections."""
         self.engine.dispose()
 
     # -- runs -----------------------------------------------------------------------------------
@@ -131,6 +135,7 @@ class Ledger:
             conn.execute(insert(t.runs).values(**row))
 
     def update_run(self, run_id: str, **values: Any) -> None:
+        """Change fields of a run (``updated_at`` set to now unless given)."""
         values.setdefault("updated_at", self.now())
         with self.begin() as conn:
             conn.execute(update(t.runs).where(t.runs.c.id == run_id).values(**values))
@@ -263,9 +268,13 @@ class Ledger:
     # -- events ---------------------------------------------------------------------------------
 
     def add_event(self, run_id: str, name: str, data: dict[str, Any], **run_values: Any) -> int:
-        """Record an event (and update the run's fields in the same transaction)."""
-        now = self.now()
+        """Record an event (and update the run's fields in the same transaction).
+
+        Its time is taken once the transaction holds the database, so that ``ts`` is when the
+        ledger records it (waiting for another writer's lock does not age it).
+        """
         with self.begin() as conn:
+            now = self.now()
             result = conn.execute(
                 insert(t.events).values(run_id=run_id, ts=now, name=name, data=data)
             )
@@ -288,6 +297,7 @@ class Ledger:
 
     @property
     def label(self) -> str:
+        """The database URL without its password."""
         return self.engine.url.render_as_string(hide_password=True)
 
 

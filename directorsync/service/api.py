@@ -139,7 +139,9 @@ def _wait_for_end(syncs: Syncs, sync_id: str, seconds: float) -> str:
 
 
 @router.get("/syncs/{sync_id}/{artifact}", summary="A sync's plan, result or HTML report")
-def sync_artifact(sync_id: str, artifact: Literal["plan", "result", "report"], request: Request):  # type: ignore[no-untyped-def]
+def sync_artifact(
+    sync_id: str, artifact: Literal["plan", "result", "report"], request: Request
+) -> FileResponse:
     """``plan`` and ``result`` (JSON) and ``report`` (the customer HTML report)."""
     file, media = _syncs(request).artifact_file(sync_id, artifact)
     headers = {"Content-Security-Policy": CSP} if artifact == "report" else {}

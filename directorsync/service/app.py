@@ -74,6 +74,7 @@ def create_app(
         finally:
             await run_in_threadpool(runner.shutdown, settings.service.shutdown_grace_sec)
             ledger.close()
+            app.state.reader.close()
 
     app = FastAPI(
         title="DirectorSync",
@@ -83,7 +84,8 @@ def create_app(
     )
     app.state.settings, app.state.ledger, app.state.tokens = settings, ledger, tokens
     app.state.runner, app.state.bus = runner, bus
-    app.state.syncs = Syncs(settings, ledger, runner)
+    app.state.reader = reader = read_ledger(ledger)
+    app.state.syncs = Syncs(settings, reader, runner)
     app.include_router(api.router)
     app.include_router(events.router)
     for module in EXTRA_ROUTERS:  # e.g. the workbook folder's routes
@@ -93,6 +95,31 @@ def create_app(
     _pages(app)
     _errors(app, settings)
     return app
+
+
+def read_ledger(ledger: Ledger) -> Ledger:
+    """The ledger for the service's reads: on SQLite, statements outside ``BEGIN IMMEDIATE``.
+
+    A read in WAL mode sees the last committed state without waiting for the syncs' writes
+    (their heartbeats, progress and journal), which keeps the API's answers fast while syncs
+    run. Any other database is read through the ledger itself.
+    """
+    if ledger.engine.dialect.name != "sqlite":
+        return ledger
+    from sqlalchemy import create_engine, event
+
+    engine = create_engine(
+        ledger.engine.url, connect_args={"timeout": 30, "check_same_thread": False}
+    )
+
+    @event.listens_for(engine, "connect")
+    def _connect(dbapi_conn: Any, record: Any) -> None:
+        dbapi_conn.isolation_level = None  # each statement on its own: no lock held for reads
+        dbapi_conn.execute("PRAGMA busy_timeout=30000")
+
+    return Ledger(
+        engine, clock=ledger.clock, stale_after=ledger.stale_after, lease_ttl=ledger.lease_ttl
+    )
 
 
 def _pages(app: FastAPI) -> None:
@@ -162,7 +189,9 @@ def serve(settings: Settings, *, say: Any = None) -> None:
     say = say or (lambda text: print(text, file=sys.stderr, flush=True))
     s = settings.service
     app = create_app(settings)
-    sock = socket.socket(socket.AF_INET6 if ":" in s.host else socket.AF_INET)
+    family = socket.AF_INET6 if ":" in s.host else socket.AF_INET
+    # IPPROTO_TCP, or asyncio does not set TCP_NODELAY on the connections (a 40 ms stall each)
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((s.host, s.port))
     port = sock.getsockname()[1]

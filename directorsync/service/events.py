@@ -88,7 +88,7 @@ async def sync_events(websocket: WebSocket, sync_id: str) -> None:
         await websocket.close(code=4401, reason="a bearer token of the service is needed")
         return
     state = websocket.app.state
-    ledger, bus, syncs = state.ledger, state.bus, state.syncs
+    ledger, bus, syncs = state.reader, state.bus, state.syncs
     try:
         run = await run_in_threadpool(syncs.view, sync_id)
     except Exception:  # noqa: BLE001 - unknown sync (ApiError 404)
@@ -124,10 +124,10 @@ async def sync_events(websocket: WebSocket, sync_id: str) -> None:
 async def _ended(state: Any, sync_id: str) -> bool:
     """A run that ended without a last event in the ledger (an older ledger's run)."""
     try:
-        run = await run_in_threadpool(state.ledger.get_run, sync_id)
+        run = await run_in_threadpool(state.reader.get_run, sync_id)
     except LedgerError:
         return False
     if run["state"] not in ("completed", "failed", "cancelled", "interrupted"):
         return False
-    events = await run_in_threadpool(state.ledger.events, sync_id, 0)
+    events = await run_in_threadpool(state.reader.events, sync_id, 0)
     return not any(e["name"] in TERMINAL for e in events)

@@ -182,7 +182,7 @@ class SyncRunner:
                     if job.cancel_by is not None:  # cancelled while queued: already recorded
                         return
                     job.phase = "running"
-                    job.proc = self._spawn(job)
+                job.proc = self._spawn(job)  # (the lock is free: the first fork may take a while)
                 self.notify(job.sync_id)
                 self._follow(job, job.proc)
                 self._record_if_missing(job)
@@ -346,12 +346,13 @@ class SyncRunner:
         """Stop every sync cleanly (see the module docstring); returns when all have ended."""
         self.begin_shutdown()
         deadline = time.monotonic() + grace
-        for step in ("wait", signal.SIGTERM, "wait", signal.SIGKILL):
+        steps: list[signal.Signals | None] = [None, signal.SIGTERM, None, signal.SIGKILL]
+        for step in steps:
             running = [j for j in self.active() if j.proc is not None and j.proc.is_alive()]
             if not running:
                 break
             for job in running:
-                if step == "wait":
+                if step is None:  # wait
                     job.proc.join(max(0.0, deadline - time.monotonic()))
                 elif job.proc.pid:
                     os.kill(job.proc.pid, step)

@@ -60,7 +60,7 @@ def child_main(job: dict[str, Any], events: Any, log_path: str) -> None:
     os.dup2(log, 1)
     os.dup2(log, 2)
     os.close(log)
-    sys.stdout = PipeLines(events)  # type: ignore[assignment]
+    sys.stdout = PipeLines(events)
     sys.stderr = open(2, "w", encoding="utf-8", buffering=1, closefd=False)  # noqa: SIM115
     run_main(job)
 
