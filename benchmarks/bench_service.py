@@ -112,9 +112,7 @@ def main() -> None:
         folder = Path(tmp)
         proc, base = start_service(sim, folder)
         ws_url = base.replace("http://", "ws://", 1)
-        api = httpx.Client(
-            base_url=base, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=60
-        )
+        api = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=60)
         try:
             started = time.monotonic()
             ids, posts = [], []
@@ -126,9 +124,7 @@ def main() -> None:
                 ids.append(res.json()["sync_id"])
             lags: list[float] = []
             names: list[str] = []
-            clients = [
-                threading.Thread(target=follow, args=(ws_url, i, lags, names)) for i in ids
-            ]
+            clients = [threading.Thread(target=follow, args=(ws_url, i, lags, names)) for i in ids]
             for client in clients:
                 client.start()
             gets: list[float] = []
