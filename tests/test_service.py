@@ -13,7 +13,8 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from conftest import TOKEN, cli_env, need_samples, new_simulator, run_cli, writes
+from conftest import TOKEN, cli_env, need_samples, new_simulator, run_cli
+from conftest import writes as all_writes
 from service_process import ALICE, BOB, ServiceProcess, service_env, until
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
@@ -22,6 +23,7 @@ from directorsync.simulator import Simulator
 
 SLOW = 600_000  # an order runs ten minutes of the simulator's clock
 REPOS = {"resources": ["repos"]}
+ESAIT_NODE = "8a9b0c1d2e3f40516a7b8c9d0e1f2031"  # esait's all-in-one (the samples' tenants file)
 
 
 @pytest.fixture(scope="module")
@@ -38,6 +40,11 @@ def service(sim, tmp_path_factory) -> Iterator[ServiceProcess]:
     svc = ServiceProcess(env, folder / "out", "--workers", "2")
     yield svc
     svc.stop()
+
+
+def writes(sim: Simulator, node: str = "") -> list[dict]:
+    """The simulator's writes (to one node when given)."""
+    return [w for w in all_writes(sim) if node in w["path"]]
 
 
 def events_of(service: ServiceProcess, sync_id: str, token: str = ALICE) -> list[dict]:
@@ -144,28 +151,38 @@ def test_a_slow_apply_is_busy_then_cancelled_and_writes_nothing_more(service, si
         with service.client() as api:
             running = start(api, **REPOS)
             sync_id = running["sync_id"]
-            until(lambda: len(writes(sim)) >= 2, "writes in flight")
+            # every write the concurrency allows is out (2 per node): none can leave before the
+            # held orders end, so none may leave after the cancel
+            until(lambda: len(writes(sim)) >= 4, "core's writes in flight")
             busy = api.post("/api/tenants/core/syncs", json={"options": REPOS})
             assert busy.status_code == 409, busy.text
             assert busy.json()["running_sync"] == sync_id and sync_id in busy.json()["error"]
-            dry = api.post("/api/tenants/core/syncs", json={"options": {"dry_run": True}})
-            assert dry.status_code == 202  # a dry run never writes: no lease needed
-            api.post(f"/api/syncs/{dry.json()['sync_id']}/cancel")
+            other = start(api, "esait", **REPOS)  # the second worker: held by Director too
+            until(lambda: len(writes(sim, ESAIT_NODE)) >= 2, "esait's writes in flight")
+            queued = start(api, "core", dry_run=True)  # a dry run needs no lease, but a worker
+            view = api.get(f"/api/syncs/{queued['sync_id']}").json()
+            assert view["state"] == "pending" and view["message"].startswith("queued")
+            gone = api.post(f"/api/syncs/{queued['sync_id']}/cancel").json()
+            assert gone["state"] == gone["final_state"] == "cancelled"
+            view = api.get(f"/api/syncs/{queued['sync_id']}").json()
+            assert view["state"] == "cancelled" and view["cancel_requested_by"] == "alice"
+            api.post(f"/api/syncs/{other['sync_id']}/cancel")
             asked = time.time()
             answer = api.post(f"/api/syncs/{sync_id}/cancel").json()
             assert answer["final_state"] == "cancelled" and answer["state"] == "running"
 
-            def seen() -> bool:
-                warnings = api.get(f"/api/syncs/{sync_id}").json()["warnings"]
+            def seen(sync: str) -> bool:
+                warnings = api.get(f"/api/syncs/{sync}").json()["warnings"]
                 return any("cancelled by alice" in w["message"] for w in warnings)
 
-            until(seen, "the cancel seen by the run", 30)
+            until(lambda: seen(sync_id) and seen(other["sync_id"]), "the cancels seen", 30)
             sim.advance(SLOW)  # Director finishes the orders it accepted
             names = [e["event"] for e in events_of(service, sync_id)]
             assert names[-1] == "sync.cancelled" and "sync.warning" in names
             view = api.get(f"/api/syncs/{sync_id}").json()
             assert view["state"] == "cancelled" and view["cancel_requested_by"] == "alice"
             assert view["counts"]["SKIP"] > 0
+            assert events_of(service, other["sync_id"])[-1]["event"] == "sync.cancelled"
             assert [w for w in writes(sim) if w["ts"] > asked] == []
             assert api.post(f"/api/syncs/{sync_id}/cancel").json()["final_state"] == "cancelled"
     finally:

@@ -182,9 +182,13 @@ class SyncRunner:
                     if job.cancel_by is not None:  # cancelled while queued: already recorded
                         return
                     job.phase = "running"
-                job.proc = self._spawn(job)  # (the lock is free: the first fork may take a while)
-                self.notify(job.sync_id)
-                self._follow(job, job.proc)
+                try:
+                    job.proc = self._spawn(job)  # (the lock is free: a first fork takes a while)
+                    self.notify(job.sync_id)
+                    self._follow(job, job.proc)
+                except Exception as exc:  # noqa: BLE001 - recorded as the sync's failure
+                    job.exit_code = 1
+                    self._write_console(job, f"error: the sync could not run: {exc}")
                 self._record_if_missing(job)
         finally:
             with self.lock:
@@ -245,6 +249,11 @@ class SyncRunner:
         message = self._last_error(job) or f"the sync's process ended with {job.exit_code}"
         state = "cancelled" if job.cancel_by else "failed"
         self._record(job, state, message, job.exit_code or 1)
+
+    def _write_console(self, job: SyncJob, line: str) -> None:
+        folder = result_dir(self.settings, job.tenant, job.sync_id)
+        with open(folder / "console.log", "a", encoding="utf-8") as log:
+            log.write(line + "\n")
 
     def _last_error(self, job: SyncJob) -> str:
         folder = result_dir(self.settings, job.tenant, job.sync_id)
@@ -321,7 +330,7 @@ class SyncRunner:
 
     def _cancel_when_recorded(self, job: SyncJob, by: str) -> None:
         """The process has not recorded its run yet: ask as soon as it has."""
-        while job.proc is None or job.proc.is_alive():
+        while job.phase != "done" and (job.proc is None or job.proc.is_alive()):
             try:
                 self.ledger.request_cancel(job.sync_id, by=by)
                 return
