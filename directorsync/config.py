@@ -213,6 +213,36 @@ class ScheduleSettings(BaseModel):
         return value
 
 
+class ServiceSettings(_Section):
+    """``directorsync serve``: who may call it and how many syncs it runs at once.
+
+    ``tokens`` maps a caller's name (the run's user in the ledger) to its bearer token, or to
+    ``sha256:<hex digest>`` of it; ``DSYNC_SERVICE__TOKENS`` takes ``name=token,name2=token2``.
+    """
+
+    tokens: dict[str, SecretStr] = Field(default_factory=dict)
+    host: str = "127.0.0.1"
+    port: int = Field(8480, ge=0, le=65535)
+    workers: int = Field(2, ge=1, le=64, description="syncs running at once")
+    shutdown_grace_sec: float = Field(20.0, ge=0)
+
+    @field_validator("tokens", mode="before")
+    @classmethod
+    def _tokens_from_text(cls, value: Any) -> Any:
+        """``name=token,name2=token2`` (the environment's form) → a mapping."""
+        if not isinstance(value, str):
+            return value
+        tokens: dict[str, str] = {}
+        for part in filter(None, (p.strip() for p in value.split(","))):
+            name, sep, token = part.partition("=")
+            if not sep or not name.strip() or not token.strip():
+                raise ValueError(
+                    "expected name=token[,name2=token2] (the token itself is not shown)"
+                )
+            tokens[name.strip()] = token.strip()
+        return tokens
+
+
 class Settings(_Section):
     """All settings, one typed object."""
 
@@ -235,6 +265,7 @@ class Settings(_Section):
         return value
 
     prune: PruneSettings = Field(default_factory=PruneSettings)
+    service: ServiceSettings = Field(default_factory=ServiceSettings)
 
     @property
     def run_id(self) -> str:

@@ -34,6 +34,7 @@ COMMANDS: dict[str, str] = {
     "cancel": "directorsync.cli.ledger_commands:cancel_command",
     "rollback": "directorsync.cli.rollback_command:rollback_command",
     "run": "directorsync.notebook.batch:run_command",
+    "serve": "directorsync.cli.service_command:serve_command",
     "simulator": "directorsync.cli.simulator_command:simulator_command",
     "make-workbook": "directorsync.cli.workbook_command:make_workbook_command",
     "import-repos": "directorsync.cli.legacy_commands:import_repos",

@@ -59,6 +59,7 @@ def run_apply(
     rollback_on_error: bool = False,
     force_refresh: bool = False,
     verify: bool = True,
+    trigger: str = "cli",
 ) -> int:
     """Plan (or load ``plan_file``), ask, apply, write reports; return the exit code.
 
@@ -100,6 +101,7 @@ def run_apply(
             ledger,
             run_id,
             tenant,
+            trigger=trigger,
             events=stream,
             say=lambda m: status.print(m, markup=False, highlight=False),
             lines=not status.is_terminal,

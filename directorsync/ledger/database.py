@@ -268,9 +268,13 @@ class Ledger:
     # -- events ---------------------------------------------------------------------------------
 
     def add_event(self, run_id: str, name: str, data: dict[str, Any], **run_values: Any) -> int:
-        """Record an event (and update the run's fields in the same transaction)."""
-        now = self.now()
+        """Record an event (and update the run's fields in the same transaction).
+
+        Its time is taken once the transaction holds the database, so that ``ts`` is when the
+        ledger records it (waiting for another writer's lock does not age it).
+        """
         with self.begin() as conn:
+            now = self.now()
             result = conn.execute(
                 insert(t.events).values(run_id=run_id, ts=now, name=name, data=data)
             )

@@ -1,1 +1,1 @@
-"""DirectorSync as a service: the sync API, live progress, schedules."""
+"""DirectorSync as a service: the sync API, live events, schedules, the live fleet page."""
