@@ -49,6 +49,7 @@ def run_apply(
     wait: bool = False,
     events: str | None = None,
     force: bool = False,
+    on_drift: str = "revert",
 ) -> int:
     """Plan (or load ``plan_file``), apply, write reports; return the exit code.
 
@@ -122,6 +123,7 @@ def run_apply(
                     console,
                     status,
                     force,
+                    on_drift,
                 )
             )
             result.update(run_id=run_id, plan_run_id=life.plan.run_id if life.plan else None)
@@ -159,8 +161,18 @@ def _work(
     console: Console,
     status: Console,
     force: bool = False,
+    on_drift: str = "revert",
 ) -> dict[str, Any]:
-    """Plan (unless given) and apply; runs in the lifecycle's worker thread."""
+    """Plan (unless given) and apply; runs in the lifecycle's worker thread.
+
+    The plan's rows are classified against the ledger's last-applied state (three-way drift);
+    ``on_drift`` (``revert``, ``keep``, ``fail``) decides what happens to rows changed on
+    Director. After the writes, what was applied is recorded as the new last-applied state.
+    """
+    from directorsync.drift import classify_plan, mark_kept
+    from directorsync.drift import on_drift as drift_selection
+    from directorsync.lastapplied import load_state, record_applied
+
     logging = setup_logging(
         run_id=life.run_id,
         console_level=settings.logging.level,
@@ -177,17 +189,31 @@ def _work(
                 assert xlsx is not None  # checked above: without --plan, --xlsx is required
                 plan = session.plan(tenant, xlsx, resources)
             session.check_workbook_tenant(plan, force)
+            classify_plan(plan, load_state(life.ledger, tenant, plan.resources), session.profiles)
             if not plan_file:  # the plan's counts and verdict; `apply --plan` does not reprint it
                 plan.save(out / "plan.json")
                 print_plan(plan.console_view(), console, details=False)
             life.plan = plan
             selection = _approved(approved, plan) if approved else None
+            selection, held = drift_selection(plan, on_drift, selection)
             life.selection = selection
             life.tracker.set_pending(["apply", "report"])
             life.tracker.stage("apply")
             guard = life.make_guard(session.client, plan.pool_uuid, session.profiles, previous)
             check_stale = bool(plan_file) and previous is None
-            return _apply(session, plan, selection, dry_run, check_stale, status, life, guard)
+            result = _apply(session, plan, selection, dry_run, check_stale, status, life, guard)
+            mark_kept(result, held)
+            if not dry_run:
+                recorded = record_applied(
+                    life.ledger,
+                    session.tenant(tenant),
+                    result,
+                    session.inventory(tenant),
+                    session.profiles,
+                    life.run_id,
+                )
+                result.setdefault("phases", {})["record_state"] = recorded["seconds"]
+            return result
     finally:
         logging.close()
 

@@ -186,6 +186,12 @@ def _plan(
         progress = _progress if fmt == "table" else None
         with Session.open(settings=settings, progress=progress) as session:
             plan = session.plan(tenant, xlsx, _resources(resources))
+            if run is not None:  # a ledger exists: each change gets its drift class
+                from directorsync.drift import classify_plan
+                from directorsync.lastapplied import load_state
+
+                state = load_state(run.ledger, tenant, plan.resources)
+                classify_plan(plan, state, session.profiles)
         data = plan.to_dict() if out or fmt == "json" else None
         if out:
             plan.save(out, data)
@@ -263,6 +269,15 @@ def _print_notes(notes: list[dict[str, str]]) -> None:
     metavar="FILE|-",
     help="Write the run's events as JSON lines (sync.started, sync.progress, …) to FILE or stdout.",
 )
+@click.option(
+    "--on-drift",
+    type=click.Choice(["revert", "keep", "fail"]),
+    default="revert",
+    show_default=True,
+    help="Rows changed on Director since the last apply: overwrite them (revert), leave them "
+    "as Director has them (keep), or refuse to apply (fail). Conflicts are applied only with "
+    "revert.",
+)
 def apply_command(
     tenant: str | None,
     xlsx: Path | None,
@@ -280,6 +295,7 @@ def apply_command(
     wait: bool = False,
     events: str | None = None,
     force: bool = False,
+    on_drift: str = "revert",
 ) -> int:
     """Plan then apply a workbook (or apply a saved plan); only changed rows are sent.
 
@@ -308,6 +324,7 @@ def apply_command(
         wait=wait,
         events=events,
         force=force,
+        on_drift=on_drift,
     )
 
 
