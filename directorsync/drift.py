@@ -24,9 +24,9 @@ removed) and counts them; :func:`on_drift` decides what an apply sends.
 from __future__ import annotations
 
 import time
-from fnmatch import fnmatchcase
 from collections import Counter
 from collections.abc import Mapping
+from fnmatch import fnmatchcase
 from typing import Any
 
 import numpy as np
@@ -290,6 +290,42 @@ def on_drift(
     base = np.flatnonzero(changed).tolist() if selection is None else selection
     skip = set(held)
     return [i for i in base if i not in skip], held
+
+
+def adoptable(plan: Plan) -> list[dict[str, Any]]:
+    """The fields changed on Director (``director_changed``) of a classified plan.
+
+    For ``--adopt``: ``resource``, ``node_id``, ``node``, ``key``, ``field``, ``director`` (the
+    value to adopt, write shape), ``workbook``, ``sheet``, ``excel_rows``, ``source``. An object
+    on several nodes appears once: the first node's value is the one a workbook row can hold.
+    """
+    out: list[dict[str, Any]] = []
+    seen: set[tuple[str, str, str]] = set()
+    if plan.rows.empty:
+        return out
+    for row in plan.rows[plan.rows["action"] == "update"].to_dict("records"):
+        for change in row["changes"] or ():
+            if change.get("drift") != DIRECTOR_CHANGED:
+                continue
+            where = (row["resource"], str(row["key"]), change["field"])
+            if where in seen:
+                continue
+            seen.add(where)
+            out.append(
+                {
+                    "resource": row["resource"],
+                    "node_id": row["node_id"],
+                    "node": row.get("node_name"),
+                    "key": str(row["key"]),
+                    "field": change["field"],
+                    "director": change.get("before"),
+                    "workbook": change.get("after"),
+                    "sheet": row.get("sheet"),
+                    "excel_rows": list(row.get("excel_rows") or []),
+                    "source": row.get("source"),
+                }
+            )
+    return out
 
 
 KEPT_REASON = "kept: changed on Director since the last apply (--on-drift keep)"
