@@ -150,11 +150,21 @@ def check_tenant(job: DriftJob) -> dict[str, Any]:
 def fleet_drift(
     jobs: list[DriftJob], settings: Settings, on_done: Done | None = None
 ) -> list[dict]:
-    """Check the jobs in parallel (``drift.executor``); entries in the jobs' order."""
+    """Check the jobs in parallel (``drift.executor``); entries in the jobs' order.
+
+    Worker processes start from a fork server that imported DirectorSync once; with one worker
+    (``drift.parallel`` 1, or one tenant) the checks run in this process.
+    """
     if settings.drift.executor == "dask":
         return _on_dask(jobs, settings, on_done)
     entries: dict[str, dict[str, Any]] = {}
     workers = max(1, min(settings.drift.parallel, len(jobs)))
+    if workers == 1:  # one at a time: no worker process to start
+        for job in jobs:
+            entries[job.tenant] = check_tenant(job)
+            if on_done:
+                on_done(entries[job.tenant])
+        return [entries[job.tenant] for job in jobs]
     # workers forked from a server that imported DirectorSync once: fast to start, and
     # without this process's threads or sockets
     context = multiprocessing.get_context("forkserver")
