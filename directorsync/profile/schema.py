@@ -187,6 +187,7 @@ HOOK_POINTS = (
     "post_payload",
     "pre_apply",
     "post_apply",
+    "export",
 )
 
 
@@ -200,6 +201,7 @@ class Hooks(_Strict):
     post_payload: str | None = None
     pre_apply: str | None = None
     post_apply: str | None = None
+    export: str | None = None
 
 
 class Waves(_Strict):
@@ -224,6 +226,18 @@ class Actions(_Strict):
     after_write: list[AfterWrite] = []
 
 
+class Export(_Strict):
+    """``export``: how Director's objects are written back into the sheet (``directorsync
+    export``, drift's ``--adopt``).
+
+    Most columns read back from the mapping itself (:mod:`directorsync.reverse`); a mapped field
+    whose transforms cannot be reversed is listed in ``skip`` (its column is left empty), or the
+    profile names an ``export`` hook (``hooks.export``) that writes its sheets.
+    """
+
+    skip: list[str] = []
+
+
 class ProfileSpec(_Strict):
     """A whole (merged, canonical) profile."""
 
@@ -244,6 +258,7 @@ class ProfileSpec(_Strict):
     inventory: Inventory = Inventory()
     actions: Actions = Actions()
     apply: Apply = Apply()
+    export: Export = Export()
 
 
 def schema_errors(raw: dict[str, Any]) -> list[tuple[list[str], str, str]]:
@@ -291,6 +306,7 @@ def section_keys() -> dict[str, frozenset[str]]:
             ("hooks", Hooks),
             ("apply", Apply),
             ("actions", Actions),
+            ("export", Export),
             ("resolve", ResolveEntry),
             ("mapping", MappingEntry),
             ("prechecks", Precheck),
