@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from fnmatch import fnmatchcase
 from typing import Any
 
@@ -326,6 +326,49 @@ def adoptable(plan: Plan) -> list[dict[str, Any]]:
                 }
             )
     return out
+
+
+def adopt_cells(
+    plan: Plan,
+    profiles: Mapping[str, Profile],
+    frames: Callable[[str, str], pd.DataFrame | None],
+    headers: Callable[[str], list[str]],
+) -> tuple[list[tuple[str, int, str, Any]], list[str]]:
+    """The cells ``--adopt`` writes: ``(sheet, excel_row, column, cell value)``, and notes.
+
+    Each ``director_changed`` field (:func:`adoptable`) is read back into every sheet column
+    it comes from (:func:`directorsync.reverse.column_rules`: ``hiddenrepopath`` → storage paths
+    and retentions), ids turned back into names with the node's listings (``frames(source,
+    node_id)``). ``headers(sheet)`` gives the sheet's header row, so that a column written
+    under an alias is found. Fields that cannot be written back (no column, a row aggregated
+    from several sheet rows) are named in the notes.
+    """
+    from directorsync.reverse import column_rules, lookup_tables, read_back
+
+    cells: list[tuple[str, int, str, Any]] = []
+    notes: list[str] = []
+    for change in adoptable(plan):
+        profile = profiles[change["resource"]]
+        rules = [r for r in column_rules(profile) if r.source == change["field"] and not r.rows]
+        rows = change["excel_rows"]
+        what = f"{change['resource']} '{change['key']}' {change['field']}"
+        if not rules or len(rows) != 1 or not isinstance(change["sheet"], str):
+            notes.append(f"{what}: not written back (no single sheet row and column holds it)")
+            continue
+        node_id = change["node_id"]
+        tables = lookup_tables(profile, lambda source, node=node_id: frames(source, node))
+        present = {h.strip().casefold(): h for h in headers(change["sheet"])}
+        aliases = profile.xlsx.get("aliases") or {}
+        for rule in rules:
+            names = [rule.column, *(aliases.get(rule.column) or [])]
+            header = next((present[n.casefold()] for n in names if n.casefold() in present), None)
+            if header is None:
+                notes.append(f"{what}: the sheet has no column {rule.column}")
+                continue
+            cells.append(
+                (change["sheet"], int(rows[0]), header, read_back(rule, change["director"], tables))
+            )
+    return cells, notes
 
 
 KEPT_REASON = "kept: changed on Director since the last apply (--on-drift keep)"

@@ -55,11 +55,12 @@ def tenant_drift(
     xlsx: str | Path,
     resources: list[str] | None = None,
     *,
-    keep_plan: bool = False,
+    after: Callable[[Any, Session], Any] | None = None,
 ) -> dict[str, Any]:
     """The drift report of one tenant (see the module docstring).
 
-    ``keep_plan``: the classified plan is returned under ``"_plan"`` (for ``--adopt``).
+    ``after(plan, session)`` runs on the classified plan while the session is open (``--adopt``);
+    what it returns is kept under ``"_after"`` (left out of the JSON).
     """
     started = time.perf_counter()
     with recorded_run(settings, tenant, "drift", workbook=str(xlsx)) as run:
@@ -75,6 +76,8 @@ def tenant_drift(
                 session.profiles,
                 settings.drift.builtin,
             )
+            if after is not None:
+                report["_after"] = after(plan, session)
         report["duration"] = round(time.perf_counter() - started, 3)
         if run is not None:
             run.finish(
@@ -82,8 +85,6 @@ def tenant_drift(
                 exit_code=EXIT_DRIFT if report["total"] else EXIT_NO_DRIFT,
                 counts=report["counts"],
             )
-    if keep_plan:
-        report["_plan"] = plan
     return report
 
 

@@ -132,7 +132,9 @@ def test_each_class_on_drift_modes_and_the_recorded_state(
     assert len(writes(simulator)) == before
     # keep: the hand change and the conflict stay as Director has them, the rest is applied
     assert apply(tenants_file, edited, "--on-drift", "keep") == 0
-    result = json.loads(sorted((tmp_path / "reports" / "core").glob("*/result.json"))[-1].read_text())
+    result = json.loads(
+        sorted((tmp_path / "reports" / "core").glob("*/result.json"))[-1].read_text()
+    )
     status = {(r["key"], r["node_name"]): (r["status"], r["reason"]) for r in result["rows"]}
     assert status[("Repo_secu", "lb-backend01")][0] == "SKIP"
     assert "--on-drift keep" in status[("Repo_secu", "lb-backend01")][1]
@@ -160,7 +162,14 @@ def test_fleet_gate_summary_exit_codes_and_page(
     for tenant in ("core", "esait", "sccoe"):
         assert apply(tenants_file, samples / f"{tenant}_config.xlsx", tenant=tenant) == 0
     with session_for(simulator, tenants_file, tmp_path) as s:
-        hand_retention(s, BACKEND2, "Repo_secu", 45)
+        for node in (BACKEND1, BACKEND2):  # the same hand change on both backends of core
+            hand_retention(s, node, "Repo_secu", 45)
+            path = f"Repos/{repo_ids(s, node)['Repo_system']}"
+            two = [
+                {"path": "/data_hot/", "retention": 60},
+                {"path": "/cold_nfs/", "retention": 400},
+            ]
+            s.client.write("PUT", POOL, node, path, {"hiddenrepopath": two})
     out = tmp_path / "drift.json"
     html = tmp_path / "fleet"
     base = ["drift", "--tenants-file", str(tenants_file), "--xlsx-dir", str(samples),
@@ -174,7 +183,7 @@ def test_fleet_gate_summary_exit_codes_and_page(
     assert summary["timestamp"].endswith("+00:00")
     by_tenant = {r["target"]: r for r in summary["results"]}
     core = by_tenant["core"]
-    assert core["counts"]["director_changed"] == 1 and core["verification_passed"] is False
+    assert core["counts"]["director_changed"] == 4 and core["verification_passed"] is False
     assert core["success"] is True and core["direction"] == "pull" and core["duration"] > 0
     assert by_tenant["esait"]["verification_passed"] and by_tenant["sccoe"]["verification_passed"]
     assert sum(by_tenant["esait"]["counts"].values()) == 0
@@ -187,3 +196,13 @@ def test_fleet_gate_summary_exit_codes_and_page(
     assert invoke(*base[:4], str(tmp_path), *base[5:], "--tenants", "esait", "--out", str(out)) == 1
     failed = json.loads(out.read_text())
     assert failed["failed"] == 1 and "no such workbook" in failed["results"][0]["message"]
+
+    # adopt: Director's values into a copy of the workbook, which then plans no change
+    adopted = tmp_path / "adopted" / "core_config.xlsx"
+    args = ["--tenant", "core", "--tenants-file", str(tenants_file), "--resources", "repos"]
+    assert invoke("drift", *args, "--xlsx", str(samples / "core_config.xlsx"), "--adopt", str(adopted)) == 0  # fmt: skip
+    sheet = openpyxl.load_workbook(adopted)["Repo"]
+    cells = {r[2].value: (r[3].value, r[4].value) for r in sheet.iter_rows(min_row=2) if r[2].value}
+    assert cells["Repo_secu"] == ("/data_hot/", 45)
+    assert cells["Repo_system"] == ("/cold_nfs/ | /data_hot/", "400 | 60")
+    assert invoke("plan", *args, "--xlsx", str(adopted), "--detailed-exitcode") == 0

@@ -136,7 +136,8 @@ def _one(
     from directorsync.report.drift_page import write_drift_pages
 
     workbook = xlsx or workbook_for(settings, tenant, xlsx_dir)
-    report = tenant_drift(settings, tenant, workbook, resources, keep_plan=bool(adopt))
+    adopting = (lambda plan, session: _adopt(plan, session, workbook, adopt)) if adopt else None
+    report = tenant_drift(settings, tenant, workbook, resources, after=adopting)
     if out:
         write_report(report, out)
     entry = {
@@ -160,30 +161,44 @@ def _one(
         _print_report(report)
     say = click.echo if fmt == "table" else lambda m: click.echo(m, err=True)
     if adopt:
-        say(_adopt(report, workbook, adopt))
+        say(report["_after"])
     say(f"drift page: {folder / (tenant + '.html')} (fleet view {page})")
     if report["notes"]:
         return EXIT_ERRORS
     return EXIT_DRIFT if fail_on_diff and report["total"] else EXIT_OK
 
 
-def _adopt(report: dict[str, Any], workbook: Path, target: Path) -> str:
+def _adopt(plan: Any, session: Any, workbook: Path, target: Path) -> str:
     """``--adopt``: the workbook with Director's values for the fields changed on Director."""
-    from directorsync.drift import adoptable
+    from directorsync.adopt import adopt_workbook
+    from directorsync.drift import adopt_cells
 
-    changes = adoptable(report["_plan"])
-    try:
-        from directorsync.adopt import adopt_workbook
-    except ImportError as exc:  # pragma: no cover - until the adopt module is merged
-        raise DirectorSyncError("--adopt is not available in this build") from exc
-    done = adopt_workbook(workbook, changes, target)
-    return f"adopted workbook: {target} ({len(changes)} field(s) from Director{_detail(done)})"
+    tenant = session.tenant(plan.tenant)
+    nodes = {n.id: n for n in tenant.nodes}
+    inventory = session.inventory(plan.tenant)
+
+    def frames(source: str, node_id: str) -> Any:
+        try:
+            return inventory.frame(source, nodes[node_id])
+        except DirectorSyncError:
+            return None
+
+    cells, notes = adopt_cells(plan, session.profiles, frames, _headers(workbook))
+    for note in notes:
+        click.secho(f"warning: {note}", fg="yellow", err=True)
+    done = adopt_workbook(workbook, cells, target)
+    return f"adopted workbook: {target} ({done['cells']} cell(s) with Director's values)"
 
 
-def _detail(done: Any) -> str:
-    if isinstance(done, dict) and done.get("cells") is not None:
-        return f", {done['cells']} cell(s) changed"
-    return ""
+def _headers(workbook: Path) -> Any:
+    from directorsync.workbook import Workbook
+
+    book = Workbook(workbook)
+
+    def headers(sheet: str) -> list[str]:
+        return [str(c) for c in book.sheet(sheet).columns] if book.has_sheet(sheet) else []
+
+    return headers
 
 
 def _print_report(report: dict[str, Any]) -> None:
