@@ -141,6 +141,8 @@ def test_each_class_on_drift_modes_and_the_recorded_state(
     assert status[("Repo_cloud", "lb-backend01")][0] == "SKIP"
     assert status[("Repo_cloud", "lb-backend02")][0] == "UPDATED"
     assert status[("Repo_system_expert", "lb-backend02")][0] == "CREATED"
+    report_html = sorted((tmp_path / "reports" / "core").glob("*/report.html"))[-1].read_text()
+    assert 'class="drift d-workbook-changed"' in report_html  # the class of each applied change
     code, report = drift_json(tenants_file, edited, tmp_path)
     assert classes(report) == {
         ("Repo_secu", "lb-backend01"): "director_changed",
