@@ -27,6 +27,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Mapping
 from fnmatch import fnmatchcase
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -277,10 +278,8 @@ def on_drift(
     if not held:
         return selection, []
     if mode == "fail":
-        shown = ", ".join(
-            f"{plan.rows.at[i, 'resource']} '{plan.rows.at[i, 'key']}' ({drift[i]})"
-            for i in held[:5]
-        )
+        resources, keys = plan.rows["resource"].to_numpy(), plan.rows["key"].to_numpy()
+        shown = ", ".join(f"{resources[i]!s} '{keys[i]!s}' ({drift[i]!s})" for i in held[:5])
         more = f" and {len(held) - 5} more" if len(held) > 5 else ""
         raise DriftError(
             f"--on-drift fail: {len(held)} row(s) changed on Director since the last apply: "
@@ -355,8 +354,7 @@ def adopt_cells(
         if not rules or len(rows) != 1 or not isinstance(change["sheet"], str):
             notes.append(f"{what}: not written back (no single sheet row and column holds it)")
             continue
-        node_id = change["node_id"]
-        tables = lookup_tables(profile, lambda source, node=node_id: frames(source, node))
+        tables = lookup_tables(profile, partial(_on_node, frames, change["node_id"]))
         present = {h.strip().casefold(): h for h in headers(change["sheet"])}
         aliases = profile.xlsx.get("aliases") or {}
         for rule in rules:
@@ -369,6 +367,12 @@ def adopt_cells(
                 (change["sheet"], int(rows[0]), header, read_back(rule, change["director"], tables))
             )
     return cells, notes
+
+
+def _on_node(
+    frames: Callable[[str, str], pd.DataFrame | None], node_id: str, source: str
+) -> pd.DataFrame | None:
+    return frames(source, node_id)
 
 
 KEPT_REASON = "kept: changed on Director since the last apply (--on-drift keep)"

@@ -131,9 +131,11 @@ def changes_html(row: Mapping[str, Any] | pd.Series) -> str:
         )
         colours = ("", BEFORE_COLOUR, "", AFTER_COLOUR)
         return head + _html_table(["field", "before", "", "after"], rows, colours)
-    rows = zip(changes["field"], changes["before"], ["→"] * len(changes), changes["after"], classes)
-    colours = ("", BEFORE_COLOUR, "", AFTER_COLOUR, "")
-    return head + _html_table(["field", "before", "", "after", "drift"], rows, colours)
+    marked = zip(
+        changes["field"], changes["before"], ["→"] * len(changes), changes["after"], classes
+    )
+    shades = ("", BEFORE_COLOUR, "", AFTER_COLOUR, "")
+    return head + _html_table(["field", "before", "", "after", "drift"], marked, shades)
 
 
 def results_html(rows: Sequence[Mapping[str, Any]]) -> str:
