@@ -198,6 +198,7 @@ def test_fleet_gate_summary_exit_codes_and_page(
     assert invoke(*base[:4], str(tmp_path), *base[5:], "--tenants", "esait", "--out", str(out)) == 1
     failed = json.loads(out.read_text())
     assert failed["failed"] == 1 and "no such workbook" in failed["results"][0]["message"]
+    assert invoke("drift", "--tenants", "nope", "--tenants-file", str(tenants_file)) == 1
 
     # adopt: Director's values into a copy of the workbook, which then plans no change
     adopted = tmp_path / "adopted" / "core_config.xlsx"

@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from directorsync.errors import DirectorSyncError
+from directorsync.errors import ConfigError, DirectorSyncError
 
 EXIT_OK, EXIT_ERRORS, EXIT_DRIFT = 0, 1, 2
 
@@ -89,10 +89,6 @@ def drift_command(
     """
     from directorsync.config import load_settings
 
-    if bool(tenant) == bool(fleet):
-        raise click.UsageError("pass --tenant T or --tenants all|a,b,c (one of them)")
-    if adopt and not tenant:
-        raise click.UsageError("--adopt needs --tenant (one workbook)")
     overrides = {
         "director.base_url": url,
         "inputs.tenants_file": str(tenants_file) if tenants_file else None,
@@ -100,7 +96,11 @@ def drift_command(
         "drift.scheduler": scheduler,
         "drift.parallel": parallel,
     }
-    try:
+    try:  # every error exits 1 (usage too): 2 means "drift found" only
+        if bool(tenant) == bool(fleet):
+            raise ConfigError("pass --tenant T or --tenants all|a,b,c (one of them)")
+        if adopt and not tenant:
+            raise ConfigError("--adopt needs --tenant (one workbook)")
         settings = load_settings(config_file, overrides=overrides)
         folder = html_dir or _reports(settings) / "drift" / settings.run_id
         names = [r.strip() for r in (resources or "").split(",") if r.strip()] or None
@@ -250,12 +250,12 @@ def _fleet(
     from directorsync.tenants import load_tenants
 
     if not settings.inputs.tenants_file:
-        raise click.UsageError("no tenants file: pass --tenants-file or set LP_TENANTS_FILE")
+        raise ConfigError("no tenants file: pass --tenants-file or set LP_TENANTS_FILE")
     known = list(load_tenants(settings.inputs.tenants_file))
     wanted = known if names == "all" else [n.strip() for n in names.split(",") if n.strip()]
     unknown = [n for n in wanted if n not in known]
     if unknown:
-        raise click.UsageError(f"unknown tenant {', '.join(unknown)} (known: {', '.join(known)})")
+        raise ConfigError(f"unknown tenant {', '.join(unknown)} (known: {', '.join(known)})")
     jobs = [
         DriftJob(
             settings,
