@@ -243,6 +243,25 @@ class ServiceSettings(_Section):
         return tokens
 
 
+def _builtin_objects() -> dict[str, list[str]]:
+    return {
+        "repos": ["default", "_logpoint", "_LogPointAlerts"],
+        "routing_policies": ["default", "_logpoint", "_LogPointAlerts"],
+    }
+
+
+class DriftSettings(_Section):
+    """``directorsync drift``: objects Director ships, and how a fleet's tenants fan out."""
+
+    builtin: dict[str, list[str]] = Field(
+        default_factory=_builtin_objects,
+        description="per resource, names (fnmatch patterns) of objects Director ships: never unmanaged",
+    )
+    executor: str = Field("processes", pattern="^(processes|dask)$")
+    scheduler: str = Field("", description="Dask scheduler address (executor dask; empty: local)")
+    parallel: int = Field(2, ge=1, le=64, description="tenants checked at the same time")
+
+
 class Settings(_Section):
     """All settings, one typed object."""
 
@@ -266,6 +285,7 @@ class Settings(_Section):
 
     prune: PruneSettings = Field(default_factory=PruneSettings)
     service: ServiceSettings = Field(default_factory=ServiceSettings)
+    drift: DriftSettings = Field(default_factory=DriftSettings)
 
     @property
     def run_id(self) -> str:

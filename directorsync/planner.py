@@ -498,6 +498,7 @@ def _plan_rows(frame: pd.DataFrame, profile: Profile, workbook: str) -> pd.DataF
         index=frame.index,
     )
     out["source"] = frame[SOURCE] if SOURCE in frame else _source_labels(workbook, sheet, rows_col)
+    out["drift"] = None  # filled by directorsync.drift when the ledger knows the last apply
     return out.reset_index(drop=True)
 
 

@@ -63,6 +63,7 @@ PLAN_COLUMNS = [
     "sheet",
     "excel_rows",
     "source",
+    "drift",
 ]
 #: the columns of a workbook finding (precheck or resolve failure)
 #: row fields that hold data as sent to (or read from) Director: audit files mask only its
@@ -128,3 +129,15 @@ VERIFY_DIVERGED = "diverged"
 VERIFY_MISSING = "missing"
 VERIFY_FAILED = "failed"
 VERIFY_SKIPPED = "skipped"
+# --- three-way drift (directorsync/drift.py) ----------------------------------------------------
+WORKBOOK_CHANGED = "workbook_changed"
+DIRECTOR_CHANGED = "director_changed"
+CONFLICT = "conflict"
+UNMANAGED = "unmanaged"
+REMOVED = "removed"
+#: the drift classes, in display order (as they appear in the JSON output)
+DRIFT_CLASSES = (WORKBOOK_CHANGED, DIRECTOR_CHANGED, CONFLICT, UNMANAGED, REMOVED)
+#: ``apply --on-drift``: what an apply does with rows changed on Director
+ON_DRIFT = ("revert", "keep", "fail")
+#: the schema id of ``directorsync drift --format json`` (one tenant) and of the fleet summary
+DRIFT_SCHEMA = "directorsync/drift@1"

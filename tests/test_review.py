@@ -115,14 +115,18 @@ def test_filter_rows(plan, kwargs, expected):
 
 
 def test_grid_frame_is_text_indexed_by_plan_position(plan):
-    frame = grid_frame(plan.rows.iloc[[2, 5, 7]], results={5: "CREATED"})
+    rows = plan.rows.iloc[[2, 5, 7]].copy()
+    rows.loc[2, "drift"] = "director_changed"
+    frame = grid_frame(rows, results={5: "CREATED"})
     assert list(frame.index) == [2, 5, 7] and frame.index.name == "row"
     assert list(frame.columns) == [
-        "resource", "node", "key", "action", "changed fields", "reason", "result"
+        "resource", "node", "key", "action", "changed fields", "reason", "result", "drift"
     ]  # fmt: skip
     assert frame.loc[2].tolist() == [
-        "repos", "backend01", "Repo_B", "update", "retention", "1 field differs", ""
+        "repos", "backend01", "Repo_B", "update", "retention", "1 field differs", "",
+        "director_changed",
     ]  # fmt: skip
+    assert frame.loc[5, "drift"] == ""
     assert frame.loc[5, "changed fields"] == "(new)" and frame.loc[5, "result"] == "CREATED"
     assert frame.loc[7, "reason"] == "bad risk" and frame.loc[7, "changed fields"] == ""
 

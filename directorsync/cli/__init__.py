@@ -29,6 +29,7 @@ COMMANDS: dict[str, str] = {
     "plan": "directorsync.cli.sync_commands:plan_command",
     "apply": "directorsync.cli.sync_commands:apply_command",
     "lint": "directorsync.cli.profile_commands:lint_command",
+    "drift": "directorsync.cli.drift_command:drift_command",
     "history": "directorsync.cli.ledger_commands:history_command",
     "status": "directorsync.cli.ledger_commands:status_command",
     "cancel": "directorsync.cli.ledger_commands:cancel_command",

@@ -60,6 +60,7 @@ def run_apply(
     force_refresh: bool = False,
     verify: bool = True,
     trigger: str = "cli",
+    on_drift: str = "revert",
 ) -> int:
     """Plan (or load ``plan_file``), ask, apply, write reports; return the exit code.
 
@@ -140,6 +141,7 @@ def run_apply(
                     rollback_on_error,
                     force_refresh,
                     verify,
+                    on_drift,
                 )
             )
             result.update(run_id=run_id, plan_run_id=life.plan.run_id if life.plan else None)
@@ -195,8 +197,18 @@ def _work(
     rollback_on_error: bool = False,
     force_refresh: bool = False,
     verify: bool = True,
+    on_drift: str = "revert",
 ) -> dict[str, Any]:
-    """Plan (unless given) and apply; runs in the lifecycle's worker thread."""
+    """Plan (unless given) and apply; runs in the lifecycle's worker thread.
+
+    The plan's rows are classified against the ledger's last-applied state (three-way drift);
+    ``on_drift`` (``revert``, ``keep``, ``fail``) decides what happens to rows changed on
+    Director. After the writes, what was applied is recorded as the new last-applied state.
+    """
+    from directorsync.drift import classify_plan, mark_kept
+    from directorsync.drift import on_drift as drift_selection
+    from directorsync.lastapplied import load_state, record_applied
+
     logging = setup_logging(
         run_id=life.run_id,
         console_level=settings.logging.level,
@@ -221,6 +233,9 @@ def _work(
                     force_refresh=force_refresh,
                 )
             session.check_workbook_tenant(plan, force)
+            classify_plan(
+                plan, load_state(life.ledger, plan.tenant, plan.resources), session.profiles
+            )
             if not plan_file:  # the plan's counts and verdict; `apply --plan` does not reprint it
                 plan.save(out / "plan.json")
                 print_plan(plan.console_view(), console, details=False)
@@ -228,6 +243,7 @@ def _work(
                     confirm_apply(plan, out / "plan.json")
             life.plan = plan
             selection = _approved(approved, plan) if approved else None
+            selection, held = drift_selection(plan, on_drift, selection)
             life.selection = selection
             life.tracker.set_pending(["apply", "report"])
             life.tracker.stage("apply")
@@ -236,6 +252,7 @@ def _work(
             result = _apply(
                 session, plan, selection, dry_run, check_stale, status, life, guard, verify
             )
+            mark_kept(result, held)
             if not dry_run:
                 tenant_of, inventory = session.tenant(plan.tenant), session.inventory(plan.tenant)
                 rows = result["rows"]
@@ -247,6 +264,11 @@ def _work(
                         life.ledger, life.run_id, tenant_of, inventory, session.profiles, rows
                     )
                     mark_undone(result, session.apply(undo))
+                else:  # the last state applied, for three-way drift (undone writes: as before)
+                    recorded = record_applied(
+                        life.ledger, tenant_of, result, inventory, session.profiles, life.run_id
+                    )
+                    result.setdefault("phases", {})["record_state"] = recorded["seconds"]
             if annotate:
                 _annotate(Path(xlsx or plan.workbook), plan, out, result, status)
             return result

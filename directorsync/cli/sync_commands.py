@@ -233,6 +233,12 @@ def _plan(
                 ledger=run.ledger if run else None,
                 force_refresh=force_refresh,
             )
+            if run is not None:  # a ledger exists: each change gets its drift class
+                from directorsync.drift import classify_plan
+                from directorsync.lastapplied import load_state
+
+                state = load_state(run.ledger, tenant, plan.resources)
+                classify_plan(plan, state, session.profiles)
         data = plan.to_dict() if out or fmt == "json" else None
         if out:
             plan.save(out, data)
@@ -338,6 +344,15 @@ def _print_notes(notes: list[dict[str, str]]) -> None:
     is_flag=True,
     help="Do not read back what was applied to check that Director kept it (on by default).",
 )
+@click.option(
+    "--on-drift",
+    type=click.Choice(["revert", "keep", "fail"]),
+    default="revert",
+    show_default=True,
+    help="Rows changed on Director since the last apply: overwrite them (revert), leave them "
+    "as Director has them (keep), or refuse to apply (fail). Conflicts are applied only with "
+    "revert.",
+)
 def apply_command(
     tenant: str | None,
     xlsx: Path | None,
@@ -363,6 +378,7 @@ def apply_command(
     rollback_on_error: bool = False,
     force_refresh: bool = False,
     no_verify_apply: bool = False,
+    on_drift: str = "revert",
 ) -> int:
     """Plan then apply a workbook (or apply a saved plan); only changed rows are sent.
 
@@ -400,6 +416,7 @@ def apply_command(
         rollback_on_error=rollback_on_error,
         force_refresh=force_refresh,
         verify=not no_verify_apply,
+        on_drift=on_drift,
     )
 
 

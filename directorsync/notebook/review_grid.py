@@ -30,6 +30,7 @@ COLUMN_WIDTHS = {  # all fit in a JupyterLab notebook (960 px) without scrolling
     "changed fields": 130,
     "reason": 170,
     "result": 90,
+    "drift": 120,
 }
 
 

@@ -118,14 +118,24 @@ def changes_html(row: Mapping[str, Any] | pd.Series) -> str:
         f"<b>{e(str(row['resource']))} · {e(str(row['key']))}</b> on {e(str(row['node_name']))}"
         f" — {e(str(row['action']))}{reason}<br><small>{e(str(row.get('source') or ''))}</small>"
     )
+    drift = row.get("drift")
+    if isinstance(drift, str):
+        head += f"<br><small>drift: <b>{e(drift)}</b></small>"
     changes = row_changes(row)
     if changes.empty:
         return head + "<p><i>no field changes</i></p>"
-    rows = (
-        (f, b, "→", a) for f, b, a in zip(changes["field"], changes["before"], changes["after"])
+    classes = [c.get("drift") or "" for c in row.get("changes") or []] or [""] * len(changes)
+    if len(classes) != len(changes) or not any(classes):
+        rows = (
+            (f, b, "→", a) for f, b, a in zip(changes["field"], changes["before"], changes["after"])
+        )
+        colours = ("", BEFORE_COLOUR, "", AFTER_COLOUR)
+        return head + _html_table(["field", "before", "", "after"], rows, colours)
+    marked = zip(
+        changes["field"], changes["before"], ["→"] * len(changes), changes["after"], classes
     )
-    colours = ("", BEFORE_COLOUR, "", AFTER_COLOUR)
-    return head + _html_table(["field", "before", "", "after"], rows, colours)
+    shades = ("", BEFORE_COLOUR, "", AFTER_COLOUR, "")
+    return head + _html_table(["field", "before", "", "after", "drift"], marked, shades)
 
 
 def results_html(rows: Sequence[Mapping[str, Any]]) -> str:
@@ -233,7 +243,9 @@ def describe_rows(rows: pd.DataFrame, indices: Sequence[int], limit: int = 5) ->
 
 
 #: the grid's columns (besides the plan position, its row header)
-GRID_COLUMNS = ("resource", "node", "key", "action", "changed fields", "reason", "result")
+GRID_COLUMNS = (
+    "resource", "node", "key", "action", "changed fields", "reason", "result", "drift"
+)  # fmt: skip
 #: row background per action in the grid (pale, so the text stays readable)
 ACTION_COLOURS = {
     "delete": "#f5b7b1",  # deletes stand out (and come first in the plan)
@@ -280,6 +292,8 @@ def grid_frame(rows: pd.DataFrame, results: Mapping[int, str] | None = None) -> 
     frame = pd.DataFrame(text, index=rows.index)
     done = pd.Series(results or {}, dtype=object)
     frame["result"] = done.reindex(rows.index, fill_value="") if len(done) else ""
+    drift = rows["drift"] if "drift" in rows else pd.Series(None, index=rows.index, dtype=object)
+    frame["drift"] = drift.where(drift.map(lambda v: isinstance(v, str)), "").astype(str)
     frame.index = pd.Index(rows.index.to_numpy(), name="row")
     return frame
 

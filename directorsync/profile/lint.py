@@ -20,6 +20,7 @@
 | DS-LINT-016 | error | a value of the wrong shape for the profile schema (``profile/schema.py``), e.g. a text ``filter`` |
 | DS-LINT-017 | warning | an earlier form, still read: ``transforms``, ``{non_empty: f}``, ``lookup: f`` + ``match``, ``return: null`` |
 | DS-LINT-018 | error | a precheck, a lookup's ``using`` or the natural key names a field that is neither mapped nor resolved |
+| DS-LINT-019 | error | export: a mapped column whose transforms cannot be read back (no reverse) and that ``export.skip`` does not list (nor an ``export`` hook writes); an ``export.skip`` entry that is no mapped field |
 
 The allowed sections and keys are read from the pydantic models of
 :mod:`directorsync.profile.schema`, which the loader validates against: one list for both.
@@ -53,6 +54,7 @@ from directorsync.profile.schema import (
     using_field,
 )
 from directorsync.profile.schema import SECTIONS as SCHEMA_SECTIONS
+from directorsync.reverse import reversible
 from directorsync.transforms import TRANSFORMS, parse_spec
 
 SECTIONS = SCHEMA_SECTIONS
@@ -157,6 +159,7 @@ def lint_file(path: Path, known_resources: set[str], strict: bool = False) -> li
     _check_field_names(merged, fields, resolved, add)
     _check_payload(merged, fields | resolved | {"id"}, add)
     _check_hooks(merged, add)
+    _check_export(merged, fields, add)
     for f in (merged.get("diff") or {}).get("compare") or []:
         if f not in fields | resolved:
             add("DS-LINT-012", "warning", f, f"compared field '{f}' is neither mapped nor resolved")
@@ -395,6 +398,40 @@ def _check_hooks(raw: dict[str, Any], add: AddFinding) -> None:
                 str(name),
                 f"unknown {kind} hook '{name}' (known: {', '.join(sorted(known))})",
             )
+
+
+def _check_export(raw: dict[str, Any], fields: set[str], add: AddFinding) -> None:
+    """DS-LINT-019: every mapped column reads back for ``export``, or is declared."""
+    export = raw.get("export") or {}
+    skip = set(export.get("skip") or []) if isinstance(export, dict) else set()
+    for name in sorted(skip - fields):
+        add("DS-LINT-019", "error", name, f"export.skip names '{name}', which is not mapped")
+    if (raw.get("hooks") or {}).get("export"):
+        return
+    mapping = ((raw.get("xlsx") or {}).get("mapping")) or {}
+    for field, spec in mapping.items():
+        if field in skip or not isinstance(spec, dict):
+            continue
+        chains = [(field, spec)] if spec.get("col") else []
+        for sub in ("zip", "object"):
+            chains += [
+                (f"{field}.{k}", inner)
+                for k, inner in (spec.get(sub) or {}).items()
+                if isinstance(inner, dict) and inner.get("col")
+            ]
+        for where, entry in chains:
+            try:
+                missing = reversible(entry.get("transform") or [])
+            except ProfileError:
+                continue  # an unknown transform: DS-LINT-006 says so
+            if missing:
+                add(
+                    "DS-LINT-019",
+                    "error",
+                    f"{field}:",
+                    f"mapping '{where}': {', '.join(missing)} cannot be read back for export; "
+                    "list the field under export.skip or write the sheet with an export hook",
+                )
 
 
 def lint_paths(paths: list[Path] | None = None, strict: bool = False) -> list[Finding]:

@@ -188,6 +188,7 @@ HOOK_POINTS = (
     "post_payload",
     "pre_apply",
     "post_apply",
+    "export",
 )
 
 
@@ -201,6 +202,7 @@ class Hooks(_Strict):
     post_payload: str | None = None
     pre_apply: str | None = None
     post_apply: str | None = None
+    export: str | None = None
 
 
 class Waves(_Strict):
@@ -235,6 +237,19 @@ class Actions(_Strict):
     after_write: list[AfterWrite] = []
 
 
+class Export(_Strict):
+    """``export``: how Director's objects are written back into the sheet.
+
+    Used by ``directorsync export`` and drift's ``--adopt``.
+
+    Most columns read back from the mapping itself (:mod:`directorsync.reverse`); a mapped field
+    whose transforms cannot be reversed is listed in ``skip`` (its column is left empty), or the
+    profile names an ``export`` hook (``hooks.export``) that writes its sheets.
+    """
+
+    skip: list[str] = []
+
+
 class ProfileSpec(_Strict):
     """A whole (merged, canonical) profile."""
 
@@ -256,6 +271,7 @@ class ProfileSpec(_Strict):
     actions: Actions = Actions()
     apply: Apply = Apply()
     lifecycle: Lifecycle = Lifecycle()
+    export: Export = Export()
 
 
 def schema_errors(raw: dict[str, Any]) -> list[tuple[list[str], str, str]]:
@@ -304,6 +320,7 @@ def section_keys() -> dict[str, frozenset[str]]:
             ("apply", Apply),
             ("actions", Actions),
             ("lifecycle", Lifecycle),
+            ("export", Export),
             ("resolve", ResolveEntry),
             ("mapping", MappingEntry),
             ("prechecks", Precheck),

@@ -145,6 +145,7 @@ def _changes(row: Mapping[str, Any], names: Names) -> list[dict[str, Any]]:
             "new": creating,
             "before": None if before is None else names.text(before),
             "after": None if after is None else names.text(after),
+            "drift": change.get("drift") if isinstance(change.get("drift"), str) else None,
         })  # fmt: skip
     return out
 
@@ -170,6 +171,7 @@ def _line(row: Mapping[str, Any], names: Names, redactor: Redactor) -> dict[str,
         "error": names.text(shown.get("error"), None) if shown.get("error") else "",
         "reason": names.text(shown.get("reason"), None) if shown.get("reason") else "",
         "workbook_problem": shown.get("action") == "error",
+        "drift": shown.get("drift") if isinstance(shown.get("drift"), str) else None,
         "changes": [] if quiet else _changes(shown, names),
         "attempts": shown.get("attempts") if isinstance(shown.get("attempts"), int) else 0,
         "duration": 0.0,
