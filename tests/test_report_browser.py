@@ -234,8 +234,7 @@ def test_pages_read_summary_first_open_on_click_and_print(report, tmp_path):
         finally:
             browser.close()
     assert seen["first"] == (
-        "6 of 8 changes applied, 2 failed — see Errors; "
-        "2 rows skipped — see Skipped rows."
+        "6 of 8 changes applied, 2 failed — see Errors; 2 rows skipped — see Skipped rows."
     )
     assert seen["height"] < 4000, "the report reads summary first, details folded"
     assert seen["opened"], "a findings group opens to its cells, without script"
