@@ -107,6 +107,7 @@ def test_directorsync_run_tenants_are_runs_of_kind_run(simulator, samples, tmp_p
             session, "esait", samples / "esait_config.xlsx", ["repos"], tmp_path, trigger="cli"
         )
         result = run.apply(run.plan(), dry_run=True)
-        record = open_configured(session.settings).get_run(result["run_id"])
-    assert record["id"] == f"{run.run_id}-esait"  # the fleet's run id, per tenant
+        record = open_configured(session.settings).get_run(run.ledger_runs[0])
+    assert result["run_id"] == run.run_id  # the fleet's run id, as its page and folders use it
+    assert record["id"] == f"{run.run_id}-esait"  # its record: per tenant
     assert (record["kind"], record["trigger"], record["state"]) == ("run", "cli", "completed")

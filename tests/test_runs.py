@@ -35,6 +35,7 @@ PARAMS = {
     "simulator": False,
     "output_dir": "",
     "run_id": "",
+    "trigger": "notebook",
 }
 
 

@@ -62,13 +62,14 @@ def apply_recorded(
     present: list[int] | None = None,
     reports: bool = True,
     annotated: Path | None = None,
+    ledger_id: str | None = None,
 ) -> dict[str, Any]:
     """Apply a plan (or its selected rows) as a run of the ledger; the result dict.
 
     Args:
         session: the :class:`~directorsync.session.Session` that applies.
         plan: the plan.
-        run_id: the run's id (a new one per apply; names ``folder`` too).
+        run_id: the run's id, in the result (a new one per apply; names ``folder`` too).
         folder: the run's report folder; its files are recorded as the run's artifacts.
         trigger: ``notebook`` (a notebook, the review widget) or ``cli`` (``directorsync run``).
         kind: the run's kind: ``apply``, or ``run`` for a tenant of ``directorsync run``.
@@ -79,15 +80,18 @@ def apply_recorded(
         reports: write ``result.json`` and ``report.html`` into ``folder`` (stage ``report``);
             False when the caller writes them itself later.
         annotated: an annotated workbook of the plan, linked from the report.
+        ledger_id: the id of the run's record when it is not ``run_id`` (a tenant of
+            ``directorsync run`` shares its fleet's run id: ``<run_id>-<tenant>``).
 
     Raises:
         TenantBusyError: another run holds the tenant's lease (the run is recorded as failed).
     """
     settings = session.settings
     ledger = open_configured(settings)
+    record = ledger_id or run_id
     tracker = RunTracker(
         ledger,
-        run_id,
+        record,
         tenant=plan.tenant,
         kind=kind,
         trigger=trigger,
@@ -104,7 +108,7 @@ def apply_recorded(
     leased = False
     try:
         if not dry_run:
-            acquire(ledger, plan.tenant, run_id)
+            acquire(ledger, plan.tenant, record)
             leased = True
         tracker.stage("apply")
         total = len(plan.changed()) if selection is None else len(selection)
@@ -113,7 +117,7 @@ def apply_recorded(
             session.client,
             plan.pool_uuid,
             ledger=ledger,
-            run_id=run_id,
+            run_id=record,
             stop=tracker.stop,
             profiles=session.profiles,
         )
@@ -147,7 +151,7 @@ def apply_recorded(
         raise
     finally:
         if leased:
-            _release(ledger, plan.tenant, run_id)
+            _release(ledger, plan.tenant, record)
     counts = (result.get("summary") or {}).get("by_status") or {}
     if tracker.stop.stopping:
         state, code, message = "cancelled", tracker.stop.exit_code, tracker.stop.why

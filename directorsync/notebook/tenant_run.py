@@ -114,14 +114,15 @@ class NotebookRun:
         :meth:`write_reports` writes). See :mod:`directorsync.notebook.ledger_run`.
         """
         kind = "run" if self.trigger == "cli" else "apply"
+        run_id = new_run_id() if self.ledger_runs else self.run_id
         # a tenant of `directorsync run` shares the run id of its fleet: its record adds the tenant
-        first = f"{self.run_id}-{self.tenant}" if kind == "run" else self.run_id
-        run_id = new_run_id() if self.ledger_runs else first
-        self.ledger_runs.append(run_id)
+        record = f"{run_id}-{self.tenant}" if kind == "run" else run_id
+        self.ledger_runs.append(record)
         return apply_recorded(
             self.session,
             plan,
             run_id=run_id,
+            ledger_id=record,
             folder=self.reports_dir(),
             trigger=self.trigger,
             kind=kind,
