@@ -26,10 +26,16 @@ objects. :class:`ReceivedListing` holds a received answer until it is decoded.
 from __future__ import annotations
 
 import io
+import os
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-import polars as pl
+# polars parses on a pool of native threads. Leave one core to the planning thread that maps and
+# checks the sheet meanwhile (on two cores, a pool of two competes with it); a value the user
+# set wins. It counts only if polars is imported here first (as the package does).
+os.environ.setdefault("POLARS_MAX_THREADS", str(max(1, (os.cpu_count() or 2) - 1)))
+
+import polars as pl  # noqa: E402
 
 from directorsync.jsonio import Columns, loads_columns
 
@@ -59,15 +65,52 @@ def decode_columns(
     Raises:
         ValueError: the body is not JSON, or not an array of objects.
     """
+    return parse_columns(body, fields, unnest, columnar_from=columnar_from).columns()
+
+
+class ParsedListing:
+    """A listing parsed ahead, its columns not yet taken out as Python values.
+
+    :func:`parse_columns` does the part that runs without the interpreter lock (polars parsing
+    the body, checking its types); :meth:`columns` builds the Python values, on the thread that
+    reads them. A prefetch thread that built them itself would hold the lock for that work while
+    the planning thread maps and checks the sheet, and slow it down as much as it saves.
+    """
+
+    def __init__(
+        self,
+        body: bytes,
+        fields: list[str],
+        unnest: dict[str, list[str]],
+        parsed: tuple[Any, int] | None = None,
+    ) -> None:
+        self._body, self._fields, self._unnest, self._parsed = body, fields, unnest, parsed
+
+    def columns(self) -> Columns:
+        """The columns (see :func:`decode_columns`).
+
+        Raises:
+            ValueError: the body is not JSON, or not an array of objects.
+        """
+        if self._parsed is None:
+            return _exact(self._body, self._fields, self._unnest)
+        return _taken_out(self._parsed, self._unnest)
+
+
+def parse_columns(
+    body: bytes,
+    fields: Sequence[str],
+    unnest: Mapping[str, Sequence[str]] | None = None,
+    *,
+    columnar_from: int = COLUMNAR_FROM,
+) -> ParsedListing:
+    """The lock-free part of :func:`decode_columns`: polars' parse of a large body, if it can."""
     fields = list(dict.fromkeys(fields))
     wanted: dict[str, list[str]] = {
         f: list(dict.fromkeys(keys)) for f, keys in (unnest or {}).items() if f in fields
     }
-    if len(body) >= columnar_from:
-        columns = _columnar(body, fields, wanted)
-        if columns is not None:
-            return columns
-    return _exact(body, fields, wanted)
+    parsed = _columnar(body, fields, wanted) if len(body) >= columnar_from else None
+    return ParsedListing(body, fields, wanted, parsed)
 
 
 def _exact(body: bytes, fields: list[str], unnest: dict[str, list[str]]) -> Columns:
@@ -82,8 +125,13 @@ def _exact(body: bytes, fields: list[str], unnest: dict[str, list[str]]) -> Colu
     return columns
 
 
-def _columnar(body: bytes, fields: list[str], unnest: dict[str, list[str]]) -> Columns | None:
-    """The columns through polars, or None when it cannot give exactly the same values."""
+def _columnar(
+    body: bytes, fields: list[str], unnest: dict[str, list[str]]
+) -> tuple[Any, int] | None:
+    """The fields as a polars frame, and the number of objects.
+
+    None when polars cannot give exactly the values JSON has.
+    """
     if not body.lstrip()[:1] == b"[" or b"\\ud" in body or b"\\uD" in body:
         return None  # an object (polars reads it as one row); a surrogate (polars spoils lone ones)
     try:  # types inferred from every object: a field of mixed kinds is refused, not converted
@@ -108,13 +156,19 @@ def _columnar(body: bytes, fields: list[str], unnest: dict[str, list[str]]) -> C
     texts = [(e, dtype) for e, dtype in texts if _holds_text(dtype)]
     if texts and _any_scalar_text(frame, texts):
         return None
+    return frame, rows
+
+
+def _taken_out(parsed: tuple[Any, int], unnest: dict[str, list[str]]) -> Columns:
+    """The checked frame's columns as Python values (:func:`_columnar` accepted them)."""
+    frame, rows = parsed
     columns = Columns()
     columns.rows, columns.decoder = rows, "polars"
     for name, dtype in frame.schema.items():
         series = frame.get_column(name)
         if name in unnest:
             struct = series.struct
-            keys = [f.name for f in dtype.fields]  # type: ignore[attr-defined]  # a Struct
+            keys = [f.name for f in dtype.fields]  # a Struct (frame is Any here)
             columns[name] = Unnested(
                 (k, _values(struct.field(k))) for k in unnest[name] if k in keys
             )
@@ -170,20 +224,18 @@ class ReceivedListing:
 
     def __init__(self, body: bytes, items: Callable[[], list[dict]]) -> None:
         self._body, self._items = body, items
-        self._decoded: dict[tuple[Any, ...], Columns] = {}
+        self._parsed: dict[tuple[Any, ...], ParsedListing] = {}
 
     def start_columns(self, fields: list[str], unnest: dict[str, list[str]] | None = None) -> None:
-        """Decode ``fields`` now, on this thread, for a later :meth:`columns` of the same fields.
+        """Parse ``fields`` now, on this thread, for a later :meth:`columns` of the same fields.
 
         A prefetch thread calls it as soon as the listing is received: a large listing is then
-        parsed without the interpreter lock while the planning thread works. ``unnest``
+        parsed without the interpreter lock while the planning thread works; :meth:`columns`
+        takes the values out on the thread that reads them (:class:`ParsedListing`). ``unnest``
         (``{field: [keys]}``) names object fields that come back as one column per key
         (:class:`Unnested`), those keys only.
         """
-        try:
-            self._decoded[_asked(fields, unnest)] = decode_columns(self._body, fields, unnest)
-        except ValueError:
-            pass  # not a listing: columns() says so, with the request named
+        self._parsed[_asked(fields, unnest)] = parse_columns(self._body, fields, unnest)
 
     def items(self) -> list[dict]:
         """Every object of the listing."""
@@ -197,13 +249,11 @@ class ReceivedListing:
         Raises:
             DirectorError: the body is not a JSON array of objects.
         """
-        started = self._decoded.pop(_asked(fields, unnest), None)
-        if started is not None:
-            return started
         if not self._body.strip():
             return self.items()  # type: ignore[return-value]  # raises: not a listing
+        started = self._parsed.pop(_asked(fields, unnest), None)
         try:
-            return decode_columns(self._body, fields, unnest)
+            return started.columns() if started else decode_columns(self._body, fields, unnest)
         except ValueError:  # not JSON, or not an array of objects: the full decode says which
             self.items()
             raise
