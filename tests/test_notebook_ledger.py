@@ -103,10 +103,8 @@ def test_directorsync_run_tenants_are_runs_of_kind_run(simulator, samples, tmp_p
             config_file=None,
         )
         assert job.parameters["trigger"] == "cli"
-        run = NotebookRun(
-            session, "esait", samples / "esait_config.xlsx", ["repos"], tmp_path, trigger="cli"
-        )
-        result = run.apply(run.plan(), dry_run=True)
+        run = NotebookRun(session, "esait", samples / "esait_config.xlsx", ["repos"], tmp_path)
+        result = run.apply(run.plan(), dry_run=True, trigger="cli")
         record = open_configured(session.settings).get_run(run.ledger_runs[0])
     assert result["run_id"] == run.run_id  # the fleet's run id, as its page and folders use it
     assert record["id"] == f"{run.run_id}-esait"  # its record: per tenant

@@ -47,7 +47,7 @@ import logging
 import random
 import time
 from collections.abc import Callable
-from typing import Any, NamedTuple, NoReturn
+from typing import Any, NamedTuple
 
 import requests
 import urllib3
@@ -250,19 +250,14 @@ class DirectorClient:
 
     def _check_list(self, rel: str, items: Any) -> list[dict]:
         if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
-            self._not_a_listing(rel, items)
+            kind = type(items).__name__
+            raise DirectorError(
+                f"GET {rel}: expected a JSON array of objects, got {kind}: "
+                f"{redact_text(str(items))[:200]!r}",
+                method="GET",
+                path=rel,
+            )
         return items
-
-    @staticmethod
-    def _not_a_listing(rel: str, items: Any) -> NoReturn:
-        """Raise the error of a GET whose answer is not a JSON array of objects."""
-        kind = type(items).__name__
-        raise DirectorError(
-            f"GET {rel}: expected a JSON array of objects, got {kind}: "
-            f"{redact_text(str(items))[:200]!r}",
-            method="GET",
-            path=rel,
-        )
 
     def submit(self, method: str, pool: str, node: str, path: str, data: dict | None = None) -> str:
         """Send a write (body ``{"data": data}``) and return the monitor path of its order.

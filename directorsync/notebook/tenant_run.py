@@ -69,9 +69,6 @@ class NotebookRun:
     resources: list[str] | None
     output_dir: Path | None = None
     simulator: Any = None
-    #: who started the run, recorded in the run ledger: ``notebook``, or ``cli`` for a tenant of
-    #: ``directorsync run`` (its run record is then of kind ``run``)
-    trigger: str = "notebook"
     ledger_runs: list[str] = field(default_factory=list)
     _stack: contextlib.ExitStack = field(default_factory=contextlib.ExitStack, repr=False)
 
@@ -106,14 +103,18 @@ class NotebookRun:
         """Plan the workbook against the live inventory."""
         return self.session.plan(self.tenant, self.workbook, self.resources)
 
-    def apply(self, plan: Plan, *, dry_run: bool = False) -> dict[str, Any]:
+    def apply(
+        self, plan: Plan, *, dry_run: bool = False, trigger: str = "notebook"
+    ) -> dict[str, Any]:
         """Apply the plan (or, with ``dry_run``, report what would be sent): the result dict.
 
         The apply is a run of the run ledger, like ``directorsync apply``: it holds the tenant's
         lease, journals its writes and records its state, counts and artifacts (the files
-        :meth:`write_reports` writes). See :mod:`directorsync.notebook.ledger_run`.
+        :meth:`write_reports` writes). ``trigger``: ``notebook``, or ``cli`` for a tenant of
+        ``directorsync run`` (its record is then of kind ``run``). See
+        :mod:`directorsync.notebook.ledger_run`.
         """
-        kind = "run" if self.trigger == "cli" else "apply"
+        kind = "run" if trigger == "cli" else "apply"
         run_id = new_run_id() if self.ledger_runs else self.run_id
         # a tenant of `directorsync run` shares the run id of its fleet: its record adds the tenant
         record = f"{run_id}-{self.tenant}" if kind == "run" else run_id
@@ -124,7 +125,7 @@ class NotebookRun:
             run_id=run_id,
             ledger_id=record,
             folder=self.reports_dir(),
-            trigger=self.trigger,
+            trigger=trigger,
             kind=kind,
             dry_run=dry_run,
             reports=False,
@@ -224,7 +225,6 @@ def open_run(
     simulator: bool = False,
     output_dir: str | Path = "",
     run_id: str = "",
-    trigger: str = "notebook",
 ) -> NotebookRun:
     """Open a session for a notebook run (the notebook's parameters, as they are).
 
@@ -239,8 +239,6 @@ def open_run(
         output_dir: where reports go; empty: ``<reports_dir>/<tenant>/<run_id>/``. The run's
             ``actions.log`` is written there from now until :meth:`NotebookRun.close`.
         run_id: the run's id; empty: a new one.
-        trigger: who starts the run, recorded in the run ledger: ``notebook``, or ``cli`` for
-            a tenant of ``directorsync run``.
 
     Raises:
         ConfigError: no tenants file, no workbook, or no Director URL/token.
@@ -286,7 +284,6 @@ def open_run(
         resources=parse_resources(resources),
         output_dir=out,
         simulator=sim,
-        trigger=trigger or "notebook",
         _stack=stack,
     )
 
