@@ -169,6 +169,9 @@ def _export_resource(
         wanted = sorted({r.source for r in rules} | set(profile.natural_key))
     per_node: list[tuple[Node, pd.DataFrame, pd.DataFrame]] = []  # node, listing, cells
     missing_sources: set[str] = set()
+    base: _Base | None = None
+    if len(nodes) > 1:  # the nodes' listings are received and decoded side by side
+        inventory.prefetch(profile.name, nodes, wanted)
     for node in nodes:
         listing = _listing(inventory, profile.name, node, wanted)
         listing = listing.reset_index(drop=True)
@@ -180,10 +183,11 @@ def _export_resource(
             )
         else:
             tables = lookup_tables(profile, _lookup_frames(inventory, node, rules))
+            pos = base.index.get_indexer(keys.to_numpy()) if base is not None else None
             columns = {}
             for rule in rules:
                 if rule.source in listing and listing[rule.source].notna().any():
-                    columns[rule.column] = column_values(rule, listing[rule.source], tables)
+                    columns[rule.column] = _read_column(rule, listing, pos, tables, base)
                 else:
                     if len(listing):
                         missing_sources.add(rule.source)
@@ -194,6 +198,8 @@ def _export_resource(
         cells.index = keys.to_numpy()
         listing.index = keys.to_numpy()
         per_node.append((node, listing, cells))
+        if base is None and not hook:
+            base = _Base(listing, cells)
     reference, rows = _reference(profile, per_node, result)
     result.objects[profile.name] = len(rows)
     sheet = profile.sheet or profile.name
@@ -212,6 +218,55 @@ def _export_resource(
         return {k: v.reset_index(drop=True) for k, v in written.items()}
     frame = _explode(reference, rules)
     return {sheet: _with_sheet_columns(frame, profile)}
+
+
+@dataclass
+class _Base:
+    """The first node's listing and cells, which later nodes' equal values reuse."""
+
+    listing: pd.DataFrame
+    cells: pd.DataFrame
+    raw: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.unique = ~self.listing.index.duplicated(keep="first")
+        self.index = self.listing.index[self.unique]
+
+    def values(self, source: str) -> np.ndarray:
+        if source not in self.raw:
+            self.raw[source] = _cells(self.listing[source])[self.unique]
+        return self.raw[source]
+
+    def cells_of(self, column: str) -> np.ndarray:
+        return self.cells[column].to_numpy(dtype=object)[self.unique]
+
+
+def _read_column(
+    rule: ColumnRule,
+    listing: pd.DataFrame,
+    pos: np.ndarray | None,
+    tables: dict[str, dict[Any, Any]],
+    base: _Base | None,
+) -> pd.Series:
+    """One column's cells on a node; values equal to the first node's reuse its cells.
+
+    Only an object whose raw value differs from the first node's (or that the first node lacks)
+    is read back again; ids (a ``lookup``) differ from node to node and are always read back.
+    ``pos``: each row's position among the first node's objects (-1: not there).
+    """
+    values = listing[rule.source]
+    if base is None or pos is None or rule.lookup is not None or rule.source not in base.listing:
+        return column_values(rule, values, tables)
+    have = pos >= 0
+    raw = _cells(values)
+    theirs = np.full(len(raw), None, dtype=object)
+    theirs[have] = base.values(rule.source)[pos[have]]
+    same = have & ~np.not_equal(raw, theirs).astype(bool)
+    out = np.full(len(raw), None, dtype=object)
+    out[same] = base.cells_of(rule.column)[pos[same]]
+    if (~same).any():
+        out[~same] = column_values(rule, values[~same], tables).to_numpy(dtype=object)
+    return pd.Series(out, index=values.index, dtype=object)
 
 
 def _lookup_frames(

@@ -345,21 +345,50 @@ def read_back(rule: ColumnRule, value: Any, tables: Mapping[str, Mapping[Any, An
     return reader(rule, tables)(value)
 
 
+_PLAIN = frozenset(name for name, fn in REVERSE.items() if fn is _identity)
+
+
+def _joins_only(rule: ColumnRule) -> bool:
+    """The rule reads back by joining lists (``split``) and keeping text: the fast path."""
+    names = [parse_spec(spec)[0] for spec in rule.chain]
+    plain = all(n in _PLAIN or n == "split" for n in names)
+    return plain and rule.part is None and not rule.rows and rule.lookup is None
+
+
 def column_values(
     rule: ColumnRule, values: pd.Series, tables: Mapping[str, Mapping[Any, Any]]
 ) -> pd.Series:
-    """:func:`read_back` over a column; equal text and number values are read back once."""
+    """:func:`read_back` over a column.
+
+    Equal values are read back once (texts, numbers, and lists of texts such as id lists);
+    texts and lists of texts of a rule that only joins lists take a fast path.
+    """
     read = reader(rule, tables)
+    fast, sets = _joins_only(rule), rule.sets
     seen: dict[Any, Any] = {}
-    out = []
+    lists: dict[tuple[Any, ...], Any] = {}
+    out: list[Any] = []
+    append = out.append
     for v in values.to_numpy(dtype=object):
-        if isinstance(v, (str, int)) and not isinstance(v, bool):
+        kind = type(v)
+        if kind is str and fast:
+            append(v or None)
+        elif kind is list and fast and all(type(i) is str for i in v):
+            items = [i for i in (sorted(v) if sets else v) if i]
+            append(JOIN.join(items) if items else None)
+        elif kind is str or kind is int:
             found = seen.get(v, seen)
             if found is seen:
                 found = seen[v] = read(v)
-            out.append(found)
+            append(found)
+        elif kind is list and all(type(i) is str for i in v):
+            key = tuple(v)
+            found = lists.get(key, lists)
+            if found is lists:
+                found = lists[key] = read(v)
+            append(found)
         else:
-            out.append(read(v))
+            append(read(v))
     return pd.Series(out, index=values.index, dtype=object)
 
 

@@ -79,21 +79,28 @@ def _cell(ref: str, value: Any, style: str = "") -> str:
 
 
 def _column_cells(letter: str, values: list[Any]) -> list[str]:
-    """The cells of one column (row 2 onwards), each value formatted once per distinct text."""
+    """The cells of one column (row 2 onwards); texts are escaped once per distinct text."""
     out: list[str] = []
-    seen: dict[Any, str] = {}
+    append = out.append
+    bodies: dict[str, str | None] = {}
     for row, value in enumerate(values, start=2):
-        if value is None or (isinstance(value, float) and math.isnan(value)):
-            out.append("")
-        elif isinstance(value, str) and len(value) < 64:
-            body = seen.get(value)
-            if body is None:
-                full = _cell("\x00", value)
-                body = seen[value] = full.split('"\x00"', 1)[1] if full else ""
-            out.append(f'<c r="{letter}{row}"{body}' if body else "")
+        if type(value) is str:
+            body = bodies.get(value, "")
+            if body == "":
+                body = bodies[value] = _text_body(value)
+            if body is not None:
+                append(f'<c r="{letter}{row}" t="inlineStr"><is>{body}</is></c>')
         else:
-            out.append(_cell(f"{letter}{row}", value))
+            append(_cell(f"{letter}{row}", value))
     return out
+
+
+def _text_body(value: str) -> str | None:
+    """``<t>…</t>`` of a text cell (None: an empty cell)."""
+    if value and value.isprintable() and value[0] != " " != value[-1]:
+        return f"<t>{value.translate(_ESCAPES)}</t>"
+    full = _cell("A1", value)
+    return full[full.index("<is>") + 4 : full.index("</is>")] if full else None
 
 
 def sheet_xml(frame: pd.DataFrame) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -15,6 +16,7 @@ from directorsync.inventory import Inventory
 from directorsync.workbook import Workbook
 from directorsync.workbook_writer import write_workbook
 
+ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = [
     ("core_config_light.xlsx", "core"),
     ("core_config.xlsx", "core"),
@@ -209,3 +211,27 @@ def test_the_writer_keeps_types_and_text(tmp_path):
     assert [c.value for c in book["S"]["B"][1:]] == [1, 2.5, None, 7]
     assert [c.value for c in book["S"]["C"][1:]] == [True, False, None, True]
     assert book.sheetnames == ["S", "Empty"] and book["S"]["A1"].font.b
+
+
+def test_the_linter_checks_that_every_column_reads_back(tmp_path):
+    from directorsync.profile.lint import lint_file
+
+    text = (ROOT / "profiles" / "device_groups.yml").read_text()
+    unreadable = text.replace(
+        "description: {col: description, transform: [norm_str], fallback: name}",
+        "description: {col: description, transform: [norm_str, csv], fallback: name}",
+    )
+    assert unreadable != text
+    path = tmp_path / "device_groups.yml"
+    known = {"device_groups", "devices"}
+
+    def codes(body: str) -> list[str]:
+        path.write_text(body)
+        return [f.message for f in lint_file(path, known) if f.code == "DS-LINT-019"]
+
+    assert codes(text) == []
+    (found,) = codes(unreadable)
+    assert "mapping 'description': csv cannot be read back" in found
+    assert codes(unreadable + "export:\n  skip: [description]\n") == []
+    (found,) = codes(text + "export:\n  skip: [nope]\n")
+    assert "export.skip names 'nope'" in found
