@@ -183,7 +183,7 @@ def _export_resource(
             )
         else:
             tables = lookup_tables(profile, _lookup_frames(inventory, node, rules))
-            pos = base.index.get_indexer(keys.to_numpy()) if base is not None else None
+            pos = base.index.get_indexer(pd.Index(keys)) if base is not None else None
             columns = {}
             for rule in rules:
                 if rule.source in listing and listing[rule.source].notna().any():
@@ -303,7 +303,7 @@ def _reference(
         node_cells = node_cells[~node_cells.index.duplicated(keep="first")]
         lacking = reference.index.difference(node_cells.index, sort=False)
         for key in lacking:
-            holders = [n for n, _, c in per_node if key in c.index]
+            holders = [n.name for n, _, c in per_node if key in c.index]
             result.divergences.append(
                 {
                     "resource": profile.name,
@@ -329,7 +329,7 @@ def _reference(
         for flags in differs.values():
             mask |= flags
         for i in np.flatnonzero(mask):
-            key = others.index[i]
+            key = others.index[int(i)]
             fields = {
                 col: [ref[col].iloc[i], others[col].iloc[i]]
                 for col, flags in differs.items()
@@ -360,7 +360,9 @@ def _cells(column: pd.Series) -> np.ndarray:
     return values
 
 
-def _note(kind: str, resource: str, sheet: str, obj: str, column: str, nodes: str, detail: str):
+def _note(
+    kind: str, resource: str, sheet: str, obj: str, column: str, nodes: str, detail: str
+) -> dict[str, str]:
     return {
         "kind": kind,
         "resource": resource,

@@ -88,8 +88,7 @@ def _column_cells(letter: str, values: list[Any]) -> list[str]:
             body = bodies.get(value, "")
             if body == "":
                 body = bodies[value] = _text_body(value)
-            if body is not None:
-                append(f'<c r="{letter}{row}" t="inlineStr"><is>{body}</is></c>')
+            append(f'<c r="{letter}{row}" t="inlineStr"><is>{body}</is></c>' if body else "")
         else:
             append(_cell(f"{letter}{row}", value))
     return out

@@ -198,18 +198,19 @@ def test_the_writer_keeps_types_and_text(tmp_path):
 
     frame = pd.DataFrame(
         {
-            "text": ["=SUM(A1)", "a & <b>", " padded ", "bell\x07"],
-            "number": [1, 2.5, None, 7],
-            "flag": [True, False, None, True],
+            "text": ["=SUM(A1)", "a & <b>", " padded ", "bell\x07", ""],
+            "number": [1, 2.5, None, 7, 3],
+            "flag": [True, False, None, True, False],
         }
     )
     path = write_workbook(tmp_path / "w.xlsx", {"S": frame, "Empty": pd.DataFrame(columns=["x"])})
     sheet = Workbook(path).sheet("S")
-    assert list(sheet["text"]) == ["=SUM(A1)", "a & <b>", " padded ", "bell"]
+    assert list(sheet["text"])[:4] == ["=SUM(A1)", "a & <b>", " padded ", "bell"]
+    assert len(sheet) == 5 and sheet["text"].iloc[4] in (None, "")  # an empty text keeps its row
     book = load_workbook(path)
     assert book["S"]["A2"].data_type == "s"  # text, never a formula
-    assert [c.value for c in book["S"]["B"][1:]] == [1, 2.5, None, 7]
-    assert [c.value for c in book["S"]["C"][1:]] == [True, False, None, True]
+    assert [c.value for c in book["S"]["B"][1:]] == [1, 2.5, None, 7, 3]
+    assert [c.value for c in book["S"]["C"][1:]] == [True, False, None, True, False]
     assert book.sheetnames == ["S", "Empty"] and book["S"]["A1"].font.b
 
 
