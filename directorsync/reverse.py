@@ -126,16 +126,25 @@ def reversible(chain: list[Any]) -> list[str]:
     return [parse_spec(s)[0] for s in chain or [] if parse_spec(s)[0] not in REVERSE]
 
 
+def compile_chain(chain: list[Any]) -> Callable[[Any], Any]:
+    """``chain``'s reverse as one function ``value -> cell`` (the transforms parsed once)."""
+    steps = [(REVERSE[name], arg) for name, arg in map(parse_spec, reversed(chain or []))]
+
+    def run(value: Any) -> Any:
+        if _is_null(value):
+            value = None
+        for fn, arg in steps:
+            value = fn(value, arg)
+        if isinstance(value, (list, dict)):  # a chain that never made a list out of text
+            value = _join(value, None) if isinstance(value, list) else _json(value, None)
+        return None if value == "" else _scalar(value)
+
+    return run
+
+
 def reverse_value(chain: list[Any], value: Any) -> Any:
     """A write-shape value back through ``chain`` (last transform first) → a cell value."""
-    if _is_null(value):
-        value = None
-    for spec in reversed(chain or []):
-        name, arg = parse_spec(spec)
-        value = REVERSE[name](value, arg)
-    if isinstance(value, (list, dict)):  # a chain that never made a list out of text
-        value = _join(value, None) if isinstance(value, list) else _json(value, None)
-    return None if value == "" else _scalar(value)
+    return compile_chain(chain)(value)
 
 
 @dataclass(frozen=True)
@@ -301,32 +310,85 @@ def _unresolve(lookup: Lookup, value: Any, table: Mapping[Any, Any]) -> Any:
 
 
 def _sorted(items: list[Any]) -> list[Any]:
+    if all(isinstance(i, str) for i in items):
+        return sorted(items)
     return sorted(items, key=lambda v: json.dumps(v, sort_keys=True, default=str))
+
+
+def reader(rule: ColumnRule, tables: Mapping[str, Mapping[Any, Any]]) -> Callable[[Any], Any]:
+    """One Director value of ``rule.source`` → the cell: :func:`read_back` compiled once."""
+    chain = compile_chain(list(rule.chain))
+    table = tables.get(rule.lookup.target, {}) if rule.lookup is not None else {}
+    lookup, part, sets = rule.lookup, rule.part, rule.sets
+
+    def read(value: Any) -> Any:
+        if part is not None and not rule.rows:
+            items = value if isinstance(value, (list, tuple)) else []
+            if sets:
+                items = _sorted(list(items))
+            value = [i.get(part) for i in items if isinstance(i, dict)]
+        elif part is not None:
+            value = value.get(part) if isinstance(value, dict) else None
+        if lookup is not None:
+            value = _unresolve(lookup, value, table)
+        if sets and part is None and isinstance(value, list):
+            value = _sorted(value)
+        return chain(value)
+
+    if rule.rows:  # a list of objects, one sheet row each: a list of cells
+        return lambda value: [read(v) for v in value] if isinstance(value, list) else []
+    return read
 
 
 def read_back(rule: ColumnRule, value: Any, tables: Mapping[str, Mapping[Any, Any]]) -> Any:
     """One Director value of ``rule.source`` → the cell (for a ``part``, the item key's values)."""
-    if rule.part is not None and not rule.rows:
-        items = value if isinstance(value, (list, tuple)) else []
-        if rule.sets:
-            items = _sorted(list(items))
-        value = [i.get(rule.part) for i in items if isinstance(i, dict)]
-    elif rule.part is not None:
-        value = value.get(rule.part) if isinstance(value, dict) else None
-    if rule.lookup is not None:
-        value = _unresolve(rule.lookup, value, tables.get(rule.lookup.target, {}))
-    if rule.sets and rule.part is None and isinstance(value, list):
-        value = _sorted(value)
-    if isinstance(value, float) and math.isnan(value):
-        value = None
-    return reverse_value(list(rule.chain), value)
+    return reader(rule, tables)(value)
+
+
+_PLAIN = frozenset(name for name, fn in REVERSE.items() if fn is _identity)
+
+
+def _joins_only(rule: ColumnRule) -> bool:
+    """The rule reads back by joining lists (``split``) and keeping text: the fast path."""
+    names = [parse_spec(spec)[0] for spec in rule.chain]
+    plain = all(n in _PLAIN or n == "split" for n in names)
+    return plain and rule.part is None and not rule.rows and rule.lookup is None
 
 
 def column_values(
     rule: ColumnRule, values: pd.Series, tables: Mapping[str, Mapping[Any, Any]]
 ) -> pd.Series:
-    """:func:`read_back` over a column (equal values are read back once)."""
-    out = [read_back(rule, v, tables) for v in values.to_numpy(dtype=object)]
+    """:func:`read_back` over a column.
+
+    Equal values are read back once (texts, numbers, and lists of texts such as id lists);
+    texts and lists of texts of a rule that only joins lists take a fast path.
+    """
+    read = reader(rule, tables)
+    fast, sets = _joins_only(rule), rule.sets
+    seen: dict[Any, Any] = {}
+    lists: dict[tuple[Any, ...], Any] = {}
+    out: list[Any] = []
+    append = out.append
+    for v in values.to_numpy(dtype=object):
+        kind = type(v)
+        if kind is str and fast:
+            append(v or None)
+        elif kind is list and fast and all(type(i) is str for i in v):
+            items = [i for i in (sorted(v) if sets else v) if i]
+            append(JOIN.join(items) if items else None)
+        elif kind is str or kind is int:
+            found = seen.get(v, seen)
+            if found is seen:
+                found = seen[v] = read(v)
+            append(found)
+        elif kind is list and all(type(i) is str for i in v):
+            key = tuple(v)
+            found = lists.get(key, lists)
+            if found is lists:
+                found = lists[key] = read(v)
+            append(found)
+        else:
+            append(read(v))
     return pd.Series(out, index=values.index, dtype=object)
 
 

@@ -28,6 +28,7 @@ COMMANDS: dict[str, str] = {
     "demo": "directorsync.cli.demo_command:demo_command",
     "plan": "directorsync.cli.sync_commands:plan_command",
     "apply": "directorsync.cli.sync_commands:apply_command",
+    "export": "directorsync.cli.export_command:export_command",
     "lint": "directorsync.cli.profile_commands:lint_command",
     "drift": "directorsync.cli.drift_command:drift_command",
     "history": "directorsync.cli.ledger_commands:history_command",

@@ -119,3 +119,41 @@ def enrichment_build(sheets: Any, profile: Any, ctx: Context) -> pd.DataFrame:
     )
     out[SHEET] = "EnrichmentPolicy"
     return out[["name", "description", "specifications", "sources", ROW, ROWS, SHEET]]
+
+
+def enrichment_export(
+    rows: pd.DataFrame, profile: Any, ctx: dict[str, Any]
+) -> dict[str, pd.DataFrame]:
+    """Director's policies → the EnrichmentPolicy, EnrichmentRules and EnrichmentCriteria sheets.
+
+    The reverse of :func:`enrichment_build`: one EnrichmentPolicy row per specification
+    (``spec_index`` counts them within the policy, ``source`` is the specification's), its rules
+    and criteria on the other two sheets under the same ``policy_name`` and ``spec_index``.
+    ``prefix`` is written as a boolean; ``policy_id`` holds the policy name (the key the
+    processing policies' ``enrich_policy`` column is translated through).
+    """
+    policies, rules, criteria = [], [], []
+    names = rows["name"] if "name" in rows else pd.Series(dtype=object)
+    descriptions = rows["description"] if "description" in rows else [None] * len(rows)
+    specs_of = rows["specifications"] if "specifications" in rows else [None] * len(rows)
+    for name, description, specs in zip(names, descriptions, specs_of):
+        specs = specs if isinstance(specs, list) else []
+        text = description if isinstance(description, str) and description else None
+        for index, spec in enumerate(s for s in specs if isinstance(s, dict)):
+            base = {"policy_name": name, "spec_index": index}
+            policies.append(
+                {**base, "description": text, "source": spec.get("source"), "policy_id": name}
+            )
+            for rule in spec.get("rules") or []:
+                rules.append({**base, **{k: rule.get(k) for k in RULE_KEYS}})
+            for item in spec.get("criteria") or []:
+                criteria.append({**base, **{k: item.get(k) for k in CRITERIA_KEYS}})
+    return {
+        "EnrichmentPolicy": pd.DataFrame(
+            policies, columns=["policy_name", "spec_index", "source", "description", "policy_id"]
+        ),
+        "EnrichmentRules": pd.DataFrame(rules, columns=["policy_name", "spec_index", *RULE_KEYS]),
+        "EnrichmentCriteria": pd.DataFrame(
+            criteria, columns=["policy_name", "spec_index", *CRITERIA_KEYS]
+        ),
+    }

@@ -14,7 +14,10 @@ function:
   form ``fn(frame, profile, ctx) -> DataFrame`` (the frame has ``payload``/``method``/``path``);
 - ``pre_apply``: ``fn(ctx: dict, payload: dict) -> dict``, the last gate before a write is sent
   (``ctx``: ``resource``, ``node``, ``row``);
-- ``post_apply``: ``fn(ctx: dict, result: dict) -> dict`` annotates one write's result.
+- ``post_apply``: ``fn(ctx: dict, result: dict) -> dict`` annotates one write's result;
+- ``export``: ``fn(rows, profile, ctx) -> {sheet: DataFrame}`` writes the sheets of Director's
+  objects (one listing row each) when the mapping cannot be read backwards (``directorsync
+  export``).
 
 A hook registered with ``frame=True`` gets the whole frame (vectorised) instead of one row.
 Each hook lives in the module of its resource (``hooks/<resource>.py``) as a plain function;
@@ -83,6 +86,7 @@ class HookRegistry:
 
 HOOKS = HookRegistry()
 HOOKS.add("enrichment_build", "build", enrichment_policies.enrichment_build)
+HOOKS.add("enrichment_export", "export", enrichment_policies.enrichment_export)
 HOOKS.add("syslog_from_devices", "inventory", syslog_collectors.syslog_from_devices)
 HOOKS.add("syslog_proxies", "desired", syslog_collectors.syslog_proxies)
 HOOKS.add("alert_rules_build", "build", alert_rules.alert_rules_build)
