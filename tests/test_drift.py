@@ -40,7 +40,7 @@ def drift_json(tenants_file: Path, xlsx: Path, tmp_path: Path, *extra: str) -> t
 def apply(tenants_file: Path, xlsx: Path, *extra: str, tenant: str = "core") -> int:
     return invoke(
         "apply", "--tenant", tenant, "--tenants-file", str(tenants_file), "--xlsx", str(xlsx),
-        "--resources", "repos", *extra,
+        "--resources", "repos", "--auto-approve", *extra,
     )  # fmt: skip
 
 

@@ -147,7 +147,9 @@ def test_cli_apply_verifies_by_default_and_no_verify_apply_skips(
     wb = lists_workbook(tmp_path / "lists.xlsx")
     args = core_args(tenants_file, wb, "user_defined_lists")
     runner = CliRunner()
-    res = runner.invoke(cli, ["apply", *args], standalone_mode=False, catch_exceptions=False)
+    res = runner.invoke(
+        cli, ["apply", *args, "--auto-approve"], standalone_mode=False, catch_exceptions=False
+    )
     assert res.return_value == 0  # a value Director changed is a warning, not a failed row
     assert "Director did not keep 1 row(s)" in res.output and "BRAVO" in res.output
     [folder] = (tmp_path / "reports" / "core").iterdir()
@@ -160,7 +162,7 @@ def test_cli_apply_verifies_by_default_and_no_verify_apply_skips(
     before = len(simulator.requests())
     res = runner.invoke(
         cli,
-        ["apply", *args, "--no-verify-apply"],
+        ["apply", *args, "--no-verify-apply", "--auto-approve"],
         standalone_mode=False,
         catch_exceptions=False,
     )

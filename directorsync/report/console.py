@@ -494,11 +494,8 @@ def plural(n: int, word: str) -> str:
 
 
 def dry_run_verdict(by_status: Mapping[str, int]) -> str:
-    """What a dry run found, and that nothing was written (console and HTML).
-
-    Example: ``"Dry run: 12 rows would change; nothing was written."``
-    """
-    n = sum(by_status.get(s, 0) for s in ("PLANNED_CREATE", "PLANNED_UPDATE"))
+    """What a dry run found, nothing written: ``Dry run: 12 rows would change; nothing …``."""
+    n = sum(by_status.get(s, 0) for s in ("PLANNED_CREATE", "PLANNED_UPDATE", "PLANNED_DELETE"))
     change = f"{plural(n, 'row')} would change" if n else "no row would change"
     return f"Dry run: {change}; nothing was written."
 

@@ -33,7 +33,7 @@ class SyncOptions(BaseModel):
     validate_only: bool = Field(False, description="plan only (a `plan` run): never writes")
     resources: list[str] | None = Field(None, description="resources (default: every sheet)")
     force_refresh: bool = Field(
-        False, description="ask Director to refresh its lists first (recorded; not yet acted on)"
+        False, description="call Director's RefreshList endpoints before listing (docs/verify.md)"
     )
 
 

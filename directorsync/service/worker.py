@@ -85,8 +85,18 @@ def run_job(job: dict[str, Any]) -> int:
             dry_run=bool(options.get("dry_run")),
             events="-",
             trigger=job["trigger"],
+            auto_approve=True,  # the API call is the approval (docs/lifecycle.md)
+            force_refresh=bool(options.get("force_refresh")),
         )
-    return plan_only(settings, job["tenant"], xlsx, resources, job["kind"], job["trigger"])
+    return plan_only(
+        settings,
+        job["tenant"],
+        xlsx,
+        resources,
+        job["kind"],
+        job["trigger"],
+        force_refresh=bool(options.get("force_refresh")),
+    )
 
 
 def plan_only(
@@ -96,6 +106,7 @@ def plan_only(
     resources: list[str] | None,
     kind: str,
     trigger: str,
+    force_refresh: bool = False,
 ) -> int:
     """A run that plans and saves its plan, never writing (``validate_only``, drift checks)."""
     from directorsync.ledger.database import open_configured
@@ -117,7 +128,7 @@ def plan_only(
     tracker.stage("plan")
     try:
         with Session.open(settings=settings) as session:
-            plan = session.plan(tenant, xlsx, resources)
+            plan = session.plan(tenant, xlsx, resources, force_refresh=force_refresh)
         data = plan.to_dict()
         plan.save(plan_file, data)
     except BaseException as exc:
