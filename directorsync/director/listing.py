@@ -26,16 +26,10 @@ objects. :class:`ReceivedListing` holds a received answer until it is decoded.
 from __future__ import annotations
 
 import io
-import os
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-# polars parses on a pool of native threads. Leave one core to the planning thread that maps and
-# checks the sheet meanwhile (on two cores, a pool of two competes with it); a value the user
-# set wins. It counts only if polars is imported here first (as the package does).
-os.environ.setdefault("POLARS_MAX_THREADS", str(max(1, (os.cpu_count() or 2) - 1)))
-
-import polars as pl  # noqa: E402
+import polars as pl
 
 from directorsync.jsonio import Columns, loads_columns
 
