@@ -17,6 +17,8 @@ from directorsync.workbook import Workbook
 from directorsync.workbook_writer import write_workbook
 
 ROOT = Path(__file__).resolve().parents[1]
+#: issue 18 item 12: the sample tests opt into the public ip fallback (see test_faults_rows)
+FALLBACK = {"inputs.public_ip_fallback": True}
 SAMPLES = [
     ("core_config_light.xlsx", "core"),
     ("core_config.xlsx", "core"),
@@ -39,9 +41,11 @@ def _rows(path, sheet):
 def test_apply_export_plan_is_no_change(
     workbook, tenant, simulator, samples, tenants_file, tmp_path, monkeypatch
 ):
-    with session_for(simulator, tenants_file, tmp_path) as s:
+    # the samples' tenants file has no ip_private: alert rules reach repos by the public ip
+    with session_for(simulator, tenants_file, tmp_path, **FALLBACK) as s:
         s.apply(s.plan(tenant, samples / workbook))
     use_simulator(monkeypatch, simulator, tmp_path)
+    monkeypatch.setenv("DSYNC_INPUTS__PUBLIC_IP_FALLBACK", "true")
     out, report = tmp_path / "export.xlsx", tmp_path / "export.json"
     common = ["--tenant", tenant, "--tenants-file", str(tenants_file)]
     res = _invoke("export", *common, "--out", str(out), "--report", str(report))
