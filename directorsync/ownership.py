@@ -3,6 +3,9 @@
 - **Ownership**: every object an apply CREATED is recorded (tenant, node, resource, natural key,
   id, the run, ``how = created``); a DELETED object is forgotten. Only owned objects are delete
   candidates of ``--prune`` (``--prune-unowned`` widens that).
+- **Adoption**: ``directorsync export --adopt`` records every object it exported of a prunable
+  resource (``lifecycle.prune``) as owned with ``how = adopted`` (objects already owned keep
+  their record): a tenant configured by hand becomes DirectorSync's to prune.
 - **Orphans** (quarantine): an owned object the workbook no longer names gets ``orphaned_at``,
   the ledger's time when a plan first saw it so; it is cleared when the workbook names it again.
 - **Pre-images**: every UPDATED or DELETED row's ``before`` (the object as Director held it) is
@@ -123,6 +126,55 @@ def record_lifecycle(
     """After an apply: the ids of what it created, then :func:`record_run`."""
     ids = created_ids(rows, inventory, tenant, profiles)
     return record_run(ledger, run_id, tenant.name, rows, ids)
+
+
+def adopt_listed(
+    ledger: Ledger,
+    run_id: str,
+    tenant: Tenant,
+    inventory: Inventory,
+    profiles: dict[str, Profile],
+    resources: Iterable[str],
+) -> dict[str, int]:
+    """Record the listed objects of prunable ``resources`` as owned (``how = adopted``).
+
+    Reads the inventory's listings (those the export made: nothing is listed again). Objects
+    already owned keep their record. Returns the number adopted per resource.
+    """
+    now, adopted = ledger.now(), {}
+    already = owned(ledger, tenant.name)
+    with ledger.begin() as conn:
+        for name in resources:
+            profile = profiles[name]
+            if not profile.section("lifecycle").get("prune"):
+                continue
+            count = 0
+            for node in tenant.nodes_for(name, profile.targets):
+                frame = inventory.frame(name, node)
+                if frame.empty or profile.id_field not in frame:
+                    continue
+                if PLANNED in frame:
+                    frame = frame[frame[PLANNED].isna()]
+                keys = key_series(frame, profile.remote_key)
+                for key, oid in zip(keys, frame[profile.id_field], strict=True):
+                    if (node.id, name, str(key)) in already or oid is None:
+                        continue
+                    conn.execute(
+                        insert(t.ownership).values(
+                            tenant=tenant.name,
+                            node_id=node.id,
+                            resource=name,
+                            key=str(key),
+                            remote_id=str(oid),
+                            run_id=run_id,
+                            how="adopted",
+                            since=now,
+                            orphaned_at=None,
+                        )
+                    )
+                    count += 1
+            adopted[name] = count
+    return adopted
 
 
 def owned(ledger: Ledger, tenant: str) -> dict[ObjectKey, dict[str, Any]]:

@@ -250,3 +250,36 @@ def test_profiles_and_settings_say_what_may_be_pruned():
     assert load_settings(env={"DSYNC_PRUNE__DELAY": "90"}).prune.delay_seconds == 90
     with pytest.raises(ConfigError, match="not a delay"):
         load_settings(env={}, overrides={"prune.delay": "soon"})
+
+
+def test_export_adopt_makes_hand_made_objects_prunable(
+    simulator, tenants_file, tmp_path, monkeypatch
+):
+    use_simulator(monkeypatch, simulator, tmp_path)
+    with session_for(simulator, tenants_file, tmp_path) as s:  # a tenant configured by hand
+        for name in ("Repo_hand_a", "Repo_hand_b"):
+            s.client.write("POST", POOL, BACKEND, "Repos", {"name": name,
+                           "hiddenrepopath": [{"path": "/data_hot/", "retention": 5}]})  # fmt: skip
+    out = tmp_path / "core_export.xlsx"
+    common = ["--tenant", "core", "--tenants-file", str(tenants_file)]
+    exported = invoke("export", *common, "--resources", "repos", "--out", str(out), "--adopt")
+    assert exported.return_value == 0, exported.output
+    assert "adopted" in exported.output and "how=adopted" in exported.output
+    ledger = open_ledger(f"sqlite:///{tmp_path / 'reports' / 'ledger.sqlite'}")
+    try:
+        ours = owned(ledger, "core")
+    finally:
+        ledger.close()
+    assert ours[(BACKEND, "repos", "Repo_hand_a")]["how"] == "adopted"
+    assert ours[(BACKEND, "repos", "Repo_hand_b")]["remote_id"]
+
+    pruned = without(
+        out, tmp_path / "pruned.xlsx", {("Repo", "cleaned_repo_name"): ["Repo_hand_b"]}
+    )
+    plan = tmp_path / "plan.json"
+    res = invoke("plan", *core_args(tenants_file, pruned, "repos"), "--prune", "--out", str(plan))
+    assert res.return_value == 0, res.output
+    rows = json.loads(plan.read_text())["rows"]
+    deleting = {(r["node_id"], r["key"]) for r in rows if r["action"] == "delete"}
+    assert (BACKEND, "Repo_hand_b") in deleting  # adopted, then gone from the workbook
+    assert not {k for _, k in deleting} & {"Repo_hand_a", "_logpoint", "default"}

@@ -41,6 +41,12 @@ SHOWN = 20
     type=click.Path(dir_okay=False, path_type=Path),
     help="Also write the divergences and notes as JSON.",
 )
+@click.option(
+    "--adopt",
+    is_flag=True,
+    help="Record the exported objects of prunable resources as DirectorSync's in the ledger "
+    "(how=adopted): later plans with --prune may delete them (docs/lifecycle.md).",
+)
 def export_command(
     tenant: str | None,
     out: Path,
@@ -50,6 +56,7 @@ def export_command(
     url: str | None,
     no_verify: bool | None,
     report: Path | None,
+    adopt: bool = False,
 ) -> int:
     """Read the tenant's objects on its nodes and write them as a workbook.
 
@@ -92,6 +99,27 @@ def export_command(
             asked,
             progress=lambda line: click.echo(f"… {line}", err=True),
         )
+        if adopt:
+            from directorsync.config import new_run_id
+            from directorsync.ledger.database import open_configured
+            from directorsync.ownership import adopt_listed
+
+            ledger = open_configured(settings)
+            try:
+                adopted = adopt_listed(
+                    ledger,
+                    settings.run_id or new_run_id(),
+                    session.tenant(name),
+                    inventory,
+                    session.profiles,
+                    list(result.objects),
+                )
+            finally:
+                ledger.close()
+            click.echo(
+                f"adopted {sum(adopted.values())} objects (ledger ownership, how=adopted): "
+                + ", ".join(f"{r} {n}" for r, n in adopted.items())
+            )
     total = sum(result.objects.values())
     click.echo(
         f"exported {total} objects of {len(result.objects)} resources to {out} "
