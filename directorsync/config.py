@@ -225,6 +225,11 @@ class ServiceSettings(_Section):
     port: int = Field(8480, ge=0, le=65535)
     workers: int = Field(2, ge=1, le=64, description="syncs running at once")
     shutdown_grace_sec: float = Field(20.0, ge=0)
+    dask_scheduler: str = Field(
+        "",
+        description="a Dask scheduler's address: syncs run on its workers (empty: local "
+        "processes); the workers must reach the same ledger",
+    )
 
     @field_validator("tokens", mode="before")
     @classmethod

@@ -29,6 +29,7 @@ from directorsync.config import Settings, new_run_id
 from directorsync.errors import LedgerError
 from directorsync.ledger.database import Ledger
 from directorsync.ledger.leases import holder
+from directorsync.service.dask_syncs import DaskSync, LedgerEvents, dask_client
 from directorsync.service.worker import PRELOAD, child_main
 from directorsync.session import result_dir
 from directorsync.vocabulary import FINAL_STATES
@@ -115,6 +116,7 @@ class SyncRunner:
         self.jobs: dict[str, SyncJob] = {}
         self.lock = threading.Lock()
         self.closing = False
+        self._dask: Any = None  # a Dask client, with service.dask_scheduler
 
     # -- start ----------------------------------------------------------------------------------
 
@@ -197,6 +199,14 @@ class SyncRunner:
             self.notify(job.sync_id)
 
     def _spawn(self, job: SyncJob) -> Any:
+        address = self.settings.service.dask_scheduler
+        if address:  # the sync runs on the cluster; its events come back through the ledger
+            with self.lock:
+                if self._dask is None:
+                    self._dask = dask_client(address)
+            sync = DaskSync(self._dask, self._job_data(job))
+            job.events = LedgerEvents(self.ledger, job.sync_id, sync)
+            return sync
         folder = result_dir(self.settings, job.tenant, job.sync_id)
         context = worker_context()
         reader, writer = context.Pipe(duplex=False)
@@ -369,6 +379,8 @@ class SyncRunner:
         for job in list(self.jobs.values()):
             if job.thread is not None:
                 job.thread.join(timeout=10)
+        if self._dask is not None:
+            self._dask.close()
 
 
 def start_sync(

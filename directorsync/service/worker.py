@@ -83,7 +83,7 @@ def run_job(job: dict[str, Any]) -> int:
             plan_file=None,
             approved=None,
             dry_run=bool(options.get("dry_run")),
-            events="-",
+            events=job.get("events", "-"),
             trigger=job["trigger"],
             auto_approve=True,  # the API call is the approval (docs/lifecycle.md)
             force_refresh=bool(options.get("force_refresh")),
