@@ -7,11 +7,13 @@ lands in the ledger with trigger ``scheduled``.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 
+import httpx
 import pytest
 from conftest import cli_env, need_samples, new_simulator, writes
-from service_process import service_env, until
+from service_process import ALICE, service_env, until
 
 from directorsync.config import load_settings
 from directorsync.errors import ConfigError
@@ -54,6 +56,14 @@ def test_a_due_schedule_starts_a_sync_of_the_service(tmp_path):
                 return run if run["state"] in FINAL else None
 
             run = until(ended, "the scheduled sync to end", timeout=180)
+            listed = asyncio.run(_get(app, "/api/schedules"))  # no lifespan: no thread
+            [shown] = listed.json()["schedules"]
+            assert (shown["name"], shown["runs"], shown["tenants"]) == (
+                "nightly-check",
+                "plan",
+                ["core"],
+            )
+            assert [f["sync_id"] for f in shown["recent"]] == [firing.sync_id]
             assert run["state"] == "completed", run
             assert (run["tenant"], run["trigger"]) == ("core", "scheduled")
             assert run["user"] == "schedule:nightly-check"
@@ -69,3 +79,10 @@ def test_a_schedule_naming_an_unknown_tenant_stops_the_service_start(tmp_path):
     env = service_env(cli_env(None, tmp_path), need_samples())
     with pytest.raises(ConfigError, match="unknown tenant.*acme"):
         create_app(_settings(tmp_path, env, "[acme]"))
+
+
+async def _get(app, path: str) -> httpx.Response:
+    """``GET path`` of the app in this process, as the service's caller alice."""
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://service") as client:
+        return await client.get(path, headers={"Authorization": f"Bearer {ALICE}"})

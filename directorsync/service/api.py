@@ -192,3 +192,10 @@ def _moment(value: dt.date | dt.datetime | None, *, end: bool) -> str | None:
 def fleet(request: Request) -> dict[str, Any]:
     """Every tenant of the tenants file with its last run (what the fleet page shows)."""
     return {"tenants": _syncs(request).fleet()}
+
+
+@router.get("/schedules", summary="The configured schedules, their next times and firings")
+def schedules(request: Request) -> dict[str, Any]:
+    """Each schedule of the config: settings, next due time, the last firings (skips included)."""
+    scheduler = request.app.state.scheduler
+    return {"schedules": scheduler.status() if scheduler is not None else []}
