@@ -29,6 +29,7 @@ import msgspec
 from directorsync.config import Settings, new_run_id
 from directorsync.drift import classify_plan, drift_report
 from directorsync.errors import DirectorSyncError
+from directorsync.fanout import on_dask
 from directorsync.jsonio import dumps_lenient
 from directorsync.lastapplied import load_state
 from directorsync.runtracker import recorded_run
@@ -185,40 +186,20 @@ def fleet_drift(
 
 
 def _on_dask(jobs: list[DriftJob], settings: Settings, on_done: Done | None) -> list[dict]:
-    from dask.distributed import Client, LocalCluster
-    from dask.distributed import as_completed as dask_completed
-
-    cluster = None
-    if settings.drift.scheduler:
-        client = Client(settings.drift.scheduler, timeout="30s")
-    else:
-        cluster = LocalCluster(
-            n_workers=max(1, min(settings.drift.parallel, len(jobs))),
-            threads_per_worker=1,
-            processes=True,
-            dashboard_address=None,
-        )
-        client = Client(cluster)
-    entries: dict[str, dict[str, Any]] = {}
-    try:
-        futures = {
-            client.submit(check_tenant, job, key=f"drift-{job.tenant}-{time.time_ns()}"): job
-            for job in jobs
-        }
-        for future in dask_completed(list(futures)):
-            job = futures[future]
-            try:
-                entry = future.result()
-            except Exception as exc:  # noqa: BLE001 - the worker died
-                entry = _died(job, exc)
-            entries[job.tenant] = entry
-            if on_done:
-                on_done(entry)
-    finally:
-        client.close()
-        if cluster is not None:
-            cluster.close()
-    return [entries[job.tenant] for job in jobs]
+    local = {
+        "n_workers": max(1, min(settings.drift.parallel, len(jobs))),
+        "threads_per_worker": 1,
+        "processes": True,
+    }
+    return on_dask(
+        check_tenant,
+        jobs,
+        key=lambda job: f"drift-{job.tenant}-{time.time_ns()}",
+        on_error=_died,
+        on_done=on_done,
+        scheduler=settings.drift.scheduler or None,
+        local=local,
+    )
 
 
 def _died(job: DriftJob, exc: BaseException) -> dict[str, Any]:

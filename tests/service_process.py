@@ -7,6 +7,7 @@ looking for secrets).
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -17,6 +18,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import connect
 
 ALICE = "alice-3b1f0c9d8e7a6b5c4d3e2f1a"
 BOB = "bob-9e8d7c6b5a4f3e2d1c0b9a8f"
@@ -103,3 +106,19 @@ def until(check: Any, what: str, timeout: float = 60.0) -> Any:
             return value
         time.sleep(0.05)
     raise AssertionError(f"timed out waiting for {what}")
+
+
+def events_of(service: ServiceProcess, sync_id: str, token: str = ALICE) -> list[dict]:
+    """Every event of a sync over the WebSocket, until the server closes it."""
+    got = []
+    with connect(
+        f"{service.ws_url}/ws/syncs/{sync_id}",
+        additional_headers={"Authorization": f"Bearer {token}"},
+        open_timeout=30,
+    ) as ws:
+        try:
+            while True:
+                got.append(json.loads(ws.recv(timeout=120)))
+        except ConnectionClosed as closed:
+            assert closed.rcvd is not None and closed.rcvd.code == 1000
+    return got

@@ -11,6 +11,7 @@ from click.testing import CliRunner
 from directorsync.cli import cli
 from directorsync.config import load_settings
 from directorsync.errors import DirectorSyncError
+from directorsync.fanout import on_dask
 from directorsync.lastapplied import load_state
 from directorsync.ledger.database import open_configured
 from tests.conftest import session_for, use_simulator, writes
@@ -192,6 +193,22 @@ def test_fleet_gate_summary_exit_codes_and_page(
     page = (html / "index.html").read_text()
     assert 'class="cell director_changed"' in page and 'href="core.html"' in page
     assert "Repo_secu" in (html / "core.html").read_text()
+    # the same gate with its tenants on a Dask LocalCluster (drift.executor: dask)
+    import directorsync.driftgate as gate
+
+    fanned: list[int] = []
+
+    def spied(run, jobs, **kw):  # the real fan-out, counted
+        fanned.append(len(jobs))
+        return on_dask(run, jobs, **kw)
+
+    monkeypatch.setattr(gate, "on_dask", spied)
+    monkeypatch.setenv("DSYNC_DRIFT__EXECUTOR", "dask")
+    assert invoke(*base, "--tenants", "all", "--out", str(out), "--parallel", "2") == 2
+    assert fanned == [3]
+    dask_counts = {r["target"]: r["counts"] for r in json.loads(out.read_text())["results"]}
+    assert dask_counts == {t: r["counts"] for t, r in by_tenant.items()}
+    monkeypatch.delenv("DSYNC_DRIFT__EXECUTOR")
     # no drift: 0; a tenant that cannot be checked: 1
     assert invoke(*base, "--tenants", "esait", "--out", str(out)) == 0
     assert json.loads(out.read_text())["verification_passed"] is True

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 import pytest
 from conftest import TOKEN, cli_env, need_samples, new_simulator, run_cli
 from conftest import writes as all_writes
-from service_process import ALICE, BOB, ServiceProcess, service_env, until
+from service_process import BOB, ServiceProcess, events_of, service_env, until
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
@@ -45,22 +45,6 @@ def service(sim, tmp_path_factory) -> Iterator[ServiceProcess]:
 def writes(sim: Simulator, node: str = "") -> list[dict]:
     """The simulator's writes (to one node when given)."""
     return [w for w in all_writes(sim) if node in w["path"]]
-
-
-def events_of(service: ServiceProcess, sync_id: str, token: str = ALICE) -> list[dict]:
-    """Every event of a sync over the WebSocket, until the server closes it."""
-    got = []
-    with connect(
-        f"{service.ws_url}/ws/syncs/{sync_id}",
-        additional_headers={"Authorization": f"Bearer {token}"},
-        open_timeout=30,
-    ) as ws:
-        try:
-            while True:
-                got.append(json.loads(ws.recv(timeout=120)))
-        except ConnectionClosed as closed:
-            assert closed.rcvd is not None and closed.rcvd.code == 1000
-    return got
 
 
 def start(client, tenant: str = "core", **options) -> dict:

@@ -8,13 +8,10 @@ writes.
 
 from __future__ import annotations
 
-import json
 import os
 
 from conftest import cli_env, need_samples, new_simulator, writes
-from service_process import ALICE, ServiceProcess, service_env
-from websockets.exceptions import ConnectionClosed
-from websockets.sync.client import connect
+from service_process import ServiceProcess, events_of, service_env
 
 from directorsync.ledger.database import open_ledger
 
@@ -40,17 +37,7 @@ def test_syncs_run_on_the_dask_cluster(tmp_path):
             res = api.post("/api/tenants/core/syncs", json={"options": {"resources": ["repos"]}})
             assert res.status_code == 202, res.text
             sync_id = res.json()["sync_id"]
-            names = []
-            with connect(
-                f"{svc.ws_url}/ws/syncs/{sync_id}",
-                additional_headers={"Authorization": f"Bearer {ALICE}"},
-                open_timeout=30,
-            ) as ws:
-                try:
-                    while True:
-                        names.append(json.loads(ws.recv(timeout=120))["event"])
-                except ConnectionClosed:
-                    pass
+            names = [e["event"] for e in events_of(svc, sync_id)]
             assert names[0] == "sync.started" and names[-1] == "sync.completed", names
             view = api.get(f"/api/syncs/{sync_id}").json()
             assert view["state"] == "completed" and view["counts"] == {"CREATED": 12}

@@ -29,6 +29,7 @@ import click
 
 from directorsync.config import Settings, load_settings
 from directorsync.errors import ConfigError
+from directorsync.fanout import on_dask
 from directorsync.session import report_folder
 
 NOTEBOOK = Path(__file__).resolve().parents[2] / "notebooks" / "tenant_sync.ipynb"
@@ -276,42 +277,16 @@ def run_dask(
     its own kernel process). With a scheduler address, the workers must see the same file
     system (notebook, workbooks, reports) and the Director settings.
     """
-    from dask.distributed import Client, LocalCluster
-    from dask.distributed import as_completed as dask_completed
-
-    cluster = None
-    if scheduler:
-        client = Client(scheduler, timeout="30s")
-    else:
-        cluster = LocalCluster(
-            n_workers=1,
-            threads_per_worker=max(1, parallel),
-            processes=False,
-            dashboard_address=None,
-        )
-        client = Client(cluster)
-    outcomes: dict[str, TenantOutcome] = {}
-    try:
-        futures = {
-            client.submit(
-                run_tenant, job, key=f"directorsync-{run_id}-{job.tenant}", pure=False
-            ): job
-            for job in jobs
-        }
-        for future in dask_completed(list(futures)):
-            job = futures[future]
-            try:
-                outcome = future.result()
-            except Exception as exc:  # the worker died
-                outcome = TenantOutcome(job.tenant, False, job.output_dir, f"dask: {exc}")
-            outcomes[job.tenant] = outcome
-            if on_done:
-                on_done(outcome)
-    finally:
-        client.close()
-        if cluster is not None:
-            cluster.close()
-    return [outcomes[job.tenant] for job in jobs]
+    local = {"n_workers": 1, "threads_per_worker": max(1, parallel), "processes": False}
+    return on_dask(
+        run_tenant,
+        jobs,
+        key=lambda job: f"directorsync-{run_id}-{job.tenant}",
+        on_error=lambda job, exc: TenantOutcome(job.tenant, False, job.output_dir, f"dask: {exc}"),
+        on_done=on_done,
+        scheduler=scheduler,
+        local=local,
+    )
 
 
 # --- the fleet --------------------------------------------------------------------------------
