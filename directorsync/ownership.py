@@ -158,7 +158,8 @@ def adopt_listed(
                 keys = key_series(frame, profile.remote_key)
                 for key, oid in zip(keys, frame[profile.id_field], strict=True):
                     if (node.id, name, str(key)) in already or oid is None:
-                        continue
+                        continue  # owned already (or no id); a key listed twice counts once
+                    already[(node.id, name, str(key))] = {}
                     conn.execute(
                         insert(t.ownership).values(
                             tenant=tenant.name,
