@@ -142,39 +142,31 @@ def adopt_listed(
     already owned keep their record. Returns the number adopted per resource.
     """
     now, adopted = ledger.now(), {}
-    already = owned(ledger, tenant.name)
-    with ledger.begin() as conn:
-        for name in resources:
-            profile = profiles[name]
-            if not profile.section("lifecycle").get("prune"):
+    seen = set(owned(ledger, tenant.name))
+    rows: list[dict[str, Any]] = []
+    for name in resources:
+        profile = profiles[name]
+        if not profile.section("lifecycle").get("prune"):
+            continue
+        before = len(rows)
+        for node in tenant.nodes_for(name, profile.targets):
+            frame = inventory.frame(name, node)
+            if frame.empty or profile.id_field not in frame:
                 continue
-            count = 0
-            for node in tenant.nodes_for(name, profile.targets):
-                frame = inventory.frame(name, node)
-                if frame.empty or profile.id_field not in frame:
-                    continue
-                if PLANNED in frame:
-                    frame = frame[frame[PLANNED].isna()]
-                keys = key_series(frame, profile.remote_key)
-                for key, oid in zip(keys, frame[profile.id_field], strict=True):
-                    if (node.id, name, str(key)) in already or oid is None:
-                        continue  # owned already (or no id); a key listed twice counts once
-                    already[(node.id, name, str(key))] = {}
-                    conn.execute(
-                        insert(t.ownership).values(
-                            tenant=tenant.name,
-                            node_id=node.id,
-                            resource=name,
-                            key=str(key),
-                            remote_id=str(oid),
-                            run_id=run_id,
-                            how="adopted",
-                            since=now,
-                            orphaned_at=None,
-                        )
-                    )
-                    count += 1
-            adopted[name] = count
+            if PLANNED in frame:
+                frame = frame[frame[PLANNED].isna()]
+            keys = key_series(frame, profile.remote_key)
+            for key, oid in zip(keys, frame[profile.id_field], strict=True):
+                if (node.id, name, str(key)) in seen or oid is None:
+                    continue  # owned already (or no id); a key listed twice counts once
+                seen.add((node.id, name, str(key)))
+                rows.append({"tenant": tenant.name, "node_id": node.id, "resource": name,
+                             "key": str(key), "remote_id": str(oid), "run_id": run_id,
+                             "how": "adopted", "since": now, "orphaned_at": None})  # fmt: skip
+        adopted[name] = len(rows) - before
+    if rows:
+        with ledger.begin() as conn:  # one statement for all (executemany)
+            conn.execute(insert(t.ownership), rows)
     return adopted
 
 
