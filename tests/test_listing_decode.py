@@ -121,7 +121,55 @@ def test_decode_columns_gives_the_columns_of_the_whole_objects(maker, columnar_f
     assert got.decoder == ("polars" if columnar else "msgspec")
     if columnar:
         assert isinstance(got["name"], np.ndarray) and type(got["name"][0]) is str
-        assert type(got["ip"][0]) is list and got["flag"][:3] == [i["flag"] for i in items[:3]]
+        assert type(got["ip"][0]) is list and list(got["flag"][:3]) == [
+            i["flag"] for i in items[:3]
+        ]
+        # a column of few distinct cells shares one value per distinct cell
+        zones = [z for z in got["timezone"] if z == "Asia/Tokyo"]
+        assert len(zones) > 1 and all(z is zones[0] for z in zones)
+
+
+@pytest.mark.parametrize(
+    "later",
+    [
+        {"a": 5, "l": ["x"], "r": {"k": "x"}},  # a number where the first objects have texts
+        {"a": True, "l": ["x"], "r": {"k": "x"}},  # a boolean where the first have texts
+        {"a": "x", "l": "x", "r": {"k": "x"}},  # a text where the first have lists
+        {"a": "x", "l": [5], "r": {"k": "x"}},  # a number in a list of texts
+        {"a": "x", "l": 5, "r": {"k": "x"}},  # a number where the first have lists
+        {"a": "x", "l": ["x"], "r": {"k": 5}},  # a number in an unnested object's text key
+        {"a": "x", "l": ["x"], "r": {"k": "x", "j": "y"}},  # an unnested key first seen late
+        {"a": "x", "l": ["x"], "r": {"k": "x"}, "b": "y"},  # a field first seen late
+        {"a": {"o": 1}, "l": ["x"], "r": {"k": "x"}},  # an object where the first have texts
+        {"a": "x", "l": [["x"]], "r": {"k": "x"}},  # a list in a list of texts
+    ],
+)
+def test_types_read_from_the_first_objects_never_change_a_later_one(monkeypatch, later):
+    """Types inferred from the first objects never convert a later object of another kind.
+
+    polars reads the types of the first objects only; a later object that does not fit is
+    decoded exactly (or the same by both decoders), never converted.
+    """
+    from directorsync.director import listing
+
+    monkeypatch.setattr(listing, "INFER_ROWS", 2)
+    first = [{"a": "x", "l": ["y"], "r": {"k": "z"}}, {"a": None, "l": [], "r": {"k": None}}]
+    body = json.dumps([*first, later, *first]).encode()
+    fields, unnest = ["a", "b", "l", "r"], {"r": ["k", "j"]}
+    exact = decode_columns(body, fields, unnest, columnar_from=1 << 40)
+    got = decode_columns(body, fields, unnest, columnar_from=0)
+    assert as_lists(got) == as_lists(exact) and got.decoder == "msgspec"
+
+
+def test_types_read_from_the_first_objects_suffice_when_later_ones_agree(monkeypatch):
+    from directorsync.director import listing
+
+    monkeypatch.setattr(listing, "INFER_ROWS", 2)
+    items = [{"a": "x", "l": ["y"], "r": {"k": "z"}}, {"a": None, "l": [], "r": None}] * 200
+    body = json.dumps(items).encode()
+    exact = decode_columns(body, ["a", "l", "r"], {"r": ["k"]}, columnar_from=1 << 40)
+    got = decode_columns(body, ["a", "l", "r"], {"r": ["k"]}, columnar_from=0)
+    assert as_lists(got) == as_lists(exact) and got.decoder == "polars"
 
 
 @pytest.mark.parametrize(

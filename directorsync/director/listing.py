@@ -8,12 +8,15 @@ Two decoders give the same columns:
 
 * **columnar** (large bodies): polars parses the whole body in native code, without the
   interpreter lock — on the listing's prefetch thread, beside the thread that maps and checks the
-  sheet — and the columns are then taken out of its frame as Python values, laid out column by
-  column. polars reads JSON with types of its own, which could change a value (an integer among
-  texts becomes text, ``true`` among integers becomes 1, a number among texts becomes text); so
+  sheet, one listing at a time — and the columns are then taken out of its frame as Python
+  values, column by column; a column of few distinct cells (time zones, risk values, group lists)
+  comes out as one value per distinct cell, shared by its rows. polars reads JSON with types of
+  its own, inferred from the first :data:`INFER_ROWS` objects, and could change a later value (an
+  integer among texts becomes text, a text where lists were seen becomes a one-text list); so
   this path only takes fields whose values are all texts, booleans or nulls (lists of those, and
-  objects of those for unnested fields) and no text cell spelt like a JSON number or boolean,
-  and never a body with an escaped surrogate. Anything else goes to the exact decoder. (One
+  objects of those for unnested fields), no text cell spelt like a JSON number or boolean, no
+  text where a list was inferred, and never a body with an escaped surrogate; a later object of
+  another shape makes polars refuse the body. Anything else goes to the exact decoder. (One
   difference remains: an object naming the same key twice, which JSON leaves undefined and
   Director never sends, keeps its first value there, its last one here.)
 * **exact** (small bodies, and whatever the columnar one declines): msgspec decodes the named
@@ -25,16 +28,26 @@ objects. :class:`ReceivedListing` holds a received answer until it is decoded.
 
 from __future__ import annotations
 
-import io
+import re
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+import numpy as np
 import polars as pl
 
 from directorsync.jsonio import Columns, loads_columns
 
 #: Bodies from this size on go to the columnar decoder (smaller ones decode faster exactly).
 COLUMNAR_FROM = 1 << 20
+#: Objects whose types polars infers the frame's from; a later object of another type is
+#: refused (an error, or a change the checks below see: see :func:`_columnar`).
+INFER_ROWS = 1000
+#: One polars parse at a time: each runs on the thread that asks, and the planning thread needs
+#: a core of its own (three listings parsed at once on two cores slow it down twice over).
+_parsing = threading.Lock()
+_ARRAY = re.compile(rb"\s*\[")
+_SURROGATE = re.compile(rb"\\u[dD]")
 #: A text cell spelt like a JSON number or boolean: polars may have made it from one.
 _SCALAR_TEXT = r"^(?:-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?|true|false)$"
 
@@ -126,15 +139,18 @@ def _columnar(
 
     None when polars cannot give exactly the values JSON has.
     """
-    if not body.lstrip()[:1] == b"[" or b"\\ud" in body or b"\\uD" in body:
+    if not _ARRAY.match(body) or (b"\\u" in body and _SURROGATE.search(body)):
         return None  # an object (polars reads it as one row); a surrogate (polars spoils lone ones)
-    try:  # types inferred from every object: a field of mixed kinds is refused, not converted
-        frame = pl.read_json(io.BytesIO(body), infer_schema_length=None)
+    try:  # types inferred from the first objects: a later object of another kind is refused, or
+        # made text (caught by _any_scalar_text), or a text made a list (caught by _text_as_list)
+        with _parsing:
+            frame = pl.read_json(body, infer_schema_length=INFER_ROWS)  # bytes: not copied
     except Exception:  # noqa: BLE001 - any refusal: the exact decoder says what is wrong
         return None
     rows = frame.height
     frame = frame.select([f for f in fields if f in frame.columns])
     texts: list[Any] = []
+    lists: list[str] = []
     for name, dtype in frame.schema.items():
         if name in unnest:
             if not isinstance(dtype, pl.Struct):
@@ -143,32 +159,81 @@ def _columnar(
             if not all(_plain(f.dtype) for f in inner):
                 return None
             texts += [(pl.col(name).struct.field(f.name), f.dtype) for f in inner]
+            lists += [f.name for f in inner if isinstance(f.dtype, pl.List)]
         elif not _plain(dtype):
             return None
         else:
             texts.append((pl.col(name), dtype))
+            lists += [name] if isinstance(dtype, pl.List) else []
     texts = [(e, dtype) for e, dtype in texts if _holds_text(dtype)]
     if texts and _any_scalar_text(frame, texts):
         return None
-    return frame, rows
+    if lists and _text_as_list(body, lists):
+        return None
+    cells: dict[str, Any] = {}
+    for name, dtype in frame.schema.items():
+        series = frame.get_column(name)
+        if name in unnest and isinstance(dtype, pl.Struct):  # (checked above)
+            keys = [f.name for f in dtype.fields]
+            cells[name] = {k: _encoded(series.struct.field(k)) for k in unnest[name] if k in keys}
+        else:
+            cells[name] = _encoded(series)
+    return cells, rows
+
+
+#: Columns from this many rows on are looked at for repeated cells (:func:`_encoded`).
+ENCODE_FROM = 256
+
+
+def _encoded(series: Any) -> tuple[Any, Any]:
+    """``(cells, None)``, or ``(distinct cells, each row's position among them)``.
+
+    The second form when at most a quarter of the cells are distinct (time zones, risk values,
+    group lists): the rows then share one Python value per distinct cell, and taking the column
+    out builds a few values instead of one per row. Runs on the prefetch thread, in polars
+    (without the interpreter lock); equal hashes are checked to be equal cells.
+    """
+    n = len(series)
+    if n < ENCODE_FROM:
+        return series, None
+    hashes = series.hash()
+    if hashes.n_unique() > n // 4:
+        return series, None
+    ranks = (hashes.rank("dense").cast(pl.UInt32) - 1).to_numpy()
+    first = hashes.arg_unique().to_numpy()  # the first row of each distinct hash, in row order
+    slot = np.empty(len(first), dtype=np.intp)
+    slot[ranks[first]] = np.arange(len(first))
+    positions = slot[ranks]
+    distinct = series.gather(first)
+    if not series.eq_missing(distinct.gather(positions)).all():
+        return series, None  # two distinct cells with one hash: taken out cell by cell
+    return distinct, positions
 
 
 def _taken_out(parsed: tuple[Any, int], unnest: dict[str, list[str]]) -> Columns:
-    """The checked frame's columns as Python values (:func:`_columnar` accepted them)."""
-    frame, rows = parsed
+    """The checked columns as Python values (:func:`_columnar` accepted them)."""
+    cells, rows = parsed
     columns = Columns()
     columns.rows, columns.decoder = rows, "polars"
-    for name, dtype in frame.schema.items():
-        series = frame.get_column(name)
+    for name, found in cells.items():
         if name in unnest:
-            struct = series.struct
-            keys = [f.name for f in dtype.fields]  # a Struct (frame is Any here)
-            columns[name] = Unnested(
-                (k, _values(struct.field(k))) for k in unnest[name] if k in keys
-            )
+            columns[name] = Unnested((k, _spread(*found[k])) for k in unnest[name] if k in found)
         else:
-            columns[name] = _values(series)
+            columns[name] = _spread(*found)
     return columns
+
+
+def _spread(series: Any, positions: Any) -> Any:
+    """A column's Python values; distinct cells (see :func:`_encoded`) shared by their rows."""
+    if positions is None:
+        return _values(series)
+    values = _values(series)
+    if isinstance(values, np.ndarray):
+        return values[positions]
+    distinct = np.empty(len(values), dtype=object)
+    for i, value in enumerate(values):  # item by item: a list cell stays one cell
+        distinct[i] = value
+    return distinct[positions]
 
 
 def _plain(dtype: Any) -> bool:
@@ -192,6 +257,19 @@ def _any_scalar_text(frame: Any, texts: list[tuple[Any, Any]]) -> bool:
         for i, (e, dtype) in enumerate(texts)
     ]
     return any(frame.select(probes).row(0))
+
+
+def _text_as_list(body: bytes, names: list[str]) -> bool:
+    """True if a field polars read as a list may hold a text somewhere (made a one-text list).
+
+    Looks for the field's name followed by a text in the body (a name inside a text has its
+    quotes escaped, so it never matches; a name of another object level may: that only sends the
+    body to the exact decoder).
+    """
+    if not all(re.fullmatch(r"[\w.@$ -]+", n) for n in names):
+        return True  # a name JSON may spell in several ways: not looked for
+    keys = b"|".join(re.escape(n.encode()) for n in names)
+    return re.search(rb'"(?:' + keys + rb')"\s*:\s*"', body) is not None
 
 
 def _values(series: Any) -> Any:
