@@ -22,7 +22,7 @@ from directorsync.errors import DirectorError, ProfileError, WorkbookError
 from directorsync.hooks.alert_rules import PUBLIC_IP_FALLBACK, block_on_absent_repos
 from directorsync.hooks.registry import HOOKS, post_payloads, preprocess_rows
 from directorsync.inventory import Inventory, ref, skipped_marker
-from directorsync.jsonio import collector_paused
+from directorsync.jsonio import collector_paused, prompt_handoffs
 from directorsync.logs import log_context
 from directorsync.mapping import map_sheet
 from directorsync.payload import build_requests
@@ -104,8 +104,9 @@ def build_plan(
     rows, findings, notes = [], [], list(names.notes)
     headers: dict[str, tuple[str, list[str]]] = {}  # sheets mapped, for the unread columns
     timings: dict[str, float] = {}
-    # one pause for the whole plan: millions of fresh containers (listings, frames), no cycles
-    with collector_paused():
+    # one pause for the whole plan: millions of fresh containers (listings, frames), no cycles;
+    # and prompt lock hand-overs to the threads receiving and parsing listings meanwhile
+    with collector_paused(), prompt_handoffs():
         for name in dependency_order(profiles):
             profile = profiles[name]
             if name in names.blocked:  # an ambiguous sheet: the note says so

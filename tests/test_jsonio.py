@@ -2,12 +2,13 @@
 
 import gc
 import json
+import sys
 import threading
 
 import pytest
 
 from directorsync import jsonio
-from directorsync.jsonio import collector_paused
+from directorsync.jsonio import HANDOFF_INTERVAL, collector_paused, prompt_handoffs
 
 RECORDS = [
     {
@@ -57,10 +58,11 @@ def test_a_plan_is_built_with_the_collector_paused_once_for_all_resources(monkey
     from directorsync.profile.model import load_profiles
     from directorsync.tenants import Node, Tenant
 
-    seen = []
+    seen, switches = [], []
 
     def plan_resource(profile, workbook, tenant, inventory, ctx, timings):
         seen.append((profile.name, gc.isenabled()))
+        switches.append(sys.getswitchinterval())
         return pd.DataFrame({"action": []}), pd.DataFrame(), []
 
     class Book:
@@ -90,6 +92,29 @@ def test_a_plan_is_built_with_the_collector_paused_once_for_all_resources(monkey
     planner.build_plan(tenant, Book(), chosen, inventory=Listings())
     assert seen == [("device_groups", False), ("devices", False), ("released", True)]
     assert gc.isenabled()
+    # the threads receiving listings get the interpreter lock back promptly while it plans
+    assert switches == [pytest.approx(HANDOFF_INTERVAL, abs=2e-6)] * 2
+    assert sys.getswitchinterval() == 0.005
+
+
+def test_prompt_handoffs_nest_and_the_last_one_out_restores_the_interval():
+    assert sys.getswitchinterval() == 0.005
+    with prompt_handoffs():
+        with prompt_handoffs():
+            assert sys.getswitchinterval() == pytest.approx(HANDOFF_INTERVAL, abs=2e-6)
+        assert sys.getswitchinterval() == pytest.approx(HANDOFF_INTERVAL, abs=2e-6)
+    assert sys.getswitchinterval() == 0.005
+
+
+def test_a_shorter_interval_set_by_the_caller_is_kept():
+    sys.setswitchinterval(0.0001)
+    shorter = sys.getswitchinterval()
+    try:
+        with prompt_handoffs():
+            assert sys.getswitchinterval() == shorter
+        assert sys.getswitchinterval() == shorter
+    finally:
+        sys.setswitchinterval(0.005)
 
 
 def test_pauses_nest_and_the_last_one_out_restores_the_collector():
