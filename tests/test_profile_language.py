@@ -341,3 +341,20 @@ def test_fields_nothing_maps_are_lint_errors(tmp_path):
     found = [(f.code, f.line, f.message) for f in lint_paths([path])]
     assert [(c, line) for c, line, _ in found] == [("DS-LINT-018", 14), ("DS-LINT-018", 17)]
     assert "precheck 'one_of' names 'nmae'" in found[0][2]
+
+
+def test_a_profile_file_changed_on_disk_is_read_again(tmp_path):
+    """Parsed profiles are kept while their file is unchanged; an edit is seen at once."""
+    import os
+
+    from directorsync.profile.model import load_profile
+
+    path = tmp_path / "devices.yml"
+    path.write_text("version: 1\nresource: devices\ntitle: One\n", encoding="utf-8")
+    first = load_profile(path)
+    first.raw["title"] = "changed by its caller"  # the caller's copy, not the kept parse
+    assert load_profile(path).raw["title"] == "One"
+    path.write_text("version: 1\nresource: devices\ntitle: Two, longer\n", encoding="utf-8")
+    stat = path.stat()
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000))
+    assert load_profile(path).raw["title"] == "Two, longer"
