@@ -285,7 +285,7 @@ def _positions(keys: np.ndarray, remote_keys: np.ndarray) -> np.ndarray:
     if not index.is_unique:  # the first object of a duplicated key is the one compared
         first = ~index.duplicated(keep="first")
         candidates, index = candidates[first], index[first]
-    at = index.get_indexer(keys)
+    at = index.get_indexer(pd.Index(keys, dtype=object))  # not inferred as str: no copy
     return np.where(at >= 0, candidates[at], -1)
 
 
