@@ -7,12 +7,14 @@ from pathlib import Path
 from conftest import session_for, writes
 
 from directorsync.errors import TenantBusyError
+from directorsync.lastapplied import load_state
 from directorsync.ledger.database import open_configured
 from directorsync.ledger.journal import entries
 from directorsync.ledger.leases import acquire, release
 from directorsync.notebook.batch import build_jobs
 from directorsync.notebook.review import DiffReview
 from directorsync.notebook.tenant_run import NotebookRun
+from directorsync.ownership import owned
 
 
 def _first_create(plan) -> int:
@@ -47,6 +49,9 @@ def test_widget_apply_is_a_run_of_the_ledger(simulator, samples, tmp_path):
         "done",
         "CREATED",
     )
+    node, key = plan.rows.at[target, "node_id"], plan.rows.at[target, "key"]
+    assert (node, "repos", key) in owned(ledger, "esait")
+    assert load_state(ledger, "esait", ["repos"])[(node, "repos", key)]["run_id"] == run["id"]
     acquire(ledger, "esait", "someone-else")  # the lease was given back
 
 
@@ -88,6 +93,14 @@ def test_notebook_run_apply_is_recorded_with_its_reports(simulator, samples, tmp
     assert all(Path(record["artifacts"][k]).is_file() for k in ("plan", "result", "report"))
     assert len(entries(ledger, run.run_id)) == record["counts"]["CREATED"]
     assert ledger.get_run(again["run_id"])["dry_run"]
+    # like a CLI apply: what it created is owned, what it applied is the last-applied state
+    created = {(r["node_id"], r["key"]) for r in result["rows"] if r["status"] == "CREATED"}
+    mine = {(node, key) for (node, resource, key), row in owned(ledger, "esait").items()}
+    assert created <= mine
+    state = load_state(ledger, "esait", ["repos"])
+    recorded = {(node, key) for (node, _, key), item in state.items()}
+    assert created <= recorded
+    assert {state[(n, "repos", k)]["run_id"] for n, k in created} == {run.run_id}
 
 
 def test_directorsync_run_tenants_are_runs_of_kind_run(simulator, samples, tmp_path):
