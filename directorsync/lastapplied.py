@@ -38,6 +38,7 @@ from directorsync.diff import (
 from directorsync.inventory import Inventory
 from directorsync.ledger import tables as t
 from directorsync.ledger.database import Ledger
+from directorsync.ownership import record_lifecycle
 from directorsync.profile.model import Profile
 from directorsync.tenants import Tenant
 from directorsync.vocabulary import PLANNED
@@ -97,6 +98,30 @@ def snapshot(frame: pd.DataFrame, profile: Profile) -> pd.DataFrame:
             "fields": [{k: v for k, v in d.items() if v is not None} for d in decoded],
         }
     )
+
+
+def record_after_apply(
+    ledger: Ledger,
+    run_id: str,
+    tenant: Tenant,
+    result: dict[str, Any],
+    inventory: Inventory,
+    profiles: dict[str, Profile],
+    *,
+    state: bool = True,
+) -> None:
+    """Record what an apply that wrote did: every apply calls it (CLI, service, notebooks).
+
+    The objects it created become DirectorSync's own (:func:`~directorsync.ownership.
+    record_lifecycle`: ``--prune`` may delete them, ``rollback`` may undo the run); with
+    ``state``, what it wrote or found converged becomes the last-applied state three-way drift
+    compares with (:func:`record_applied`; its seconds in ``result["phases"]["record_state"]``).
+    ``state=False`` for a run about to be rolled back (its writes are undone: the state stays).
+    """
+    record_lifecycle(ledger, run_id, tenant, result["rows"], inventory, profiles)
+    if state:
+        recorded = record_applied(ledger, tenant, result, inventory, profiles, run_id)
+        result.setdefault("phases", {})["record_state"] = recorded["seconds"]
 
 
 def record_applied(

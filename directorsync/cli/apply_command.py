@@ -24,7 +24,6 @@ from directorsync.config import Settings
 from directorsync.errors import ConfigError, WorkbookError
 from directorsync.ledger.database import open_configured
 from directorsync.logs import setup_logging
-from directorsync.ownership import record_lifecycle
 from directorsync.plan import Plan, read_plan
 from directorsync.report.console import (
     CONSOLE_DETAIL_ROWS,
@@ -207,7 +206,7 @@ def _work(
     """
     from directorsync.drift import classify_plan, mark_kept
     from directorsync.drift import on_drift as drift_selection
-    from directorsync.lastapplied import load_state, record_applied
+    from directorsync.lastapplied import load_state, record_after_apply
 
     logging = setup_logging(
         run_id=life.run_id,
@@ -255,20 +254,27 @@ def _work(
             mark_kept(result, held)
             if not dry_run:
                 tenant_of, inventory = session.tenant(plan.tenant), session.inventory(plan.tenant)
-                rows = result["rows"]
-                record_lifecycle(
-                    life.ledger, life.run_id, tenant_of, rows, inventory, session.profiles
+                undoing = rollback_on_error and failed(result)
+                # owned objects; the last state applied for three-way drift (undone: as before)
+                record_after_apply(
+                    life.ledger,
+                    life.run_id,
+                    tenant_of,
+                    result,
+                    inventory,
+                    session.profiles,
+                    state=not undoing,
                 )
-                if rollback_on_error and failed(result):
+                if undoing:
                     undo = rollback_plan(
-                        life.ledger, life.run_id, tenant_of, inventory, session.profiles, rows
+                        life.ledger,
+                        life.run_id,
+                        tenant_of,
+                        inventory,
+                        session.profiles,
+                        result["rows"],
                     )
                     mark_undone(result, session.apply(undo))
-                else:  # the last state applied, for three-way drift (undone writes: as before)
-                    recorded = record_applied(
-                        life.ledger, tenant_of, result, inventory, session.profiles, life.run_id
-                    )
-                    result.setdefault("phases", {})["record_state"] = recorded["seconds"]
             if annotate:
                 _annotate(Path(xlsx or plan.workbook), plan, out, result, status)
             return result

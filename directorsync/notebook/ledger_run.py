@@ -8,7 +8,8 @@ tenant raises :class:`~directorsync.errors.TenantBusyError`), journals each writ
 accepted, done) through a :class:`~directorsync.writeguard.WriteGuard`, and ends ``completed``,
 ``failed`` (rows in ERROR/EXCEPTION, or an error) or ``cancelled`` (``directorsync cancel`` from
 another shell stops new writes, as for the CLI). Like the CLI's, a run that wrote records the
-objects it created as owned and what it applied as the last-applied state (:func:`record_outcome`).
+objects it created as owned and what it applied as the last-applied state
+(:func:`directorsync.lastapplied.record_after_apply`).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from directorsync.errors import LedgerError
+from directorsync.lastapplied import record_after_apply
 from directorsync.ledger.database import open_configured
 from directorsync.ledger.leases import acquire, release
 from directorsync.plan import Plan
@@ -137,8 +139,15 @@ def apply_recorded(
             guard=guard,
         )
         result.update(run_id=run_id, plan_run_id=plan.run_id)
-        if not dry_run:
-            record_outcome(ledger, record, session, plan, result)
+        if not dry_run:  # owned objects and the last-applied state, as a CLI apply records them
+            record_after_apply(
+                ledger,
+                record,
+                session.tenant(plan.tenant),
+                result,
+                session.inventory(plan.tenant),
+                session.profiles,
+            )
         if tracker.stop.stopping:
             result["stopped"] = tracker.stop.why
         if annotated is not None:
@@ -166,25 +175,6 @@ def apply_recorded(
     tracker.finish(state, exit_code=code, message=message, counts=counts, artifacts=files)
     ledger.close()
     return result
-
-
-def record_outcome(
-    ledger: Any, run_id: str, session: Any, plan: Plan, result: dict[str, Any]
-) -> None:
-    """Record what an apply wrote, as ``directorsync apply`` does.
-
-    The objects it created become DirectorSync's own (:func:`~directorsync.ownership.
-    record_lifecycle`: ``--prune`` may delete them later, rollback may undo the run), and what
-    it wrote or found converged becomes the last-applied state that three-way drift compares
-    with (:func:`~directorsync.lastapplied.record_applied`).
-    """
-    from directorsync.lastapplied import record_applied
-    from directorsync.ownership import record_lifecycle
-
-    tenant, inventory = session.tenant(plan.tenant), session.inventory(plan.tenant)
-    record_lifecycle(ledger, run_id, tenant, result["rows"], inventory, session.profiles)
-    recorded = record_applied(ledger, tenant, result, inventory, session.profiles, run_id)
-    result.setdefault("phases", {})["record_state"] = recorded["seconds"]
 
 
 def _release(ledger: Any, tenant: str, run_id: str) -> None:
