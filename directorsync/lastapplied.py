@@ -12,9 +12,10 @@ After an apply, :func:`record_applied` records:
   made by hand later;
 - rows UNCHANGED: the listing the plan compared them with (workbook = Director).
 
-Rows whose recorded hash did not change are not written again; the others are replaced in bulk
-(one delete and one multi-row insert per resource and node), so a converged tenant costs one
-read of its state.
+Both records of an apply (:func:`record_after_apply`: ownership, then this state) share one
+listing per resource and node written to. Rows whose recorded hash did not change are not
+written again; the others are replaced in bulk (one delete and one multi-row insert per resource
+and node), so a converged tenant costs one read of its state.
 """
 
 from __future__ import annotations
@@ -38,9 +39,9 @@ from directorsync.diff import (
 from directorsync.inventory import Inventory
 from directorsync.ledger import tables as t
 from directorsync.ledger.database import Ledger
-from directorsync.ownership import record_lifecycle
+from directorsync.ownership import Listed, record_lifecycle
 from directorsync.profile.model import Profile
-from directorsync.tenants import Tenant
+from directorsync.tenants import Node, Tenant
 from directorsync.vocabulary import PLANNED
 
 #: result statuses whose object is recorded (written, or found as desired)
@@ -118,9 +119,17 @@ def record_after_apply(
     compares with (:func:`record_applied`; its seconds in ``result["phases"]["record_state"]``).
     ``state=False`` for a run about to be rolled back (its writes are undone: the state stays).
     """
-    record_lifecycle(ledger, run_id, tenant, result["rows"], inventory, profiles)
+    fresh: dict[tuple[str, str], pd.DataFrame] = {}
+
+    def listed(resource: str, node: Node) -> pd.DataFrame:
+        """Each written resource and node listed once after the writes, for both records."""
+        if (resource, node.id) not in fresh:
+            fresh[(resource, node.id)] = inventory.refresh(resource, node)
+        return fresh[(resource, node.id)]
+
+    record_lifecycle(ledger, run_id, tenant, result["rows"], inventory, profiles, listed)
     if state:
-        recorded = record_applied(ledger, tenant, result, inventory, profiles, run_id)
+        recorded = record_applied(ledger, tenant, result, inventory, profiles, run_id, listed)
         result.setdefault("phases", {})["record_state"] = recorded["seconds"]
 
 
@@ -131,8 +140,11 @@ def record_applied(
     inventory: Inventory,
     profiles: dict[str, Profile],
     run_id: str,
+    listed: Listed | None = None,
 ) -> dict[str, Any]:
     """Record the objects an apply wrote or found converged; returns what it did.
+
+    ``listed(resource, node)`` gives a listing made after the writes (default: list again).
 
     Returns:
         ``{"objects": recorded rows, "written": rows inserted or replaced, "seconds": time}``.
@@ -154,7 +166,7 @@ def record_applied(
         if profile is None or node is None:
             continue
         if any(keys.values()):
-            frame = inventory.refresh(resource, node)
+            frame = (listed or inventory.refresh)(resource, node)
         else:
             frame = inventory.frame(resource, node, remote_columns(profile))
         objects = snapshot(frame, profile)

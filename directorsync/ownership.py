@@ -14,9 +14,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+import pandas as pd
 from sqlalchemy import and_, delete, insert, select, update
 
 from directorsync.diff import key_series
@@ -24,17 +25,27 @@ from directorsync.inventory import Inventory
 from directorsync.ledger import tables as t
 from directorsync.ledger.database import Ledger
 from directorsync.profile.model import Profile
-from directorsync.tenants import Tenant
+from directorsync.tenants import Node, Tenant
 from directorsync.vocabulary import PLANNED
 
 #: (node_id, resource, key)
 ObjectKey = tuple[str, str, str]
+#: ``listed(resource, node)``: a resource's listing on a node, made after an apply's writes
+Listed = Callable[[str, Node], pd.DataFrame]
 
 
 def created_ids(
-    rows: Iterable[Mapping[str, Any]], inventory: Inventory, tenant: Tenant, profiles: dict
+    rows: Iterable[Mapping[str, Any]],
+    inventory: Inventory,
+    tenant: Tenant,
+    profiles: dict,
+    listed: Listed | None = None,
 ) -> dict[ObjectKey, str]:
-    """The ids of the objects the CREATED ``rows`` made: one listing per resource and node."""
+    """The ids of the objects the CREATED ``rows`` made: one listing per resource and node.
+
+    ``listed(resource, node)`` gives a listing made after the writes (default: list again).
+    """
+    listed = listed or inventory.refresh
     wanted: dict[tuple[str, str], set[str]] = {}
     for row in rows:
         if row.get("status") == "CREATED":
@@ -43,7 +54,7 @@ def created_ids(
     found: dict[ObjectKey, str] = {}
     for (resource, node_id), keys in wanted.items():
         profile: Profile = profiles[resource]
-        frame = inventory.refresh(resource, nodes[node_id])
+        frame = listed(resource, nodes[node_id])
         if frame.empty or profile.id_field not in frame:
             continue
         if PLANNED in frame:
@@ -122,9 +133,10 @@ def record_lifecycle(
     rows: list[dict[str, Any]],
     inventory: Inventory,
     profiles: dict[str, Profile],
+    listed: Listed | None = None,
 ) -> dict[str, int]:
     """After an apply: the ids of what it created, then :func:`record_run`."""
-    ids = created_ids(rows, inventory, tenant, profiles)
+    ids = created_ids(rows, inventory, tenant, profiles, listed)
     return record_run(ledger, run_id, tenant.name, rows, ids)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 
 from conftest import session_for, writes
@@ -122,3 +123,26 @@ def test_directorsync_run_tenants_are_runs_of_kind_run(simulator, samples, tmp_p
     assert result["run_id"] == run.run_id  # the fleet's run id, as its page and folders use it
     assert record["id"] == f"{run.run_id}-esait"  # its record: per tenant
     assert (record["kind"], record["trigger"], record["state"]) == ("run", "cli", "completed")
+
+
+def test_what_an_apply_wrote_is_listed_once_for_ownership_and_state(simulator, samples, tmp_path):
+    """After the writes each written resource and node is listed once for the two records.
+
+    (Verification lists it once more, inside the apply.)
+    """
+    with session_for(simulator, samples / "tenants.yml", tmp_path) as session:
+        run = NotebookRun(session, "esait", samples / "esait_config.xlsx", ["repos"], tmp_path)
+        plan = run.plan()
+        written = {r for r, a in zip(plan.rows["node_id"], plan.rows["action"]) if a != "skip"}
+        start = len(simulator.requests())
+        result = run.apply(plan)
+    listings = [
+        r["path"]
+        for r in simulator.requests()[start:]
+        if r["method"] == "GET" and r["path"].endswith("/Repos")
+    ]
+    nodes = {r["node_id"] for r in result["rows"] if r["status"] in ("CREATED", "UPDATED")}
+    assert nodes and nodes <= written
+    # per written node: one listing to verify the writes, one for ownership and the state
+    assert Counter(listings) == {path: 2 for path in listings}
+    assert len(set(listings)) == len(nodes)
