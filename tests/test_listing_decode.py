@@ -494,3 +494,39 @@ def test_plan_and_apply_hash_the_same_remote_values():
         frozenset(["id", "name", "n"]),
     )
     assert remote_hash(whole, profile).tolist() == remote_hash(part, profile).tolist()
+
+
+@pytest.mark.parametrize(
+    "body, fields, unnest",
+    [
+        (b'[{"ip":["x"]},{"ip":["y"]},{"\\u0069p":"c"}]', ["ip"], None),  # a key spelt escaped
+        (b'[{"ip":[true]},{"ip":[false]},{"ip":true}]', ["ip"], None),  # a lone boolean
+        (b'[{"ip":["x"]},{"ip":["y"]},{"ip" : 5}]', ["ip"], None),  # a lone number, spaced
+        (b'[{"r":{"k":["a"]}},{"r":{"k":["b"]}},{"r":{"\\u006b":"c"}}]', ["r"], {"r": ["k"]}),
+        (b'[{"r":{"k":[true]}},{"r":{"k":[true]}},{"r":{"k":true}}]', ["r"], {"r": ["k"]}),
+        (b"[{}]", ["a"], None),  # objects without keys still count
+        (b"[ {} , {} ]", ["a"], None),
+    ],
+)
+def test_later_objects_polars_would_wrap_or_miss_are_decoded_exactly(
+    monkeypatch, body, fields, unnest
+):
+    """Cases found by a fuzzer and by hand: each decoded exactly, rows counted alike."""
+    from directorsync.director import listing
+
+    monkeypatch.setattr(listing, "INFER_ROWS", 2)
+    exact = decode_columns(body, fields, unnest, columnar_from=1 << 40)
+    got = decode_columns(body, fields, unnest, columnar_from=0)
+    assert as_lists(got) == as_lists(exact) and got.rows == exact.rows
+
+
+def test_a_list_field_holding_null_or_spaced_lists_stays_columnar(monkeypatch):
+    from directorsync.director import listing
+
+    monkeypatch.setattr(listing, "INFER_ROWS", 2)
+    body = b'[{"ip":["x"],"n":"caf\\u00e9"},{"ip" :\n [ "y"],"n":"b"},{"ip": null,"n":"c"}]'
+    got = decode_columns(body, ["ip", "n"], columnar_from=0)
+    assert got.decoder == "polars" and as_lists(got) == {
+        "ip": [["x"], ["y"], None],
+        "n": ["café", "b", "c"],
+    }

@@ -14,8 +14,8 @@ Two decoders give the same columns:
   its own, inferred from the first :data:`INFER_ROWS` objects, and could change a later value (an
   integer among texts becomes text, a text where lists were seen becomes a one-text list); so
   this path only takes fields whose values are all texts, booleans or nulls (lists of those, and
-  objects of those for unnested fields), no text cell spelt like a JSON number or boolean, no
-  text where a list was inferred, and never a body with an escaped surrogate; a later object of
+  objects of those for unnested fields), no text cell spelt like a JSON number or boolean,
+  nothing but a list or null where a list was inferred, no key spelt with an escape there, and never a body with an escaped surrogate; a later object of
   another shape makes polars refuse the body. Anything else goes to the exact decoder. (One
   difference remains: an object naming the same key twice, which JSON leaves undefined and
   Director never sends, keeps its first value there, its last one here.)
@@ -48,6 +48,8 @@ INFER_ROWS = 1000
 _parsing = threading.Lock()
 _ARRAY = re.compile(rb"\s*\[")
 _SURROGATE = re.compile(rb"\\u[dD]")
+#: A key spelt with an escape: from a ``\\uXXXX`` to the end of its text, then a colon.
+_ESCAPED_KEY = re.compile(rb'\\u[0-9a-fA-F]{4}(?:[^"\\]|\\.)*"\s*:')
 #: A text cell spelt like a JSON number or boolean: polars may have made it from one.
 _SCALAR_TEXT = r"^(?:-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?|true|false)$"
 
@@ -142,12 +144,14 @@ def _columnar(
     if not _ARRAY.match(body) or (b"\\u" in body and _SURROGATE.search(body)):
         return None  # an object (polars reads it as one row); a surrogate (polars spoils lone ones)
     try:  # types inferred from the first objects: a later object of another kind is refused, or
-        # made text (caught by _any_scalar_text), or a text made a list (caught by _text_as_list)
+        # made text (caught by _any_scalar_text), or a scalar made a list (caught by _scalar_as_list)
         with _parsing:
             frame = pl.read_json(body, infer_schema_length=INFER_ROWS)  # bytes: not copied
     except Exception:  # noqa: BLE001 - any refusal: the exact decoder says what is wrong
         return None
     rows = frame.height
+    if not frame.width:
+        return None  # objects without a key: polars counts no rows ([{}] is one object)
     frame = frame.select([f for f in fields if f in frame.columns])
     texts: list[Any] = []
     lists: list[str] = []
@@ -168,7 +172,7 @@ def _columnar(
     texts = [(e, dtype) for e, dtype in texts if _holds_text(dtype)]
     if texts and _any_scalar_text(frame, texts):
         return None
-    if lists and _text_as_list(body, lists):
+    if lists and _scalar_as_list(body, lists):
         return None
     cells: dict[str, Any] = {}
     for name, dtype in frame.schema.items():
@@ -259,17 +263,20 @@ def _any_scalar_text(frame: Any, texts: list[tuple[Any, Any]]) -> bool:
     return any(frame.select(probes).row(0))
 
 
-def _text_as_list(body: bytes, names: list[str]) -> bool:
-    """True if a field polars read as a list may hold a text somewhere (made a one-text list).
+def _scalar_as_list(body: bytes, names: list[str]) -> bool:
+    """True if a field polars read as a list may hold something else (made a one-item list).
 
-    Looks for the field's name followed by a text in the body (a name inside a text has its
-    quotes escaped, so it never matches; a name of another object level may: that only sends the
-    body to the exact decoder).
+    Looks in the body for the field's name followed by anything but a list or null (a name inside
+    a text has its quotes escaped, so it never matches; a name of another object level may: that
+    only sends the body to the exact decoder). A body that spells a key with a unicode escape is
+    not searched: the exact decoder reads it.
     """
     if not all(re.fullmatch(r"[\w.@$ -]+", n) for n in names):
         return True  # a name JSON may spell in several ways: not looked for
+    if b"\\u" in body and _ESCAPED_KEY.search(body):
+        return True
     keys = b"|".join(re.escape(n.encode()) for n in names)
-    return re.search(rb'"(?:' + keys + rb')"\s*:\s*"', body) is not None
+    return re.search(rb'"(?:' + keys + rb')"\s*:\s*+(?![\[n])', body) is not None
 
 
 def _values(series: Any) -> Any:
