@@ -94,19 +94,32 @@ def history_page(
     puts after its own path; None at either end.
     """
     count, rows = ledger.history(limit=limit, offset=offset, **filters)
-    kept = {k: v for k, v in filters.items() if v}
+    page = page_links(count, limit=limit, offset=offset, query=filters)
+    return {**page, "results": [run_view(r) for r in rows]}
 
-    def link(at: int) -> str:
-        return "?" + urlencode({"limit": limit, "offset": at, **kept})
+
+def page_links(
+    count: int, *, limit: int, offset: int, query: dict[str, Any], path: str = ""
+) -> dict[str, Any]:
+    """``count``, and the ``next`` and ``previous`` pages' links (None at either end).
+
+    A link is ``path`` and a query string of ``limit``, ``offset`` and the non-empty ``query``
+    values; ``next_offset`` is the next page's offset.
+    """
+    kept = {k: v for k, v in query.items() if v}
+
+    def link(at: int | None) -> str | None:
+        if at is None:
+            return None
+        return f"{path}?" + urlencode({"limit": limit, "offset": at, **kept})
 
     following = offset + limit if offset + limit < count else None
     before = max(0, offset - limit) if offset > 0 else None
     return {
         "count": count,
-        "next": link(following) if following is not None else None,
-        "previous": link(before) if before is not None else None,
+        "next": link(following),
+        "previous": link(before),
         "next_offset": following,
-        "results": [run_view(r) for r in rows],
     }
 
 

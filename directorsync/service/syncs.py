@@ -11,12 +11,11 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
 
 from directorsync.config import Settings
 from directorsync.errors import DirectorSyncError, LedgerError
 from directorsync.ledger.database import Ledger
-from directorsync.ledger.views import run_view
+from directorsync.ledger.views import page_links, run_view
 from directorsync.profile.model import profile_files
 from directorsync.service.runner import SyncJob, SyncRunner
 from directorsync.tenants import TENANT_NAME_RE, load_tenants
@@ -238,21 +237,15 @@ class Syncs:
         count, rows = self.ledger.history(
             tenant=tenant, state=status, since=start, until=end, limit=limit, offset=offset
         )
-        kept = {"status": status, "start_date": start, "end_date": end}
-        kept = {k: v for k, v in kept.items() if v}
-        path = f"{base}/api/tenants/{tenant}/sync-history"
-
-        def link(at: int) -> str:
-            return f"{path}?" + urlencode({"limit": limit, "offset": at, **kept})
-
-        following = offset + limit if offset + limit < count else None
-        before = max(0, offset - limit) if offset > 0 else None
-        return {
-            "count": count,
-            "next": link(following) if following is not None else None,
-            "previous": link(before) if before is not None else None,
-            "results": [self.shape(r, base) for r in rows],
-        }
+        page = page_links(
+            count,
+            limit=limit,
+            offset=offset,
+            query={"status": status, "start_date": start, "end_date": end},
+            path=f"{base}/api/tenants/{tenant}/sync-history",
+        )
+        page.pop("next_offset")
+        return {**page, "results": [self.shape(r, base) for r in rows]}
 
     def fleet(self) -> list[dict[str, Any]]:
         """Every tenant with its last run (and the sync queued or running for it, if any)."""
