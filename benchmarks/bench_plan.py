@@ -9,7 +9,15 @@ Each plan runs in a new Python process, as ``directorsync plan`` does (``--same-
 repeatedly in this one); the simulator answers one untimed plan first, as a running Director
 would be warm.
 
-Run: ``python benchmarks/bench_plan.py [--devices 100000] [--nodes 3] [--repeat 5]``
+Each run also reports the planning thread's CPU time and how often the scheduler took its core
+away (involuntary context switches): wall time well above that CPU time is time the planning
+thread waited (for a listing, for the interpreter lock, or for a core).
+
+``--against OTHER_CHECKOUT`` plans with that checkout too, run for run alternately against the
+same simulator, so that both are measured under the same machine load (on a shared machine the
+same code measures 10–20 % apart from one hour to the next).
+
+Run: ``python benchmarks/bench_plan.py [--devices 100000] [--nodes 3] [--repeat 5] [--against DIR]``
 """
 
 from __future__ import annotations
@@ -19,6 +27,7 @@ import contextlib
 import json
 import os
 import re
+import resource
 import statistics
 import subprocess
 import sys
@@ -153,8 +162,10 @@ def plan_once(url: str, tenants: Path, path: Path) -> dict:
         workbook.sheet("Device")
         workbook.sheet("DeviceGroups")
         loaded = time.perf_counter()
+        before = resource.getrusage(resource.RUSAGE_THREAD)
         plan = session.plan("bench", workbook, ["device_groups", "devices"])
         done = time.perf_counter()
+        after = resource.getrusage(resource.RUSAGE_THREAD)
     return {
         "bare": bare,
         "hash": plan.hash,
@@ -163,21 +174,52 @@ def plan_once(url: str, tenants: Path, path: Path) -> dict:
         "counts": plan.counts(),
         "summary": plan.summary().to_dict("records"),
         "stages": plan.stage_timings,
+        "thread_cpu": after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime,
+        "preempted": after.ru_nivcsw - before.ru_nivcsw,
     }
 
 
-def run_in_processes(url: str, tenants: Path, path: Path, repeat: int) -> list[dict]:
-    """Each plan in its own Python process, as ``directorsync plan`` runs (imports not timed)."""
-    runs = []
+def child_plan(script: Path, url: str, tenants: Path, path: Path) -> dict:
+    """One plan in a new Python process, by ``script`` (this file, or another checkout's)."""
+    env = {**os.environ, "PYTHONPATH": str(script.resolve().parent.parent)}
+    out = subprocess.run(
+        [sys.executable, str(script), "--child", url, str(tenants), str(path)],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=env,
+    ).stdout
+    return json.loads(out.splitlines()[-1])
+
+
+def run_in_processes(
+    url: str, tenants: Path, path: Path, repeat: int, against: Path | None = None
+) -> tuple[list[dict], list[dict]]:
+    """Each plan in its own Python process, as ``directorsync plan`` runs (imports not timed).
+
+    With ``against`` (another checkout), each plan of this one is followed by one of that one.
+    """
+    runs: list[dict] = []
+    others: list[dict] = []
     for _ in range(repeat):
-        out = subprocess.run(
-            [sys.executable, __file__, "--child", url, str(tenants), str(path)],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout
-        runs.append(json.loads(out.splitlines()[-1]))
-    return runs
+        runs.append(child_plan(Path(__file__), url, tenants, path))
+        if against is not None:
+            others.append(child_plan(against / "benchmarks" / "bench_plan.py", url, tenants, path))
+    return runs, others
+
+
+def report_line(label: str, runs: list[dict]) -> str:
+    """Median after-load time of some runs, with their spread and the planning thread's CPU."""
+    afters = [r["after"] for r in runs]
+    line = (
+        f"{label}: everything after load {statistics.median(afters):.2f} s (median of "
+        f"{len(afters)}, min {min(afters):.2f}, max {max(afters):.2f})"
+    )
+    if all("thread_cpu" in r for r in runs):
+        cpu = statistics.median(r["thread_cpu"] for r in runs)
+        preempted = statistics.median(r["preempted"] for r in runs)
+        line += f"; planning thread CPU {cpu:.2f} s, preempted {preempted:.0f} times"
+    return line
 
 
 def main() -> None:
@@ -189,6 +231,12 @@ def main() -> None:
         "--same-process",
         action="store_true",
         help="plan repeatedly in this process (default: each plan in a new process, as the CLI)",
+    )
+    parser.add_argument(
+        "--against",
+        type=Path,
+        metavar="CHECKOUT",
+        help="another checkout of directorsync: its plans alternate with this one's",
     )
     parser.add_argument(
         "--child", nargs=3, metavar=("URL", "TENANTS", "WORKBOOK"), help=argparse.SUPPRESS
@@ -203,8 +251,11 @@ def main() -> None:
         if args.same_process:
             warm_up = plan_once(url, tenants, path)  # the simulator's first answers: not timed
             runs = [plan_once(url, tenants, path) for _ in range(args.repeat)]
+            others: list[dict] = []
         else:  # this process stays small: it only starts the plans
-            warm_up, *runs = run_in_processes(url, tenants, path, args.repeat + 1)
+            run_in_processes(url, tenants, path, 1)  # the simulator's first answers: not timed
+            runs, others = run_in_processes(url, tenants, path, args.repeat, args.against)
+            warm_up = runs[0]
     for i, run in enumerate(runs, 1):
         print(
             f"run {i}: workbook load {run['load']:.2f} s (bare calamine {run['bare']:.2f} s, "
@@ -238,6 +289,13 @@ def main() -> None:
         f"min {min(afters):.2f}, max {max(afters):.2f}; {mode}; list inventories over HTTP, "
         "map, precheck, resolve, diff, payloads)"
     )
+    print(report_line("this checkout", runs))
+    if others:
+        print(report_line(f"against {args.against}", others))
+        hashes = {r.get("hash") for r in others} - {None}
+        if hashes:
+            same = hashes == {warm_up["hash"]}
+            print(f"against: plan hash {'the same' if same else 'DIFFERENT: ' + ', '.join(hashes)}")
 
 
 if __name__ == "__main__":
