@@ -530,3 +530,58 @@ def test_a_list_field_holding_null_or_spaced_lists_stays_columnar(monkeypatch):
         "ip": [["x"], ["y"], None],
         "n": ["café", "b", "c"],
     }
+
+
+def test_fields_not_asked_for_are_skipped_whatever_their_later_kind(monkeypatch):
+    """The first objects' types are sampled, then only the wanted fields are parsed.
+
+    A field not asked for may change kind or first appear late: the body stays columnar (polars
+    skips it), the wanted columns are those of the exact decoder.
+    """
+    from directorsync.director import listing
+
+    monkeypatch.setattr(listing, "INFER_ROWS", 2)
+    first = [{"a": "x", "r": {"k": "z", "o": 1}, "u": "t"}, {"a": "y", "r": {"k": None}, "u": "v"}]
+    later = [{"a": "w", "r": {"k": "q", "p": [1]}, "u": {"o": 5}, "late": True}]
+    body = json.dumps([*first, *later, *first]).encode()
+    exact = decode_columns(body, ["a", "r"], {"r": ["k"]}, columnar_from=1 << 40)
+    got = decode_columns(body, ["a", "r"], {"r": ["k"]}, columnar_from=0)
+    assert got.decoder == "polars" and as_lists(got) == as_lists(exact)
+    assert as_lists(got)["a"] == ["x", "y", "w", "x", "y"]
+
+
+def test_a_wanted_field_the_first_objects_lack(monkeypatch):
+    """Absent throughout: absent (columnar). Given a value later: refused, decoded exactly.
+
+    Given only nulls later, it is absent here and a column of nulls for the exact decoder (the
+    difference the module documents).
+    """
+    from directorsync.director import listing
+
+    monkeypatch.setattr(listing, "INFER_ROWS", 2)
+    first = [{"a": "x", "r": {"k": "z"}}, {"a": "y", "r": {"k": "w"}}] * 3
+    fields, unnest = ["a", "b", "r"], {"r": ["k", "j"]}
+
+    def both(objects: list[dict]) -> tuple[dict, dict, str]:
+        body = json.dumps(objects).encode()
+        got = decode_columns(body, fields, unnest, columnar_from=0)
+        exact = decode_columns(body, fields, unnest, columnar_from=1 << 40)
+        return as_lists(got), as_lists(exact), got.decoder
+
+    got, exact, decoder = both(first)
+    assert decoder == "polars" and got == exact and "b" not in got
+    for late in ({"a": "x", "b": "y", "r": {"k": "z"}}, {"a": "x", "r": {"k": "z", "j": "y"}}):
+        got, exact, decoder = both([*first, late])
+        assert decoder == "msgspec" and got == exact
+    got, exact, decoder = both([*first, {"a": "x", "b": None, "r": {"k": "z"}}])
+    assert decoder == "polars" and "b" not in got and exact["b"] == [None] * 7
+
+
+def test_a_sample_cut_inside_a_text_falls_back_to_the_whole_body(monkeypatch):
+    from directorsync.director import listing
+
+    monkeypatch.setattr(listing, "INFER_ROWS", 2)
+    body = json.dumps([{"a": "},{", "n": ["x"]}, {"a": "b", "n": []}] * 3).encode()
+    got = decode_columns(body, ["a", "n"], columnar_from=0)
+    exact = decode_columns(body, ["a", "n"], columnar_from=1 << 40)
+    assert got.decoder == "polars" and as_lists(got) == as_lists(exact)

@@ -11,15 +11,19 @@ Two decoders give the same columns:
   sheet, one listing at a time — and the columns are then taken out of its frame as Python
   values, column by column; a column of few distinct cells (time zones, risk values, group lists)
   comes out as one value per distinct cell, shared by its rows. polars reads JSON with types of
-  its own, inferred from the first :data:`INFER_ROWS` objects, and could change a later value (an
+  its own, inferred from the first :data:`INFER_ROWS` objects (parsed alone first, so that the
+  whole body is then parsed for the wanted fields only: the others are skipped; a wanted field
+  those objects lack is read as null-typed, so a later value of it makes polars refuse the body),
+  and could change a later value (an
   integer among texts becomes text, a text where lists were seen becomes a one-text list); so
   this path only takes fields whose values are all texts, booleans or nulls (lists of those, and
   objects of those for unnested fields), no text cell spelt like a JSON number or boolean,
   nothing but a list or null where a list was inferred, no key spelt with an escape there, and
   never a body with an escaped surrogate; a later object of another shape makes polars refuse
-  the body. Anything else goes to the exact decoder. (One
-  difference remains: an object naming the same key twice, which JSON leaves undefined and
-  Director never sends, keeps its first value there, its last one here.)
+  the body. Anything else goes to the exact decoder. (Two
+  differences remain: an object naming the same key twice, which JSON leaves undefined and
+  Director never sends, keeps its first value there, its last one here; and a field none of the
+  first objects has and later ones only have as null is a column of nulls there, absent here.)
 * **exact** (small bodies, and whatever the columnar one declines): msgspec decodes the named
   fields only (:func:`directorsync.jsonio.loads_columns`), values exactly as JSON has them.
 
@@ -29,10 +33,11 @@ objects. :class:`ReceivedListing` holds a received answer until it is decoded.
 
 from __future__ import annotations
 
+import itertools
 import re
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import polars as pl
@@ -48,6 +53,9 @@ INFER_ROWS = 1000
 #: a core of its own (three listings parsed at once on two cores slow it down twice over).
 _parsing = threading.Lock()
 _ARRAY = re.compile(rb"\s*\[")
+#: Where one object of the array may end and the next begin (a match inside an object or a text
+#: cuts a sample that is not JSON: the body is then parsed whole, its types inferred as usual).
+_NEXT_OBJECT = re.compile(rb"\}\s*,\s*\{")
 _SURROGATE = re.compile(rb"\\u[dD]")
 #: A key spelt with an escape: from a ``\\uXXXX`` to the end of its text, then a colon.
 _ESCAPED_KEY = re.compile(rb'\\u[0-9a-fA-F]{4}(?:[^"\\]|\\.)*"\s*:')
@@ -148,12 +156,21 @@ def _columnar(
     try:  # types inferred from the first objects: a later object of another kind is refused, or
         # made text (caught by _any_scalar_text), or a scalar made a list (caught by _scalar_as_list)
         with _parsing:
-            frame = pl.read_json(body, infer_schema_length=INFER_ROWS)  # bytes: not copied
+            sampled = _sampled_schema(body, fields, unnest)
+            if sampled is None:
+                frame = pl.read_json(body, infer_schema_length=INFER_ROWS)  # bytes: not copied
+            else:
+                frame = pl.read_json(body, schema=sampled.schema)  # the wanted fields only
     except Exception:  # noqa: BLE001 - any refusal: the exact decoder says what is wrong
         return None
     rows = frame.height
     if not frame.width:
         return None  # objects without a key: polars counts no rows ([{}] is one object)
+    if sampled is not None:  # what the objects lack (only nulls of it, or polars refused): absent
+        fields = [f for f in fields if f not in sampled.missing]
+        unnest = {
+            f: [k for k in keys if (f, k) not in sampled.missing] for f, keys in unnest.items()
+        }
     frame = frame.select([f for f in fields if f in frame.columns])
     texts: list[Any] = []
     lists: list[str] = []
@@ -185,6 +202,50 @@ def _columnar(
         else:
             cells[name] = _encoded(series)
     return cells, rows
+
+
+class _Sampled(NamedTuple):
+    schema: dict[str, Any]
+    #: wanted fields (names) and unnested keys (``(field, key)``) none of the objects had
+    missing: set[Any]
+
+
+def _sampled_schema(
+    body: bytes, fields: list[str], unnest: dict[str, list[str]]
+) -> _Sampled | None:
+    """The types of the wanted fields in the first :data:`INFER_ROWS` objects, or None.
+
+    Those objects are parsed alone (polars infers their types). A wanted field none of them has
+    is given the null type, as is a wanted key of an unnested object none of them has: a later
+    value of it makes polars refuse the body, as a field first seen late does when polars infers
+    the types itself. None when the body has no more objects than that (its types are inferred
+    from all of it), or when the sample is not JSON.
+    """
+    ends = _NEXT_OBJECT.finditer(body)
+    cut = next(itertools.islice(ends, INFER_ROWS - 1, None), None)
+    if cut is None:
+        return None
+    try:
+        sample = pl.read_json(body[: cut.start() + 1] + b"]", infer_schema_length=None)
+    except Exception:  # noqa: BLE001 - cut inside an object or a text: parsed whole instead
+        return None
+    if not sample.width:
+        return None
+    seen = sample.schema
+    schema: dict[str, Any] = {}
+    missing: set[Any] = set()
+    for name in fields:
+        if name not in seen:
+            schema[name] = pl.Null
+            missing.add(name)
+            continue
+        dtype = seen[name]
+        if name in unnest and isinstance(dtype, pl.Struct):
+            keys = {f.name: f.dtype for f in dtype.fields}
+            missing.update((name, k) for k in unnest[name] if k not in keys)
+            dtype = pl.Struct({k: keys.get(k, pl.Null) for k in unnest[name]})
+        schema[name] = dtype
+    return _Sampled(schema, missing)
 
 
 #: Columns from this many rows on are looked at for repeated cells (:func:`_encoded`).
