@@ -585,3 +585,22 @@ def test_a_sample_cut_inside_a_text_falls_back_to_the_whole_body(monkeypatch):
     got = decode_columns(body, ["a", "n"], columnar_from=0)
     exact = decode_columns(body, ["a", "n"], columnar_from=1 << 40)
     assert got.decoder == "polars" and as_lists(got) == as_lists(exact)
+
+
+@pytest.mark.parametrize(
+    "body, fields, unnest",
+    [  # found by a fuzzing review: ends of nested objects counted as ends of listed ones
+        (b'[{"u":[{},{}]},{"a":null}]', ["a"], None),
+        (b'[{"a":"x","u":[{},{}]},{"a":"y","b":null}]', ["a", "b"], None),
+        (b'[{"r":{"u":[{},{}]}},{"r":{"k":null}}]', ["r"], {"r": ["k"]}),
+        (b'[{"a":"x","u":[{},{},{}]},{"a":"y","b":null},{"a":"z"},{"a":"w"}]', ["a", "b"], None),
+    ],
+)
+def test_a_sample_shortened_by_nested_objects_is_not_taken(monkeypatch, body, fields, unnest):
+    """A field the first objects hold (as null) stays a column: the sample must hold them all."""
+    from directorsync.director import listing
+
+    monkeypatch.setattr(listing, "INFER_ROWS", 2)
+    got = decode_columns(body, fields, unnest, columnar_from=0)
+    exact = decode_columns(body, fields, unnest, columnar_from=1 << 40)
+    assert as_lists(got) == as_lists(exact) and got.rows == exact.rows

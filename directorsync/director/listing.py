@@ -54,7 +54,8 @@ INFER_ROWS = 1000
 _parsing = threading.Lock()
 _ARRAY = re.compile(rb"\s*\[")
 #: Where one object of the array may end and the next begin (a match inside an object or a text
-#: cuts a sample that is not JSON: the body is then parsed whole, its types inferred as usual).
+#: cuts a sample that is not JSON, or holds fewer objects than asked: the body is then parsed
+#: whole, its types inferred as usual).
 _NEXT_OBJECT = re.compile(rb"\}\s*,\s*\{")
 _SURROGATE = re.compile(rb"\\u[dD]")
 #: A key spelt with an escape: from a ``\\uXXXX`` to the end of its text, then a colon.
@@ -229,8 +230,8 @@ def _sampled_schema(
         sample = pl.read_json(body[: cut.start() + 1] + b"]", infer_schema_length=None)
     except Exception:  # noqa: BLE001 - cut inside an object or a text: parsed whole instead
         return None
-    if not sample.width:
-        return None
+    if not sample.width or sample.height != INFER_ROWS:
+        return None  # fewer objects: some ends counted were inside them (a list of objects)
     seen = sample.schema
     schema: dict[str, Any] = {}
     missing: set[Any] = set()
