@@ -604,3 +604,17 @@ def test_a_sample_shortened_by_nested_objects_is_not_taken(monkeypatch, body, fi
     got = decode_columns(body, fields, unnest, columnar_from=0)
     exact = decode_columns(body, fields, unnest, columnar_from=1 << 40)
     assert as_lists(got) == as_lists(exact) and got.rows == exact.rows
+
+
+def test_objects_too_large_to_sample_are_parsed_whole(monkeypatch):
+    from directorsync.director import listing
+
+    monkeypatch.setattr(listing, "INFER_ROWS", 2)
+    items = [{"a": "x" * 40, "u": 1}, {"a": "y", "u": 2}, {"a": "z", "u": "t"}]
+    body = json.dumps(items).encode()
+    exact = decode_columns(body, ["a"], columnar_from=1 << 40)
+    sampled = decode_columns(body, ["a"], columnar_from=0)  # "u" not asked for: skipped
+    assert sampled.decoder == "polars" and as_lists(sampled) == as_lists(exact)
+    monkeypatch.setattr(listing, "SAMPLE_BYTES", 40)  # the first two objects are longer
+    whole = decode_columns(body, ["a"], columnar_from=0)  # "u" changes kind: refused
+    assert whole.decoder == "msgspec" and as_lists(whole) == as_lists(exact)

@@ -57,6 +57,9 @@ _ARRAY = re.compile(rb"\s*\[")
 #: cuts a sample that is not JSON, or holds fewer objects than asked: the body is then parsed
 #: whole, its types inferred as usual).
 _NEXT_OBJECT = re.compile(rb"\}\s*,\s*\{")
+#: The first :data:`INFER_ROWS` objects are looked for in this many bytes at most (the search
+#: holds the interpreter lock); a body of larger objects is parsed whole.
+SAMPLE_BYTES = 1 << 22
 _SURROGATE = re.compile(rb"\\u[dD]")
 #: A key spelt with an escape: from a ``\\uXXXX`` to the end of its text, then a colon.
 _ESCAPED_KEY = re.compile(rb'\\u[0-9a-fA-F]{4}(?:[^"\\]|\\.)*"\s*:')
@@ -167,7 +170,7 @@ def _columnar(
     rows = frame.height
     if not frame.width:
         return None  # objects without a key: polars counts no rows ([{}] is one object)
-    if sampled is not None:  # what the objects lack (only nulls of it, or polars refused): absent
+    if sampled is not None:  # lacking in the first objects and parsed: only nulls later, absent
         fields = [f for f in fields if f not in sampled.missing]
         unnest = {
             f: [k for k in keys if (f, k) not in sampled.missing] for f, keys in unnest.items()
@@ -222,7 +225,7 @@ def _sampled_schema(
     the types itself. None when the body has no more objects than that (its types are inferred
     from all of it), or when the sample is not JSON.
     """
-    ends = _NEXT_OBJECT.finditer(body)
+    ends = _NEXT_OBJECT.finditer(body, 0, SAMPLE_BYTES)
     cut = next(itertools.islice(ends, INFER_ROWS - 1, None), None)
     if cut is None:
         return None
