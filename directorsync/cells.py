@@ -59,10 +59,27 @@ def distinct_text(series: pd.Series) -> tuple[np.ndarray, pd.Series] | None:
         sample = values[:: len(values) // DISTINCT_SAMPLE]
         if len(pd.unique(sample)) > len(sample) * 3 // 4:
             return None
-    codes, uniques = pd.factorize(values, use_na_sentinel=False)
+    codes, uniques = factorize_with_nulls(values)
     if len(uniques) > len(series) // 2:  # mostly distinct: transforming the column is cheaper
         return None
     return codes, pd.Series(uniques, dtype=object)
+
+
+def factorize_with_nulls(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``pd.factorize(values, use_na_sentinel=False)`` of an object array, in one pass.
+
+    The nulls (None, NaN, NA) are one distinct cell, NaN, in the order of first appearance like
+    the others; pandas finds them with a second pass over the cells (``isna``), here the codes
+    of its first pass say where they are.
+    """
+    codes, uniques = pd.factorize(values)  # nulls: code -1
+    nulls = codes < 0
+    if not nulls.any():
+        return codes, uniques
+    first = int(np.argmax(nulls))
+    at = int(codes[:first].max()) + 1 if first else 0  # distinct cells seen before the first null
+    codes = np.where(nulls, at, codes + (codes >= at))
+    return codes, np.insert(uniques.astype(object, copy=False), at, np.nan)
 
 
 def distinct_cells(series: pd.Series) -> tuple[np.ndarray, pd.Series] | None:
@@ -83,7 +100,7 @@ def distinct_cells(series: pd.Series) -> tuple[np.ndarray, pd.Series] | None:
         (tuple(v) if type(v) is list else v for v in objects), dtype=object, count=len(objects)
     )
     try:
-        codes, uniques = pd.factorize(keys, use_na_sentinel=False)
+        codes, uniques = factorize_with_nulls(keys)
     except TypeError:  # unhashable items (dicts)
         return None
     if len(uniques) > len(series) // 2:

@@ -170,6 +170,8 @@ def key_series(frame: pd.DataFrame, fields: list[str]) -> pd.Series:
 def _key_text(column: pd.Series) -> np.ndarray:
     """A key column as text: nulls become ``""`` (text columns are taken as they are)."""
     values = column.to_numpy(dtype=object)
+    if pd.api.types.infer_dtype(values, skipna=False) == "string":
+        return values  # texts only: no null to look for
     if pd.api.types.infer_dtype(values, skipna=True) in ("string", "empty"):
         nulls = pd.isna(values)
         if nulls.any():

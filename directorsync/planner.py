@@ -442,16 +442,19 @@ def _register_creates(
     """Objects this plan creates — and those it would create but skips — for later resources."""
     action = frame["action"].to_numpy(dtype=object)
     creates = action == "create"
-    skipped = ((action == "skip") | (action == "error")) & pd.isna(frame["remote_id"].to_numpy())
-    keys = frame[KEY].to_numpy(dtype=object)
-    rows = np.flatnonzero((creates | skipped) & pd.notna(keys) & (keys != ""))
+    # the few rows created, skipped or in error are looked at; not every row of the plan
+    rows = np.flatnonzero(creates | (action == "skip") | (action == "error"))
+    keys = frame[KEY].to_numpy(dtype=object)[rows]
+    absent = pd.isna(frame["remote_id"].to_numpy(dtype=object)[rows])
+    named = (creates[rows] | absent) & pd.notna(keys) & (keys != "")
+    rows, keys = rows[named], keys[named]
     if not len(rows):
         return
     reasons = frame["reason"].to_numpy(dtype=object)
     ids = np.array(
         [
             ref(profile.name, k) if c else skipped_marker(str(r))
-            for k, c, r in zip(keys[rows], creates[rows], reasons[rows])
+            for k, c, r in zip(keys, creates[rows], reasons[rows])
         ],
         dtype=object,
     )

@@ -249,8 +249,8 @@ def _nulls(out: pd.Series) -> pd.Series:
     """Missing values as None (not NaN) in an object column."""
     values = out.to_numpy(dtype=object)
     missing = pd.isna(values)
-    if out.dtype == object and not (missing & (values != None)).any():  # noqa: E711 - element-wise
-        return out  # already None wherever missing
+    if out.dtype == object and all(v is None for v in values[missing]):
+        return out  # already None wherever missing (the missing cells only are looked at)
     return out.astype(object).where(~missing, None)
 
 

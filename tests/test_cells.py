@@ -1,0 +1,37 @@
+"""Column operations on cells of any kind (``directorsync.cells``)."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pandas as pd
+
+from directorsync.cells import distinct_text, factorize_with_nulls
+
+
+def same_cell(a: object, b: object) -> bool:
+    if a is b or (a != a and b != b):  # the same object, or NaN and NaN
+        return True
+    return type(a) is type(b) and a == b
+
+
+def test_factorize_with_nulls_is_pandas_factorize_keeping_nulls_as_one_cell():
+    """Same codes and distinct cells as ``pd.factorize(use_na_sentinel=False)``, nulls included."""
+    rng = random.Random(3)
+    pool = ["a", "b", "c", None, np.nan, pd.NA, "d", 5, 5.0, True]
+    for _ in range(2000):
+        values = np.empty(rng.randint(0, 12), dtype=object)
+        values[:] = [rng.choice(pool) for _ in range(len(values))]
+        expected_codes, expected = pd.factorize(values, use_na_sentinel=False)
+        codes, uniques = factorize_with_nulls(values)
+        assert codes.tolist() == expected_codes.tolist(), values
+        assert len(uniques) == len(expected)
+        assert all(same_cell(a, b) for a, b in zip(uniques, expected)), values
+
+
+def test_distinct_text_keeps_the_null_cell_where_it_first_appears():
+    values = ["b", None, "a", np.nan, "b"] * 40
+    codes, uniques = distinct_text(pd.Series(values, dtype=object))
+    assert uniques.iloc[0] == "b" and pd.isna(uniques.iloc[1]) and uniques.iloc[2] == "a"
+    assert [uniques.iloc[c] for c in codes[:3]][0::2] == ["b", "a"] and pd.isna(uniques[codes[3]])
