@@ -94,8 +94,7 @@ def distinct_cells(series: pd.Series) -> tuple[np.ndarray, pd.Series] | None:
     values = series.to_numpy(dtype=object)
     if pd.api.types.infer_dtype(values, skipna=True) != "mixed":
         return None
-    same, first = pd.factorize(np.fromiter(map(id, values), dtype=np.int64, count=len(values)))
-    objects = _first_of_each(values, same, len(first))
+    same, objects = _identities(values)
     keys = np.fromiter(
         (tuple(v) if type(v) is list else v for v in objects), dtype=object, count=len(objects)
     )
@@ -107,6 +106,33 @@ def distinct_cells(series: pd.Series) -> tuple[np.ndarray, pd.Series] | None:
         return None
     cells = [list(u) if type(u) is tuple else u for u in uniques]
     return codes[same], pd.Series(cells, dtype=object)
+
+
+def same_objects(values: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """``(codes, one value per code)`` when the cells are few distinct objects, or None.
+
+    Cells are told apart by identity only: rows sharing one object (a listing's repeated cells,
+    a column spread from its distinct values) share a code, whatever the object's kind, and a
+    function of the cell is the same for them. None when at most half the rows share (a sample
+    of :data:`DISTINCT_SAMPLE` cells decides for long columns).
+    """
+    n = len(values)
+    if n < DISTINCT_MIN_ROWS:
+        return None
+    if n >= 4 * DISTINCT_SAMPLE:
+        sample = values[:: n // DISTINCT_SAMPLE]
+        if len(set(map(id, sample))) > len(sample) * 3 // 4:
+            return None
+    same, objects = _identities(values)
+    if len(objects) > n // 2:
+        return None
+    return same, objects
+
+
+def _identities(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each cell's code among the distinct objects (by identity), and those objects."""
+    same, first = pd.factorize(np.fromiter(map(id, values), dtype=np.int64, count=len(values)))
+    return same, _first_of_each(values, same, len(first))
 
 
 def _first_of_each(values: np.ndarray, codes: np.ndarray, count: int) -> np.ndarray:

@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from directorsync.cells import cellwise, gather_lists
+from directorsync.cells import cellwise, gather_lists, same_objects
 from directorsync.profile.model import Profile
 from directorsync.vocabulary import KEY, NODE, PLANNED, REASON, STATUS
 
@@ -98,8 +98,17 @@ def canonical_series(series: pd.Series, field: str, profile: Profile) -> pd.Seri
     Plain text columns and lists of plain text take fast paths that produce exactly the text
     of the general path (``json.dumps`` of :func:`canonical`), so hashes never depend on the path.
     """
-    as_set, deep, fold = _flags(field, profile)
     values = series.to_numpy(dtype=object)
+    shared = same_objects(values)  # a listing's repeated cells: one canonical text each
+    if shared is not None:
+        codes, objects = shared
+        texts = _canonical_texts(objects, field, profile)[codes]
+        return pd.Series(texts, index=series.index, dtype=object)
+    return pd.Series(_canonical_texts(values, field, profile), index=series.index, dtype=object)
+
+
+def _canonical_texts(values: np.ndarray, field: str, profile: Profile) -> np.ndarray:
+    as_set, deep, fold = _flags(field, profile)
     kind = pd.api.types.infer_dtype(values, skipna=True)
     if kind in ("string", "empty"):
         text = _TEXT_JSON[fold](values)
@@ -107,7 +116,7 @@ def canonical_series(series: pd.Series, field: str, profile: Profile) -> pd.Seri
         text = cellwise(lambda v: _fast_list(v, as_set, fold))(values)
     else:
         text = cellwise(lambda v: dump_value(canonical(v, as_set, deep, fold)))(values)
-    return pd.Series(text, index=series.index, dtype=object)
+    return np.asarray(text, dtype=object)
 
 
 _ESCAPES = r'["\\\x00-\x1f]'

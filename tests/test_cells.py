@@ -7,7 +7,7 @@ import random
 import numpy as np
 import pandas as pd
 
-from directorsync.cells import distinct_text, factorize_with_nulls
+from directorsync.cells import distinct_text, factorize_with_nulls, same_objects
 
 
 def same_cell(a: object, b: object) -> bool:
@@ -35,3 +35,15 @@ def test_distinct_text_keeps_the_null_cell_where_it_first_appears():
     codes, uniques = distinct_text(pd.Series(values, dtype=object))
     assert uniques.iloc[0] == "b" and pd.isna(uniques.iloc[1]) and uniques.iloc[2] == "a"
     assert [uniques.iloc[c] for c in codes[:3]][0::2] == ["b", "a"] and pd.isna(uniques[codes[3]])
+
+
+def test_same_objects_groups_rows_by_identity_only():
+    one, other = ["a"], ["a"]  # equal lists, two objects
+    values = np.empty(200, dtype=object)
+    values[:] = [one, other, True, 1] * 50
+    codes, objects = same_objects(values)
+    assert len(objects) == 4 and objects[codes[0]] is one and objects[codes[1]] is other
+    assert codes.tolist() == [0, 1, 2, 3] * 50
+    distinct = np.empty(200, dtype=object)
+    distinct[:] = [[i] for i in range(200)]
+    assert same_objects(distinct) is None  # mostly distinct: not worth it

@@ -267,3 +267,18 @@ def test_an_update_on_a_node_whose_listing_has_no_compared_field_is_hashed_like_
     out = diff_frame(desired, remote, profile)
     assert out.loc[0, "action"] == "update"
     assert out.loc[0, "remote_hash"] == remote_hash(remote, profile)[0]
+
+
+def test_shared_cells_get_the_canonical_text_of_each_cell():
+    """Rows sharing one object are given its text once; equal but distinct objects, each theirs.
+
+    ``True`` and ``1`` (or ``[True]`` and ``[1]``) are equal in Python, not canonically: rows are
+    told apart by identity only, so each keeps its own text.
+    """
+    rng = random.Random(11)
+    shared = [["b", " a"], [True], [1], "x ", True, 1, None, ["a", "b"]]
+    values = [rng.choice(shared) for _ in range(3000)] + [[1], [True], 1.0]  # fresh objects too
+    profile = Profile("x", None, {"diff": {"list_as_sets": ["f"]}})
+    got = canonical_series(pd.Series(values, dtype=object), "f", profile)
+    assert got.tolist() == [dump_value(canonical(v, as_set=True)) for v in values]
+    assert got.iloc[-3] != got.iloc[-2] and got.iloc[-3] == "[1]"
