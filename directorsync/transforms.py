@@ -180,7 +180,40 @@ def _apply_chain(series: pd.Series, specs: list[Any], ctx: Context) -> pd.Series
 @TRANSFORMS.register("norm_str")
 def norm_str(s: pd.Series, arg: Any, ctx: Context) -> pd.Series:
     """Trim and collapse white space; empty cells and sentinels (nan, none, null, -) become null."""
-    return pd.Series(_NORM(s), index=s.index, dtype=object)
+    values = s.to_numpy(dtype=object)
+    texts = _norm_texts(values)
+    return pd.Series(_NORM(values) if texts is None else texts, index=s.index, dtype=object)
+
+
+_SENTINEL_LENGTH = max(map(len, EMPTY_SENTINELS))
+_ASCII_SPACES = "\t\n\r\f\v\x1c\x1d\x1e\x1f"  # the ASCII white space besides " "
+
+
+def _needs_collapsing(text: str) -> bool:
+    """Whether ``_SPACED`` finds something in ``text``: byte searches when it can."""
+    if text.isascii() and not any(c in text for c in _ASCII_SPACES):
+        return "  " in text  # white space is " " alone: collapsing needs two in a row
+    return _SPACED.search(text) is not None
+
+
+def _norm_texts(values: np.ndarray) -> np.ndarray | None:
+    """:func:`norm_str` of a column of texts (a column of names), without a call per cell.
+
+    None when a cell is not a text, or one needs its inner white space collapsed (the cell by
+    cell path does those).
+    """
+    if pd.api.types.infer_dtype(values, skipna=False) != "string":
+        return None
+    stripped = list(map(str.strip, values))
+    if _needs_collapsing("\x00".join(stripped)):  # (no white space across the joins)
+        return None
+    out = np.empty(len(stripped), dtype=object)
+    out[:] = stripped
+    lengths = np.fromiter(map(len, stripped), dtype=np.int64, count=len(stripped))
+    for i in np.flatnonzero(lengths <= _SENTINEL_LENGTH):  # short cells: maybe "-" or "null"
+        if stripped[i].lower() in EMPTY_SENTINELS:
+            out[i] = None
+    return out
 
 
 _SPACED = re.compile(r"\s\s|[\t\n\r\f\v]")

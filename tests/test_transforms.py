@@ -1,5 +1,6 @@
 """Transforms: behaviour, list awareness, invalid markers, docs kept in step with the registry."""
 
+import random
 from pathlib import Path
 
 import pandas as pd
@@ -186,3 +187,16 @@ def test_norm_str_matches_plain_python_on_random_cells():
         return re.sub(r"\s+", " ", text) if re.search(r"\s\s|[\t\n\r\f\v]", text) else text
 
     assert run(cells, ["norm_str"]) == [reference(v) for v in cells]
+
+
+def test_norm_str_of_a_text_column_is_the_cell_by_cell_result():
+    """Columns of texts take a path without a call per cell; it gives what each cell would."""
+    from directorsync.transforms import _norm_cell, norm_str
+
+    rng = random.Random(2)
+    parts = ["a", "B", " ", "  ", "\t", "\u00a0", "\u2003", "x y", "nan", "NULL", "-", "n/a"]
+    parts += ["None", "é", "\x1c", "\x1f", "\x85", "", "\n", "\v"]
+    for _ in range(3000):
+        cells = ["".join(rng.choices(parts, k=rng.randint(0, 4))) for _ in range(rng.randint(1, 6))]
+        got = norm_str(pd.Series(cells, dtype=object), None, None).tolist()
+        assert got == [_norm_cell(v) for v in cells], cells
