@@ -304,7 +304,11 @@ class Settings(_Section):
 
 
 def new_run_id() -> str:
-    """A sortable, unique run id: ``20261121T232359Z-1a2b3c``."""
+    """A unique run id that sorts by the second it starts in: ``20261121T232359Z-1a2b3c``.
+
+    Two runs started in one second sort by their random suffix: order runs by their recorded
+    times (the ledger does), not by id.
+    """
     now = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
     return f"{now}-{secrets.token_hex(3)}"
 

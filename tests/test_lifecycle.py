@@ -42,7 +42,10 @@ def without(source: Path, target: Path, drops: dict[tuple[str, str], list[str]])
 
 
 def last_result(tmp_path: Path) -> tuple[str, list[dict]]:
-    path = max((tmp_path / "reports" / "core").glob("*/result.json"), key=lambda p: p.parent.name)
+    # the last written: run ids sort by the second only (two runs in one second: random order)
+    path = max(
+        (tmp_path / "reports" / "core").glob("*/result.json"), key=lambda p: p.stat().st_mtime_ns
+    )
     return path.parent.name, json.loads(path.read_text())["rows"]
 
 
