@@ -20,6 +20,11 @@ BACKEND1, BACKEND2 = "506caf32de83054497d07c3c632a98cb", "01925abf82fe0db0a75c19
 POOL = "a9fa7661c4f84b278b136e94a86b4ea2"
 
 
+def written(path: Path) -> int:
+    """When a report was written (run ids sort by the second only: not by name)."""
+    return path.stat().st_mtime_ns
+
+
 def invoke(*args: str) -> int:
     """The command in this process; an expected error gives its exit code, as the CLI does."""
     try:
@@ -134,7 +139,7 @@ def test_each_class_on_drift_modes_and_the_recorded_state(
     # keep: the hand change and the conflict stay as Director has them, the rest is applied
     assert apply(tenants_file, edited, "--on-drift", "keep") == 0
     result = json.loads(
-        sorted((tmp_path / "reports" / "core").glob("*/result.json"))[-1].read_text()
+        max((tmp_path / "reports" / "core").glob("*/result.json"), key=written).read_text()
     )
     status = {(r["key"], r["node_name"]): (r["status"], r["reason"]) for r in result["rows"]}
     assert status[("Repo_secu", "lb-backend01")][0] == "SKIP"
@@ -142,7 +147,8 @@ def test_each_class_on_drift_modes_and_the_recorded_state(
     assert status[("Repo_cloud", "lb-backend01")][0] == "SKIP"
     assert status[("Repo_cloud", "lb-backend02")][0] == "UPDATED"
     assert status[("Repo_system_expert", "lb-backend02")][0] == "CREATED"
-    report_html = sorted((tmp_path / "reports" / "core").glob("*/report.html"))[-1].read_text()
+    report_html = max((tmp_path / "reports" / "core").glob("*/report.html"), key=written)
+    report_html = report_html.read_text()
     assert 'class="drift d-workbook-changed"' in report_html  # the class of each applied change
     code, report = drift_json(tenants_file, edited, tmp_path)
     assert classes(report) == {
