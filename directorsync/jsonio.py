@@ -121,7 +121,7 @@ def prompt_handoffs() -> AbstractContextManager[None]:
     """Run the block with the interpreter lock handed over every 0.2 ms.
 
     While a plan maps and checks a sheet, other threads receive and parse its listings: each socket
-    read and each polars call gives up the interpreter lock and must take it back, and with the
+    read and each pyarrow or polars call gives up the interpreter lock and must take it back, and with the
     default 5 ms switch interval each of those waits up to 5 ms behind the planning thread (35 MB in
     1 MB reads: 0.25-0.5 s per listing instead of 0.05 s). A shorter interval makes those waits short;
     the planning thread only pays the hand-overs other threads ask for. Counted like

@@ -47,3 +47,24 @@ def test_same_objects_groups_rows_by_identity_only():
     distinct = np.empty(200, dtype=object)
     distinct[:] = [[i] for i in range(200)]
     assert same_objects(distinct) is None  # mostly distinct: not worth it
+
+
+def _text_storage(before: str) -> str:
+    """The storage of an inferred text column after ``before`` then importing the pipeline."""
+    import subprocess
+    import sys
+
+    code = (
+        f"import pandas as pd\n{before}\nimport directorsync.planner\n"
+        "print(pd.Series(['a', 'b']).dtype.storage)"
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return run.stdout.strip()
+
+
+def test_the_pipeline_keeps_text_in_python_objects_unless_the_process_chose():
+    """With pyarrow installed (the listing decoder) pandas would store inferred text in it."""
+    import pyarrow  # noqa: F401 - installed with the package
+
+    assert _text_storage("") == "python"
+    assert _text_storage("pd.set_option('mode.string_storage', 'pyarrow')") == "pyarrow"

@@ -118,7 +118,7 @@ def test_decode_columns_gives_the_columns_of_the_whole_objects(maker, columnar_f
     assert as_lists(got) == want and got.rows == len(items)
     # polars reads plain values; anything it could change goes to the exact decoder
     columnar = maker is plain_records and columnar_from == 0
-    assert got.decoder == ("polars" if columnar else "msgspec")
+    assert got.decoder == ("pyarrow" if columnar else "msgspec")
     if columnar:
         assert isinstance(got["name"], np.ndarray) and type(got["name"][0]) is str
         assert type(got["ip"][0]) is list and list(got["flag"][:3]) == [
@@ -169,27 +169,42 @@ def test_types_read_from_the_first_objects_suffice_when_later_ones_agree(monkeyp
     body = json.dumps(items).encode()
     exact = decode_columns(body, ["a", "l", "r"], {"r": ["k"]}, columnar_from=1 << 40)
     got = decode_columns(body, ["a", "l", "r"], {"r": ["k"]}, columnar_from=0)
-    assert as_lists(got) == as_lists(exact) and got.decoder == "polars"
+    assert as_lists(got) == as_lists(exact) and got.decoder == "pyarrow"
 
 
 @pytest.mark.parametrize(
     "body",
     [
         b'[{"a": "1"}, {"a": 2}]',  # polars: an integer among texts becomes a text
-        b'[{"a": "x"}, {"a": "2"}]',  # a text spelt like a number (it may come from one)
         b'[{"a": 1}, {"a": true}]',  # polars: true among integers becomes 1
         b'[{"a": 1}, {"a": 2.5}]',  # polars: integers among floats become floats
-        b'[{"a": ["x"]}, {"a": ["true"]}]',  # a list holding a text spelt like a boolean
         b'[{"a": [{"k": 1}, {"j": 2}]}]',  # polars: objects in lists get each other's keys
         b'[{"a": "\\ud800"}]',  # polars: a lone surrogate becomes NUL
         b'[{"r": {"k": "x"}}, {"r": "text"}]',  # an unnested field that is not always an object
         b'[{"r": {"k": "x"}}, {"r": {"k": 7}}]',  # an unnested key of mixed kinds
+        b'[{"a": "x", "b": 1e400}]',  # a number pyarrow cannot hold, even in a field not asked for
+        b'[{"a": "x", "a": "y"}]',  # a key twice (msgspec keeps the last value)
     ],
 )
 def test_what_polars_could_change_is_decoded_exactly(body):
     exact = decode_columns(body, ["a", "r"], {"r": ["k"]}, columnar_from=1 << 40)
     got = decode_columns(body, ["a", "r"], {"r": ["k"]}, columnar_from=0)
     assert as_lists(got) == as_lists(exact) and got.decoder == "msgspec"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'[{"a": "x"}, {"a": "2"}, {"a": "-1.5e3"}]',  # texts spelt like numbers stay texts
+        b'[{"a": ["x"]}, {"a": ["true", "null"]}]',  # and like booleans and null
+        b'[{"a": "\\u00e9\\n\\ud83d\\ude00"}, {"\\u0061": "y"}]',  # escapes, a key among them
+        b'[{"a": "x", "b": 1}, {"a": "y", "b": "z"}]',  # a field nobody asked for of two kinds
+    ],
+)
+def test_what_pyarrow_reads_exactly_stays_columnar(body):
+    exact = decode_columns(body, ["a"], None, columnar_from=1 << 40)
+    got = decode_columns(body, ["a"], None, columnar_from=0)
+    assert as_lists(got) == as_lists(exact) and got.decoder == "pyarrow"
 
 
 @pytest.mark.parametrize("columnar_from", [0, 1 << 40])
@@ -201,6 +216,7 @@ def test_what_polars_could_change_is_decoded_exactly(body):
         (b'[{"a": 1}, null]', "not a JSON array of objects"),
         (b"<html>", None),
         (b'[{"a": 1}', None),
+        (b'[{"a": "x"}, {"a": "y\xff"}]', None),  # not UTF-8
     ],
 )
 def test_a_body_that_is_not_an_array_of_objects_is_a_value_error(body, reason, columnar_from):
@@ -405,7 +421,7 @@ def test_a_large_listing_decoded_ahead_gives_the_same_columns(listing_server):
         listing.start_columns(fields, UNNEST)
         other = listing.columns(fields, {"risk_values": ["availability"]})  # not what was started
         assert list(other["risk_values"]) == ["availability"]
-    assert ahead.decoder == "polars" and as_lists(ahead) == as_lists(again)
+    assert ahead.decoder == "pyarrow" and as_lists(ahead) == as_lists(again)
     assert list(ahead["id"]) == [e["id"] for e in expected]
     assert list(ahead["timezone"]) == [e.get("timezone") for e in expected]
     assert as_lists(ahead["risk_values"]) == expected_unnested(
@@ -448,7 +464,7 @@ def test_values_only_python_reads_and_fields_nobody_has_decode_like_the_whole_li
     assert columns["a"][0] == [math.inf] and columns.rows == 2
     profile = Profile("x", None, {"identity": {"natural_key": ["name"]}})
     nobody = decode_columns(b'[{"x": "1"}, {"x": "2"}]', ["id", "name"], columnar_from=0)
-    assert nobody.rows == 2 and nobody.decoder == "polars"
+    assert nobody.rows == 2 and nobody.decoder == "pyarrow"
     assert len(normalise_columns(nobody, profile, NODE, frozenset(["id", "name"]))) == 2
 
 
@@ -526,7 +542,7 @@ def test_a_list_field_holding_null_or_spaced_lists_stays_columnar(monkeypatch):
     monkeypatch.setattr(listing, "INFER_ROWS", 2)
     body = b'[{"ip":["x"],"n":"caf\\u00e9"},{"ip" :\n [ "y"],"n":"b"},{"ip": null,"n":"c"}]'
     got = decode_columns(body, ["ip", "n"], columnar_from=0)
-    assert got.decoder == "polars" and as_lists(got) == {
+    assert got.decoder == "pyarrow" and as_lists(got) == {
         "ip": [["x"], ["y"], None],
         "n": ["café", "b", "c"],
     }
@@ -546,7 +562,7 @@ def test_fields_not_asked_for_are_skipped_whatever_their_later_kind(monkeypatch)
     body = json.dumps([*first, *later, *first]).encode()
     exact = decode_columns(body, ["a", "r"], {"r": ["k"]}, columnar_from=1 << 40)
     got = decode_columns(body, ["a", "r"], {"r": ["k"]}, columnar_from=0)
-    assert got.decoder == "polars" and as_lists(got) == as_lists(exact)
+    assert got.decoder == "pyarrow" and as_lists(got) == as_lists(exact)
     assert as_lists(got)["a"] == ["x", "y", "w", "x", "y"]
 
 
@@ -569,12 +585,12 @@ def test_a_wanted_field_the_first_objects_lack(monkeypatch):
         return as_lists(got), as_lists(exact), got.decoder
 
     got, exact, decoder = both(first)
-    assert decoder == "polars" and got == exact and "b" not in got
+    assert decoder == "pyarrow" and got == exact and "b" not in got
     for late in ({"a": "x", "b": "y", "r": {"k": "z"}}, {"a": "x", "r": {"k": "z", "j": "y"}}):
         got, exact, decoder = both([*first, late])
         assert decoder == "msgspec" and got == exact
     got, exact, decoder = both([*first, {"a": "x", "b": None, "r": {"k": "z"}}])
-    assert decoder == "polars" and "b" not in got and exact["b"] == [None] * 7
+    assert decoder == "pyarrow" and "b" not in got and exact["b"] == [None] * 7
 
 
 def test_a_sample_cut_inside_a_text_falls_back_to_the_whole_body(monkeypatch):
@@ -584,7 +600,7 @@ def test_a_sample_cut_inside_a_text_falls_back_to_the_whole_body(monkeypatch):
     body = json.dumps([{"a": "},{", "n": ["x"]}, {"a": "b", "n": []}] * 3).encode()
     got = decode_columns(body, ["a", "n"], columnar_from=0)
     exact = decode_columns(body, ["a", "n"], columnar_from=1 << 40)
-    assert got.decoder == "polars" and as_lists(got) == as_lists(exact)
+    assert got.decoder == "pyarrow" and as_lists(got) == as_lists(exact)
 
 
 @pytest.mark.parametrize(
@@ -614,7 +630,7 @@ def test_objects_too_large_to_sample_are_parsed_whole(monkeypatch):
     body = json.dumps(items).encode()
     exact = decode_columns(body, ["a"], columnar_from=1 << 40)
     sampled = decode_columns(body, ["a"], columnar_from=0)  # "u" not asked for: skipped
-    assert sampled.decoder == "polars" and as_lists(sampled) == as_lists(exact)
+    assert sampled.decoder == "pyarrow" and as_lists(sampled) == as_lists(exact)
     monkeypatch.setattr(listing, "SAMPLE_BYTES", 40)  # the first two objects are longer
     whole = decode_columns(body, ["a"], columnar_from=0)  # "u" changes kind: refused
     assert whole.decoder == "msgspec" and as_lists(whole) == as_lists(exact)

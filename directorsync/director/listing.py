@@ -6,24 +6,19 @@ column per key for the object fields it unnests, without building the objects th
 
 Two decoders give the same columns:
 
-* **columnar** (large bodies): polars parses the whole body in native code, without the
+* **columnar** (large bodies): pyarrow parses the whole body in native code, without the
   interpreter lock — on the listing's prefetch thread, beside the thread that maps and checks the
-  sheet, one listing at a time — and the columns are then taken out of its frame as Python
-  values, column by column; a column of few distinct cells (time zones, risk values, group lists)
-  comes out as one value per distinct cell, shared by its rows. polars reads JSON with types of
-  its own, inferred from the first :data:`INFER_ROWS` objects (parsed alone first, so that the
-  whole body is then parsed for the wanted fields only: the others are skipped; a wanted field
-  those objects lack is read as null-typed, so a later value of it makes polars refuse the body),
-  and could change a later value (an
-  integer among texts becomes text, a text where lists were seen becomes a one-text list); so
-  this path only takes fields whose values are all texts, booleans or nulls (lists of those, and
-  objects of those for unnested fields), no text cell spelt like a JSON number or boolean,
-  nothing but a list or null where a list was inferred, no key spelt with an escape there, and
-  never a body with an escaped surrogate; a later object of another shape makes polars refuse
-  the body. Anything else goes to the exact decoder. (Two
-  differences remain: an object naming the same key twice, which JSON leaves undefined and
-  Director never sends, keeps its first value there, its last one here; and a field none of the
-  first objects has and later ones only have as null is a column of nulls there, absent here.)
+  sheet, one listing at a time — building the wanted fields only (the others are skipped), and
+  the columns are then taken out as Python values, column by column (through polars); a column
+  of few distinct cells (time zones, risk values, group lists) comes out as one value per
+  distinct cell, shared by its rows. pyarrow reads with types given to it, and refuses any value
+  of another kind instead of converting it: the types are those polars infers from the first
+  :data:`INFER_ROWS` objects (parsed alone; a wanted field they lack is null-typed, so a later
+  value of it is refused too). This path takes fields whose values are texts, booleans or nulls
+  (lists of those, and objects of those for unnested fields) in those first objects; a refusal,
+  a text that is not UTF-8, or any other type sends the body to the exact decoder. (One
+  difference remains: a wanted field none of the first objects has and later ones only have as
+  null is absent here, a column of nulls there.)
 * **exact** (small bodies, and whatever the columnar one declines): msgspec decodes the named
   fields only (:func:`directorsync.jsonio.loads_columns`), values exactly as JSON has them.
 
@@ -41,30 +36,27 @@ from typing import Any, NamedTuple
 
 import numpy as np
 import polars as pl
+import pyarrow as pa
+import pyarrow.json as pj
 
 from directorsync.jsonio import Columns, loads_columns
 
 #: Bodies from this size on go to the columnar decoder (smaller ones decode faster exactly).
 COLUMNAR_FROM = 1 << 20
-#: Objects whose types polars infers the frame's from; a later object of another type is
-#: refused (an error, or a change the checks below see: see :func:`_columnar`).
+#: Objects whose types polars infers (the types pyarrow then reads every object with; a later
+#: object of another type is refused: see :func:`_columnar`).
 INFER_ROWS = 1000
-#: One polars parse at a time: each runs on the thread that asks, and the planning thread needs
+#: One parse at a time: each runs on the thread that asks, and the planning thread needs
 #: a core of its own (three listings parsed at once on two cores slow it down twice over).
 _parsing = threading.Lock()
 _ARRAY = re.compile(rb"\s*\[")
 #: Where one object of the array may end and the next begin (a match inside an object or a text
-#: cuts a sample that is not JSON, or holds fewer objects than asked: the body is then parsed
-#: whole, its types inferred as usual).
+#: cuts a sample that is not JSON, or holds fewer objects than asked: a small body is then
+#: sampled whole, a larger one decoded exactly).
 _NEXT_OBJECT = re.compile(rb"\}\s*,\s*\{")
 #: The first :data:`INFER_ROWS` objects are looked for in this many bytes at most (the search
-#: holds the interpreter lock); a body of larger objects is parsed whole.
+#: holds the interpreter lock); a body of larger objects is decoded exactly.
 SAMPLE_BYTES = 1 << 22
-_SURROGATE = re.compile(rb"\\u[dD]")
-#: A key spelt with an escape: from a ``\\uXXXX`` to the end of its text, then a colon.
-_ESCAPED_KEY = re.compile(rb'\\u[0-9a-fA-F]{4}(?:[^"\\]|\\.)*"\s*:')
-#: A text cell spelt like a JSON number or boolean: polars may have made it from one.
-_SCALAR_TEXT = r"^(?:-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?|true|false)$"
 
 
 class Unnested(dict):
@@ -93,7 +85,7 @@ def decode_columns(
 class ParsedListing:
     """A listing parsed ahead, its columns not yet taken out as Python values.
 
-    :func:`parse_columns` does the part that runs without the interpreter lock (polars parsing
+    :func:`parse_columns` does the part that runs without the interpreter lock (pyarrow parsing
     the body, checking its types); :meth:`columns` builds the Python values, on the thread that
     reads them. A prefetch thread that built them itself would hold the lock for that work while
     the planning thread maps and checks the sheet, and slow it down as much as it saves.
@@ -126,7 +118,7 @@ def parse_columns(
     *,
     columnar_from: int = COLUMNAR_FROM,
 ) -> ParsedListing:
-    """The lock-free part of :func:`decode_columns`: polars' parse of a large body, if it can."""
+    """The lock-free part of :func:`decode_columns`: pyarrow's parse of a large body, if it can."""
     fields = list(dict.fromkeys(fields))
     wanted: dict[str, list[str]] = {
         f: list(dict.fromkeys(keys)) for f, keys in (unnest or {}).items() if f in fields
@@ -150,62 +142,69 @@ def _exact(body: bytes, fields: list[str], unnest: dict[str, list[str]]) -> Colu
 def _columnar(
     body: bytes, fields: list[str], unnest: dict[str, list[str]]
 ) -> tuple[Any, int] | None:
-    """The fields as a polars frame, and the number of objects.
+    """The fields as a polars frame (pyarrow's parse), and the number of objects.
 
-    None when polars cannot give exactly the values JSON has.
+    None when this path cannot give exactly the values JSON has: a body that is not an array,
+    not UTF-8, whose first objects have a wanted field of another kind than text, boolean or
+    null (or lists of those, or objects of those for unnested fields), or a later object that
+    does not fit the types of the first ones (pyarrow refuses it).
     """
-    escapes = b"\\" in body and b"\\u" in body  # (a byte search first: ten times faster)
-    if not _ARRAY.match(body) or (escapes and _SURROGATE.search(body)):
-        return None  # an object (polars reads it as one row); a surrogate (polars spoils lone ones)
-    try:  # types inferred from the first objects: a later object of another kind is refused, or
-        # made text (caught by _any_scalar_text), or a scalar made a list (caught by _scalar_as_list)
+    if not fields or not _ARRAY.match(body):
+        return None  # an object: the exact decoder says it is not a listing
+    sampled = _sampled_schema(body, fields, unnest)
+    if sampled is None:
+        return None
+    objects = pa.struct([(name, _arrow_type(dtype)) for name, dtype in sampled.schema.items()])
+    options = pj.ParseOptions(
+        explicit_schema=pa.schema([("objects", pa.list_(objects))]),
+        unexpected_field_behavior="ignore",  # the fields nobody asked for: skipped
+    )
+    document = _as_document(body)
+    try:  # pyarrow reads the body as the one field of one object, without the interpreter lock
         with _parsing:
-            sampled = _sampled_schema(body, fields, unnest)
-            if sampled is None:
-                frame = pl.read_json(body, infer_schema_length=INFER_ROWS)  # bytes: not copied
-            else:
-                frame = pl.read_json(body, schema=sampled.schema)  # the wanted fields only
-    except Exception:  # noqa: BLE001 - any refusal: the exact decoder says what is wrong
-        return None
+            table = pj.read_json(
+                pa.BufferReader(document),
+                read_options=pj.ReadOptions(block_size=document.size + 1, use_threads=False),
+                parse_options=options,
+            )
+            parsed = table.column(0)
+            if parsed.num_chunks != 1 or len(parsed) != 1:
+                return None
+            parsed = parsed.chunk(0).flatten()
+            parsed.validate(full=True)  # the texts read are UTF-8 (pyarrow does not check)
+    except pa.ArrowException:  # a later object of another kind, not JSON, not UTF-8: decoded
+        return None  # exactly (the exact decoder says what is wrong)
+    frame = pl.from_arrow(parsed).struct.unnest()  # type: ignore[union-attr]
     rows = frame.height
-    if not frame.width:
-        return None  # objects without a key: polars counts no rows ([{}] is one object)
-    if sampled is not None:  # lacking in the first objects and parsed: only nulls later, absent
-        fields = [f for f in fields if f not in sampled.missing]
-        unnest = {
-            f: [k for k in keys if (f, k) not in sampled.missing] for f, keys in unnest.items()
-        }
-    frame = frame.select([f for f in fields if f in frame.columns])
-    texts: list[Any] = []
-    lists: list[str] = []
-    for name, dtype in frame.schema.items():
-        if name in unnest:
-            if not isinstance(dtype, pl.Struct):
-                return None
-            inner = [f for f in dtype.fields if f.name in unnest[name]]
-            if not all(_plain(f.dtype) for f in inner):
-                return None
-            texts += [(pl.col(name).struct.field(f.name), f.dtype) for f in inner]
-            lists += [f.name for f in inner if isinstance(f.dtype, pl.List)]
-        elif not _plain(dtype):
-            return None
-        else:
-            texts.append((pl.col(name), dtype))
-            lists += [name] if isinstance(dtype, pl.List) else []
-    texts = [(e, dtype) for e, dtype in texts if _holds_text(dtype)]
-    if texts and _any_scalar_text(frame, texts):
-        return None
-    if lists and _scalar_as_list(body, lists, escapes):
-        return None
+    fields = [f for f in fields if f not in sampled.missing]  # only nulls after the first objects
+    unnest = {f: [k for k in keys if (f, k) not in sampled.missing] for f, keys in unnest.items()}
     cells: dict[str, Any] = {}
-    for name, dtype in frame.schema.items():
+    for name in fields:
         series = frame.get_column(name)
-        if name in unnest and isinstance(dtype, pl.Struct):  # (checked above)
-            keys = [f.name for f in dtype.fields]
-            cells[name] = {k: _encoded(series.struct.field(k)) for k in unnest[name] if k in keys}
+        if name in unnest:  # a struct of the wanted keys (the sampled schema)
+            cells[name] = {k: _encoded(series.struct.field(k)) for k in unnest[name]}
         else:
             cells[name] = _encoded(series)
     return cells, rows
+
+
+def _as_document(body: bytes) -> Any:
+    """``{"objects": <body>}`` in one buffer (pyarrow reads objects, not an array of them)."""
+    head, tail = b'{"objects":', b"}"
+    out = np.empty(len(head) + len(body) + len(tail), dtype=np.uint8)
+    out[: len(head)] = np.frombuffer(head, dtype=np.uint8)
+    out[len(head) : len(head) + len(body)] = np.frombuffer(body, dtype=np.uint8)
+    out[len(head) + len(body) :] = np.frombuffer(tail, dtype=np.uint8)
+    return pa.py_buffer(out)
+
+
+def _arrow_type(dtype: Any) -> Any:
+    """The pyarrow type of a plain polars type (see :func:`_plain`; structs of plain types)."""
+    if isinstance(dtype, pl.Struct):
+        return pa.struct([(f.name, _arrow_type(f.dtype)) for f in dtype.fields])
+    if isinstance(dtype, pl.List):
+        return pa.list_(_arrow_type(dtype.inner))
+    return {pl.String: pa.string(), pl.Boolean: pa.bool_(), pl.Null: pa.null()}[dtype]
 
 
 class _Sampled(NamedTuple):
@@ -217,25 +216,19 @@ class _Sampled(NamedTuple):
 def _sampled_schema(
     body: bytes, fields: list[str], unnest: dict[str, list[str]]
 ) -> _Sampled | None:
-    """The types of the wanted fields in the first :data:`INFER_ROWS` objects, or None.
+    """The types of the wanted fields (polars infers them from the first objects), or None.
 
-    Those objects are parsed alone (polars infers their types). A wanted field none of them has
-    is given the null type, as is a wanted key of an unnested object none of them has: a later
-    value of it makes polars refuse the body, as a field first seen late does when polars infers
-    the types itself. None when the body has no more objects than that (its types are inferred
-    from all of it), or when the sample is not JSON.
+    The first :data:`INFER_ROWS` objects are parsed alone (a body within :data:`SAMPLE_BYTES`
+    that holds no more objects is parsed whole). A wanted field none of them has is given the
+    null type, as is a wanted key of an unnested object none of them has: a later value of it
+    makes pyarrow refuse the body. None when a wanted field has a type other than plain ones
+    (:func:`_plain`; objects of plain types for unnested fields), or when the sample is not
+    JSON. The types are a guess that pyarrow checks on every object.
     """
-    ends = _NEXT_OBJECT.finditer(body, 0, SAMPLE_BYTES)
-    cut = next(itertools.islice(ends, INFER_ROWS - 1, None), None)
-    if cut is None:
+    frame = _sample(body)
+    if frame is None:
         return None
-    try:
-        sample = pl.read_json(body[: cut.start() + 1] + b"]", infer_schema_length=None)
-    except Exception:  # noqa: BLE001 - cut inside an object or a text: parsed whole instead
-        return None
-    if not sample.width or sample.height != INFER_ROWS:
-        return None  # fewer objects: some ends counted were inside them (a list of objects)
-    seen = sample.schema
+    seen = frame.schema
     schema: dict[str, Any] = {}
     missing: set[Any] = set()
     for name in fields:
@@ -244,12 +237,37 @@ def _sampled_schema(
             missing.add(name)
             continue
         dtype = seen[name]
-        if name in unnest and isinstance(dtype, pl.Struct):
+        if name in unnest:
+            if not isinstance(dtype, pl.Struct):
+                return None  # not objects: the exact decoder makes them empty ones
             keys = {f.name: f.dtype for f in dtype.fields}
             missing.update((name, k) for k in unnest[name] if k not in keys)
             dtype = pl.Struct({k: keys.get(k, pl.Null) for k in unnest[name]})
+            if not all(_plain(f.dtype) for f in dtype.fields):
+                return None
+        elif not _plain(dtype):
+            return None
         schema[name] = dtype
     return _Sampled(schema, missing)
+
+
+def _sample(body: bytes) -> Any:
+    """The first :data:`INFER_ROWS` objects (or a small body) as a polars frame, or None."""
+    ends = _NEXT_OBJECT.finditer(body, 0, SAMPLE_BYTES)
+    cut = next(itertools.islice(ends, INFER_ROWS - 1, None), None)
+    samples: list[tuple[bytes, int | None]] = []
+    if cut is not None:
+        samples.append((body[: cut.start() + 1] + b"]", INFER_ROWS))
+    if len(body) <= SAMPLE_BYTES:
+        samples.append((body, None))  # all of it (also when the cut was inside a text)
+    for sample, objects in samples:
+        try:
+            frame = pl.read_json(sample, infer_schema_length=None)
+        except Exception:  # noqa: BLE001 - cut inside an object or a text, or not JSON
+            continue
+        if frame.width and objects in (None, frame.height):  # (fewer objects: some ends
+            return frame  # counted were inside them, a list of objects)
+    return None
 
 
 #: Columns from this many rows on are looked at for repeated cells (:func:`_encoded`).
@@ -285,7 +303,7 @@ def _taken_out(parsed: tuple[Any, int], unnest: dict[str, list[str]]) -> Columns
     """The checked columns as Python values (:func:`_columnar` accepted them)."""
     cells, rows = parsed
     columns = Columns()
-    columns.rows, columns.decoder = rows, "polars"
+    columns.rows, columns.decoder = rows, "pyarrow"
     for name, found in cells.items():
         if name in unnest:
             columns[name] = Unnested((k, _spread(*found[k])) for k in unnest[name] if k in found)
@@ -308,46 +326,10 @@ def _spread(series: Any, positions: Any) -> Any:
 
 
 def _plain(dtype: Any) -> bool:
-    """Values polars cannot have changed: texts, booleans, nulls, and lists of those."""
+    """The types read columnar: texts, booleans, nulls, and lists of those."""
     if isinstance(dtype, pl.List):
         dtype = dtype.inner
     return dtype in (pl.String, pl.Boolean, pl.Null)
-
-
-def _holds_text(dtype: Any) -> bool:
-    return dtype == pl.String or (isinstance(dtype, pl.List) and dtype.inner == pl.String)
-
-
-def _any_scalar_text(frame: Any, texts: list[tuple[Any, Any]]) -> bool:
-    """True if a text cell (or a text in a list) reads like a JSON number or boolean."""
-    probes = [
-        (e.list.explode() if isinstance(dtype, pl.List) else e)
-        .str.contains(_SCALAR_TEXT)
-        .any()
-        .alias(f"c{i}")
-        for i, (e, dtype) in enumerate(texts)
-    ]
-    return any(frame.select(probes).row(0))
-
-
-def _scalar_as_list(body: bytes, names: list[str], escapes: bool = True) -> bool:
-    """True if a field polars read as a list may hold something else (made a one-item list).
-
-    Looks in the body for the field's name followed by anything but a list or null (a name inside
-    a text has its quotes escaped, so it never matches; a name of another object level may: that
-    only sends the body to the exact decoder). A body that spells a key with a unicode escape is
-    not searched: the exact decoder reads it (``escapes``: the body may hold one).
-    """
-    if not all(re.fullmatch(r"[\w.@$ -]+", n) for n in names):
-        return True  # a name JSON may spell in several ways: not looked for
-    if escapes and _ESCAPED_KEY.search(body):
-        return True
-    keys = "|".join(n.replace(".", r"\.").replace("$", r"\$") for n in names)
-    try:  # searched by polars (Rust regex), without the interpreter lock
-        text = pl.Series([body], dtype=pl.Binary).cast(pl.String)
-        return bool(text.str.contains(rf'"(?:{keys})"\s*:\s*[^\[n\s]').item())
-    except Exception:  # noqa: BLE001 - not UTF-8: the exact decoder says what is wrong
-        return True
 
 
 def _values(series: Any) -> Any:
