@@ -634,3 +634,13 @@ def test_objects_too_large_to_sample_are_parsed_whole(monkeypatch):
     monkeypatch.setattr(listing, "SAMPLE_BYTES", 40)  # the first two objects are longer
     whole = decode_columns(body, ["a"], columnar_from=0)  # "u" changes kind: refused
     assert whole.decoder == "msgspec" and as_lists(whole) == as_lists(exact)
+
+
+def test_a_body_beyond_one_pyarrow_block_is_decoded_exactly(monkeypatch):
+    from directorsync.director import listing
+
+    body = json.dumps([{"a": "x"}, {"a": "y"}] * 10).encode()
+    assert decode_columns(body, ["a"], columnar_from=0).decoder == "pyarrow"
+    monkeypatch.setattr(listing, "COLUMNAR_UP_TO", len(body) - 1)
+    got = decode_columns(body, ["a"], columnar_from=0)
+    assert got.decoder == "msgspec" and list(got["a"]) == ["x", "y"] * 10

@@ -43,6 +43,8 @@ from directorsync.jsonio import Columns, loads_columns
 
 #: Bodies from this size on go to the columnar decoder (smaller ones decode faster exactly).
 COLUMNAR_FROM = 1 << 20
+#: ... and up to this size (pyarrow reads the body as one block, of at most 2 GiB).
+COLUMNAR_UP_TO = (1 << 31) - 64
 #: Objects whose types polars infers (the types pyarrow then reads every object with; a later
 #: object of another type is refused: see :func:`_columnar`).
 INFER_ROWS = 1000
@@ -149,7 +151,7 @@ def _columnar(
     null (or lists of those, or objects of those for unnested fields), or a later object that
     does not fit the types of the first ones (pyarrow refuses it).
     """
-    if not fields or not _ARRAY.match(body):
+    if not fields or not _ARRAY.match(body) or len(body) > COLUMNAR_UP_TO:
         return None  # an object: the exact decoder says it is not a listing
     sampled = _sampled_schema(body, fields, unnest)
     if sampled is None:
