@@ -169,9 +169,12 @@ def loads(data: bytes | str) -> Any:
 
 def _loads(data: bytes | str) -> Any:
     try:
-        return _decoder.decode(data)
-    except msgspec.DecodeError:
-        return json.loads(data if isinstance(data, (str, bytes, bytearray)) else bytes(data))
+        try:
+            return _decoder.decode(data)
+        except msgspec.DecodeError:
+            return json.loads(data if isinstance(data, (str, bytes, bytearray)) else bytes(data))
+    except RecursionError:
+        raise ValueError("JSON nested too deeply") from None
 
 
 def dumps(obj: Any) -> bytes:
@@ -226,6 +229,8 @@ def loads_columns(data: bytes | str, fields: Sequence[str]) -> Columns:
             objects = decoder.decode(data)
     except msgspec.MsgspecError:  # not JSON, not objects, or JSON msgspec refuses (NaN, 1e400)
         return columns_of(loads(data), fields)
+    except RecursionError:
+        raise ValueError("JSON nested too deeply") from None
     rows = list(map(msgspec.structs.astuple, objects))
     del objects
     columns = zip(*rows) if rows else ([] for _ in fields)

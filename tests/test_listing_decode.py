@@ -116,7 +116,7 @@ def test_decode_columns_gives_the_columns_of_the_whole_objects(maker, columnar_f
     want["risk_values"] = expected_unnested(items, "risk_values", UNNEST["risk_values"])
     assert isinstance(got["risk_values"], Unnested)
     assert as_lists(got) == want and got.rows == len(items)
-    # polars reads plain values; anything it could change goes to the exact decoder
+    # pyarrow reads plain values; anything else goes to the exact decoder
     columnar = maker is plain_records and columnar_from == 0
     assert got.decoder == ("pyarrow" if columnar else "msgspec")
     if columnar:
@@ -147,8 +147,8 @@ def test_decode_columns_gives_the_columns_of_the_whole_objects(maker, columnar_f
 def test_types_read_from_the_first_objects_never_change_a_later_one(monkeypatch, later):
     """Types inferred from the first objects never convert a later object of another kind.
 
-    polars reads the types of the first objects only; a later object that does not fit is
-    decoded exactly (or the same by both decoders), never converted.
+    The types come from the first objects only; pyarrow refuses a later object that does not
+    fit: it is decoded exactly (or the same by both decoders), never converted.
     """
     from directorsync.director import listing
 
@@ -175,18 +175,18 @@ def test_types_read_from_the_first_objects_suffice_when_later_ones_agree(monkeyp
 @pytest.mark.parametrize(
     "body",
     [
-        b'[{"a": "1"}, {"a": 2}]',  # polars: an integer among texts becomes a text
-        b'[{"a": 1}, {"a": true}]',  # polars: true among integers becomes 1
-        b'[{"a": 1}, {"a": 2.5}]',  # polars: integers among floats become floats
-        b'[{"a": [{"k": 1}, {"j": 2}]}]',  # polars: objects in lists get each other's keys
-        b'[{"a": "\\ud800"}]',  # polars: a lone surrogate becomes NUL
+        b'[{"a": "1"}, {"a": 2}]',  # an integer among texts
+        b'[{"a": 1}, {"a": true}]',  # true among integers
+        b'[{"a": 1}, {"a": 2.5}]',  # integers among floats
+        b'[{"a": [{"k": 1}, {"j": 2}]}]',  # objects in lists
+        b'[{"a": "\\ud800"}]',  # a lone surrogate
         b'[{"r": {"k": "x"}}, {"r": "text"}]',  # an unnested field that is not always an object
         b'[{"r": {"k": "x"}}, {"r": {"k": 7}}]',  # an unnested key of mixed kinds
         b'[{"a": "x", "b": 1e400}]',  # a number pyarrow cannot hold, even in a field not asked for
         b'[{"a": "x", "a": "y"}]',  # a key twice (msgspec keeps the last value)
     ],
 )
-def test_what_polars_could_change_is_decoded_exactly(body):
+def test_values_of_other_kinds_are_decoded_exactly(body):
     exact = decode_columns(body, ["a", "r"], {"r": ["k"]}, columnar_from=1 << 40)
     got = decode_columns(body, ["a", "r"], {"r": ["k"]}, columnar_from=0)
     assert as_lists(got) == as_lists(exact) and got.decoder == "msgspec"
@@ -408,7 +408,7 @@ def test_a_listing_cut_short_is_a_transport_error(listing_server):
 
 
 def test_a_large_listing_decoded_ahead_gives_the_same_columns(listing_server):
-    """``start_columns`` (a prefetch thread) decodes with polars; ``columns`` hands that over."""
+    """``start_columns`` (a prefetch thread) decodes with pyarrow; ``columns`` hands that over."""
     expected = json.loads(_Server.body)
     fields = ["id", "timezone", "risk_values"]
     with DirectorClient(listing_server, "token-1234567890", retries=0) as client:
@@ -524,9 +524,7 @@ def test_plan_and_apply_hash_the_same_remote_values():
         (b"[ {} , {} ]", ["a"], None),
     ],
 )
-def test_later_objects_polars_would_wrap_or_miss_are_decoded_exactly(
-    monkeypatch, body, fields, unnest
-):
+def test_later_objects_of_another_shape_are_decoded_exactly(monkeypatch, body, fields, unnest):
     """Cases found by a fuzzer and by hand: each decoded exactly, rows counted alike."""
     from directorsync.director import listing
 
@@ -551,7 +549,7 @@ def test_a_list_field_holding_null_or_spaced_lists_stays_columnar(monkeypatch):
 def test_fields_not_asked_for_are_skipped_whatever_their_later_kind(monkeypatch):
     """The first objects' types are sampled, then only the wanted fields are parsed.
 
-    A field not asked for may change kind or first appear late: the body stays columnar (polars
+    A field not asked for may change kind or first appear late: the body stays columnar (pyarrow
     skips it), the wanted columns are those of the exact decoder.
     """
     from directorsync.director import listing
@@ -644,3 +642,33 @@ def test_a_body_beyond_one_pyarrow_block_is_decoded_exactly(monkeypatch):
     monkeypatch.setattr(listing, "COLUMNAR_UP_TO", len(body) - 1)
     got = decode_columns(body, ["a"], columnar_from=0)
     assert got.decoder == "msgspec" and list(got["a"]) == ["x", "y"] * 10
+
+
+def _outcome(body: bytes, fields: list, unnest: dict | None, columnar_from: int) -> object:
+    try:
+        got = decode_columns(body, fields, unnest, columnar_from=columnar_from)
+    except ValueError:
+        return ValueError
+    return as_lists(got), got.rows
+
+
+@pytest.mark.parametrize(
+    "body, unnest",
+    [  # found by a fuzzing review: bodies pyarrow reads that the exact decoder refuses
+        (b'[{"a":"x"},{"a":"y"},{"a":"z"}], "x": 1', None),  # more after the array
+        (b'[{"a":"x"},{"a":"y"},{"a":"z"},null,{"a":"w"}]', None),  # a null item
+        (b'[{"a":"x"},{"a":"y"},{"a":"z","b":Inf}]', None),  # spellings JSON has not
+        (b'[{"a":"x"},{"a":"y"},{"a":"z","b":-NaN}]', None),
+        (b'[{"a":{"k":"x"}},{"a":{}},{"a":{"k":"y","j":Inf}}]', {"a": ["k"]}),
+        (b'[{"a":{"k":"x"}},{"a":{}},{"a":{"k":"y","j":"\xff"}}]', {"a": ["k"]}),  # not UTF-8
+        (b'[{"a":"x"},{"a":"y"},{"a":"z","u":"\xff","v":NaN}]', None),
+        (b'[{"a":"x"},{"a":"y"},{"a":"z","b":' + b"[" * 1000 + b"]" * 1000 + b"}]", None),
+        (b'[{"a":' + b"[" * 1000 + b"]" * 1000 + b"}]", None),  # too deep: a ValueError
+    ],
+)
+def test_what_the_exact_decoder_refuses_is_never_read_columnar(monkeypatch, body, unnest):
+    from directorsync.director import listing
+
+    monkeypatch.setattr(listing, "INFER_ROWS", 2)
+    exact = _outcome(body, ["a"], unnest, 1 << 40)
+    assert _outcome(body, ["a"], unnest, 0) == exact

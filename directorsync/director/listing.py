@@ -12,13 +12,15 @@ Two decoders give the same columns:
   the columns are then taken out as Python values, column by column (through polars); a column
   of few distinct cells (time zones, risk values, group lists) comes out as one value per
   distinct cell, shared by its rows. pyarrow reads with types given to it, and refuses any value
-  of another kind instead of converting it: the types are those polars infers from the first
-  :data:`INFER_ROWS` objects (parsed alone; a wanted field they lack is null-typed, so a later
-  value of it is refused too). This path takes fields whose values are texts, booleans or nulls
-  (lists of those, and objects of those for unnested fields) in those first objects; a refusal,
-  a text that is not UTF-8, or any other type sends the body to the exact decoder. (One
-  difference remains: a wanted field none of the first objects has and later ones only have as
-  null is absent here, a column of nulls there.)
+  of another kind instead of converting it: the types are those of the first
+  :data:`INFER_ROWS` objects (decoded alone by msgspec; a wanted field they lack is null-typed,
+  so a later value of it is refused too). This path takes fields whose values are texts,
+  booleans or nulls (lists of one of those, and objects of those for unnested fields) in those
+  first objects. Before pyarrow reads it, the body is checked to be a JSON array of objects that
+  msgspec reads, all UTF-8 (pyarrow would read more leniently around the wanted fields: what
+  follows the array, a null item, ``Inf``). A refusal, or any other type, sends the body to the
+  exact decoder. (One difference remains: a wanted field none of the first objects has and
+  later ones only have as null is absent here, a column of nulls there.)
 * **exact** (small bodies, and whatever the columnar one declines): msgspec decodes the named
   fields only (:func:`directorsync.jsonio.loads_columns`), values exactly as JSON has them.
 
@@ -34,6 +36,7 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NamedTuple
 
+import msgspec
 import numpy as np
 import polars as pl
 import pyarrow as pa
@@ -45,8 +48,8 @@ from directorsync.jsonio import Columns, loads_columns
 COLUMNAR_FROM = 1 << 20
 #: ... and up to this size (pyarrow reads the body as one block, of at most 2 GiB).
 COLUMNAR_UP_TO = (1 << 31) - 64
-#: Objects whose types polars infers (the types pyarrow then reads every object with; a later
-#: object of another type is refused: see :func:`_columnar`).
+#: Objects whose types are read off first (the types pyarrow then reads every object with; a
+#: later object of another type is refused: see :func:`_columnar`).
 INFER_ROWS = 1000
 #: One parse at a time: each runs on the thread that asks, and the planning thread needs
 #: a core of its own (three listings parsed at once on two cores slow it down twice over).
@@ -156,7 +159,7 @@ def _columnar(
     sampled = _sampled_schema(body, fields, unnest)
     if sampled is None:
         return None
-    objects = pa.struct([(name, _arrow_type(dtype)) for name, dtype in sampled.schema.items()])
+    objects = pa.struct(list(sampled.schema.items()))
     options = pj.ParseOptions(
         explicit_schema=pa.schema([("objects", pa.list_(objects))]),
         unexpected_field_behavior="ignore",  # the fields nobody asked for: skipped
@@ -164,6 +167,8 @@ def _columnar(
     document = _as_document(body)
     try:  # pyarrow reads the body as the one field of one object, without the interpreter lock
         with _parsing:
+            if not _json_array_of_objects(body):
+                return None  # the exact decoder says what is wrong
             table = pj.read_json(
                 pa.BufferReader(document),
                 read_options=pj.ReadOptions(block_size=document.size + 1, use_threads=False),
@@ -173,9 +178,8 @@ def _columnar(
             if parsed.num_chunks != 1 or len(parsed) != 1:
                 return None
             parsed = parsed.chunk(0).flatten()
-            parsed.validate(full=True)  # the texts read are UTF-8 (pyarrow does not check)
-    except pa.ArrowException:  # a later object of another kind, not JSON, not UTF-8: decoded
-        return None  # exactly (the exact decoder says what is wrong)
+    except pa.ArrowException:  # a later object of another kind: decoded exactly
+        return None
     frame = pl.from_arrow(parsed).struct.unnest()  # type: ignore[union-attr]
     rows = frame.height
     fields = [f for f in fields if f not in sampled.missing]  # only nulls after the first objects
@@ -190,6 +194,38 @@ def _columnar(
     return cells, rows
 
 
+class _Object(msgspec.Struct):
+    """Any JSON object (its members skipped)."""
+
+
+#: Reads a body as an array of objects without building them: what the exact decoder accepts as
+#: JSON (msgspec), and nothing pyarrow would read more leniently around the wanted fields.
+_OBJECTS = msgspec.json.Decoder(list[_Object])
+
+
+def _json_array_of_objects(body: bytes) -> bool:
+    """True if the body is a JSON array of objects, all UTF-8, that msgspec reads.
+
+    pyarrow reads what the wrapped body holds after the array as more members of the wrapper,
+    a null item as an object of nulls, ``Inf`` and ``-NaN`` as numbers, and does not check the
+    UTF-8 of texts it skips; msgspec (the exact decoder) refuses all of these. The check holds
+    the interpreter lock for about 20 ms per 35 MB listing. (msgspec also refuses ``NaN`` and
+    ``Infinity``, which the exact decoder's fallback reads: such bodies are decoded exactly.)
+    """
+    try:
+        _OBJECTS.decode(body)
+    except (msgspec.MsgspecError, RecursionError):
+        return False
+    offsets = np.array([0, len(body)], dtype=np.int32)
+    try:
+        pa.Array.from_buffers(
+            pa.string(), 1, [None, pa.py_buffer(offsets), pa.py_buffer(body)]
+        ).validate(full=True)
+    except pa.ArrowInvalid:
+        return False
+    return True
+
+
 def _as_document(body: bytes) -> Any:
     """``{"objects": <body>}`` in one buffer (pyarrow reads objects, not an array of them)."""
     head, tail = b'{"objects":', b"}"
@@ -198,15 +234,6 @@ def _as_document(body: bytes) -> Any:
     out[len(head) : len(head) + len(body)] = np.frombuffer(body, dtype=np.uint8)
     out[len(head) + len(body) :] = np.frombuffer(tail, dtype=np.uint8)
     return pa.py_buffer(out)
-
-
-def _arrow_type(dtype: Any) -> Any:
-    """The pyarrow type of a plain polars type (see :func:`_plain`; structs of plain types)."""
-    if isinstance(dtype, pl.Struct):
-        return pa.struct([(f.name, _arrow_type(f.dtype)) for f in dtype.fields])
-    if isinstance(dtype, pl.List):
-        return pa.list_(_arrow_type(dtype.inner))
-    return {pl.String: pa.string(), pl.Boolean: pa.bool_(), pl.Null: pa.null()}[dtype]
 
 
 class _Sampled(NamedTuple):
@@ -218,43 +245,64 @@ class _Sampled(NamedTuple):
 def _sampled_schema(
     body: bytes, fields: list[str], unnest: dict[str, list[str]]
 ) -> _Sampled | None:
-    """The types of the wanted fields (polars infers them from the first objects), or None.
+    """The pyarrow types of the wanted fields, read off the first objects, or None.
 
-    The first :data:`INFER_ROWS` objects are parsed alone (a body within :data:`SAMPLE_BYTES`
-    that holds no more objects is parsed whole). A wanted field none of them has is given the
+    The first :data:`INFER_ROWS` objects are decoded alone (a body within :data:`SAMPLE_BYTES`
+    that holds no more objects is decoded whole). A wanted field none of them has is given the
     null type, as is a wanted key of an unnested object none of them has: a later value of it
-    makes pyarrow refuse the body. None when a wanted field has a type other than plain ones
-    (:func:`_plain`; objects of plain types for unnested fields), or when the sample is not
-    JSON. The types are a guess that pyarrow checks on every object.
+    makes pyarrow refuse the body. None when a wanted field holds anything but texts, booleans
+    and nulls (or lists of one of those; objects of those for unnested fields), or when the
+    sample is not JSON. The types are a guess that pyarrow checks on every object.
     """
-    frame = _sample(body)
-    if frame is None:
+    sample = _sample(body, fields)
+    if sample is None:
         return None
-    seen = frame.schema
     schema: dict[str, Any] = {}
     missing: set[Any] = set()
     for name in fields:
-        if name not in seen:
-            schema[name] = pl.Null
+        if name not in sample:
+            schema[name] = pa.null()
             missing.add(name)
             continue
-        dtype = seen[name]
+        values = [v for v in sample[name] if v is not None]
         if name in unnest:
-            if not isinstance(dtype, pl.Struct):
-                return None  # not objects: the exact decoder makes them empty ones
-            keys = {f.name: f.dtype for f in dtype.fields}
-            missing.update((name, k) for k in unnest[name] if k not in keys)
-            dtype = pl.Struct({k: keys.get(k, pl.Null) for k in unnest[name]})
-            if not all(_plain(f.dtype) for f in dtype.fields):
+            if not values or any(type(v) is not dict for v in values):
+                return None  # not objects: the exact decoder reads them as empty ones
+            keys = []
+            for key in unnest[name]:
+                seen = [o[key] for o in values if key in o]
+                if not seen:
+                    missing.add((name, key))
+                keys.append((key, _plain_type(seen)))
+            if any(t is None for _, t in keys):
                 return None
-        elif not _plain(dtype):
-            return None
-        schema[name] = dtype
+            schema[name] = pa.struct(keys)
+        else:
+            schema[name] = _plain_type(values)
+            if schema[name] is None:
+                return None
     return _Sampled(schema, missing)
 
 
-def _sample(body: bytes) -> Any:
-    """The first :data:`INFER_ROWS` objects (or a small body) as a polars frame, or None."""
+def _plain_type(values: list[Any]) -> Any:
+    """The pyarrow type of some JSON values: text, boolean, null, or a list of one of those.
+
+    None for anything else (numbers, objects, lists of several kinds or of lists).
+    """
+    kinds = {type(v) for v in values if v is not None}
+    if not kinds:
+        return pa.null()
+    if len(kinds) > 1:
+        return None
+    (kind,) = kinds
+    if kind is list:
+        inner = _plain_type([i for v in values if v is not None for i in v])
+        return None if inner is None or pa.types.is_list(inner) else pa.list_(inner)
+    return {str: pa.string(), bool: pa.bool_()}.get(kind)
+
+
+def _sample(body: bytes, fields: list[str]) -> Columns | None:
+    """The wanted fields of the first :data:`INFER_ROWS` objects (or of a small body), or None."""
     ends = _NEXT_OBJECT.finditer(body, 0, SAMPLE_BYTES)
     cut = next(itertools.islice(ends, INFER_ROWS - 1, None), None)
     samples: list[tuple[bytes, int | None]] = []
@@ -264,11 +312,11 @@ def _sample(body: bytes) -> Any:
         samples.append((body, None))  # all of it (also when the cut was inside a text)
     for sample, objects in samples:
         try:
-            frame = pl.read_json(sample, infer_schema_length=None)
-        except Exception:  # noqa: BLE001 - cut inside an object or a text, or not JSON
+            columns = loads_columns(sample, fields)
+        except ValueError:  # cut inside an object or a text, or not JSON
             continue
-        if frame.width and objects in (None, frame.height):  # (fewer objects: some ends
-            return frame  # counted were inside them, a list of objects)
+        if objects in (None, columns.rows):  # (fewer objects: some ends counted were inside
+            return columns  # them, a list of objects)
     return None
 
 
@@ -325,13 +373,6 @@ def _spread(series: Any, positions: Any) -> Any:
     for i, value in enumerate(values):  # item by item: a list cell stays one cell
         distinct[i] = value
     return distinct[positions]
-
-
-def _plain(dtype: Any) -> bool:
-    """The types read columnar: texts, booleans, nulls, and lists of those."""
-    if isinstance(dtype, pl.List):
-        dtype = dtype.inner
-    return dtype in (pl.String, pl.Boolean, pl.Null)
 
 
 def _values(series: Any) -> Any:
