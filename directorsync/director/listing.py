@@ -164,11 +164,11 @@ def _columnar(
         explicit_schema=pa.schema([("objects", pa.list_(objects))]),
         unexpected_field_behavior="ignore",  # the fields nobody asked for: skipped
     )
-    document = _as_document(body)
     try:  # pyarrow reads the body as the one field of one object, without the interpreter lock
         with _parsing:
             if not _json_array_of_objects(body):
                 return None  # the exact decoder says what is wrong
+            document = _as_document(body)
             table = pj.read_json(
                 pa.BufferReader(document),
                 read_options=pj.ReadOptions(block_size=document.size + 1, use_threads=False),
