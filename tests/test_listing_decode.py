@@ -672,3 +672,31 @@ def test_what_the_exact_decoder_refuses_is_never_read_columnar(monkeypatch, body
     monkeypatch.setattr(listing, "INFER_ROWS", 2)
     exact = _outcome(body, ["a"], unnest, 1 << 40)
     assert _outcome(body, ["a"], unnest, 0) == exact
+
+
+@pytest.mark.parametrize(
+    "body, fields, unnest",
+    [  # found by a second fuzzing review
+        (b'[{"l":[null,null]}]', ["l"], None),  # lists of nulls only (pyarrow: list<null> bug)
+        (b'[{"l":[]},{"l":[null]},{"l":[null,null,null]},{"l":["x"]}]', ["l"], None),
+        (b'[{"r":{"k":[null,null]}},{"r":{"k":[]}}]', ["r"], {"r": ["k"]}),
+        (b'[{"r":{"a\\u0000":"x"}},{"r":{"a\\u0000":"w"}}]', ["r"], {"r": ["a\x00"]}),  # NUL
+    ],
+)
+def test_lists_of_nulls_and_names_with_nul_decode_like_the_exact_decoder(body, fields, unnest):
+    exact = decode_columns(body, fields, unnest, columnar_from=1 << 40)
+    got = decode_columns(body, fields, unnest, columnar_from=0)
+    assert as_lists(got) == as_lists(exact) and got.rows == exact.rows
+
+
+def test_a_failure_taking_the_columns_out_is_a_warning_and_an_exact_decode(monkeypatch, caplog):
+    from directorsync.director import listing
+
+    def broken(*args: object) -> None:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(listing, "_cells", broken)
+    body = json.dumps([{"a": "x"}, {"a": "y"}]).encode()
+    got = decode_columns(body, ["a"], columnar_from=0)
+    assert got.decoder == "msgspec" and list(got["a"]) == ["x", "y"]
+    assert "decoded exactly" in caplog.text and "boom" in caplog.text

@@ -31,6 +31,7 @@ objects. :class:`ReceivedListing` holds a received answer until it is decoded.
 from __future__ import annotations
 
 import itertools
+import logging
 import re
 import threading
 from collections.abc import Callable, Mapping, Sequence
@@ -43,6 +44,8 @@ import pyarrow as pa
 import pyarrow.json as pj
 
 from directorsync.jsonio import Columns, loads_columns
+
+LOG = logging.getLogger(__name__)
 
 #: Bodies from this size on go to the columnar decoder (smaller ones decode faster exactly).
 COLUMNAR_FROM = 1 << 20
@@ -156,6 +159,8 @@ def _columnar(
     """
     if not fields or not _ARRAY.match(body) or len(body) > COLUMNAR_UP_TO:
         return None  # an object: the exact decoder says it is not a listing
+    if any("\0" in name for name in [*fields, *itertools.chain(*unnest.values())]):
+        return None  # a name polars would cut at the NUL
     sampled = _sampled_schema(body, fields, unnest)
     if sampled is None:
         return None
@@ -180,10 +185,20 @@ def _columnar(
             parsed = parsed.chunk(0).flatten()
     except pa.ArrowException:  # a later object of another kind: decoded exactly
         return None
-    frame = pl.from_arrow(parsed).struct.unnest()  # type: ignore[union-attr]
-    rows = frame.height
     fields = [f for f in fields if f not in sampled.missing]  # only nulls after the first objects
     unnest = {f: [k for k in keys if (f, k) not in sampled.missing] for f, keys in unnest.items()}
+    try:
+        return _cells(parsed, fields, unnest)
+    except Exception:  # noqa: BLE001 - never worse than the exact decoder (it reads the body)
+        LOG.warning(
+            "a listing read by pyarrow could not be taken out; decoded exactly", exc_info=True
+        )
+        return None
+
+
+def _cells(parsed: Any, fields: list[str], unnest: dict[str, list[str]]) -> tuple[Any, int]:
+    """The wanted columns of pyarrow's objects (a struct array), through polars, and its rows."""
+    frame = pl.from_arrow(parsed).struct.unnest()  # type: ignore[union-attr]
     cells: dict[str, Any] = {}
     for name in fields:
         series = frame.get_column(name)
@@ -191,7 +206,7 @@ def _columnar(
             cells[name] = {k: _encoded(series.struct.field(k)) for k in unnest[name]}
         else:
             cells[name] = _encoded(series)
-    return cells, rows
+    return cells, frame.height
 
 
 class _Object(msgspec.Struct):
@@ -297,7 +312,11 @@ def _plain_type(values: list[Any]) -> Any:
     (kind,) = kinds
     if kind is list:
         inner = _plain_type([i for v in values if v is not None for i in v])
-        return None if inner is None or pa.types.is_list(inner) else pa.list_(inner)
+        if inner is None or pa.types.is_list(inner):
+            return None
+        # lists of nulls only (or empty): read as lists of texts, which holds them exactly
+        # (pyarrow 26 builds a list<null> array too short for lists of several nulls)
+        return pa.list_(pa.string() if pa.types.is_null(inner) else inner)
     return {str: pa.string(), bool: pa.bool_()}.get(kind)
 
 
